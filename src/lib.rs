@@ -1,0 +1,3 @@
+//! Manifold: an embeddable, sans-IO selective forwarding unit (SFU).
+
+pub mod packet;
