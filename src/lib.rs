@@ -1,3 +1,132 @@
-//! Manifold: an embeddable, sans-IO selective forwarding unit (SFU).
+//! Manifold: an embeddable, sans-IO selective forwarding unit (SFU) for WebRTC.
+//!
+//! Each participant uploads each track once; the router forwards it to every
+//! subscriber without decoding, rewriting only RTP headers. It uses
+//! mediasoup's vocabulary:
+//!
+//! * [`Router`]: owns everything below and moves media between transports.
+//! * A **WebRTC transport** ([`TransportId`], commands via [`TransportApi`]):
+//!   one client's ICE-lite + DTLS-SRTP session (BUNDLE, rtcp-mux), on str0m.
+//! * A **producer** ([`ProducerId`], [`ProducerApi`]): one incoming audio or
+//!   video track of a transport.
+//! * A **consumer** ([`ConsumerId`], [`ConsumerApi`]): one outgoing copy of
+//!   a producer on another transport.
+//!
+//! # Sans-IO
+//!
+//! Nothing in this crate opens a socket, spawns a thread or reads the clock.
+//! The host owns the UDP socket(s) and the timer, and drives the router with
+//! one pair of calls:
+//!
+//! 1. [`Router::handle_input`] with an [`Input`]: a received datagram or a
+//!    timeout, each carrying the current time (which never goes backwards);
+//! 2. [`Router::poll_output`], called until it returns [`Output::Timeout`]:
+//!    before that it yields [`Output::Transmit`] (a datagram to send) and
+//!    [`Output::Event`] (something for the host: a new producer, an offer to
+//!    forward to a client, a closed transport...).
+//!
+//! Commands ([`Router::create_webrtc_transport`], [`Router::consume`], the
+//! views) may also queue output: drain after them too. All transports share
+//! the host's socket(s): the router demultiplexes each datagram in O(1), by
+//! ICE username for STUN and by address pair for the rest.
+//!
+//! # A complete host loop
+//!
+//! ```no_run
+//! use std::net::UdpSocket;
+//! use std::time::{Duration, Instant};
+//! use manifold_sfu::{Event, Input, ListenInfo, Output, Router, RouterConfig};
+//! use manifold_sfu::WebRtcTransportOptions;
+//!
+//! let socket = UdpSocket::bind("127.0.0.1:40000")?;
+//! let local = socket.local_addr()?;
+//! let mut router = Router::new(RouterConfig::default(), Instant::now());
+//!
+//! // Signaling (HTTP, WebSocket...) is the host's: here, one WHIP-style offer.
+//! let offer: String = std::fs::read_to_string("offer.sdp")?;
+//! let t = router.create_webrtc_transport(WebRtcTransportOptions::new([ListenInfo::new(local)]))?;
+//! let answer = router.transport(t).unwrap().accept_offer(&offer)?;
+//! println!("{answer}");
+//!
+//! let mut buf = vec![0u8; 2048];
+//! loop {
+//!     // Drain everything the last input or command produced.
+//!     let deadline = loop {
+//!         match router.poll_output() {
+//!             Output::Transmit(t) => {
+//!                 socket.send_to(&t.contents, t.destination)?;
+//!             }
+//!             Output::Event(Event::ProducerAdded { producer, .. }) => {
+//!                 println!("new track {producer}");
+//!             }
+//!             Output::Event(_) => {}
+//!             Output::Timeout(at) => break at,
+//!             _ => {}
+//!         }
+//!     };
+//!     // Wait for a datagram or the deadline, whichever comes first.
+//!     let wait = deadline.saturating_duration_since(Instant::now());
+//!     socket.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+//!     match socket.recv_from(&mut buf) {
+//!         Ok((n, source)) => router.handle_input(Input::Receive {
+//!             now: Instant::now(),
+//!             source,
+//!             destination: local,
+//!             data: &buf[..n],
+//!         }),
+//!         Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+//!             router.handle_input(Input::Timeout(Instant::now()))
+//!         }
+//!         Err(e) => return Err(e.into()),
+//!     }
+//! }
+//! # #[allow(unreachable_code)]
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Signaling
+//!
+//! Both directions work on one transport:
+//!
+//! * **The client offers** (WHIP, WHEP, a client renegotiating):
+//!   [`TransportApi::accept_offer`] returns the answer. Tracks the client
+//!   sends become producers; m-lines it receives on carry consumers.
+//! * **The server offers**: a consumer added to a connected transport that
+//!   has no free m-line makes the router emit [`Event::RenegotiationNeeded`]
+//!   with an offer; give the client's answer to
+//!   [`TransportApi::accept_answer`]. Changes made while an offer is pending
+//!   wait for the next one. If both sides offer at once (glare), the router
+//!   yields: it answers the client and offers again afterwards.
+//!
+//! # Errors and bad input
+//!
+//! Commands return [`RouterError`]. Datagrams never fail: whatever the router
+//! cannot use is dropped and counted in [`Router::stats`]. A panic inside
+//! one transport's WebRTC stack closes that transport
+//! ([`CloseReason::Failed`]) and nothing else. Every map and queue is
+//! bounded by [`Limits`].
 
+#![deny(missing_docs)]
+
+mod config;
+mod consumer;
+mod error;
+mod event;
+mod id;
+mod io;
+mod keyframe;
 pub mod packet;
+mod producer;
+mod router;
+mod transport;
+
+pub use config::{
+    Codecs, ConsumerOptions, Limits, ListenInfo, RouterConfig, WebRtcTransportOptions,
+};
+pub use error::{RouterError, SignalingError};
+pub use event::{CloseReason, Event};
+pub use id::{ConsumerId, ProducerId, TransportId};
+pub use io::{Input, Output, Transmit};
+pub use router::api::{ConsumerApi, ProducerApi, TransportApi};
+pub use router::{Router, RouterCounts, RouterStats};
+pub use str0m::media::MediaKind;

@@ -1,0 +1,177 @@
+//! Router configuration, limits and per-object options.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// Configuration of a [`Router`](crate::Router).
+///
+/// Build it from `RouterConfig::default()` and change fields.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RouterConfig {
+    /// Seed of the router's random number generator (ICE credentials, initial
+    /// sequence numbers and timestamps). Same seed, same inputs: same outputs.
+    pub seed: u64,
+    /// Minimum interval between two keyframe requests sent to one producer.
+    /// Requests inside the interval are merged into one sent when it ends.
+    pub keyframe_min_interval: Duration,
+    /// A transport whose peer sends nothing for this long (no ICE consent
+    /// checks, no media) is closed with [`CloseReason::LivenessTimeout`](crate::CloseReason).
+    /// Also bounds how long a transport may take to connect.
+    pub liveness_timeout: Duration,
+    /// Codecs offered and accepted.
+    pub codecs: Codecs,
+    /// Hard limits that bound the router's state.
+    pub limits: Limits,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            seed: 0x6d61_6e69_666f_6c64,
+            keyframe_min_interval: Duration::from_millis(500),
+            liveness_timeout: Duration::from_secs(15),
+            codecs: Codecs::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Which codecs the router negotiates. All on by default.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Codecs {
+    /// Opus audio.
+    pub opus: bool,
+    /// VP8 video.
+    pub vp8: bool,
+    /// VP9 video.
+    pub vp9: bool,
+    /// H.264 video.
+    pub h264: bool,
+    /// AV1 video.
+    pub av1: bool,
+}
+
+impl Default for Codecs {
+    fn default() -> Self {
+        Codecs {
+            opus: true,
+            vp8: true,
+            vp9: true,
+            h264: true,
+            av1: true,
+        }
+    }
+}
+
+/// Limits on the router's state. Past each, a command fails with
+/// [`RouterError::Limit`](crate::RouterError) or a datagram is dropped and counted.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Transports per router.
+    pub max_transports: usize,
+    /// Producers per transport.
+    pub max_producers_per_transport: usize,
+    /// Consumers per transport.
+    pub max_consumers_per_transport: usize,
+    /// Consumers per producer.
+    pub max_consumers_per_producer: usize,
+    /// Simulcast layers per producer.
+    pub max_layers_per_producer: usize,
+    /// Largest SDP accepted, in bytes.
+    pub max_sdp_bytes: usize,
+    /// Most m-lines in an SDP.
+    pub max_m_lines: usize,
+    /// Peer addresses remembered per transport (the oldest is forgotten).
+    pub max_addrs_per_transport: usize,
+    /// Packets kept per outgoing video stream to answer NACKs.
+    pub rtx_cache_video: usize,
+    /// Packets kept per outgoing audio stream to answer NACKs.
+    pub rtx_cache_audio: usize,
+    /// Outputs queued before the host drains them; past it, transmits are dropped.
+    pub max_queued_outputs: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_transports: 10_000,
+            max_producers_per_transport: 32,
+            max_consumers_per_transport: 512,
+            max_consumers_per_producer: 5_000,
+            max_layers_per_producer: 4,
+            max_sdp_bytes: 64 * 1024,
+            max_m_lines: 256,
+            max_addrs_per_transport: 4,
+            rtx_cache_video: 1024,
+            rtx_cache_audio: 64,
+            max_queued_outputs: 1 << 20,
+        }
+    }
+}
+
+/// One local address a transport is reachable on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListenInfo {
+    /// The host socket's local address (what arrives as
+    /// [`Input::Receive::destination`](crate::Input)).
+    pub addr: SocketAddr,
+    /// The IP put in ICE candidates instead of `addr`'s, for a host behind
+    /// NAT or bound to `0.0.0.0`.
+    pub announced: Option<IpAddr>,
+}
+
+impl ListenInfo {
+    /// Listen on `addr`, announcing it as is.
+    pub fn new(addr: SocketAddr) -> Self {
+        ListenInfo {
+            addr,
+            announced: None,
+        }
+    }
+
+    /// Announce `ip` in candidates instead of the socket's address.
+    pub fn with_announced(mut self, ip: IpAddr) -> Self {
+        self.announced = Some(ip);
+        self
+    }
+
+    /// The address put in the ICE candidate.
+    pub fn candidate_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.announced.unwrap_or(self.addr.ip()), self.addr.port())
+    }
+
+    /// Whether a datagram that arrived on `local` belongs to this listen address.
+    pub(crate) fn matches(&self, local: SocketAddr) -> bool {
+        local.port() == self.addr.port()
+            && (local.ip() == self.addr.ip() || self.addr.ip().is_unspecified())
+    }
+}
+
+/// Options of [`Router::create_webrtc_transport`](crate::Router::create_webrtc_transport).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WebRtcTransportOptions {
+    /// Local addresses (host sockets) the transport is reachable on.
+    pub listen: Vec<ListenInfo>,
+}
+
+impl WebRtcTransportOptions {
+    /// A transport on these listen addresses.
+    pub fn new(listen: impl IntoIterator<Item = ListenInfo>) -> Self {
+        WebRtcTransportOptions {
+            listen: listen.into_iter().collect(),
+        }
+    }
+}
+
+/// Options of [`Router::consume`](crate::Router::consume).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ConsumerOptions {
+    /// Start paused: nothing is forwarded until resumed.
+    pub paused: bool,
+}

@@ -1,0 +1,134 @@
+//! Per-consumer rewriting of sequence numbers and timestamps.
+//!
+//! The subscriber must see one continuous stream even though the router
+//! drops packets (pause, waiting for a keyframe, layer switches) and the
+//! source may change. Output numbers are `input + offset`; the offsets are
+//! recomputed at each *rebase* (the first packet forwarded after a break), so
+//! reordered and retransmitted packets inside a segment keep their relative
+//! order, and the first packet after a break directly follows the last one
+//! sent: no gap the subscriber would NACK.
+
+use std::time::Instant;
+
+/// Sequence number and timestamp mapping for one consumer.
+#[derive(Debug)]
+pub(crate) struct Rewriter {
+    /// `out_seq = in_seq + seq_offset` (two's complement on u64).
+    seq_offset: u64,
+    /// `out_ts = in_ts + ts_offset` (wrapping u32).
+    ts_offset: u32,
+    /// Highest output sequence number sent so far.
+    last_seq: u64,
+    /// Output timestamp of the packet with `last_seq`.
+    last_ts: u32,
+    /// When `last_seq` was sent.
+    last_at: Option<Instant>,
+    /// Input sequence number at the current segment's start; older input is dropped.
+    segment_start: Option<u64>,
+}
+
+/// The rewritten numbers for one forwarded packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rewritten {
+    pub seq: u64,
+    pub ts: u32,
+}
+
+impl Rewriter {
+    /// `first_seq` and `first_ts` are the output numbers of the first packet.
+    pub(crate) fn new(first_seq: u64, first_ts: u32) -> Self {
+        Rewriter {
+            seq_offset: 0,
+            ts_offset: 0,
+            last_seq: first_seq.wrapping_sub(1),
+            last_ts: first_ts,
+            last_at: None,
+            segment_start: None,
+        }
+    }
+
+    /// Whether the next packet starts a new segment.
+    pub(crate) fn needs_rebase(&self) -> bool {
+        self.segment_start.is_none()
+    }
+
+    /// Break the stream: the next forwarded packet starts a new segment.
+    pub(crate) fn break_segment(&mut self) {
+        self.segment_start = None;
+    }
+
+    /// Start a new segment at this input packet: it gets `last_seq + 1` and a
+    /// timestamp advanced by the wall time since the last packet sent.
+    pub(crate) fn rebase(&mut self, in_seq: u64, in_ts: u32, now: Instant, clock_rate: u32) {
+        let out_seq = self.last_seq.wrapping_add(1);
+        self.seq_offset = out_seq.wrapping_sub(in_seq);
+        let advance = match self.last_at {
+            Some(at) => {
+                let ms = now.saturating_duration_since(at).as_millis() as u64;
+                ((ms * clock_rate as u64) / 1000).clamp(1, u32::MAX as u64 / 2) as u32
+            }
+            None => 0,
+        };
+        let out_ts = self.last_ts.wrapping_add(advance);
+        self.ts_offset = out_ts.wrapping_sub(in_ts);
+        self.segment_start = Some(in_seq);
+    }
+
+    /// Map one input packet of the current segment. `None` when it belongs
+    /// to an older segment (a late or retransmitted packet from before the
+    /// break): forwarding it would go backwards.
+    pub(crate) fn map(&mut self, in_seq: u64, in_ts: u32, now: Instant) -> Option<Rewritten> {
+        let start = self.segment_start?;
+        if in_seq < start {
+            return None;
+        }
+        let seq = in_seq.wrapping_add(self.seq_offset);
+        let ts = in_ts.wrapping_add(self.ts_offset);
+        if seq.wrapping_sub(self.last_seq) as i64 > 0 {
+            self.last_seq = seq;
+            self.last_ts = ts;
+            self.last_at = Some(now);
+        }
+        Some(Rewritten { seq, ts })
+    }
+
+    /// Highest output sequence number so far.
+    #[cfg(test)]
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn continuous_across_breaks() {
+        let t0 = Instant::now();
+        let mut r = Rewriter::new(1000, 5000);
+        r.rebase(70_000, 90_000, t0, 90_000);
+        assert_eq!(
+            r.map(70_000, 90_000, t0),
+            Some(Rewritten {
+                seq: 1000,
+                ts: 5000
+            })
+        );
+        assert_eq!(r.map(70_001, 93_000, t0).unwrap().seq, 1001);
+        // Reordered packet inside the segment keeps its place.
+        assert_eq!(r.map(70_003, 96_000, t0).unwrap().seq, 1003);
+        assert_eq!(r.map(70_002, 96_000, t0).unwrap().seq, 1002);
+        r.break_segment();
+        assert!(r.map(70_004, 99_000, t0).is_none());
+        let t1 = t0 + Duration::from_secs(1);
+        r.rebase(80_000, 1_000_000, t1, 90_000);
+        let w = r.map(80_000, 1_000_000, t1).unwrap();
+        assert_eq!(w.seq, 1004);
+        assert_eq!(w.ts, 5000 + 3000 + 90_000);
+        // Packet from before the rebase is refused.
+        assert!(r.map(79_999, 999_000, t1).is_none());
+        assert_eq!(r.last_seq(), 1004);
+    }
+}

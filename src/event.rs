@@ -1,0 +1,88 @@
+//! Events the router reports to its host.
+
+use crate::{ConsumerId, MediaKind, ProducerId, TransportId};
+
+/// Something the host may act on, drained through [`Output::Event`](crate::Output::Event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// ICE and DTLS completed: media can flow on this transport.
+    TransportConnected {
+        /// The transport.
+        transport: TransportId,
+    },
+    /// The transport is gone; every producer and consumer on it was closed
+    /// first (each with its own event).
+    TransportClosed {
+        /// The transport.
+        transport: TransportId,
+        /// Why it closed.
+        reason: CloseReason,
+    },
+    /// The router needs the client to take a new offer (server-initiated
+    /// renegotiation). Send `offer` to the client and hand its answer to
+    /// [`TransportApi::accept_answer`](crate::TransportApi::accept_answer).
+    RenegotiationNeeded {
+        /// The transport.
+        transport: TransportId,
+        /// The SDP offer.
+        offer: String,
+    },
+    /// The client's SDP added a track the router receives.
+    ProducerAdded {
+        /// The new producer.
+        producer: ProducerId,
+        /// The transport it arrives on.
+        transport: TransportId,
+        /// Audio or video.
+        kind: MediaKind,
+    },
+    /// A producer is gone; its consumers were closed first.
+    ProducerClosed {
+        /// The producer.
+        producer: ProducerId,
+        /// The transport it arrived on.
+        transport: TransportId,
+        /// Why it closed.
+        reason: CloseReason,
+    },
+    /// A consumer is bound to an m-line of its transport and forwards media.
+    ConsumerReady {
+        /// The consumer.
+        consumer: ConsumerId,
+        /// Its transport.
+        transport: TransportId,
+        /// The SDP media id (`a=mid`) that carries it.
+        mid: String,
+    },
+    /// A consumer is gone.
+    ConsumerClosed {
+        /// The consumer.
+        consumer: ConsumerId,
+        /// Its transport.
+        transport: TransportId,
+        /// The producer it consumed.
+        producer: ProducerId,
+        /// Why it closed.
+        reason: CloseReason,
+    },
+}
+
+/// Why a transport, producer or consumer closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The host asked for it.
+    Requested,
+    /// The peer stopped answering for longer than the liveness timeout.
+    LivenessTimeout,
+    /// The peer closed DTLS or stopped the track in SDP.
+    PeerClosed,
+    /// The transport it belongs to closed.
+    TransportClosed,
+    /// The producer it consumed closed.
+    ProducerClosed,
+    /// An internal error in the transport's WebRTC stack closed it; other
+    /// transports are unaffected.
+    Failed,
+}

@@ -1,0 +1,62 @@
+//! What the host feeds into the router and what it drains out of it.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crate::Event;
+
+/// Input to [`Router::handle_input`](crate::Router::handle_input).
+///
+/// Every input carries the time; the router never reads a clock. Time given to
+/// the router must never go backwards.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// A UDP datagram the host received.
+    Receive {
+        /// When the datagram was received.
+        now: Instant,
+        /// The peer address the datagram came from.
+        source: SocketAddr,
+        /// The local socket address it arrived on (one of the listen addresses).
+        destination: SocketAddr,
+        /// The datagram's bytes.
+        data: &'a [u8],
+    },
+    /// The time has advanced to (at least) the last [`Output::Timeout`].
+    Timeout(Instant),
+}
+
+impl Input<'_> {
+    /// The time this input carries.
+    pub fn now(&self) -> Instant {
+        match self {
+            Input::Receive { now, .. } => *now,
+            Input::Timeout(now) => *now,
+        }
+    }
+}
+
+/// A datagram the host must send.
+#[derive(Debug)]
+pub struct Transmit {
+    /// The local address to send from (one of the listen addresses).
+    pub source: SocketAddr,
+    /// The peer address to send to.
+    pub destination: SocketAddr,
+    /// The datagram's bytes.
+    pub contents: Vec<u8>,
+}
+
+/// Output of [`Router::poll_output`](crate::Router::poll_output).
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Output {
+    /// A datagram to send now.
+    Transmit(Transmit),
+    /// Something happened that the host may act on.
+    Event(Event),
+    /// Nothing more to do until this time (or the next datagram). Draining
+    /// stops here: call [`Router::handle_input`](crate::Router::handle_input)
+    /// with [`Input::Timeout`] when the time comes.
+    Timeout(Instant),
+}

@@ -1,0 +1,297 @@
+//! Short-lived borrowed views for commands on one object.
+//!
+//! Get one with [`Router::transport`], [`Router::producer`] or
+//! [`Router::consumer`], use it, drop it, then drain
+//! [`Router::poll_output`]: commands may queue datagrams and events.
+
+use str0m::media::MediaKind;
+
+use super::Router;
+use crate::error::RouterError;
+use crate::{CloseReason, ConsumerId, ProducerId, TransportId};
+
+impl Router {
+    /// Commands for one transport, if it is open.
+    pub fn transport(&mut self, id: TransportId) -> Option<TransportApi<'_>> {
+        self.transports
+            .contains_key(&id)
+            .then_some(TransportApi { router: self, id })
+    }
+
+    /// Commands for one producer, if it is open.
+    pub fn producer(&mut self, id: ProducerId) -> Option<ProducerApi<'_>> {
+        self.producers
+            .contains_key(&id)
+            .then_some(ProducerApi { router: self, id })
+    }
+
+    /// Commands for one consumer, if it is open.
+    pub fn consumer(&mut self, id: ConsumerId) -> Option<ConsumerApi<'_>> {
+        self.consumers
+            .contains_key(&id)
+            .then_some(ConsumerApi { router: self, id })
+    }
+
+    /// Ids of all open transports.
+    pub fn transport_ids(&self) -> Vec<TransportId> {
+        self.transports.keys().copied().collect()
+    }
+}
+
+/// Commands for one transport. See [`Router::transport`].
+pub struct TransportApi<'a> {
+    router: &'a mut Router,
+    id: TransportId,
+}
+
+impl TransportApi<'_> {
+    /// This transport's id.
+    pub fn id(&self) -> TransportId {
+        self.id
+    }
+
+    /// Answer the client's SDP offer (first offer, renegotiation or ICE
+    /// restart). Media the client sends become producers
+    /// ([`Event::ProducerAdded`](crate::Event)); m-lines it receives on carry
+    /// consumers. If an offer of ours is pending (glare), ours is dropped
+    /// and offered again later.
+    pub fn accept_offer(&mut self, sdp: &str) -> Result<String, RouterError> {
+        self.router.accept_offer(self.id, sdp)
+    }
+
+    /// Apply the client's answer to the offer of the last
+    /// [`Event::RenegotiationNeeded`](crate::Event).
+    pub fn accept_answer(&mut self, sdp: &str) -> Result<(), RouterError> {
+        self.router.accept_answer(self.id, sdp)
+    }
+
+    /// Restart ICE with new credentials: an offer follows as
+    /// [`Event::RenegotiationNeeded`](crate::Event).
+    pub fn restart_ice(&mut self) -> Result<(), RouterError> {
+        self.router.restart_ice(self.id)
+    }
+
+    /// Whether ICE and DTLS are up.
+    pub fn is_connected(&self) -> bool {
+        self.router
+            .transports
+            .get(&self.id)
+            .is_some_and(|t| t.connected)
+    }
+
+    /// Producers on this transport.
+    pub fn producers(&self) -> Vec<ProducerId> {
+        self.router
+            .transports
+            .get(&self.id)
+            .map(|t| t.producers.to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Consumers on this transport.
+    pub fn consumers(&self) -> Vec<ConsumerId> {
+        self.router
+            .transports
+            .get(&self.id)
+            .map(|t| t.consumers.clone())
+            .unwrap_or_default()
+    }
+
+    /// Close the transport with its producers and consumers.
+    pub fn close(self) {
+        self.router.close_transport(self.id, CloseReason::Requested);
+        self.router.process_work();
+    }
+
+    /// Test hook: the next call into this transport's WebRTC stack panics,
+    /// to prove a panic closes only this transport.
+    #[doc(hidden)]
+    pub fn inject_panic(&mut self) {
+        if let Some(t) = self.router.transports.get_mut(&self.id) {
+            t.panic_next = true;
+        }
+    }
+}
+
+/// Commands for one producer. See [`Router::producer`].
+pub struct ProducerApi<'a> {
+    router: &'a mut Router,
+    id: ProducerId,
+}
+
+impl ProducerApi<'_> {
+    /// This producer's id.
+    pub fn id(&self) -> ProducerId {
+        self.id
+    }
+
+    fn get(&self) -> &crate::producer::Producer {
+        // A view exists only while its producer does.
+        &self.router.producers[&self.id]
+    }
+
+    /// The transport it arrives on.
+    pub fn transport(&self) -> TransportId {
+        self.get().transport
+    }
+
+    /// Audio or video.
+    pub fn kind(&self) -> MediaKind {
+        self.get().kind
+    }
+
+    /// The SDP media id (`a=mid`) it arrives on.
+    pub fn mid(&self) -> String {
+        self.get().mid.to_string()
+    }
+
+    /// Simulcast rids, lowest first; empty without simulcast.
+    pub fn rids(&self) -> Vec<String> {
+        self.get()
+            .layers
+            .iter()
+            .filter_map(|l| l.rid.map(|r| r.to_string()))
+            .collect()
+    }
+
+    /// Its consumers.
+    pub fn consumers(&self) -> Vec<ConsumerId> {
+        self.get().consumers.clone()
+    }
+
+    /// Whether forwarding is paused.
+    pub fn is_paused(&self) -> bool {
+        self.get().paused
+    }
+
+    /// RTP packets received.
+    pub fn packets_received(&self) -> u64 {
+        self.get().packets
+    }
+
+    /// Keyframe requests sent to the publisher (after throttling).
+    pub fn keyframe_requests_sent(&self) -> u64 {
+        self.get().keyframe.sent()
+    }
+
+    /// Stop forwarding to every consumer (a muted sender costs nobody bandwidth).
+    pub fn pause(&mut self) {
+        self.set_paused(true);
+    }
+
+    /// Forward again; consumers continue without sequence gaps, video from
+    /// the next keyframe (requested now).
+    pub fn resume(&mut self) {
+        self.set_paused(false);
+    }
+
+    fn set_paused(&mut self, paused: bool) {
+        let r = &mut *self.router;
+        let Some(p) = r.producers.get_mut(&self.id) else {
+            return;
+        };
+        if p.paused == paused {
+            return;
+        }
+        p.paused = paused;
+        for cid in &p.consumers {
+            if let Some(c) = r.consumers.get_mut(cid) {
+                c.producer_paused = paused;
+                if !paused {
+                    c.restart();
+                }
+            }
+        }
+        if !paused {
+            r.request_keyframe(self.id);
+        }
+    }
+
+    /// Close it and its consumers.
+    pub fn close(self) {
+        self.router.close_producer(self.id, CloseReason::Requested);
+        self.router.process_work();
+    }
+}
+
+/// Commands for one consumer. See [`Router::consumer`].
+pub struct ConsumerApi<'a> {
+    router: &'a mut Router,
+    id: ConsumerId,
+}
+
+impl ConsumerApi<'_> {
+    /// This consumer's id.
+    pub fn id(&self) -> ConsumerId {
+        self.id
+    }
+
+    fn get(&self) -> &crate::consumer::Consumer {
+        // A view exists only while its consumer does.
+        &self.router.consumers[&self.id]
+    }
+
+    /// The producer it consumes.
+    pub fn producer(&self) -> ProducerId {
+        self.get().producer
+    }
+
+    /// Its transport.
+    pub fn transport(&self) -> TransportId {
+        self.get().transport
+    }
+
+    /// Audio or video.
+    pub fn kind(&self) -> MediaKind {
+        self.get().kind
+    }
+
+    /// The SDP media id carrying it, once bound.
+    pub fn mid(&self) -> Option<String> {
+        self.get().mid.map(|m| m.to_string())
+    }
+
+    /// Whether the consumer itself is paused.
+    pub fn is_paused(&self) -> bool {
+        self.get().paused
+    }
+
+    /// RTP packets forwarded so far.
+    pub fn packets_sent(&self) -> u64 {
+        self.get().packets_sent
+    }
+
+    /// Stop forwarding to this subscriber.
+    pub fn pause(&mut self) {
+        if let Some(c) = self.router.consumers.get_mut(&self.id) {
+            c.paused = true;
+        }
+    }
+
+    /// Forward again, without sequence gaps; video from the next keyframe.
+    pub fn resume(&mut self) {
+        let Some(c) = self.router.consumers.get_mut(&self.id) else {
+            return;
+        };
+        if !c.paused {
+            return;
+        }
+        c.paused = false;
+        c.restart();
+        let pid = c.producer;
+        self.router.request_keyframe(pid);
+    }
+
+    /// Ask the producer for a keyframe (throttled).
+    pub fn request_keyframe(&mut self) {
+        let pid = self.get().producer;
+        self.router.request_keyframe(pid);
+    }
+
+    /// Close it; the subscriber's m-line is stopped in the next offer.
+    pub fn close(self) -> Result<(), RouterError> {
+        self.router.close_consumer(self.id, CloseReason::Requested);
+        self.router.process_work();
+        Ok(())
+    }
+}

@@ -1,0 +1,446 @@
+//! The router: owns every transport, producer and consumer, and moves media
+//! between them.
+
+pub(crate) mod api;
+pub(crate) mod demux;
+mod events;
+mod forward;
+mod lifecycle;
+pub(crate) mod queue;
+mod signaling;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use str0m::net::{DatagramRecv, Protocol, Receive};
+use str0m::IceCreds;
+
+use crate::config::{RouterConfig, WebRtcTransportOptions};
+use crate::consumer::Consumer;
+use crate::error::RouterError;
+use crate::id::IdGen;
+use crate::io::{Input, Output};
+use crate::packet::{classify, stun_local_ufrag, DatagramKind};
+use crate::producer::Producer;
+use crate::transport::{Transport, TransportFactory};
+use crate::{ProducerId, TransportId};
+
+use demux::Demux;
+use queue::OutQueue;
+
+/// Something the router must do at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Timer {
+    /// str0m's timeout or the liveness deadline of a transport.
+    Transport(TransportId),
+    /// A merged keyframe request of a producer is due.
+    Keyframe(ProducerId),
+}
+
+/// Counters of what the router did with its input. Every dropped datagram is
+/// counted under exactly one reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RouterStats {
+    /// Datagrams handed to [`Router::handle_input`].
+    pub datagrams_in: u64,
+    /// Dropped: not STUN, DTLS, RTP or RTCP, or unparseable.
+    pub dropped_malformed: u64,
+    /// Dropped: STUN whose username matches no transport.
+    pub dropped_unknown_ufrag: u64,
+    /// Dropped: non-STUN from an address no transport authenticated.
+    pub dropped_unknown_source: u64,
+    /// Dropped: routed, but refused by the transport's WebRTC stack.
+    pub dropped_rejected: u64,
+    /// Datagrams the WebRTC stack failed to process (bad SRTP, bad DTLS...).
+    pub transport_errors: u64,
+    /// Transmits dropped because the host did not drain the output queue.
+    pub dropped_output: u64,
+    /// RTP packets received from producers.
+    pub rtp_in: u64,
+    /// RTP packets written to consumers.
+    pub rtp_out: u64,
+    /// Keyframe requests sent to publishers.
+    pub keyframe_requests: u64,
+}
+
+/// How many objects the router holds, for checks that state is freed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RouterCounts {
+    /// Open transports.
+    pub transports: usize,
+    /// Open producers.
+    pub producers: usize,
+    /// Open consumers.
+    pub consumers: usize,
+    /// ICE ufrags in the demux map.
+    pub ufrags: usize,
+    /// Address pairs in the demux map.
+    pub routes: usize,
+    /// Scheduled timers.
+    pub timers: usize,
+    /// Outputs waiting to be drained.
+    pub queued_outputs: usize,
+}
+
+/// A sans-IO SFU router. See the [crate documentation](crate) for the run loop.
+///
+/// Methods come in four groups:
+/// * **input**: [`handle_input`](Self::handle_input) takes a datagram or a timeout;
+/// * **output**: [`poll_output`](Self::poll_output), drained until it
+///   returns [`Output::Timeout`];
+/// * **commands**: [`create_webrtc_transport`](Self::create_webrtc_transport),
+///   [`consume`](Self::consume) and the borrowed views
+///   [`transport`](Self::transport), [`producer`](Self::producer),
+///   [`consumer`](Self::consumer);
+/// * **getters**: [`stats`](Self::stats), [`counts`](Self::counts).
+///
+/// After any input or command, drain [`poll_output`](Self::poll_output)
+/// until it returns a timeout before waiting for the next datagram.
+pub struct Router {
+    pub(crate) config: RouterConfig,
+    rng: StdRng,
+    pub(crate) now: Instant,
+    ids: IdGen,
+    factory: TransportFactory,
+    pub(crate) transports: HashMap<TransportId, Transport>,
+    pub(crate) producers: HashMap<ProducerId, Producer>,
+    pub(crate) consumers: HashMap<crate::ConsumerId, Consumer>,
+    pub(crate) demux: Demux,
+    timers: BTreeSet<(Instant, Timer)>,
+    pub(crate) out: OutQueue,
+    /// str0m events waiting to be handled, in order.
+    work: VecDeque<(TransportId, str0m::Event)>,
+    scratch: Vec<str0m::Event>,
+    /// Transports whose WebRTC stack failed, to close after the current step.
+    failed: Vec<TransportId>,
+    pub(crate) stats: RouterStats,
+}
+
+impl Router {
+    /// A router starting at time `now`.
+    pub fn new(config: RouterConfig, now: Instant) -> Router {
+        Router {
+            rng: StdRng::seed_from_u64(config.seed),
+            out: OutQueue::new(config.limits.max_queued_outputs),
+            config,
+            now,
+            ids: IdGen::default(),
+            factory: TransportFactory::new(),
+            transports: HashMap::new(),
+            producers: HashMap::new(),
+            consumers: HashMap::new(),
+            demux: Demux::default(),
+            timers: BTreeSet::new(),
+            work: VecDeque::new(),
+            scratch: Vec::new(),
+            failed: Vec::new(),
+            stats: RouterStats::default(),
+        }
+    }
+
+    /// The router's configuration.
+    pub fn config(&self) -> &RouterConfig {
+        &self.config
+    }
+
+    /// Counters of what the router did with its input.
+    pub fn stats(&self) -> RouterStats {
+        let mut s = self.stats.clone();
+        s.dropped_output = self.out.dropped;
+        s
+    }
+
+    /// How many objects the router holds.
+    pub fn counts(&self) -> RouterCounts {
+        RouterCounts {
+            transports: self.transports.len(),
+            producers: self.producers.len(),
+            consumers: self.consumers.len(),
+            ufrags: self.demux.ufrag_count(),
+            routes: self.demux.route_count(),
+            timers: self.timers.len(),
+            queued_outputs: self.out.len(),
+        }
+    }
+
+    /// Feed a received datagram or a timeout. Never fails: input the router
+    /// cannot use is dropped and counted in [`stats`](Self::stats).
+    pub fn handle_input(&mut self, input: Input<'_>) {
+        let now = input.now().max(self.now);
+        self.now = now;
+        match input {
+            Input::Receive {
+                source,
+                destination,
+                data,
+                ..
+            } => self.receive(now, source, destination, data),
+            Input::Timeout(_) => self.timeout(now),
+        }
+        self.process_work();
+    }
+
+    /// Next thing for the host to do. Drain until [`Output::Timeout`].
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(o) = self.out.pop() {
+            return o;
+        }
+        let next = self
+            .timers
+            .first()
+            .map(|(t, _)| *t)
+            .unwrap_or(self.now + Duration::from_secs(3600));
+        Output::Timeout(next)
+    }
+
+    /// Create a WebRTC transport (ICE-lite, DTLS-SRTP, BUNDLE, rtcp-mux) for
+    /// one client. Then either hand it the client's offer
+    /// ([`TransportApi::accept_offer`](crate::TransportApi::accept_offer)) or
+    /// add consumers and let the router offer.
+    pub fn create_webrtc_transport(
+        &mut self,
+        options: WebRtcTransportOptions,
+    ) -> Result<TransportId, RouterError> {
+        let max = self.config.limits.max_transports;
+        if self.transports.len() >= max {
+            return Err(RouterError::Limit {
+                what: "max_transports",
+                max,
+            });
+        }
+        if options.listen.is_empty() {
+            return Err(RouterError::InvalidOptions("no listen address".into()));
+        }
+        let id = TransportId(self.ids.next());
+        let creds = self.new_ice_creds();
+        let t = Transport::new(
+            id,
+            &self.config,
+            &self.factory,
+            &options.listen,
+            creds.clone(),
+            self.now,
+        );
+        self.demux.add_ufrag(&creds.ufrag, id);
+        self.transports.insert(id, t);
+        self.drain_transport(id);
+        self.process_work();
+        Ok(id)
+    }
+
+    fn new_ice_creds(&mut self) -> IceCreds {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        let mut word = |n: usize| -> String {
+            (0..n)
+                .map(|_| ALPHABET[self.rng.random_range(0..ALPHABET.len())] as char)
+                .collect()
+        };
+        let ufrag = word(16);
+        let pass = word(32);
+        IceCreds { ufrag, pass }
+    }
+
+    pub(crate) fn random_start(&mut self) -> (u64, u32) {
+        // Keep the first sequence number below 2^15 so the SRTP rollover
+        // counter starts at 0 with room to spare.
+        (self.rng.random_range(1..32_768), self.rng.random())
+    }
+
+    fn receive(&mut self, now: Instant, source: SocketAddr, local: SocketAddr, data: &[u8]) {
+        self.stats.datagrams_in += 1;
+        let route = (source, local);
+        let tid = match classify(data) {
+            DatagramKind::Unknown => {
+                self.stats.dropped_malformed += 1;
+                return;
+            }
+            DatagramKind::Stun => {
+                let by_ufrag = stun_local_ufrag(data).and_then(|u| self.demux.by_ufrag(u));
+                match by_ufrag.or_else(|| self.demux.by_route(route)) {
+                    Some(t) => t,
+                    None => {
+                        self.stats.dropped_unknown_ufrag += 1;
+                        return;
+                    }
+                }
+            }
+            _ => match self.demux.by_route(route) {
+                Some(t) => t,
+                None => {
+                    self.stats.dropped_unknown_source += 1;
+                    return;
+                }
+            },
+        };
+        let Some(t) = self.transports.get_mut(&tid) else {
+            self.stats.dropped_unknown_source += 1;
+            return;
+        };
+        let Some(listen) = t.listen_for_local(local) else {
+            self.stats.dropped_unknown_source += 1;
+            return;
+        };
+        let destination = listen.candidate_addr();
+        let Ok(contents) = DatagramRecv::try_from(data) else {
+            self.stats.dropped_malformed += 1;
+            return;
+        };
+        let input = str0m::Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination,
+                contents,
+            },
+        );
+        if t.guarded(|rtc| rtc.accepts(&input)) != Some(true) {
+            self.stats.dropped_rejected += 1;
+            return;
+        }
+        match t.guarded(|rtc| rtc.handle_input(input)) {
+            Some(Ok(())) => {}
+            Some(Err(_)) => self.stats.transport_errors += 1,
+            None => {}
+        }
+        self.drain_transport(tid);
+        if let Some(t) = self.transports.get_mut(&tid) {
+            if t.routes.contains(&route) {
+                t.last_rx = now;
+            }
+        }
+    }
+
+    fn timeout(&mut self, now: Instant) {
+        let mut due = Vec::new();
+        while let Some(&(at, timer)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            due.push(timer);
+        }
+        for timer in due {
+            match timer {
+                Timer::Transport(tid) => self.transport_timeout(tid, now),
+                Timer::Keyframe(pid) => self.keyframe_timeout(pid, now),
+            }
+        }
+    }
+
+    fn transport_timeout(&mut self, tid: TransportId, now: Instant) {
+        let Some(t) = self.transports.get_mut(&tid) else {
+            return;
+        };
+        t.scheduled = None;
+        if now >= t.liveness_deadline(&self.config) {
+            self.close_transport(tid, crate::CloseReason::LivenessTimeout);
+            return;
+        }
+        if now >= t.rtc_timeout {
+            let _ = t.guarded(|rtc| rtc.handle_input(str0m::Input::Timeout(now)));
+        }
+        self.drain_transport(tid);
+    }
+
+    /// Drain a transport's str0m output, queue its events as work and
+    /// reschedule its timer.
+    pub(crate) fn drain_transport(&mut self, tid: TransportId) {
+        let Some(t) = self.transports.get_mut(&tid) else {
+            return;
+        };
+        drain_into(
+            t,
+            &mut self.out,
+            &mut self.demux,
+            &mut self.scratch,
+            &mut self.work,
+            &mut self.failed,
+            self.config.limits.max_addrs_per_transport,
+        );
+        schedule_transport(&mut self.timers, t, &self.config);
+    }
+
+    /// Handle queued str0m events until none are left, then close
+    /// transports that failed meanwhile.
+    pub(crate) fn process_work(&mut self) {
+        loop {
+            while let Some((tid, e)) = self.work.pop_front() {
+                self.on_rtc_event(tid, e);
+            }
+            let Some(tid) = self.failed.pop() else {
+                break;
+            };
+            if self.transports.contains_key(&tid) {
+                let reason = match self.transports.get(&tid).and_then(|t| t.failure) {
+                    Some(crate::transport::Failure::PeerClosed) => crate::CloseReason::PeerClosed,
+                    _ => crate::CloseReason::Failed,
+                };
+                self.close_transport(tid, reason);
+            }
+        }
+    }
+
+    pub(crate) fn schedule(&mut self, old: Option<Instant>, new: Option<Instant>, timer: Timer) {
+        if old == new {
+            return;
+        }
+        if let Some(o) = old {
+            self.timers.remove(&(o, timer));
+        }
+        if let Some(n) = new {
+            self.timers.insert((n, timer));
+        }
+    }
+
+    pub(crate) fn unschedule_transport(&mut self, tid: TransportId) {
+        if let Some(at) = self
+            .transports
+            .get_mut(&tid)
+            .and_then(|t| t.scheduled.take())
+        {
+            self.timers.remove(&(at, Timer::Transport(tid)));
+        }
+    }
+}
+
+/// Drain one transport (see [`Transport::drain`]) and queue its events.
+pub(crate) fn drain_into(
+    t: &mut Transport,
+    out: &mut OutQueue,
+    demux: &mut Demux,
+    scratch: &mut Vec<str0m::Event>,
+    work: &mut VecDeque<(TransportId, str0m::Event)>,
+    failed: &mut Vec<TransportId>,
+    max_routes: usize,
+) {
+    t.drain(out, demux, max_routes, scratch);
+    for e in scratch.drain(..) {
+        work.push_back((t.id, e));
+    }
+    if t.failure.is_some() && !failed.contains(&t.id) {
+        failed.push(t.id);
+    }
+}
+
+/// Put a transport's next deadline in the timer set, if it changed.
+pub(crate) fn schedule_transport(
+    timers: &mut BTreeSet<(Instant, Timer)>,
+    t: &mut Transport,
+    config: &RouterConfig,
+) {
+    let next = t.rtc_timeout.min(t.liveness_deadline(config));
+    if t.scheduled == Some(next) {
+        return;
+    }
+    if let Some(old) = t.scheduled.take() {
+        timers.remove(&(old, Timer::Transport(t.id)));
+    }
+    timers.insert((next, Timer::Transport(t.id)));
+    t.scheduled = Some(next);
+}

@@ -1,0 +1,231 @@
+//! Offer/answer and consumer binding at the router level.
+
+use super::Router;
+use crate::config::ConsumerOptions;
+use crate::consumer::rewrite::Rewriter;
+use crate::consumer::Consumer;
+use crate::error::{RouterError, SignalingError};
+use crate::transport::negotiation::Change;
+use crate::{ConsumerId, Event, ProducerId, TransportId};
+
+impl Router {
+    /// Consume `producer` on `transport`: a new outgoing track for that
+    /// client. It binds to an m-line the client already offered to receive
+    /// on, or the router offers a new one
+    /// ([`Event::RenegotiationNeeded`]) once the transport is connected.
+    /// [`Event::ConsumerReady`] says when it is bound.
+    pub fn consume(
+        &mut self,
+        transport: TransportId,
+        producer: ProducerId,
+        options: ConsumerOptions,
+    ) -> Result<ConsumerId, RouterError> {
+        let limits = &self.config.limits;
+        let Some(p) = self.producers.get(&producer) else {
+            return Err(RouterError::UnknownProducer(producer));
+        };
+        let Some(t) = self.transports.get(&transport) else {
+            return Err(RouterError::UnknownTransport(transport));
+        };
+        if p.transport == transport {
+            return Err(RouterError::SelfConsume);
+        }
+        if t.consumers.len() >= limits.max_consumers_per_transport {
+            return Err(RouterError::Limit {
+                what: "max_consumers_per_transport",
+                max: limits.max_consumers_per_transport,
+            });
+        }
+        if p.consumers.len() >= limits.max_consumers_per_producer {
+            return Err(RouterError::Limit {
+                what: "max_consumers_per_producer",
+                max: limits.max_consumers_per_producer,
+            });
+        }
+        let (kind, target_layer, producer_paused) = (p.kind, (p.layers.len() - 1) as u8, p.paused);
+        let stream_id = format!("{}-{}", p.transport, producer);
+        let (seq, ts) = self.random_start();
+        let cid = ConsumerId(self.ids.next());
+        self.consumers.insert(
+            cid,
+            Consumer {
+                transport,
+                producer,
+                kind,
+                mid: None,
+                ssrc: None,
+                paused: options.paused,
+                producer_paused,
+                wait_keyframe: kind.is_video(),
+                current_layer: None,
+                target_layer,
+                pt_map: Default::default(),
+                rewriter: Rewriter::new(seq, ts),
+                packets_sent: 0,
+            },
+        );
+        if let Some(p) = self.producers.get_mut(&producer) {
+            p.consumers.push(cid);
+        }
+        let Some(t) = self.transports.get_mut(&transport) else {
+            return Err(RouterError::UnknownTransport(transport));
+        };
+        t.consumers.push(cid);
+        t.negotiation.queue.push_back(Change::Add {
+            consumer: cid,
+            kind,
+            stream_id,
+            track_id: cid.to_string(),
+        });
+        self.bind_queued(transport);
+        self.try_offer(transport);
+        self.process_work();
+        Ok(cid)
+    }
+
+    /// Bind queued consumers to spare m-lines the client offered.
+    pub(crate) fn bind_queued(&mut self, tid: TransportId) {
+        let Some(t) = self.transports.get_mut(&tid) else {
+            return;
+        };
+        let mut bound = Vec::new();
+        let mut i = 0;
+        while i < t.negotiation.queue.len() {
+            if let Change::Add { consumer, kind, .. } = &t.negotiation.queue[i] {
+                let (consumer, kind) = (*consumer, *kind);
+                if let Some(mid) = t.take_spare(kind) {
+                    t.negotiation.queue.remove(i);
+                    bound.push((consumer, mid));
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        for (cid, mid) in bound {
+            self.bind_consumer(tid, cid, mid);
+        }
+    }
+
+    /// The consumer now sends on `mid`.
+    fn bind_consumer(&mut self, tid: TransportId, cid: ConsumerId, mid: str0m::media::Mid) {
+        let Some(t) = self.transports.get_mut(&tid) else {
+            return;
+        };
+        let ssrc = t
+            .rtc
+            .direct_api()
+            .stream_tx_by_mid(mid, None)
+            .map(|s| s.ssrc());
+        let Some(c) = self.consumers.get_mut(&cid) else {
+            return;
+        };
+        c.mid = Some(mid);
+        c.ssrc = ssrc;
+        t.consumer_by_mid.insert(mid, cid);
+        let pid = c.producer;
+        self.emit(Event::ConsumerReady {
+            consumer: cid,
+            transport: tid,
+            mid: mid.to_string(),
+        });
+        self.request_keyframe(pid);
+    }
+
+    /// Offer queued changes to the client if the transport is ready for it.
+    pub(crate) fn try_offer(&mut self, tid: TransportId) {
+        let Some(t) = self.transports.get_mut(&tid) else {
+            return;
+        };
+        let Some(result) = t.make_offer() else {
+            return;
+        };
+        if let Some(u) = t.pending_ufrag().map(str::to_owned) {
+            self.demux.add_ufrag(&u, tid);
+            t.ufrags.push(u);
+        }
+        self.drain_transport(tid);
+        if let Ok(offer) = result {
+            self.emit(Event::RenegotiationNeeded {
+                transport: tid,
+                offer,
+            });
+        }
+    }
+
+    pub(crate) fn accept_offer(
+        &mut self,
+        tid: TransportId,
+        sdp: &str,
+    ) -> Result<String, RouterError> {
+        let t = self
+            .transports
+            .get_mut(&tid)
+            .ok_or(RouterError::UnknownTransport(tid))?;
+        let result = t.accept_offer(sdp, &self.config.limits);
+        if let Ok((_, Some(new))) = &result {
+            self.replace_ufrags(tid, new.clone());
+        }
+        self.drain_transport(tid);
+        self.process_work();
+        self.bind_queued(tid);
+        self.try_offer(tid);
+        self.process_work();
+        Ok(result?.0)
+    }
+
+    pub(crate) fn accept_answer(&mut self, tid: TransportId, sdp: &str) -> Result<(), RouterError> {
+        let t = self
+            .transports
+            .get_mut(&tid)
+            .ok_or(RouterError::UnknownTransport(tid))?;
+        let result = t.accept_answer(sdp, &self.config.limits);
+        self.drain_transport(tid);
+        self.process_work();
+        let outcome = result?;
+        if let Some(new) = outcome.new_ufrag {
+            self.replace_ufrags(tid, new);
+        }
+        for (cid, mid) in outcome.added {
+            if self.consumers.contains_key(&cid) {
+                self.bind_consumer(tid, cid, mid);
+            }
+        }
+        self.try_offer(tid);
+        self.process_work();
+        Ok(())
+    }
+
+    /// Ask for an ICE restart in the next offer.
+    pub(crate) fn restart_ice(&mut self, tid: TransportId) -> Result<(), RouterError> {
+        let t = self
+            .transports
+            .get_mut(&tid)
+            .ok_or(RouterError::UnknownTransport(tid))?;
+        if !t.negotiation.has_remote {
+            return Err(SignalingError::NoPendingOffer.into());
+        }
+        if !t
+            .negotiation
+            .queue
+            .iter()
+            .any(|c| matches!(c, Change::IceRestart))
+        {
+            t.negotiation.queue.push_back(Change::IceRestart);
+        }
+        self.try_offer(tid);
+        self.process_work();
+        Ok(())
+    }
+
+    /// After an ICE restart only the new ufrag routes to the transport.
+    fn replace_ufrags(&mut self, tid: TransportId, new: String) {
+        let Some(t) = self.transports.get_mut(&tid) else {
+            return;
+        };
+        for old in t.ufrags.drain(..) {
+            self.demux.remove_ufrag(&old, tid);
+        }
+        self.demux.add_ufrag(&new, tid);
+        t.ufrags.push(new);
+    }
+}

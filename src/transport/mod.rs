@@ -1,0 +1,254 @@
+//! The WebRTC transport: one client's ICE-lite + DTLS-SRTP session, on str0m.
+//!
+//! A transport wraps one [`str0m::Rtc`] in RTP mode. It owns the SDP
+//! offer/answer state ([`negotiation`]) and the maps from the client's media
+//! sections and SSRCs to the router's producers and consumers. It never
+//! touches another transport: the [`Router`](crate::Router) moves packets
+//! between them.
+//!
+//! str0m's contract is that every mutation of an `Rtc` is followed by a full
+//! drain of its `poll_output`. [`Transport::drain`] does that drain, and every
+//! mutation in this crate is followed by it before anything else happens.
+
+pub(crate) mod negotiation;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Instant;
+
+use smallvec::SmallVec;
+use str0m::config::{CryptoProvider, DtlsCert};
+use str0m::media::Mid;
+use str0m::net::Protocol;
+use str0m::rtp::Ssrc;
+use str0m::{Candidate, IceCreds, Rtc, RtcConfig};
+
+use crate::config::{ListenInfo, RouterConfig};
+use crate::io::{Output, Transmit};
+use crate::router::demux::Demux;
+use crate::router::queue::OutQueue;
+use crate::{ConsumerId, ProducerId, TransportId};
+
+use negotiation::Negotiation;
+
+/// Shared, expensive-to-make material for new transports: the crypto
+/// provider and one DTLS certificate (generating a certificate is most of
+/// the CPU cost of a new peer).
+pub(crate) struct TransportFactory {
+    pub crypto: Arc<CryptoProvider>,
+    pub cert: DtlsCert,
+}
+
+impl TransportFactory {
+    pub(crate) fn new() -> Self {
+        let provider = str0m::crypto::from_feature_flags();
+        // A provider that cannot make a certificate is a build
+        // misconfiguration, not peer input.
+        let cert = provider
+            .dtls_provider
+            .generate_certificate()
+            .expect("crypto provider generates a DTLS certificate");
+        TransportFactory {
+            crypto: Arc::new(provider),
+            cert,
+        }
+    }
+}
+
+/// Why a transport stopped working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// str0m returned an error or panicked.
+    Internal,
+    /// The peer closed DTLS.
+    PeerClosed,
+}
+
+pub(crate) struct Transport {
+    pub id: TransportId,
+    pub rtc: Rtc,
+    pub listen: SmallVec<[ListenInfo; 2]>,
+    /// Local ICE ufrags routed to this transport (two during an ICE restart).
+    pub ufrags: SmallVec<[String; 2]>,
+    /// (remote, local) address pairs routed to this transport, oldest first.
+    pub routes: SmallVec<[(SocketAddr, SocketAddr); 4]>,
+    pub connected: bool,
+    pub last_rx: Instant,
+    /// str0m's own next timeout.
+    pub rtc_timeout: Instant,
+    /// The deadline currently in the router's timer set.
+    pub scheduled: Option<Instant>,
+    pub producers: SmallVec<[ProducerId; 4]>,
+    pub producer_by_mid: SmallVec<[(Mid, ProducerId); 4]>,
+    /// Incoming SSRC to (producer, layer index); filled on first packet.
+    pub ssrc_cache: HashMap<Ssrc, (ProducerId, u8)>,
+    pub consumers: Vec<ConsumerId>,
+    pub consumer_by_mid: HashMap<Mid, ConsumerId>,
+    pub negotiation: Negotiation,
+    pub failure: Option<Failure>,
+    /// Test hook: the next call into str0m panics.
+    pub panic_next: bool,
+}
+
+impl Transport {
+    pub(crate) fn new(
+        id: TransportId,
+        config: &RouterConfig,
+        factory: &TransportFactory,
+        listen: &[ListenInfo],
+        creds: IceCreds,
+        now: Instant,
+    ) -> Transport {
+        let codecs = config.codecs;
+        let limits = &config.limits;
+        let rtc_config = RtcConfig::new()
+            .set_ice_lite(true)
+            .set_rtp_mode(true)
+            .set_crypto_provider(factory.crypto.clone())
+            .set_dtls_cert(factory.cert.clone())
+            .set_local_ice_credentials(creds.clone())
+            .clear_codecs()
+            .enable_opus(codecs.opus, false)
+            .enable_vp8(codecs.vp8)
+            .enable_vp9(codecs.vp9)
+            .enable_h264(codecs.h264)
+            .enable_av1(codecs.av1)
+            .set_send_buffer_audio(limits.rtx_cache_audio)
+            .set_send_buffer_video(limits.rtx_cache_video)
+            .set_stats_interval(None);
+        let mut rtc = rtc_config.build(now);
+        for l in listen {
+            if let Ok(c) = Candidate::host(l.candidate_addr(), Protocol::Udp) {
+                rtc.add_local_candidate(c);
+            }
+        }
+        Transport {
+            id,
+            rtc,
+            listen: listen.iter().copied().collect(),
+            ufrags: smallvec::smallvec![creds.ufrag],
+            routes: SmallVec::new(),
+            connected: false,
+            last_rx: now,
+            rtc_timeout: now,
+            scheduled: None,
+            producers: SmallVec::new(),
+            producer_by_mid: SmallVec::new(),
+            ssrc_cache: HashMap::new(),
+            consumers: Vec::new(),
+            consumer_by_mid: HashMap::new(),
+            negotiation: Negotiation::default(),
+            failure: None,
+            panic_next: false,
+        }
+    }
+
+    /// The listen address a datagram arriving on `local` belongs to.
+    pub(crate) fn listen_for_local(&self, local: SocketAddr) -> Option<&ListenInfo> {
+        self.listen.iter().find(|l| l.matches(local))
+    }
+
+    /// Run `f` on the `Rtc`, turning a panic inside str0m into a failure of
+    /// this transport only.
+    pub(crate) fn guarded<R>(&mut self, f: impl FnOnce(&mut Rtc) -> R) -> Option<R> {
+        if self.failure.is_some() {
+            return None;
+        }
+        let inject = std::mem::take(&mut self.panic_next);
+        let rtc = &mut self.rtc;
+        let result = catch_unwind(AssertUnwindSafe(move || {
+            if inject {
+                panic!("injected transport panic");
+            }
+            f(rtc)
+        }));
+        match result {
+            Ok(r) => Some(r),
+            Err(_) => {
+                self.failure = Some(Failure::Internal);
+                None
+            }
+        }
+    }
+
+    /// Drain str0m's output to its next timeout: transmits go to `out`
+    /// (remembering the peer's address as a route), events to `events`.
+    pub(crate) fn drain(
+        &mut self,
+        out: &mut OutQueue,
+        demux: &mut Demux,
+        max_routes: usize,
+        events: &mut Vec<str0m::Event>,
+    ) {
+        loop {
+            let polled = self.guarded(|rtc| rtc.poll_output());
+            let output = match polled {
+                Some(Ok(o)) => o,
+                Some(Err(_)) => {
+                    self.failure = Some(Failure::Internal);
+                    return;
+                }
+                None => return,
+            };
+            match output {
+                str0m::Output::Timeout(t) => {
+                    self.rtc_timeout = t;
+                    return;
+                }
+                str0m::Output::Transmit(t) => {
+                    let Some(local) = self
+                        .listen
+                        .iter()
+                        .find(|l| l.candidate_addr() == t.source)
+                        .map(|l| l.addr)
+                    else {
+                        continue;
+                    };
+                    self.add_route(t.destination, local, demux, max_routes);
+                    out.push(Output::Transmit(Transmit {
+                        source: local,
+                        destination: t.destination,
+                        contents: t.contents.into(),
+                    }));
+                }
+                str0m::Output::Event(e) => events.push(e),
+            }
+        }
+    }
+
+    /// str0m only sends to a peer that authenticated (a STUN check with our
+    /// credentials), so its destinations are the addresses we may route
+    /// datagrams from.
+    fn add_route(
+        &mut self,
+        remote: SocketAddr,
+        local: SocketAddr,
+        demux: &mut Demux,
+        max_routes: usize,
+    ) {
+        let key = (remote, local);
+        if self.routes.last() == Some(&key) || self.routes.contains(&key) {
+            return;
+        }
+        if self.routes.len() >= max_routes.max(1) {
+            let old = self.routes.remove(0);
+            demux.remove_route(old, self.id);
+        }
+        self.routes.push(key);
+        demux.add_route(key, self.id);
+    }
+
+    pub(crate) fn producer_for_mid(&self, mid: Mid) -> Option<ProducerId> {
+        self.producer_by_mid
+            .iter()
+            .find(|(m, _)| *m == mid)
+            .map(|(_, p)| *p)
+    }
+
+    /// Earliest time this transport needs a timeout, not counting producers.
+    pub(crate) fn liveness_deadline(&self, config: &RouterConfig) -> Instant {
+        self.last_rx + config.liveness_timeout
+    }
+}

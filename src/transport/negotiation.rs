@@ -1,0 +1,210 @@
+//! SDP offer/answer for a transport, in both directions.
+//!
+//! * The client offers (WHIP/WHEP, or a client renegotiating): the transport
+//!   answers. Media the client sends become producers; m-lines the client
+//!   only receives on become *spare* lines that consumers bind to without a
+//!   new negotiation.
+//! * The server offers: consumers that find no spare line are queued as
+//!   changes. When the transport is connected and no offer is pending, the
+//!   queue becomes one offer (announced by
+//!   [`Event::RenegotiationNeeded`](crate::Event)); changes made meanwhile
+//!   wait for the next one.
+//! * Glare (the client offers while ours is pending): the router is the
+//!   polite side. It drops its own offer, answers the client's, and offers
+//!   its changes again afterwards.
+
+use std::collections::VecDeque;
+
+use smallvec::SmallVec;
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::media::{Direction, MediaKind, Mid};
+
+use super::Transport;
+use crate::config::Limits;
+use crate::error::SignalingError;
+use crate::ConsumerId;
+
+/// One change the server wants the client to agree to.
+#[derive(Debug, Clone)]
+pub(crate) enum Change {
+    /// Send a new track for this consumer.
+    Add {
+        consumer: ConsumerId,
+        kind: MediaKind,
+        stream_id: String,
+        track_id: String,
+    },
+    /// Stop an m-line whose consumer closed.
+    Stop(Mid),
+    /// Restart ICE with new local credentials.
+    IceRestart,
+}
+
+pub(crate) struct Pending {
+    offer: SdpPendingOffer,
+    changes: Vec<Change>,
+    added: Vec<(ConsumerId, Mid)>,
+    new_ufrag: Option<String>,
+}
+
+#[derive(Default)]
+pub(crate) struct Negotiation {
+    pub queue: VecDeque<Change>,
+    pub pending: Option<Pending>,
+    /// M-lines the client receives on that no consumer uses yet.
+    pub spare: SmallVec<[(Mid, MediaKind); 4]>,
+    /// Whether a remote description was ever applied.
+    pub has_remote: bool,
+}
+
+/// What an accepted answer changed.
+pub(crate) struct AnswerOutcome {
+    /// Consumers now carried by these m-lines.
+    pub added: Vec<(ConsumerId, Mid)>,
+    /// The new local ufrag after an ICE restart we asked for.
+    pub new_ufrag: Option<String>,
+}
+
+/// Refuse an SDP before parsing when it breaks the limits.
+pub(crate) fn check_sdp(sdp: &str, limits: &Limits) -> Result<(), SignalingError> {
+    if sdp.len() > limits.max_sdp_bytes {
+        return Err(SignalingError::SdpTooLarge {
+            len: sdp.len(),
+            max: limits.max_sdp_bytes,
+        });
+    }
+    let count = sdp.lines().filter(|l| l.starts_with("m=")).count();
+    if count > limits.max_m_lines {
+        return Err(SignalingError::TooManyMLines {
+            count,
+            max: limits.max_m_lines,
+        });
+    }
+    Ok(())
+}
+
+impl Transport {
+    /// Answer a client's offer. Returns the answer and, after an ICE restart
+    /// the client asked for, our new local ufrag.
+    pub(crate) fn accept_offer(
+        &mut self,
+        sdp: &str,
+        limits: &Limits,
+    ) -> Result<(String, Option<String>), SignalingError> {
+        check_sdp(sdp, limits)?;
+        let offer =
+            SdpOffer::from_sdp_string(sdp).map_err(|e| SignalingError::BadSdp(e.to_string()))?;
+        // Glare: drop our offer and queue its changes again, first.
+        if let Some(p) = self.negotiation.pending.take() {
+            for c in p.changes.into_iter().rev() {
+                self.negotiation.queue.push_front(c);
+            }
+        }
+        let before = self.local_ufrag();
+        let answer = self
+            .guarded(|rtc| rtc.sdp_api().accept_offer(offer))
+            .ok_or(SignalingError::Closed)?
+            .map_err(|e| SignalingError::Refused(e.to_string()))?;
+        self.negotiation.has_remote = true;
+        let after = self.local_ufrag();
+        let restarted = (after != before).then_some(after);
+        Ok((answer.to_sdp_string(), restarted))
+    }
+
+    /// Make an offer from the queued changes, if the time is right.
+    pub(crate) fn make_offer(&mut self) -> Option<Result<String, SignalingError>> {
+        let n = &self.negotiation;
+        if n.pending.is_some() || n.queue.is_empty() || !n.has_remote || !self.connected {
+            return None;
+        }
+        let changes: Vec<Change> = self.negotiation.queue.drain(..).collect();
+        let result = self.guarded(|rtc| {
+            let mut api = rtc.sdp_api();
+            let mut added = Vec::new();
+            let mut new_ufrag = None;
+            for c in &changes {
+                match c {
+                    Change::Add {
+                        consumer,
+                        kind,
+                        stream_id,
+                        track_id,
+                    } => {
+                        let mid = api.add_media(
+                            *kind,
+                            Direction::SendOnly,
+                            Some(stream_id.clone()),
+                            Some(track_id.clone()),
+                            None,
+                        );
+                        added.push((*consumer, mid));
+                    }
+                    Change::Stop(mid) => api.stop_media(*mid),
+                    Change::IceRestart => new_ufrag = Some(api.ice_restart(true).ufrag),
+                }
+            }
+            api.apply()
+                .map(|(offer, pending)| (offer, pending, added, new_ufrag))
+        });
+        match result {
+            None => Some(Err(SignalingError::Closed)),
+            Some(None) => None,
+            Some(Some((offer, pending, added, new_ufrag))) => {
+                let sdp = offer.to_sdp_string();
+                self.negotiation.pending = Some(Pending {
+                    offer: pending,
+                    changes,
+                    added,
+                    new_ufrag,
+                });
+                Some(Ok(sdp))
+            }
+        }
+    }
+
+    /// The ufrag a pending offer of ours introduces (ICE restart).
+    pub(crate) fn pending_ufrag(&self) -> Option<&str> {
+        self.negotiation.pending.as_ref()?.new_ufrag.as_deref()
+    }
+
+    /// Apply the client's answer to our pending offer.
+    pub(crate) fn accept_answer(
+        &mut self,
+        sdp: &str,
+        limits: &Limits,
+    ) -> Result<AnswerOutcome, SignalingError> {
+        check_sdp(sdp, limits)?;
+        let answer =
+            SdpAnswer::from_sdp_string(sdp).map_err(|e| SignalingError::BadSdp(e.to_string()))?;
+        let pending = self
+            .negotiation
+            .pending
+            .take()
+            .ok_or(SignalingError::NoPendingOffer)?;
+        let Pending {
+            offer,
+            added,
+            new_ufrag,
+            ..
+        } = pending;
+        self.guarded(|rtc| rtc.sdp_api().accept_answer(offer, answer))
+            .ok_or(SignalingError::Closed)?
+            .map_err(|e| SignalingError::Refused(e.to_string()))?;
+        Ok(AnswerOutcome { added, new_ufrag })
+    }
+
+    /// Our current local ICE ufrag.
+    pub(crate) fn local_ufrag(&mut self) -> String {
+        self.rtc.direct_api().local_ice_credentials().ufrag
+    }
+
+    /// Take a spare m-line of this kind, if the client left one.
+    pub(crate) fn take_spare(&mut self, kind: MediaKind) -> Option<Mid> {
+        let i = self
+            .negotiation
+            .spare
+            .iter()
+            .position(|(_, k)| *k == kind)?;
+        Some(self.negotiation.spare.remove(i).0)
+    }
+}
