@@ -167,6 +167,9 @@ impl Router {
         }
         self.drain_transport(tid);
         self.process_work();
+        if result.is_ok() {
+            self.register_medias(tid, sdp);
+        }
         self.bind_queued(tid);
         self.try_offer(tid);
         self.process_work();
@@ -186,6 +189,9 @@ impl Router {
             self.replace_ufrags(tid, new);
         }
         for (cid, mid) in outcome.added {
+            if let Some(t) = self.transports.get_mut(&tid) {
+                t.known_mids.push(mid);
+            }
             if self.consumers.contains_key(&cid) {
                 self.bind_consumer(tid, cid, mid);
             }
