@@ -28,7 +28,18 @@ impl Router {
             str0m::Event::Connected => {
                 if let Some(t) = self.transports.get_mut(&tid) {
                     t.connected = true;
+                    let consumers = t.consumers.clone();
                     self.emit(Event::TransportConnected { transport: tid });
+                    // Consumers bound before the connection start now, from a keyframe.
+                    for cid in consumers {
+                        let Some(c) = self.consumers.get_mut(&cid) else {
+                            continue;
+                        };
+                        c.connected = true;
+                        c.restart();
+                        let pid = c.producer;
+                        self.request_keyframe(pid);
+                    }
                     self.try_offer(tid);
                 }
             }
