@@ -40,6 +40,8 @@ pub struct Client {
     pub connected: bool,
     pub pending: Option<SdpPendingOffer>,
     pub transport: Option<manifold_sfu::TransportId>,
+    /// The last SDP answer from the router.
+    pub remote_sdp: String,
 }
 
 impl Client {
@@ -64,6 +66,7 @@ impl Client {
             connected: false,
             pending: None,
             transport: None,
+            remote_sdp: String::new(),
         }
     }
 
@@ -102,6 +105,7 @@ impl Client {
     }
 
     pub fn accept_answer(&mut self, answer: &str) {
+        self.remote_sdp = answer.to_string();
         let answer = SdpAnswer::from_sdp_string(answer).expect("parse answer");
         let pending = self.pending.take().expect("pending offer");
         self.rtc
@@ -227,6 +231,16 @@ impl Client {
 
     fn mid_of(&mut self, ssrc: str0m::rtp::Ssrc) -> Option<Mid> {
         self.rtc.direct_api().stream_rx(&ssrc).map(|s| s.mid())
+    }
+
+    /// The router's ICE ufrag from its last answer.
+    pub fn server_ufrag(&self) -> String {
+        self.remote_sdp
+            .lines()
+            .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
     }
 
     /// Received packets of the first track of this kind.

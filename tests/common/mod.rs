@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod hostile;
 pub mod link;
 pub mod media;
 
