@@ -72,7 +72,7 @@ impl Router {
             }
             producer
                 .codecs
-                .push((pt, params.clone(), codec_kind(params)));
+                .push((pt, *params, codec_kind(params)));
         }
         let Some((_, in_params, codec)) = producer.codec_for(pt) else {
             return;
