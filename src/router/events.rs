@@ -89,6 +89,7 @@ impl Router {
         if direction.is_receiving() {
             let limits = &self.config.limits;
             if t.producers.len() >= limits.max_producers_per_transport {
+                self.stats.refused_producers += 1;
                 return;
             }
             let layers: SmallVec<[Layer; 3]> = if rids.is_empty() {

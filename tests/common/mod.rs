@@ -43,6 +43,8 @@ pub struct Sim {
     by_addr: HashMap<SocketAddr, usize>,
     by_transport: HashMap<TransportId, usize>,
     pub events: Vec<(Instant, Event)>,
+    /// Datagrams the router sent to an address that is no peer's.
+    pub stray_transmits: u64,
     /// Answer server offers automatically.
     pub auto_answer: bool,
     seed: u64,
@@ -67,6 +69,7 @@ impl Sim {
             by_addr: HashMap::new(),
             by_transport: HashMap::new(),
             events: Vec::new(),
+            stray_transmits: 0,
             auto_answer: true,
             seed,
         }
@@ -261,11 +264,10 @@ impl Sim {
         let mut offers = Vec::new();
         loop {
             match self.router.poll_output() {
-                Output::Transmit(t) => {
-                    if let Some(&i) = self.by_addr.get(&t.destination) {
-                        self.peers[i].down.send(self.now, t.contents);
-                    }
-                }
+                Output::Transmit(t) => match self.by_addr.get(&t.destination) {
+                    Some(&i) => self.peers[i].down.send(self.now, t.contents),
+                    None => self.stray_transmits += 1,
+                },
                 Output::Event(e) => {
                     if let Event::RenegotiationNeeded { transport, offer } = &e {
                         offers.push((*transport, offer.clone()));
