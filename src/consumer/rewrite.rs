@@ -126,7 +126,8 @@ mod tests {
         r.rebase(80_000, 1_000_000, t1, 90_000);
         let w = r.map(80_000, 1_000_000, t1).unwrap();
         assert_eq!(w.seq, 1004);
-        assert_eq!(w.ts, 5000 + 3000 + 90_000);
+        // The last packet sent (seq 1003) had timestamp 5000 + 6000.
+        assert_eq!(w.ts, 5000 + 6000 + 90_000);
         // Packet from before the rebase is refused.
         assert!(r.map(79_999, 999_000, t1).is_none());
         assert_eq!(r.last_seq(), 1004);
