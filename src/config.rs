@@ -3,6 +3,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use crate::Layers;
+
 /// Configuration of a [`Router`](crate::Router).
 ///
 /// Build it from `RouterConfig::default()` and change fields.
@@ -180,9 +182,28 @@ impl WebRtcTransportOptions {
 }
 
 /// Options of [`Router::consume`](crate::Router::consume).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ConsumerOptions {
     /// Start paused: nothing is forwarded until resumed.
     pub paused: bool,
+    /// The layers the subscriber wants at first (default: the highest).
+    pub preferred_layers: Layers,
+}
+
+impl Default for ConsumerOptions {
+    fn default() -> Self {
+        ConsumerOptions {
+            paused: false,
+            preferred_layers: Layers::MAX,
+        }
+    }
+}
+
+impl ConsumerOptions {
+    /// Start with these preferred layers.
+    pub fn with_preferred_layers(mut self, layers: Layers) -> Self {
+        self.preferred_layers = layers;
+        self
+    }
 }

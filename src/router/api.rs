@@ -7,7 +7,9 @@
 use str0m::media::MediaKind;
 
 use super::Router;
+use crate::consumer::layers::LayerSelector;
 use crate::error::RouterError;
+use crate::Layers;
 use crate::{CloseReason, ConsumerId, ProducerId, TransportId};
 
 impl Router {
@@ -171,7 +173,21 @@ impl ProducerApi<'_> {
 
     /// Keyframe requests sent to the publisher (after throttling).
     pub fn keyframe_requests_sent(&self) -> u64 {
-        self.get().keyframe.sent()
+        self.get().keyframes_sent()
+    }
+
+    /// Its layers (simulcast encodings), lowest first: rid, liveness and
+    /// measured bitrate.
+    pub fn layers(&self) -> Vec<ProducerLayer> {
+        self.get()
+            .layers
+            .iter()
+            .map(|l| ProducerLayer {
+                rid: l.rid.map(|r| r.to_string()),
+                live: l.live,
+                bitrate_bps: l.bitrate_bps,
+            })
+            .collect()
     }
 
     /// Stop forwarding to every consumer (a muted sender costs nobody bandwidth).
@@ -203,7 +219,8 @@ impl ProducerApi<'_> {
             }
         }
         if !paused {
-            r.request_keyframe(self.id);
+            r.update_layer_targets(self.id);
+            r.request_keyframe(self.id, None);
         }
     }
 
@@ -212,6 +229,18 @@ impl ProducerApi<'_> {
         self.router.close_producer(self.id, CloseReason::Requested);
         self.router.process_work();
     }
+}
+
+/// One layer of a producer, as reported by [`ProducerApi::layers`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProducerLayer {
+    /// The simulcast rid, if any.
+    pub rid: Option<String>,
+    /// Whether packets arrived recently.
+    pub live: bool,
+    /// Measured bitrate over the last second.
+    pub bitrate_bps: u64,
 }
 
 /// Commands for one consumer. See [`Router::consumer`].
@@ -278,14 +307,61 @@ impl ConsumerApi<'_> {
         }
         c.paused = false;
         c.restart();
-        let pid = c.producer;
-        self.router.request_keyframe(pid);
+        let (pid, layer) = (c.producer, c.selector.target().spatial);
+        self.router.request_keyframe(pid, Some(layer));
     }
 
-    /// Ask the producer for a keyframe (throttled).
+    /// Ask the producer for a keyframe of the forwarded layer (throttled).
     pub fn request_keyframe(&mut self) {
-        let pid = self.get().producer;
-        self.router.request_keyframe(pid);
+        let c = self.get();
+        let (pid, layer) = (c.producer, c.current.unwrap_or(c.selector.target()).spatial);
+        self.router.request_keyframe(pid, Some(layer));
+    }
+
+    /// The layers the subscriber wants. The consumer switches at the next
+    /// keyframe of the new spatial layer (asked for now) or the next frame
+    /// for a temporal change; it never goes above what the producer has
+    /// live, and falls back to the best live lower layer when a layer stops.
+    pub fn set_preferred_layers(&mut self, layers: Layers) {
+        self.update_selector(|s, states| s.set_preferred(layers, states));
+    }
+
+    /// Cap the bitrate this consumer may use (`None`: no cap), as a
+    /// bandwidth allocator does: the target drops to the best layer that fits.
+    pub fn set_max_bitrate(&mut self, bps: Option<u64>) {
+        self.update_selector(|s, states| s.set_max_bitrate(bps, states));
+    }
+
+    fn update_selector(
+        &mut self,
+        f: impl FnOnce(&mut LayerSelector, &[crate::consumer::layers::LayerState]) -> bool,
+    ) {
+        let r = &mut *self.router;
+        let Some(c) = r.consumers.get_mut(&self.id) else {
+            return;
+        };
+        let Some(p) = r.producers.get(&c.producer) else {
+            return;
+        };
+        if f(&mut c.selector, &p.layer_states()) && c.wants_keyframe() {
+            let (pid, layer) = (c.producer, c.selector.target().spatial);
+            r.request_keyframe(pid, Some(layer));
+        }
+    }
+
+    /// The layers the subscriber asked for.
+    pub fn preferred_layers(&self) -> Layers {
+        self.get().selector.preferred()
+    }
+
+    /// The layers the consumer is moving to.
+    pub fn target_layers(&self) -> Layers {
+        self.get().selector.target()
+    }
+
+    /// The layers forwarded now (`None` until the first keyframe).
+    pub fn current_layers(&self) -> Option<Layers> {
+        self.get().current
     }
 
     /// Close it; the subscriber's m-line is stopped in the next offer.

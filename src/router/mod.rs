@@ -38,8 +38,10 @@ use ratelimit::StunRateLimit;
 pub(crate) enum Timer {
     /// str0m's timeout or the liveness deadline of a transport.
     Transport(TransportId),
-    /// A merged keyframe request of a producer is due.
-    Keyframe(ProducerId),
+    /// A merged keyframe request for one layer of a producer is due.
+    Keyframe(ProducerId, u8),
+    /// A multi-layer producer's layers are due for a check.
+    Layers(ProducerId),
 }
 
 /// Counters of what the router did with its input. Every dropped datagram is
@@ -349,7 +351,8 @@ impl Router {
         for timer in due {
             match timer {
                 Timer::Transport(tid) => self.transport_timeout(tid, now),
-                Timer::Keyframe(pid) => self.keyframe_timeout(pid, now),
+                Timer::Keyframe(pid, layer) => self.keyframe_timeout(pid, layer, now),
+                Timer::Layers(pid) => self.layers_timeout(pid, now),
             }
         }
     }

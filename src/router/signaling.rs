@@ -2,6 +2,7 @@
 
 use super::Router;
 use crate::config::ConsumerOptions;
+use crate::consumer::layers::LayerSelector;
 use crate::consumer::rewrite::Rewriter;
 use crate::consumer::Consumer;
 use crate::error::{RouterError, SignalingError};
@@ -42,7 +43,8 @@ impl Router {
                 max: limits.max_consumers_per_producer,
             });
         }
-        let (kind, target_layer, producer_paused) = (p.kind, (p.layers.len() - 1) as u8, p.paused);
+        let (kind, producer_paused) = (p.kind, p.paused);
+        let selector = LayerSelector::new(options.preferred_layers, &p.layer_states());
         let stream_id = format!("{}-{}", p.transport, producer);
         let (seq, ts) = self.random_start();
         let cid = ConsumerId(self.ids.next());
@@ -58,10 +60,11 @@ impl Router {
                 paused: options.paused,
                 producer_paused,
                 wait_keyframe: kind.is_video(),
-                current_layer: None,
-                target_layer,
+                current: None,
+                selector,
                 pt_map: Default::default(),
                 rewriter: Rewriter::new(seq, ts),
+                vp8: Default::default(),
                 packets_sent: 0,
             },
         );
@@ -133,7 +136,11 @@ impl Router {
         });
         // Before the connection, the keyframe is asked for when it comes up.
         if connected {
-            self.request_keyframe(pid);
+            let layer = self
+                .consumers
+                .get(&cid)
+                .map(|c| c.selector.target().spatial);
+            self.request_keyframe(pid, layer);
         }
     }
 
