@@ -194,8 +194,14 @@ impl<'a> Iterator for ExtensionIter<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             let (&first, tail) = self.rest.split_first()?;
-            if first == 0 {
-                // Padding between elements.
+            // ID 0 is padding: a zero byte in the two-byte form, a zero high
+            // nibble in the one-byte form (its length nibble is ignored).
+            let padding = if self.two_byte {
+                first == 0
+            } else {
+                first >> 4 == 0
+            };
+            if padding {
                 self.rest = tail;
                 continue;
             }
@@ -313,6 +319,10 @@ mod tests {
         let v = RtpHeaderView::new_checked(&p).unwrap();
         let exts: Vec<_> = v.extensions().collect();
         assert_eq!(exts, vec![(5, &[][..]), (7, &[9, 9][..])]);
+        // A one-byte element with ID 0 is a padding byte, whatever its length.
+        let p = packet(&[], Some((0xBEDE, &[0x01, 0x20, 0x77, 0])), b"", 0);
+        let v = RtpHeaderView::new_checked(&p).unwrap();
+        assert_eq!(v.extensions().collect::<Vec<_>>(), vec![(2, &[0x77][..])]);
         // An element that overruns the block ends iteration.
         let data = [5, 9, 1, 1];
         let p = packet(&[], Some((0x1000, &data)), b"", 0);
