@@ -29,7 +29,9 @@ fn falls_back_when_a_layer_stops_and_returns_when_it_comes_back() {
     sim.run_for(Duration::from_secs(2));
     let sub = sim.add_peer("sub", LinkConfig::default(), LinkConfig::default());
     sim.subscribe(sub, &producers);
-    sim.run_for(Duration::from_secs(2));
+    // The allocator starts below the top layer and climbs once the
+    // bandwidth estimate has held.
+    sim.run_for(Duration::from_secs(4));
     let start = sim.start;
     assert!(
         first_at_layer(&mut sim, sub, 2, start).is_some(),

@@ -68,7 +68,8 @@ fn switches_land_on_keyframes_with_continuous_numbering() {
     let sub = sim.add_peer("sub", LinkConfig::default(), LinkConfig::default());
     let t = sim.subscribe(sub, &producers);
     let consumer = sim.router.transport(t).unwrap().consumers()[1];
-    sim.run_for(Duration::from_secs(2));
+    // The allocator climbs to the top layer once the estimate has held.
+    sim.run_for(Duration::from_secs(4));
     assert_eq!(
         sim.router
             .consumer(consumer)

@@ -17,7 +17,7 @@ fn output_frame_rate_follows_temporal_layer() {
     let sub = sim.add_peer("sub", LinkConfig::default(), LinkConfig::default());
     let t = sim.subscribe(sub, &producers);
     let consumer = sim.router.transport(t).unwrap().consumers()[1];
-    sim.run_for(Duration::from_secs(2));
+    sim.run_for(Duration::from_secs(4));
 
     let mut rates = Vec::new();
     for tl in [0u8, 1, 2, 0] {

@@ -31,6 +31,12 @@ pub(crate) struct Consumer {
     pub connected: bool,
     pub paused: bool,
     pub producer_paused: bool,
+    /// Paused by the bandwidth allocator (video only).
+    pub bw_paused: bool,
+    pub priority: u8,
+    /// Bitrate the allocator gave it (`None`: no allocation yet).
+    pub allocated_bps: Option<u64>,
+    pub bytes_sent: u64,
     /// Video only: drop until a keyframe of the target layer starts.
     pub wait_keyframe: bool,
     /// The layers being forwarded, once a keyframe started them.
@@ -75,7 +81,11 @@ pub(crate) struct PacketInfo {
 
 impl Consumer {
     pub(crate) fn is_active(&self) -> bool {
-        self.connected && self.ssrc.is_some() && !self.paused && !self.producer_paused
+        self.connected
+            && self.ssrc.is_some()
+            && !self.paused
+            && !self.producer_paused
+            && !self.bw_paused
     }
 
     /// Break the outgoing stream; video waits for a keyframe to go on.

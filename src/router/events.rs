@@ -1,6 +1,7 @@
 //! Reacting to what a transport's WebRTC stack reports.
 
 use smallvec::SmallVec;
+use str0m::bwe::BweKind;
 use str0m::media::{MediaChanged, Mid, Rid, Rids};
 
 use super::{Router, Timer};
@@ -44,6 +45,9 @@ impl Router {
                 }
             }
             str0m::Event::MediaAdded(m) => self.on_media(tid, m.mid),
+            str0m::Event::EgressBitrateEstimate(
+                BweKind::Twcc { estimate, .. } | BweKind::Remb { estimate, .. },
+            ) => self.on_estimate(tid, estimate.as_u64()),
             str0m::Event::MediaChanged(c) => self.on_media_changed(tid, c),
             str0m::Event::Closed => {
                 if let Some(t) = self.transports.get_mut(&tid) {

@@ -166,6 +166,7 @@ impl Router {
                 }
             });
             self.stats.rtp_out += 1;
+            c.bytes_sent += pkt.payload.len() as u64;
             drain_into(
                 st,
                 &mut self.out,
