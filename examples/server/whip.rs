@@ -15,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use manifold_sfu::{ConsumerOptions, Event, RouterError, SignalingError, TransportId};
+use manifold_sfu::{ConsumerOptions, Event, ProducerId, RouterError, SignalingError, TransportId};
 use tracing::{debug, info, warn};
 
 use crate::media::{Session, Sfu};
@@ -187,8 +187,12 @@ fn start_publisher(
     }
     let tid = sfu.new_transport()?;
     let answer = answer_offer(sfu, tid, offer)?;
-    let tracks = sfu.router.transport(tid).map(|t| t.producers().len());
-    if tracks.unwrap_or(0) == 0 {
+    // Producers appear once the client connects; the answer says already
+    // whether there will be any.
+    let receives = answer
+        .lines()
+        .any(|l| matches!(l.trim(), "a=recvonly" | "a=sendrecv"));
+    if !receives {
         sfu.close_transport(tid);
         return Err(err(StatusCode::BAD_REQUEST, "the offer sends no media"));
     }
@@ -238,23 +242,12 @@ async fn view(
 }
 
 fn start_viewer(sfu: &mut Sfu, stream: String, offer: &str) -> Result<(String, String), ApiError> {
-    let Some(publisher) = sfu.streams.by_name.get(&stream).map(|s| s.publisher) else {
+    if !sfu.streams.by_name.contains_key(&stream) {
         return Err(err(StatusCode::NOT_FOUND, "nobody publishes this stream"));
-    };
-    let producers = sfu
-        .router
-        .transport(publisher)
-        .map(|t| t.producers())
-        .unwrap_or_default();
+    }
     let tid = sfu.new_transport()?;
     let answer = answer_offer(sfu, tid, offer)?;
-    // The viewer's offer has receive-only m-lines: consumers bind to them.
-    // A track it has no m-line for stays unsent (WHEP has no renegotiation).
-    for p in producers {
-        if let Err(e) = sfu.router.consume(tid, p, ConsumerOptions::default()) {
-            warn!("viewer of {stream}: cannot consume {p}: {e}");
-        }
-    }
+    // The viewer consumes once connected (see `on_event`).
     let id = new_session_id();
     sfu.streams.by_session.insert(id.clone(), tid);
     if let Some(s) = sfu.streams.by_name.get_mut(&stream) {
@@ -331,11 +324,46 @@ fn forget(sfu: &mut Sfu, tid: TransportId) {
     }
 }
 
+/// Consume `producers` on `viewer`. A viewer's receive-only m-lines are
+/// known once it is connected: consumers bind to them without renegotiation.
+/// A track it has no m-line for stays unsent (WHEP has no renegotiation).
+fn consume(sfu: &mut Sfu, viewer: TransportId, producers: &[ProducerId]) {
+    for &p in producers {
+        if let Err(e) = sfu.router.consume(viewer, p, ConsumerOptions::default()) {
+            warn!("viewer {viewer} cannot consume {p}: {e}");
+        }
+    }
+}
+
+/// The stream a WHIP/WHEP transport belongs to.
+fn stream_of(sfu: &Sfu, tid: TransportId) -> Option<&Stream> {
+    let name = match sfu.sessions.get(&tid)? {
+        Session::Publisher(p) => &p.stream,
+        Session::Viewer(v) => &v.stream,
+        Session::Member(_) => return None,
+    };
+    sfu.streams.by_name.get(name)
+}
+
 /// Events for WHIP/WHEP transports.
 pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
+    let is_viewer = matches!(sfu.sessions.get(&tid), Some(Session::Viewer(_)));
     match e {
         Event::TransportClosed { .. } => forget(sfu, tid),
-        Event::TransportConnected { .. } => debug!("WHIP/WHEP transport {tid} connected"),
+        // A producer appears when its publisher connects.
+        Event::ProducerAdded { producer, .. } if !is_viewer => {
+            let viewers = stream_of(sfu, tid).map(|s| s.viewers.clone());
+            for v in viewers.unwrap_or_default() {
+                if sfu.router.transport(v).is_some_and(|t| t.is_connected()) {
+                    consume(sfu, v, &[producer]);
+                }
+            }
+        }
+        Event::TransportConnected { .. } if is_viewer => {
+            let publisher = stream_of(sfu, tid).map(|s| s.publisher);
+            let producers = publisher.and_then(|p| sfu.router.transport(p).map(|t| t.producers()));
+            consume(sfu, tid, &producers.unwrap_or_default());
+        }
         // WHEP has no way to take a new offer: tracks the viewer did not
         // offer to receive stay unsent.
         Event::RenegotiationNeeded { .. } => debug!("no renegotiation on WHIP/WHEP {tid}"),

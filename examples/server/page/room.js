@@ -220,3 +220,5 @@ $('leave').addEventListener('click', () => {
   location.href = `/?room=${encodeURIComponent(room)}`;
 });
 if (me) start().catch((e) => { console.error(e); status(`error: ${e.message || e}`); });
+// For debugging and tests.
+window.pcForTests = () => pc;
