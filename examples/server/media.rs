@@ -22,7 +22,7 @@ use manifold_sfu::{
 };
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::{room, whip};
 
@@ -201,27 +201,35 @@ async fn run(mut sfu: Sfu, socket: UdpSocket, local: SocketAddr, mut jobs: mpsc:
         }
         tokio::select! {
             r = socket.recv_from(&mut buf) => match r {
-                Ok((n, source)) => sfu.router.handle_input(Input::Receive {
+                Ok((n, source)) => guard(&mut sfu, |sfu| sfu.router.handle_input(Input::Receive {
                     now: Instant::now(),
                     source,
                     // The socket's own address, even when the peer reached
                     // it from another interface (peer-reflexive).
                     destination: local,
                     data: &buf[..n],
-                }),
+                })),
                 // E.g. ICMP port unreachable from a peer that went away.
                 Err(e) => debug!("UDP receive: {e}"),
             },
             job = jobs.recv() => match job {
-                Some(job) => job(&mut sfu),
+                Some(job) => guard(&mut sfu, job),
                 None => break,
             },
             _ = tokio::time::sleep_until(deadline.into()) => {
-                sfu.router.handle_input(Input::Timeout(Instant::now()));
+                guard(&mut sfu, |sfu| sfu.router.handle_input(Input::Timeout(Instant::now())));
             }
         }
     }
     info!("media loop stopped");
+}
+
+/// Run `f`; a panic (a bug) is logged and the loop goes on serving.
+fn guard(sfu: &mut Sfu, f: impl FnOnce(&mut Sfu)) {
+    let run = std::panic::AssertUnwindSafe(|| f(sfu));
+    if std::panic::catch_unwind(run).is_err() {
+        error!("a command or input panicked; serving on");
+    }
 }
 
 /// Drain the router until it says when to wake up next.
@@ -233,7 +241,7 @@ async fn drain(sfu: &mut Sfu, socket: &UdpSocket) -> Instant {
                     debug!("UDP send to {}: {e}", t.destination);
                 }
             }
-            Output::Event(e) => sfu.dispatch(e),
+            Output::Event(e) => guard(sfu, |sfu| sfu.dispatch(e)),
             Output::Timeout(at) => return at,
         }
     }

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use crate::media::{Session, Sfu};
-use crate::whip::valid_name;
+use crate::whip::{readable, valid_name};
 use crate::App;
 
 /// Largest WebSocket message either way (an SDP of a big room fits).
@@ -292,12 +292,12 @@ fn command(sfu: &mut Sfu, tid: TransportId, msg: ClientMsg) -> Result<Reply, Str
             me.gen += 1;
             let gen = me.gen;
             let mut t = sfu.router.transport(tid).ok_or("session closed")?;
-            let sdp = t.accept_offer(&sdp).map_err(|e| e.to_string())?;
+            let sdp = t.accept_offer(&sdp).map_err(|e| readable(&e))?;
             Ok(Reply::Answer { gen, sdp })
         }
         ClientMsg::Answer { sdp } => {
             let mut t = sfu.router.transport(tid).ok_or("session closed")?;
-            t.accept_answer(&sdp).map_err(|e| e.to_string())?;
+            t.accept_answer(&sdp).map_err(|e| readable(&e))?;
             Ok(Reply::Nothing)
         }
         ClientMsg::Mute { kind, muted } => {

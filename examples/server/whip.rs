@@ -96,8 +96,19 @@ impl From<RouterError> for ApiError {
             RouterError::Limit { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        err(status, e.to_string())
+        err(status, readable(&e))
     }
+}
+
+/// An error as one line, without the SDP parser's pointer offsets.
+pub fn readable(e: &dyn std::fmt::Display) -> String {
+    let mut text = e.to_string();
+    while let Some(at) = text.find(" at PointerOffset(") {
+        let end = text[at..].find(')').map_or(text.len(), |i| at + i + 1);
+        text.replace_range(at..end, "");
+    }
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    lines.join("; ")
 }
 
 /// Stream and room names: 1 to 64 of `A-Z a-z 0-9 - _ .`.

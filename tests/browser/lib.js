@@ -61,9 +61,11 @@ async function startServer(extra = []) {
     const m = out.match(/conference rooms: (http:\/\/[0-9.:]+)\//);
     return m && m[1];
   }, 10000, 'the server to start');
+  const udp = out.match(/media: +udp ([0-9.]+):([0-9]+)/);
   let stopped = null;
   return {
     url,
+    udp: { host: udp[1], port: Number(udp[2]) },
     token,
     auth: { Authorization: `Bearer ${token}` },
     log: () => log,

@@ -198,7 +198,10 @@ async function start() {
   pc.ontrack = (e) => {
     const mid = e.transceiver.mid;
     tracks.set(mid, e.track);
-    e.track.addEventListener('ended', () => tracks.delete(mid));
+    e.track.addEventListener('ended', () => {
+      tracks.delete(mid);
+      for (const t of tiles.values()) t.stream.removeTrack(e.track);
+    });
     attach(mid);
   };
   pc.onconnectionstatechange = () => status(pc.connectionState);
