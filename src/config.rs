@@ -92,6 +92,14 @@ pub struct Limits {
     pub rtx_cache_audio: usize,
     /// Outputs queued before the host drains them; past it, transmits are dropped.
     pub max_queued_outputs: usize,
+    /// STUN checks per second from one source IP that has not authenticated
+    /// yet; past it they are dropped before their integrity is checked.
+    pub max_unauthenticated_stun_per_source: u32,
+    /// Source IPs tracked by that rate limit per second; checks from more
+    /// sources are dropped.
+    pub max_unauthenticated_sources: usize,
+    /// Incoming SSRCs remembered per transport for the fast path.
+    pub max_ssrcs_per_transport: usize,
 }
 
 impl Default for Limits {
@@ -108,6 +116,9 @@ impl Default for Limits {
             rtx_cache_video: 1024,
             rtx_cache_audio: 64,
             max_queued_outputs: 1 << 20,
+            max_unauthenticated_stun_per_source: 100,
+            max_unauthenticated_sources: 10_000,
+            max_ssrcs_per_transport: 64,
         }
     }
 }

@@ -22,6 +22,8 @@ pub(crate) struct Consumer {
     /// The m-line and send stream once bound.
     pub mid: Option<Mid>,
     pub ssrc: Option<Ssrc>,
+    /// Whether its transport is connected (media written before would be lost).
+    pub connected: bool,
     pub paused: bool,
     pub producer_paused: bool,
     /// Video only: drop until a keyframe of `target_layer` starts.
@@ -57,7 +59,7 @@ pub(crate) struct PacketInfo {
 
 impl Consumer {
     pub(crate) fn is_active(&self) -> bool {
-        self.ssrc.is_some() && !self.paused && !self.producer_paused
+        self.connected && self.ssrc.is_some() && !self.paused && !self.producer_paused
     }
 
     /// Break the outgoing stream; video waits for a keyframe to go on.

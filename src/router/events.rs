@@ -1,7 +1,7 @@
 //! Reacting to what a transport's WebRTC stack reports.
 
 use smallvec::SmallVec;
-use str0m::media::{MediaAdded, MediaChanged};
+use str0m::media::{MediaChanged, Mid, Rid, Rids};
 
 use super::Router;
 use crate::keyframe::KeyframeThrottle;
@@ -28,11 +28,22 @@ impl Router {
             str0m::Event::Connected => {
                 if let Some(t) = self.transports.get_mut(&tid) {
                     t.connected = true;
+                    let consumers = t.consumers.clone();
                     self.emit(Event::TransportConnected { transport: tid });
+                    // Consumers bound before the connection start now, from a keyframe.
+                    for cid in consumers {
+                        let Some(c) = self.consumers.get_mut(&cid) else {
+                            continue;
+                        };
+                        c.connected = true;
+                        c.restart();
+                        let pid = c.producer;
+                        self.request_keyframe(pid);
+                    }
                     self.try_offer(tid);
                 }
             }
-            str0m::Event::MediaAdded(m) => self.on_media_added(tid, m),
+            str0m::Event::MediaAdded(m) => self.on_media(tid, m.mid),
             str0m::Event::MediaChanged(c) => self.on_media_changed(tid, c),
             str0m::Event::Closed => {
                 if let Some(t) = self.transports.get_mut(&tid) {
@@ -48,26 +59,39 @@ impl Router {
         self.out.push(crate::Output::Event(e));
     }
 
-    fn on_media_added(&mut self, tid: TransportId, m: MediaAdded) {
+    /// Learn the m-lines of an SDP the client sent: new receiving lines
+    /// become producers, new sending lines spare lines for consumers.
+    pub(crate) fn register_medias(&mut self, tid: TransportId, sdp: &str) {
+        for mid in sdp.lines().filter_map(|l| l.strip_prefix("a=mid:")) {
+            self.on_media(tid, Mid::from(mid.trim()));
+        }
+    }
+
+    fn on_media(&mut self, tid: TransportId, mid: Mid) {
         let Some(t) = self.transports.get_mut(&tid) else {
             return;
         };
-        if m.direction.is_sending() {
-            t.negotiation.spare.push((m.mid, m.kind));
+        if t.known_mids.contains(&mid) || t.known_mids.len() >= self.config.limits.max_m_lines {
+            return;
         }
-        if m.direction.is_receiving() {
+        let Some(media) = t.rtc.media(mid) else {
+            return;
+        };
+        let (kind, direction) = (media.kind(), media.direction());
+        let rids: SmallVec<[Rid; 3]> = match media.rids_rx() {
+            Rids::Specific(v) => v.iter().copied().collect(),
+            _ => SmallVec::new(),
+        };
+        t.known_mids.push(mid);
+        if direction.is_sending() {
+            t.negotiation.spare.push((mid, kind));
+        }
+        if direction.is_receiving() {
             let limits = &self.config.limits;
             if t.producers.len() >= limits.max_producers_per_transport {
+                self.stats.refused_producers += 1;
                 return;
             }
-            let rids: SmallVec<[_; 3]> = m
-                .simulcast
-                .as_ref()
-                .map(|s| {
-                    let layers = if s.recv.is_empty() { &s.send } else { &s.recv };
-                    layers.iter().map(|l| l.rid).collect()
-                })
-                .unwrap_or_default();
             let layers: SmallVec<[Layer; 3]> = if rids.is_empty() {
                 smallvec::smallvec![Layer {
                     rid: None,
@@ -84,13 +108,13 @@ impl Router {
             };
             let pid = ProducerId(self.ids.next());
             t.producers.push(pid);
-            t.producer_by_mid.push((m.mid, pid));
+            t.producer_by_mid.push((mid, pid));
             self.producers.insert(
                 pid,
                 Producer {
                     transport: tid,
-                    mid: m.mid,
-                    kind: m.kind,
+                    mid,
+                    kind,
                     layers,
                     codecs: SmallVec::new(),
                     paused: false,
@@ -103,10 +127,10 @@ impl Router {
             self.emit(Event::ProducerAdded {
                 producer: pid,
                 transport: tid,
-                kind: m.kind,
+                kind,
             });
         }
-        if m.direction.is_sending() {
+        if direction.is_sending() {
             self.bind_queued(tid);
         }
     }

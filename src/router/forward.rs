@@ -15,9 +15,6 @@ use crate::packet::is_keyframe;
 use crate::producer::{codec_kind, codecs_compatible};
 use crate::{ProducerId, TransportId};
 
-/// Most entries in a transport's SSRC cache; more SSRCs than this on one
-/// transport are looked up in str0m every time.
-const MAX_SSRC_CACHE: usize = 64;
 /// Most payload types remembered per producer and per consumer.
 const MAX_PT_ENTRIES: usize = 4;
 
@@ -46,7 +43,7 @@ impl Router {
                 let Some(layer) = self.producers.get(&pid).and_then(|p| p.layer_index(rid)) else {
                     return;
                 };
-                if t.ssrc_cache.len() < MAX_SSRC_CACHE {
+                if t.ssrc_cache.len() < self.config.limits.max_ssrcs_per_transport {
                     t.ssrc_cache.insert(ssrc, (pid, layer));
                 }
                 (pid, layer)
@@ -70,9 +67,7 @@ impl Router {
             if producer.codecs.len() >= MAX_PT_ENTRIES {
                 producer.codecs.remove(0);
             }
-            producer
-                .codecs
-                .push((pt, params.clone(), codec_kind(params)));
+            producer.codecs.push((pt, *params, codec_kind(params)));
         }
         let Some((_, in_params, codec)) = producer.codec_for(pt) else {
             return;

@@ -54,6 +54,7 @@ impl Router {
                 kind,
                 mid: None,
                 ssrc: None,
+                connected: false,
                 paused: options.paused,
                 producer_paused,
                 wait_keyframe: kind.is_video(),
@@ -121,6 +122,8 @@ impl Router {
         };
         c.mid = Some(mid);
         c.ssrc = ssrc;
+        c.connected = t.connected;
+        let connected = t.connected;
         t.consumer_by_mid.insert(mid, cid);
         let pid = c.producer;
         self.emit(Event::ConsumerReady {
@@ -128,7 +131,10 @@ impl Router {
             transport: tid,
             mid: mid.to_string(),
         });
-        self.request_keyframe(pid);
+        // Before the connection, the keyframe is asked for when it comes up.
+        if connected {
+            self.request_keyframe(pid);
+        }
     }
 
     /// Offer queued changes to the client if the transport is ready for it.
@@ -167,6 +173,9 @@ impl Router {
         }
         self.drain_transport(tid);
         self.process_work();
+        if result.is_ok() {
+            self.register_medias(tid, sdp);
+        }
         self.bind_queued(tid);
         self.try_offer(tid);
         self.process_work();
@@ -186,6 +195,9 @@ impl Router {
             self.replace_ufrags(tid, new);
         }
         for (cid, mid) in outcome.added {
+            if let Some(t) = self.transports.get_mut(&tid) {
+                t.known_mids.push(mid);
+            }
             if self.consumers.contains_key(&cid) {
                 self.bind_consumer(tid, cid, mid);
             }

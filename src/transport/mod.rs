@@ -87,6 +87,8 @@ pub(crate) struct Transport {
     pub consumers: Vec<ConsumerId>,
     pub consumer_by_mid: HashMap<Mid, ConsumerId>,
     pub negotiation: Negotiation,
+    /// M-lines already turned into producers or spare lines (or ours).
+    pub known_mids: SmallVec<[Mid; 8]>,
     pub failure: Option<Failure>,
     /// Test hook: the next call into str0m panics.
     pub panic_next: bool,
@@ -140,6 +142,7 @@ impl Transport {
             consumers: Vec::new(),
             consumer_by_mid: HashMap::new(),
             negotiation: Negotiation::default(),
+            known_mids: SmallVec::new(),
             failure: None,
             panic_next: false,
         }

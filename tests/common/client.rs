@@ -1,0 +1,277 @@
+//! A str0m peer playing the browser: it offers or answers, sends synthetic
+//! media and records every RTP packet it receives.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::media::{Direction, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{RtpWrite, SeqNo};
+use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+
+use super::media::{vp8_frame, vp8_is_keyframe_start, Source};
+
+/// One received RTP packet.
+#[derive(Debug, Clone)]
+pub struct Rx {
+    pub seq: u64,
+    pub ts: u32,
+    pub at: Instant,
+    pub marker: bool,
+    pub keyframe_start: bool,
+    pub frame: Option<u32>,
+    pub payload_len: usize,
+}
+
+pub struct Client {
+    pub name: String,
+    pub rtc: Rtc,
+    pub addr: SocketAddr,
+    pub timeout: Instant,
+    pub source: Option<Source>,
+    pub audio_mid: Option<Mid>,
+    pub video_mid: Option<Mid>,
+    pub received: HashMap<Mid, Vec<Rx>>,
+    pub kinds: HashMap<Mid, MediaKind>,
+    pub keyframe_requests: u64,
+    pub connected: bool,
+    pub pending: Option<SdpPendingOffer>,
+    pub transport: Option<manifold_sfu::TransportId>,
+    /// The last SDP answer from the router.
+    pub remote_sdp: String,
+}
+
+impl Client {
+    pub fn new(name: &str, addr: SocketAddr, now: Instant) -> Client {
+        let provider = Arc::new(str0m::crypto::from_feature_flags());
+        let mut rtc = RtcConfig::new()
+            .set_rtp_mode(true)
+            .set_crypto_provider(provider)
+            .build(now);
+        rtc.add_local_candidate(Candidate::host(addr, Protocol::Udp).expect("host candidate"));
+        Client {
+            name: name.to_string(),
+            rtc,
+            addr,
+            timeout: now,
+            source: None,
+            audio_mid: None,
+            video_mid: None,
+            received: HashMap::new(),
+            kinds: HashMap::new(),
+            keyframe_requests: 0,
+            connected: false,
+            pending: None,
+            transport: None,
+            remote_sdp: String::new(),
+        }
+    }
+
+    /// Offer to send audio and/or video (WHIP style).
+    pub fn offer_send(&mut self, audio: bool, video: bool) -> String {
+        let mut api = self.rtc.sdp_api();
+        if audio {
+            let mid = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+            self.audio_mid = Some(mid);
+            self.kinds.insert(mid, MediaKind::Audio);
+        }
+        if video {
+            let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+            self.video_mid = Some(mid);
+            self.kinds.insert(mid, MediaKind::Video);
+        }
+        let (offer, pending) = api.apply().expect("offer");
+        self.pending = Some(pending);
+        offer.to_sdp_string()
+    }
+
+    /// Offer to receive `audio` audio and `video` video tracks (WHEP style).
+    pub fn offer_recv(&mut self, audio: usize, video: usize) -> String {
+        let mut api = self.rtc.sdp_api();
+        for _ in 0..audio {
+            let mid = api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+            self.kinds.insert(mid, MediaKind::Audio);
+        }
+        for _ in 0..video {
+            let mid = api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+            self.kinds.insert(mid, MediaKind::Video);
+        }
+        let (offer, pending) = api.apply().expect("offer");
+        self.pending = Some(pending);
+        offer.to_sdp_string()
+    }
+
+    pub fn accept_answer(&mut self, answer: &str) {
+        self.remote_sdp = answer.to_string();
+        let answer = SdpAnswer::from_sdp_string(answer).expect("parse answer");
+        let pending = self.pending.take().expect("pending offer");
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .expect("accept answer");
+    }
+
+    pub fn accept_offer(&mut self, offer: &str) -> String {
+        let offer = SdpOffer::from_sdp_string(offer).expect("parse offer");
+        let answer = self
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .expect("accept offer");
+        answer.to_sdp_string()
+    }
+
+    /// Write due media packets.
+    pub fn write_media(&mut self, now: Instant) {
+        let Some(source) = self.source.as_mut() else {
+            return;
+        };
+        for p in source.poll(now) {
+            let mid = if p.video {
+                self.video_mid
+            } else {
+                self.audio_mid
+            };
+            let Some(mid) = mid else { continue };
+            let params = self.rtc.codec_config().params().to_vec();
+            let want = if p.video {
+                str0m::format::Codec::Vp8
+            } else {
+                str0m::format::Codec::Opus
+            };
+            let Some(pt) = params
+                .iter()
+                .find(|x| x.spec().codec == want)
+                .map(|x| x.pt())
+            else {
+                continue;
+            };
+            let mut api = self.rtc.direct_api();
+            let Some(tx) = api.stream_tx_by_mid(mid, None) else {
+                continue;
+            };
+            tx.write_rtp(
+                RtpWrite::new(pt, SeqNo::from(p.seq), p.ts, now, p.payload)
+                    .marker(p.marker)
+                    .nackable(p.video),
+            );
+        }
+    }
+
+    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        let Ok(contents) = data.try_into() else {
+            return;
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.addr,
+                contents,
+            },
+        );
+        let _ = self.rtc.handle_input(input);
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let _ = self.rtc.handle_input(Input::Timeout(now));
+    }
+
+    /// Drain str0m; returns the datagrams to send.
+    pub fn drain(&mut self, now: Instant) -> Vec<(SocketAddr, Vec<u8>)> {
+        let mut out = Vec::new();
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => {
+                    self.timeout = t;
+                    break;
+                }
+                Ok(Output::Transmit(t)) => out.push((t.destination, t.contents.into())),
+                Ok(Output::Event(e)) => self.on_event(now, e),
+                Err(e) => panic!("{} str0m error: {e:?}", self.name),
+            }
+        }
+        out
+    }
+
+    fn on_event(&mut self, now: Instant, e: Event) {
+        match e {
+            Event::Connected => self.connected = true,
+            Event::MediaAdded(m) => {
+                self.kinds.insert(m.mid, m.kind);
+            }
+            Event::KeyframeRequest(_) => {
+                self.keyframe_requests += 1;
+                if let Some(s) = self.source.as_mut() {
+                    s.force_keyframe = true;
+                }
+            }
+            Event::RtpPacket(p) => {
+                let Some(mid) = self.mid_of(p.header.ssrc) else {
+                    return;
+                };
+                let video = self.kinds.get(&mid) == Some(&MediaKind::Video);
+                self.received.entry(mid).or_default().push(Rx {
+                    seq: *p.seq_no,
+                    ts: p.header.timestamp,
+                    at: now,
+                    marker: p.header.marker,
+                    keyframe_start: video && vp8_is_keyframe_start(&p.payload),
+                    frame: if video { vp8_frame(&p.payload) } else { None },
+                    payload_len: p.payload.len(),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn mid_of(&mut self, ssrc: str0m::rtp::Ssrc) -> Option<Mid> {
+        self.rtc.direct_api().stream_rx(&ssrc).map(|s| s.mid())
+    }
+
+    /// The router's ICE ufrag from its last answer.
+    pub fn server_ufrag(&self) -> String {
+        self.remote_sdp
+            .lines()
+            .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+
+    /// Received packets of the first track of this kind.
+    pub fn track(&self, kind: MediaKind) -> &[Rx] {
+        let mut mids: Vec<_> = self
+            .kinds
+            .iter()
+            .filter(|(_, k)| **k == kind)
+            .map(|(m, _)| *m)
+            .collect();
+        mids.sort();
+        mids.iter()
+            .find_map(|m| self.received.get(m))
+            .map(|v| v.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// All received tracks of this kind, by mid.
+    pub fn tracks(&self, kind: MediaKind) -> Vec<(Mid, &[Rx])> {
+        let mut v: Vec<_> = self
+            .kinds
+            .iter()
+            .filter(|(_, k)| **k == kind)
+            .map(|(m, _)| {
+                (
+                    *m,
+                    self.received.get(m).map(|v| v.as_slice()).unwrap_or(&[]),
+                )
+            })
+            .collect();
+        v.sort_by_key(|(m, _)| *m);
+        v
+    }
+}

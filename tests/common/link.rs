@@ -1,0 +1,107 @@
+//! Seeded simulated network links: delay, jitter (which reorders), random
+//! loss and a rate cap with a bounded queue.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// How one direction of a link behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkConfig {
+    pub delay: Duration,
+    pub jitter: Duration,
+    /// Probability that a datagram is lost, 0.0..=1.0.
+    pub loss: f64,
+    /// Bits per second; `None` is unlimited.
+    pub rate_bps: Option<u64>,
+    /// Longest a datagram may wait in the rate-limited queue before being dropped.
+    pub max_queue: Duration,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            delay: Duration::from_millis(20),
+            jitter: Duration::ZERO,
+            loss: 0.0,
+            rate_bps: None,
+            max_queue: Duration::from_millis(300),
+        }
+    }
+}
+
+impl LinkConfig {
+    pub fn lossy(loss: f64) -> Self {
+        LinkConfig {
+            loss,
+            ..Default::default()
+        }
+    }
+}
+
+pub struct Link {
+    pub config: LinkConfig,
+    rng: StdRng,
+    in_flight: BinaryHeap<Reverse<(Instant, u64, Vec<u8>)>>,
+    order: u64,
+    busy_until: Option<Instant>,
+    pub sent: u64,
+    pub lost: u64,
+}
+
+impl Link {
+    pub fn new(config: LinkConfig, seed: u64) -> Self {
+        Link {
+            config,
+            rng: StdRng::seed_from_u64(seed),
+            in_flight: BinaryHeap::new(),
+            order: 0,
+            busy_until: None,
+            sent: 0,
+            lost: 0,
+        }
+    }
+
+    pub fn send(&mut self, now: Instant, data: Vec<u8>) {
+        self.sent += 1;
+        if self.config.loss > 0.0 && self.rng.random_bool(self.config.loss.min(1.0)) {
+            self.lost += 1;
+            return;
+        }
+        let mut at = now;
+        if let Some(rate) = self.config.rate_bps {
+            let start = self.busy_until.map_or(now, |b| b.max(now));
+            if start - now > self.config.max_queue {
+                self.lost += 1;
+                return;
+            }
+            let tx = Duration::from_nanos(data.len() as u64 * 8 * 1_000_000_000 / rate.max(1));
+            self.busy_until = Some(start + tx);
+            at = start + tx;
+        }
+        at += self.config.delay;
+        if !self.config.jitter.is_zero() {
+            let j = self
+                .rng
+                .random_range(0..=self.config.jitter.as_micros() as u64);
+            at += Duration::from_micros(j);
+        }
+        self.order += 1;
+        self.in_flight.push(Reverse((at, self.order, data)));
+    }
+
+    pub fn next_delivery(&self) -> Option<Instant> {
+        self.in_flight.peek().map(|Reverse((t, _, _))| *t)
+    }
+
+    pub fn pop_due(&mut self, now: Instant) -> Option<Vec<u8>> {
+        if self.next_delivery()? <= now {
+            self.in_flight.pop().map(|Reverse((_, _, d))| d)
+        } else {
+            None
+        }
+    }
+}

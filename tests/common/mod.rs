@@ -1,0 +1,342 @@
+//! The deterministic test harness shared by every integration test.
+//!
+//! A [`Sim`] owns one [`Router`], some str0m [`Client`]s playing browsers,
+//! and a seeded simulated [`Link`] in each direction between each client and
+//! the router. Time is virtual: each step jumps to the earliest of the
+//! router's timeout, the clients' timeouts, media send times and link
+//! deliveries. No sockets, no sleeping: a minute of media runs in seconds.
+
+#![allow(dead_code)]
+
+pub mod client;
+pub mod hostile;
+pub mod link;
+pub mod media;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use manifold_sfu::{
+    ConsumerOptions, Event, Input, ListenInfo, Output, ProducerId, Router, RouterConfig,
+    TransportId, WebRtcTransportOptions,
+};
+
+pub use client::{Client, Rx};
+pub use link::{Link, LinkConfig};
+pub use media::Source;
+
+pub const SERVER: &str = "127.0.0.1:40000";
+
+pub struct Peer {
+    pub client: Client,
+    pub up: Link,
+    pub down: Link,
+}
+
+pub struct Sim {
+    pub start: Instant,
+    pub now: Instant,
+    pub router: Router,
+    pub server: SocketAddr,
+    pub peers: Vec<Peer>,
+    by_addr: HashMap<SocketAddr, usize>,
+    by_transport: HashMap<TransportId, usize>,
+    pub events: Vec<(Instant, Event)>,
+    /// Datagrams the router sent to an address that is no peer's.
+    pub stray_transmits: u64,
+    /// Answer server offers automatically.
+    pub auto_answer: bool,
+    seed: u64,
+}
+
+impl Sim {
+    pub fn new(seed: u64) -> Sim {
+        let mut config = RouterConfig::default();
+        config.seed = seed;
+        Self::with_config(config)
+    }
+
+    pub fn with_config(config: RouterConfig) -> Sim {
+        let start = Instant::now();
+        let seed = config.seed;
+        Sim {
+            start,
+            now: start,
+            router: Router::new(config, start),
+            server: SERVER.parse().unwrap(),
+            peers: Vec::new(),
+            by_addr: HashMap::new(),
+            by_transport: HashMap::new(),
+            events: Vec::new(),
+            stray_transmits: 0,
+            auto_answer: true,
+            seed,
+        }
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.now - self.start
+    }
+
+    /// Add a client with its own links (up: client to router).
+    pub fn add_peer(&mut self, name: &str, up: LinkConfig, down: LinkConfig) -> usize {
+        let i = self.peers.len();
+        let addr: SocketAddr = format!("127.0.0.1:{}", 50_000 + i).parse().unwrap();
+        let base = self.seed.wrapping_mul(1_000_003).wrapping_add(i as u64 * 2);
+        self.peers.push(Peer {
+            client: Client::new(name, addr, self.now),
+            up: Link::new(up, base),
+            down: Link::new(down, base + 1),
+        });
+        self.by_addr.insert(addr, i);
+        i
+    }
+
+    pub fn client(&mut self, i: usize) -> &mut Client {
+        &mut self.peers[i].client
+    }
+
+    pub fn transport_options(&self) -> WebRtcTransportOptions {
+        WebRtcTransportOptions::new([ListenInfo::new(self.server)])
+    }
+
+    /// The client offers to send (WHIP style); returns its transport and
+    /// the producers the router announced.
+    pub fn publish(
+        &mut self,
+        i: usize,
+        audio: bool,
+        video: bool,
+    ) -> (TransportId, Vec<ProducerId>) {
+        let offer = self.peers[i].client.offer_send(audio, video);
+        let t = self
+            .router
+            .create_webrtc_transport(self.transport_options())
+            .unwrap();
+        let first_event = self.events.len();
+        let answer = self
+            .router
+            .transport(t)
+            .unwrap()
+            .accept_offer(&offer)
+            .unwrap();
+        self.drain_router();
+        self.peers[i].client.accept_answer(&answer);
+        self.peers[i].client.transport = Some(t);
+        self.by_transport.insert(t, i);
+        let now = self.now;
+        self.peers[i].client.source = Some(Source::new(now, audio, video));
+        self.flush_client(i);
+        let producers = self.events[first_event..]
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::ProducerAdded {
+                    producer,
+                    transport,
+                    ..
+                } if *transport == t => Some(*producer),
+                _ => None,
+            })
+            .collect();
+        (t, producers)
+    }
+
+    /// The client offers to receive these producers (WHEP style).
+    pub fn subscribe(&mut self, i: usize, producers: &[ProducerId]) -> TransportId {
+        let kinds: Vec<_> = producers
+            .iter()
+            .map(|p| self.router.producer(*p).unwrap().kind())
+            .collect();
+        let audio = kinds.iter().filter(|k| k.is_audio()).count();
+        let video = kinds.len() - audio;
+        let offer = self.peers[i].client.offer_recv(audio, video);
+        let t = self
+            .router
+            .create_webrtc_transport(self.transport_options())
+            .unwrap();
+        for p in producers {
+            self.router
+                .consume(t, *p, ConsumerOptions::default())
+                .unwrap();
+        }
+        let answer = self
+            .router
+            .transport(t)
+            .unwrap()
+            .accept_offer(&offer)
+            .unwrap();
+        self.drain_router();
+        self.peers[i].client.accept_answer(&answer);
+        self.peers[i].client.transport = Some(t);
+        self.by_transport.insert(t, i);
+        self.flush_client(i);
+        t
+    }
+
+    /// Run the simulation until `dur` more virtual time has passed.
+    pub fn run_for(&mut self, dur: Duration) {
+        let end = self.now + dur;
+        self.run_until(|s| s.now >= end, end);
+    }
+
+    /// Run until `done` holds or `deadline`; returns whether `done` held.
+    pub fn run_until(&mut self, mut done: impl FnMut(&mut Sim) -> bool, deadline: Instant) -> bool {
+        loop {
+            if done(self) {
+                return true;
+            }
+            if self.now >= deadline {
+                return false;
+            }
+            let next = self.next_event().min(deadline).max(self.now);
+            self.now = next;
+            self.step();
+        }
+    }
+
+    fn next_event(&mut self) -> Instant {
+        let mut next = match self.router.poll_output() {
+            Output::Timeout(t) => t,
+            _ => self.now,
+        };
+        for p in &self.peers {
+            next = next.min(p.client.timeout);
+            if let Some(s) = &p.client.source {
+                next = next.min(s.next_at());
+            }
+            if let Some(t) = p.up.next_delivery() {
+                next = next.min(t);
+            }
+            if let Some(t) = p.down.next_delivery() {
+                next = next.min(t);
+            }
+        }
+        next
+    }
+
+    fn step(&mut self) {
+        let now = self.now;
+        // Deliver datagrams due on the links.
+        for i in 0..self.peers.len() {
+            while let Some(data) = self.peers[i].up.pop_due(now) {
+                let source = self.peers[i].client.addr;
+                self.router.handle_input(Input::Receive {
+                    now,
+                    source,
+                    destination: self.server,
+                    data: &data,
+                });
+                self.drain_router();
+            }
+            while let Some(data) = self.peers[i].down.pop_due(now) {
+                let server = self.server;
+                self.peers[i].client.handle_datagram(now, server, &data);
+                self.flush_client(i);
+            }
+        }
+        self.router.handle_input(Input::Timeout(now));
+        self.drain_router();
+        for i in 0..self.peers.len() {
+            let c = &mut self.peers[i].client;
+            if c.timeout <= now {
+                c.handle_timeout(now);
+            }
+            c.write_media(now);
+            self.flush_client(i);
+        }
+    }
+
+    /// Drain a client's str0m and put its datagrams on its uplink.
+    pub fn flush_client(&mut self, i: usize) {
+        let now = self.now;
+        let out = self.peers[i].client.drain(now);
+        for (dest, data) in out {
+            if dest == self.server {
+                self.peers[i].up.send(now, data);
+            }
+        }
+    }
+
+    /// Drain the router: datagrams onto downlinks, events recorded (and
+    /// server offers answered when `auto_answer`).
+    pub fn drain_router(&mut self) {
+        let mut offers = Vec::new();
+        loop {
+            match self.router.poll_output() {
+                Output::Transmit(t) => match self.by_addr.get(&t.destination) {
+                    Some(&i) => self.peers[i].down.send(self.now, t.contents),
+                    None => self.stray_transmits += 1,
+                },
+                Output::Event(e) => {
+                    if let Event::RenegotiationNeeded { transport, offer } = &e {
+                        offers.push((*transport, offer.clone()));
+                    }
+                    self.events.push((self.now, e));
+                }
+                Output::Timeout(_) => break,
+            }
+        }
+        if self.auto_answer {
+            for (t, offer) in offers {
+                self.answer_offer(t, &offer);
+            }
+        }
+    }
+
+    /// The client of transport `t` answers a server offer.
+    pub fn answer_offer(&mut self, t: TransportId, offer: &str) {
+        let Some(&i) = self.by_transport.get(&t) else {
+            return;
+        };
+        let answer = self.peers[i].client.accept_offer(offer);
+        self.flush_client(i);
+        self.router
+            .transport(t)
+            .unwrap()
+            .accept_answer(&answer)
+            .unwrap();
+        self.drain_router();
+    }
+
+    pub fn peer_of(&self, t: TransportId) -> Option<usize> {
+        self.by_transport.get(&t).copied()
+    }
+
+    /// Events recorded so far that match.
+    pub fn count_events(&self, f: impl Fn(&Event) -> bool) -> usize {
+        self.events.iter().filter(|(_, e)| f(e)).count()
+    }
+}
+
+/// Checks on a received stream.
+pub mod check {
+    use super::Rx;
+
+    /// Sequence numbers (in arrival order, after sorting) have no holes.
+    pub fn missing_seqs(rx: &[Rx]) -> usize {
+        let mut seqs: Vec<u64> = rx.iter().map(|r| r.seq).collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        match (seqs.first(), seqs.last()) {
+            (Some(a), Some(b)) => (b - a + 1) as usize - seqs.len(),
+            _ => 0,
+        }
+    }
+
+    /// Distinct sequence numbers received.
+    pub fn distinct(rx: &[Rx]) -> usize {
+        let mut seqs: Vec<u64> = rx.iter().map(|r| r.seq).collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        seqs.len()
+    }
+
+    /// Timestamps never go backwards when ordered by sequence number.
+    pub fn timestamps_monotonic(rx: &[Rx]) -> bool {
+        let mut v: Vec<(u64, u32)> = rx.iter().map(|r| (r.seq, r.ts)).collect();
+        v.sort_unstable();
+        v.windows(2)
+            .all(|w| (w[1].1.wrapping_sub(w[0].1) as i32) >= 0)
+    }
+}
