@@ -113,9 +113,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|e| format!("cannot bind UDP {}: {e}", args.udp))?;
     let udp_addr = udp.local_addr()?;
     if udp_addr.ip().is_unspecified() && args.announce.is_none() {
-        return Err("--udp binds every interface: say which IP to put in candidates \
+        return Err(
+            "--udp binds every interface: say which IP to put in candidates \
                     with --announce IP"
-            .into());
+                .into(),
+        );
     }
     let token = args.token.filter(|t| !t.is_empty()).map(Arc::from);
     let (media, media_thread) = media::start(udp, args.announce)?;

@@ -46,7 +46,11 @@ pub fn routes() -> axum::Router<App> {
 }
 
 async fn script() -> Response {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], ROOM_JS).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        ROOM_JS,
+    )
+        .into_response()
 }
 
 async fn room_page(Path(room): Path<String>) -> Response {
@@ -111,9 +115,17 @@ pub enum ServerMsg {
     /// The answer to the page's offer.
     Answer { sdp: String },
     /// The m-line `mid` carries `peer`'s `kind` track.
-    Track { mid: String, peer: String, kind: Kind },
+    Track {
+        mid: String,
+        peer: String,
+        kind: Kind,
+    },
     /// A participant paused or resumed a producer.
-    Muted { peer: String, kind: Kind, muted: bool },
+    Muted {
+        peer: String,
+        kind: Kind,
+        muted: bool,
+    },
     /// Something the page sent was refused.
     Error { message: String },
 }
@@ -131,7 +143,10 @@ pub struct Peer {
 pub enum ToPeer {
     Msg(ServerMsg),
     /// A server offer made in negotiation generation `gen`.
-    Offer { gen: u64, sdp: String },
+    Offer {
+        gen: u64,
+        sdp: String,
+    },
     /// The session is over (the transport closed or was replaced).
     Close(String),
 }
@@ -202,7 +217,10 @@ async fn session(app: App, room: String, name: String, mut socket: WebSocket) {
     info!("room {room}: {name} joined ({tid})");
     let mut gen = 0;
     let mut stopping = app.stopping.clone();
-    let welcome = ServerMsg::Welcome { you: name.clone(), peers };
+    let welcome = ServerMsg::Welcome {
+        you: name.clone(),
+        peers,
+    };
     let mut ok = send(&mut socket, &welcome).await;
     while ok {
         tokio::select! {
@@ -489,7 +507,11 @@ pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
             send_to(sfu, tid, ToPeer::Offer { gen, sdp: offer });
         }
         Event::TransportClosed { reason, .. } => {
-            drop_member(sfu, tid, Some(&format!("media session closed ({reason:?})")));
+            drop_member(
+                sfu,
+                tid,
+                Some(&format!("media session closed ({reason:?})")),
+            );
         }
         _ => {}
     }

@@ -107,7 +107,11 @@ pub fn readable(e: &dyn std::fmt::Display) -> String {
         let end = text[at..].find(')').map_or(text.len(), |i| at + i + 1);
         text.replace_range(at..end, "");
     }
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     lines.join("; ")
 }
 
@@ -148,7 +152,10 @@ fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
         .map(str::trim);
     match app.token_ok(given) {
         true => Ok(()),
-        false => Err(err(StatusCode::UNAUTHORIZED, "missing or wrong bearer token")),
+        false => Err(err(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token",
+        )),
     }
 }
 
@@ -194,7 +201,10 @@ fn start_publisher(
     offer: &str,
 ) -> Result<(String, String), ApiError> {
     if sfu.streams.by_name.contains_key(&stream) {
-        return Err(err(StatusCode::CONFLICT, "the stream already has a publisher"));
+        return Err(err(
+            StatusCode::CONFLICT,
+            "the stream already has a publisher",
+        ));
     }
     let tid = sfu.new_transport()?;
     let answer = answer_offer(sfu, tid, offer)?;
@@ -216,7 +226,10 @@ fn start_publisher(
             viewers: Vec::new(),
         },
     );
-    let session = Publisher { stream, id: id.clone() };
+    let session = Publisher {
+        stream,
+        id: id.clone(),
+    };
     sfu.sessions.insert(tid, Session::Publisher(session));
     Ok((id, answer))
 }
@@ -264,7 +277,10 @@ fn start_viewer(sfu: &mut Sfu, stream: String, offer: &str) -> Result<(String, S
     if let Some(s) = sfu.streams.by_name.get_mut(&stream) {
         s.viewers.push(tid);
     }
-    let session = Viewer { stream, id: id.clone() };
+    let session = Viewer {
+        stream,
+        id: id.clone(),
+    };
     sfu.sessions.insert(tid, Session::Viewer(session));
     Ok((id, answer))
 }
@@ -396,10 +412,19 @@ async fn preflight() -> Response {
         StatusCode::NO_CONTENT,
         [
             (header::ALLOW, "POST, DELETE, OPTIONS"),
-            (header::ACCESS_CONTROL_ALLOW_METHODS, "POST, DELETE, OPTIONS"),
-            (header::ACCESS_CONTROL_ALLOW_HEADERS, "Authorization, Content-Type"),
+            (
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                "POST, DELETE, OPTIONS",
+            ),
+            (
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "Authorization, Content-Type",
+            ),
             (header::ACCESS_CONTROL_MAX_AGE, "86400"),
-            (header::HeaderName::from_static("accept-post"), "application/sdp"),
+            (
+                header::HeaderName::from_static("accept-post"),
+                "application/sdp",
+            ),
         ],
     )
         .into_response()
