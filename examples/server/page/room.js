@@ -222,6 +222,8 @@ $('leave').addEventListener('click', () => {
   if (pc) pc.close();
   location.href = `/?room=${encodeURIComponent(room)}`;
 });
-if (me) start().catch((e) => { console.error(e); status(`error: ${e.message || e}`); });
+if (me && !/^[\p{L}\p{N}_.\- ]{1,32}$/u.test(me)) {
+  status('names are 1 to 32 letters, digits, spaces or - _ .');
+} else if (me) start().catch((e) => { console.error(e); status(`error: ${e.message || e}`); });
 // For debugging and tests.
 window.pcForTests = () => pc;
