@@ -226,6 +226,7 @@ async fn session(app: App, room: String, name: String, mut socket: WebSocket) {
         tokio::select! {
             m = socket.recv() => match m {
                 Some(Ok(Message::Text(text))) => {
+                    debug!("room {room}: {name} sent {}", text.get(..20).unwrap_or(&text));
                     let reply = match serde_json::from_str::<ClientMsg>(&text) {
                         Ok(msg) => handle(&app, tid, &mut gen, msg).await,
                         Err(e) => Some(error(format!("bad message: {e}"))),
@@ -248,6 +249,7 @@ async fn session(app: App, room: String, name: String, mut socket: WebSocket) {
                 Some(ToPeer::Msg(m)) => ok = send(&mut socket, &m).await,
                 // Offers the router dropped when the page offered are stale.
                 Some(ToPeer::Offer { gen: g, sdp }) if g == gen => {
+                    debug!("room {room}: offer to {name}");
                     ok = send(&mut socket, &ServerMsg::Offer { sdp }).await;
                 }
                 Some(ToPeer::Offer { .. }) => debug!("room {room}: {name}: stale offer dropped"),

@@ -41,6 +41,7 @@ test('three participants see each other; a leaver disappears within 2 s', { time
 
   const names = ['alice', 'bob', 'carol'];
   const pages = {};
+  const start = Date.now();
   for (const name of names) {
     const page = await browser.newPage();
     await page.goto(`${srv.url}/room/r1?name=${name}&token=${srv.token}`);
@@ -57,7 +58,7 @@ test('three participants see each other; a leaver disappears within 2 s', { time
       const p = await pages[name].evaluate(playing);
       return others.every((o) => p[o] && p[o].time > first[o].time + 0.5);
     }, 20000, `${name}'s remote videos to keep playing`);
-    t.diagnostic(`${name} plays ${others.map((o) => `${o} (${first[o].width}px)`).join(', ')}`);
+    t.diagnostic(`${name} plays ${others.map((o) => `${o} (${first[o].width}px)`).join(', ')} after ${Date.now() - start} ms`);
   }
   assert.equal(await pages.alice.locator('video[data-remote]').count(), 2);
 
