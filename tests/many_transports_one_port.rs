@@ -20,7 +20,12 @@ fn fifty_transports_on_one_port() {
             LinkConfig::default(),
         );
         let (_, producers) = sim.publish(p, true, true);
-        sim.client(p).source.as_mut().unwrap().packets_per_frame = 1;
+        sim.client(p)
+            .source
+            .as_mut()
+            .unwrap()
+            .video()
+            .packets_per_frame = 1;
         streams.push(producers);
     }
     let mut subs = Vec::new();

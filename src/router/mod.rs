@@ -1,6 +1,7 @@
 //! The router: owns every transport, producer and consumer, and moves media
 //! between them.
 
+mod allocation;
 pub(crate) mod api;
 pub(crate) mod demux;
 mod events;
@@ -38,8 +39,12 @@ use ratelimit::StunRateLimit;
 pub(crate) enum Timer {
     /// str0m's timeout or the liveness deadline of a transport.
     Transport(TransportId),
-    /// A merged keyframe request of a producer is due.
-    Keyframe(ProducerId),
+    /// A merged keyframe request for one layer of a producer is due.
+    Keyframe(ProducerId, u8),
+    /// A multi-layer producer's layers are due for a check.
+    Layers(ProducerId),
+    /// A transport's bandwidth allocation (and REMB to its sender) is due.
+    Allocate(TransportId),
 }
 
 /// Counters of what the router did with its input. Every dropped datagram is
@@ -231,6 +236,7 @@ impl Router {
             return Err(RouterError::InvalidOptions("no listen address".into()));
         }
         let id = TransportId(self.ids.next());
+        let max_incoming = options.max_incoming_bitrate;
         let creds = self.new_ice_creds();
         let t = Transport::new(
             id,
@@ -241,7 +247,12 @@ impl Router {
             self.now,
         );
         self.demux.add_ufrag(&creds.ufrag, id);
+        let mut t = t;
+        t.max_incoming_bitrate = max_incoming;
         self.transports.insert(id, t);
+        if max_incoming.is_some() {
+            self.schedule_allocation(id, self.now);
+        }
         self.drain_transport(id);
         self.process_work();
         Ok(id)
@@ -349,7 +360,9 @@ impl Router {
         for timer in due {
             match timer {
                 Timer::Transport(tid) => self.transport_timeout(tid, now),
-                Timer::Keyframe(pid) => self.keyframe_timeout(pid, now),
+                Timer::Keyframe(pid, layer) => self.keyframe_timeout(pid, layer, now),
+                Timer::Layers(pid) => self.layers_timeout(pid, now),
+                Timer::Allocate(tid) => self.allocation_timeout(tid, now),
             }
         }
     }

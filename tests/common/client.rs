@@ -12,7 +12,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpWrite, SeqNo};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
-use super::media::{vp8_frame, vp8_is_keyframe_start, Source};
+use super::media::{vp8_info, Source, Vp8Info};
 
 /// One received RTP packet.
 #[derive(Debug, Clone)]
@@ -24,6 +24,8 @@ pub struct Rx {
     pub keyframe_start: bool,
     pub frame: Option<u32>,
     pub payload_len: usize,
+    /// What the VP8 payload says (video only).
+    pub vp8: Option<Vp8Info>,
 }
 
 pub struct Client {
@@ -124,6 +126,27 @@ impl Client {
         answer.to_sdp_string()
     }
 
+    /// Offer to send audio and video as simulcast encodings `rids`, lowest first.
+    pub fn offer_send_simulcast(&mut self, audio: bool, rids: &[&str]) -> String {
+        use str0m::media::{Simulcast, SimulcastLayer};
+        let mut api = self.rtc.sdp_api();
+        if audio {
+            let mid = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+            self.audio_mid = Some(mid);
+            self.kinds.insert(mid, MediaKind::Audio);
+        }
+        let mut sim = Simulcast::new();
+        for r in rids {
+            sim.add_send_layer(SimulcastLayer::new(r));
+        }
+        let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, Some(sim));
+        self.video_mid = Some(mid);
+        self.kinds.insert(mid, MediaKind::Video);
+        let (offer, pending) = api.apply().expect("offer");
+        self.pending = Some(pending);
+        offer.to_sdp_string()
+    }
+
     /// Write due media packets.
     pub fn write_media(&mut self, now: Instant) {
         let Some(source) = self.source.as_mut() else {
@@ -150,7 +173,7 @@ impl Client {
                 continue;
             };
             let mut api = self.rtc.direct_api();
-            let Some(tx) = api.stream_tx_by_mid(mid, None) else {
+            let Some(tx) = api.stream_tx_by_mid(mid, p.rid) else {
                 continue;
             };
             tx.write_rtp(
@@ -204,10 +227,10 @@ impl Client {
             Event::MediaAdded(m) => {
                 self.kinds.insert(m.mid, m.kind);
             }
-            Event::KeyframeRequest(_) => {
+            Event::KeyframeRequest(r) => {
                 self.keyframe_requests += 1;
                 if let Some(s) = self.source.as_mut() {
-                    s.force_keyframe = true;
+                    s.force_keyframe(r.rid);
                 }
             }
             Event::RtpPacket(p) => {
@@ -215,14 +238,16 @@ impl Client {
                     return;
                 };
                 let video = self.kinds.get(&mid) == Some(&MediaKind::Video);
+                let vp8 = if video { vp8_info(&p.payload) } else { None };
                 self.received.entry(mid).or_default().push(Rx {
                     seq: *p.seq_no,
                     ts: p.header.timestamp,
                     at: now,
                     marker: p.header.marker,
-                    keyframe_start: video && vp8_is_keyframe_start(&p.payload),
-                    frame: if video { vp8_frame(&p.payload) } else { None },
+                    keyframe_start: vp8.is_some_and(|v| v.keyframe),
+                    frame: vp8.map(|v| v.frame),
                     payload_len: p.payload.len(),
+                    vp8,
                 });
             }
             _ => {}

@@ -142,6 +142,57 @@ impl Sim {
         (t, producers)
     }
 
+    /// The client publishes audio and VP8 simulcast encodings `rids` (lowest
+    /// first), with `temporal` temporal layers each.
+    pub fn publish_simulcast(
+        &mut self,
+        i: usize,
+        rids: &[&str],
+        temporal: u8,
+    ) -> (TransportId, Vec<ProducerId>) {
+        let offer = self.peers[i].client.offer_send_simulcast(true, rids);
+        let t = self
+            .router
+            .create_webrtc_transport(self.transport_options())
+            .unwrap();
+        let first_event = self.events.len();
+        let answer = self
+            .router
+            .transport(t)
+            .unwrap()
+            .accept_offer(&offer)
+            .unwrap();
+        self.drain_router();
+        self.peers[i].client.accept_answer(&answer);
+        self.peers[i].client.transport = Some(t);
+        self.by_transport.insert(t, i);
+        // Layer sizes: 1, 2 and 4 packets a frame (about 70, 380 and 1,050 kbit/s).
+        let layers = rids
+            .iter()
+            .enumerate()
+            .map(|(n, r)| {
+                let (packets, size) = [(1, 300), (2, 800), (4, 1100)][n.min(2)];
+                media::VideoLayer::new(Some(r), n as u8, packets, size)
+            })
+            .collect();
+        let mut source = Source::with_layers(self.now, true, layers);
+        source.temporal_layers = temporal;
+        self.peers[i].client.source = Some(source);
+        self.flush_client(i);
+        let producers = self.events[first_event..]
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::ProducerAdded {
+                    producer,
+                    transport,
+                    ..
+                } if *transport == t => Some(*producer),
+                _ => None,
+            })
+            .collect();
+        (t, producers)
+    }
+
     /// The client offers to receive these producers (WHEP style).
     pub fn subscribe(&mut self, i: usize, producers: &[ProducerId]) -> TransportId {
         let kinds: Vec<_> = producers
