@@ -31,6 +31,8 @@ pub const MAX_MESSAGE: usize = 256 * 1024;
 const MAX_MEMBERS: usize = 16;
 /// Messages queued for one participant's socket before it counts as stuck.
 const QUEUE: usize = 256;
+/// How long one WebSocket send may take before the page counts as gone.
+const SEND_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 const INDEX_HTML: &str = include_str!("page/index.html");
 const ROOM_HTML: &str = include_str!("page/room.html");
@@ -262,44 +264,56 @@ async fn session(app: App, room: String, name: String, mut socket: WebSocket) {
             _ = crate::stopped(&mut stopping) => break,
         }
     }
-    let _ = socket.send(Message::Close(None)).await;
+    let _ = tokio::time::timeout(SEND_WAIT, socket.send(Message::Close(None))).await;
     let _ = app.media.call(move |sfu| leave(sfu, tid)).await;
     info!("room {room}: {name} left");
 }
 
 async fn refuse(mut socket: WebSocket, message: String) {
     let _ = send(&mut socket, &error(message)).await;
-    let _ = socket.send(Message::Close(None)).await;
+    let _ = tokio::time::timeout(SEND_WAIT, socket.send(Message::Close(None))).await;
 }
 
 fn error(message: String) -> ServerMsg {
     ServerMsg::Error { message }
 }
 
+/// Send one message; false if the socket is gone or stuck for 5 s.
 async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> bool {
-    match serde_json::to_string(msg) {
-        Ok(s) => socket.send(Message::Text(s.into())).await.is_ok(),
-        Err(_) => true,
-    }
+    let Ok(text) = serde_json::to_string(msg) else {
+        return true;
+    };
+    let sent = tokio::time::timeout(SEND_WAIT, socket.send(Message::Text(text.into()))).await;
+    matches!(sent, Ok(Ok(())))
 }
 
 /// A page message: run it on the loop; maybe reply.
 async fn handle(app: &App, tid: TransportId, gen: &mut u64, msg: ClientMsg) -> Option<ServerMsg> {
-    let result = app.media.call(move |sfu| command(sfu, tid, msg)).await;
-    match result {
-        Ok(Ok(Reply::Answer { gen: g, sdp })) => {
-            *gen = g;
-            Some(ServerMsg::Answer { sdp })
-        }
-        Ok(Ok(Reply::Nothing)) => None,
-        Ok(Err(message)) => Some(error(message)),
-        Err(_) => Some(error("server busy".into())),
+    let result = app
+        .media
+        .call(move |sfu| {
+            let reply = command(sfu, tid, msg);
+            match sfu.sessions.get(&tid) {
+                Some(Session::Member(me)) => (Some(me.gen), reply),
+                _ => (None, reply),
+            }
+        })
+        .await;
+    let Ok((now, reply)) = result else {
+        return Some(error("server busy".into()));
+    };
+    // Whether the page's offer worked or not, offers made before it are stale.
+    *gen = now.unwrap_or(*gen);
+    match reply {
+        Ok(Reply::Answer(sdp)) => Some(ServerMsg::Answer { sdp }),
+        Ok(Reply::Nothing) => None,
+        Err(message) => Some(error(message)),
     }
 }
 
 enum Reply {
     Nothing,
-    Answer { gen: u64, sdp: String },
+    Answer(String),
 }
 
 /// A page message, on the loop.
@@ -310,10 +324,9 @@ fn command(sfu: &mut Sfu, tid: TransportId, msg: ClientMsg) -> Result<Reply, Str
     match msg {
         ClientMsg::Offer { sdp } => {
             me.gen += 1;
-            let gen = me.gen;
             let mut t = sfu.router.transport(tid).ok_or("session closed")?;
             let sdp = t.accept_offer(&sdp).map_err(|e| readable(&e))?;
-            Ok(Reply::Answer { gen, sdp })
+            Ok(Reply::Answer(sdp))
         }
         ClientMsg::Answer { sdp } => {
             let mut t = sfu.router.transport(tid).ok_or("session closed")?;
