@@ -28,11 +28,18 @@ use crate::ConsumerId;
 pub(crate) const ALLOCATION_INTERVAL: Duration = Duration::from_millis(250);
 /// How long the estimate must hold before a consumer is upgraded.
 pub(crate) const UPGRADE_HOLD: Duration = Duration::from_secs(2);
+/// How often a probe is asked for while the allocation is short of what
+/// the subscriber wants (str0m probes when the desired rate rises above the
+/// estimate, but only on a rise): without it, a consumer paused on a low
+/// estimate would never see the estimate grow again.
+const PROBE_INTERVAL: Duration = Duration::from_secs(4);
+/// How long after the first estimate allocation starts.
+pub(crate) const WARMUP: Duration = Duration::from_secs(3);
 /// Share of the estimate handed out (the rest absorbs estimate noise, RTX and RTCP).
 const USABLE: f64 = 0.9;
 /// Assumed bitrate of a layer that has not been measured yet, by index.
 const DEFAULT_LAYER_BPS: [u64; 4] = [150_000, 500_000, 1_500_000, 3_000_000];
-/// Assumed bitrate of an audio consumer.
+/// Assumed bitrate of an audio consumer not measured yet.
 pub(crate) const AUDIO_BPS: u64 = 48_000;
 /// Most estimates remembered.
 const MAX_HISTORY: usize = 64;
@@ -60,8 +67,8 @@ impl Candidate {
 
 /// Spatial layer per candidate (`None`: paused for bandwidth), and the
 /// total allocated.
-pub(crate) fn allocate(budget: u64, audio: usize, cands: &[Candidate]) -> (Vec<Option<u8>>, u64) {
-    let mut remaining = budget.saturating_sub(audio as u64 * AUDIO_BPS);
+pub(crate) fn allocate(budget: u64, audio_bps: u64, cands: &[Candidate]) -> (Vec<Option<u8>>, u64) {
+    let mut remaining = budget.saturating_sub(audio_bps);
     let mut order: Vec<usize> = (0..cands.len()).collect();
     order.sort_by_key(|&i| (std::cmp::Reverse(cands[i].priority), i));
     let mut alloc: Vec<Option<u8>> = vec![None; cands.len()];
@@ -93,7 +100,7 @@ pub(crate) fn allocate(budget: u64, audio: usize, cands: &[Candidate]) -> (Vec<O
             }
         }
     }
-    (alloc, spent + audio as u64 * AUDIO_BPS)
+    (alloc, spent + audio_bps)
 }
 
 /// The bitrate cap that makes a layer selector pick exactly `layer`: halfway
@@ -116,6 +123,9 @@ pub(crate) struct Allocator {
     pub current: Vec<(ConsumerId, Option<u8>)>,
     pub allocated_bps: u64,
     pub desired_bps: u64,
+    last_probe: Option<Instant>,
+    /// When the first estimate arrived.
+    first_estimate: Option<Instant>,
 }
 
 impl Allocator {
@@ -126,6 +136,8 @@ impl Allocator {
             current: Vec::new(),
             allocated_bps: 0,
             desired_bps: 0,
+            last_probe: None,
+            first_estimate: None,
         }
     }
 
@@ -135,6 +147,16 @@ impl Allocator {
             self.history.pop_front();
         }
         self.history.push_back((now, bps));
+        self.first_estimate.get_or_insert(now);
+    }
+
+    /// Whether the estimate has been measured on real traffic long enough
+    /// to act on. The first estimates are the configured starting value and
+    /// what little traffic a new session has sent: pausing on them would
+    /// keep video off, and so keep the estimate from ever growing.
+    pub(crate) fn warmed_up(&self, now: Instant) -> bool {
+        self.first_estimate
+            .is_some_and(|t| now.saturating_duration_since(t) >= WARMUP)
     }
 
     /// The latest estimate.
@@ -146,7 +168,7 @@ impl Allocator {
     pub(crate) fn handle_timeout(
         &mut self,
         now: Instant,
-        audio: usize,
+        audio_bps: u64,
         cands: &[Candidate],
     ) -> Vec<(ConsumerId, Option<u8>)> {
         while self
@@ -168,8 +190,8 @@ impl Allocator {
             .map(|(_, b)| *b)
             .min()
             .unwrap_or(u64::MAX / 2));
-        let (fast, total_fast) = allocate(latest, audio, cands);
-        let (slow, _) = allocate(held, audio, cands);
+        let (fast, _) = allocate(latest, audio_bps, cands);
+        let (slow, _) = allocate(held, audio_bps, cands);
         let mut out = Vec::with_capacity(cands.len());
         let mut total = 0;
         for (i, c) in cands.iter().enumerate() {
@@ -196,8 +218,7 @@ impl Allocator {
             }
             out.push((c.id, l));
         }
-        let _ = total_fast;
-        self.allocated_bps = total + audio as u64 * AUDIO_BPS;
+        self.allocated_bps = total + audio_bps;
         self.desired_bps = cands
             .iter()
             .map(|c| {
@@ -205,9 +226,21 @@ impl Allocator {
                 (0..=top).rev().find_map(|l| c.rate(l)).unwrap_or(0)
             })
             .sum::<u64>()
-            + audio as u64 * AUDIO_BPS;
+            + audio_bps;
         self.current = out.clone();
         out
+    }
+
+    /// Whether to ask str0m for a new probe now.
+    pub(crate) fn should_probe(&mut self, now: Instant) -> bool {
+        let short = self.allocated_bps < self.desired_bps;
+        let due = self
+            .last_probe
+            .is_none_or(|t| now.saturating_duration_since(t) >= PROBE_INTERVAL);
+        if short && due {
+            self.last_probe = Some(now);
+        }
+        short && due
     }
 }
 
@@ -228,13 +261,16 @@ mod tests {
     fn priorities_and_pausing() {
         let c = [cand(1, 1, 2), cand(2, 3, 2), cand(3, 1, 2)];
         // Room for everyone's top layer.
-        assert_eq!(allocate(10_000_000, 1, &c).0, [Some(2), Some(2), Some(2)]);
+        assert_eq!(
+            allocate(10_000_000, AUDIO_BPS, &c).0,
+            [Some(2), Some(2), Some(2)]
+        );
         // Room for one high layer: the screen share (priority 3) gets it.
-        let (a, _) = allocate(1_900_000, 1, &c);
+        let (a, _) = allocate(1_900_000, AUDIO_BPS, &c);
         assert_eq!(a[1], Some(2));
         assert_eq!((a[0], a[2]), (Some(0), Some(0)));
         // Room for two lowest layers: the lowest priority, youngest pauses.
-        let (a, _) = allocate(2 * 150_000 + AUDIO_BPS + 10, 1, &c);
+        let (a, _) = allocate(2 * 150_000 + AUDIO_BPS + 10, AUDIO_BPS, &c);
         assert_eq!(a, [Some(0), Some(0), None]);
         // Never above the preferred layer.
         assert_eq!(allocate(10_000_000, 0, &[cand(1, 1, 1)]).0, [Some(1)]);

@@ -59,6 +59,7 @@ impl Router {
                 connected: false,
                 paused: options.paused,
                 bw_paused: false,
+                urgent_down: false,
                 priority: options.priority,
                 allocated_bps: None,
                 bytes_sent: 0,
@@ -69,6 +70,7 @@ impl Router {
                 pt_map: Default::default(),
                 rewriter: Rewriter::new(seq, ts),
                 vp8: Default::default(),
+                svc: false,
                 packets_sent: 0,
             },
         );
