@@ -31,13 +31,15 @@ impl Table {
         self.rows.join("\n") + "\n"
     }
 
-    /// Write the table for review (the simulation is seeded, but str0m's
-    /// own randomness, SSRCs and DTLS, shifts its congestion controller's
-    /// timing a little between runs, so it is not compared byte for byte).
+    /// Write the table for review under `target/quality/` (the simulation
+    /// is seeded, but str0m's own randomness, SSRCs and DTLS, shifts its
+    /// congestion controller's timing a little between runs, so it is not
+    /// compared byte for byte).
     pub fn write(&self, name: &str) {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/snapshots")
-            .join(format!("{name}.txt"));
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+        let path = target.join("quality").join(format!("{name}.txt"));
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, self.text()).unwrap();
     }
