@@ -10,9 +10,11 @@
 //! * `main.rs`: command line, startup and clean shutdown;
 //! * `media.rs`: the router's loop (UDP socket, timer, commands from HTTP);
 //! * `whip.rs`: WHIP (RFC 9725) and WHEP endpoints;
+//! * `layer.rs`: the WHEP layer extension (a viewer picks its layers);
 //! * `room.rs`: the conference room's pages and WebSocket signaling;
 //! * `page/`: the HTML and JavaScript served to browsers.
 
+mod layer;
 mod media;
 mod room;
 mod whip;
