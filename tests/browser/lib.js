@@ -209,7 +209,7 @@ async function expectDecoding(page, label, ms = 30000) {
  * L3T3_KEY) or 'av1' (AV1 L1T3 with the Dependency Descriptor). Resolves to
  * { location, offer, answer }; keeps the connection in window.pc.
  */
-async function whipPublishLayered({ url, token, mode }) {
+async function whipPublishLayered({ url, token, mode, scale = 1 }) {
   const media = await navigator.mediaDevices.getUserMedia({
     video: { width: 1280, height: 720, frameRate: 30 },
   });
@@ -224,6 +224,7 @@ async function whipPublishLayered({ url, token, mode }) {
     vp9: [{ scalabilityMode: 'L3T3_KEY' }],
     av1: [{ scalabilityMode: 'L1T3' }],
   }[mode];
+  if (scale !== 1) sendEncodings[0].scaleResolutionDownBy = scale;
   const mime = { simulcast: 'video/VP8', vp9: 'video/VP9', av1: 'video/AV1' }[mode];
   const codecs = RTCRtpSender.getCapabilities('video').codecs;
   const first = codecs.filter((c) => c.mimeType === mime && !/profile-id=[^0]/.test(c.sdpFmtpLine || ''));
