@@ -217,7 +217,9 @@ fn apply(sfu: &mut Sfu, tid: TransportId, req: &LayerRequest) -> Result<(), ApiE
                     return Err(err(
                         StatusCode::BAD_REQUEST,
                         match rids.is_empty() {
-                            true => format!("unknown encodingId {rid}: the stream has no simulcast"),
+                            true => {
+                                format!("unknown encodingId {rid}: the stream has no simulcast")
+                            }
                             false => format!(
                                 "unknown encodingId {rid}: the stream has {}",
                                 rids.join(", ")

@@ -278,7 +278,8 @@ mod tests {
 
     #[test]
     fn keeps_one_bandwidth_line_per_section() {
-        let sdp = "v=0\r\nb=AS:5000\r\nb=CT:6000\r\nt=0 0\r\nm=audio 9 X 111\r\nb=AS:64\r\na=mid:0\r\n\
+        let sdp =
+            "v=0\r\nb=AS:5000\r\nb=CT:6000\r\nt=0 0\r\nm=audio 9 X 111\r\nb=AS:64\r\na=mid:0\r\n\
                    m=video 9 X 96\r\nc=IN IP4 0.0.0.0\r\nb=AS:300\r\nb=TIAS:300000\r\na=mid:1\r\n";
         assert_eq!(
             one_bandwidth_line(sdp),
