@@ -3,6 +3,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use crate::Layers;
+
 /// Configuration of a [`Router`](crate::Router).
 ///
 /// Build it from `RouterConfig::default()` and change fields.
@@ -21,6 +23,9 @@ pub struct RouterConfig {
     pub liveness_timeout: Duration,
     /// Codecs offered and accepted.
     pub codecs: Codecs,
+    /// Starting send-side bandwidth estimate per transport; `None` turns
+    /// bandwidth estimation and allocation off.
+    pub initial_bandwidth_bps: Option<u64>,
     /// Hard limits that bound the router's state.
     pub limits: Limits,
 }
@@ -32,6 +37,7 @@ impl Default for RouterConfig {
             keyframe_min_interval: Duration::from_millis(500),
             liveness_timeout: Duration::from_secs(15),
             codecs: Codecs::default(),
+            initial_bandwidth_bps: Some(1_000_000),
             limits: Limits::default(),
         }
     }
@@ -92,6 +98,14 @@ pub struct Limits {
     pub rtx_cache_audio: usize,
     /// Outputs queued before the host drains them; past it, transmits are dropped.
     pub max_queued_outputs: usize,
+    /// STUN checks per second from one source IP that has not authenticated
+    /// yet; past it they are dropped before their integrity is checked.
+    pub max_unauthenticated_stun_per_source: u32,
+    /// Source IPs tracked by that rate limit per second; checks from more
+    /// sources are dropped.
+    pub max_unauthenticated_sources: usize,
+    /// Incoming SSRCs remembered per transport for the fast path.
+    pub max_ssrcs_per_transport: usize,
 }
 
 impl Default for Limits {
@@ -108,6 +122,9 @@ impl Default for Limits {
             rtx_cache_video: 1024,
             rtx_cache_audio: 64,
             max_queued_outputs: 1 << 20,
+            max_unauthenticated_stun_per_source: 100,
+            max_unauthenticated_sources: 10_000,
+            max_ssrcs_per_transport: 64,
         }
     }
 }
@@ -157,6 +174,9 @@ impl ListenInfo {
 pub struct WebRtcTransportOptions {
     /// Local addresses (host sockets) the transport is reachable on.
     pub listen: Vec<ListenInfo>,
+    /// Most bitrate the client may send us, told to its sender with REMB
+    /// every second (so a publisher's uplink is not flooded with layers).
+    pub max_incoming_bitrate: Option<u64>,
 }
 
 impl WebRtcTransportOptions {
@@ -164,14 +184,46 @@ impl WebRtcTransportOptions {
     pub fn new(listen: impl IntoIterator<Item = ListenInfo>) -> Self {
         WebRtcTransportOptions {
             listen: listen.into_iter().collect(),
+            max_incoming_bitrate: None,
         }
     }
 }
 
+impl WebRtcTransportOptions {
+    /// Limit what the client sends us.
+    pub fn with_max_incoming_bitrate(mut self, bps: u64) -> Self {
+        self.max_incoming_bitrate = Some(bps);
+        self
+    }
+}
+
 /// Options of [`Router::consume`](crate::Router::consume).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ConsumerOptions {
     /// Start paused: nothing is forwarded until resumed.
     pub paused: bool,
+    /// The layers the subscriber wants at first (default: the highest).
+    pub preferred_layers: Layers,
+    /// Bandwidth priority (higher first): e.g. 3 screen share, 2 active
+    /// speaker or pinned, 1 the rest (default).
+    pub priority: u8,
+}
+
+impl Default for ConsumerOptions {
+    fn default() -> Self {
+        ConsumerOptions {
+            paused: false,
+            preferred_layers: Layers::MAX,
+            priority: 1,
+        }
+    }
+}
+
+impl ConsumerOptions {
+    /// Start with these preferred layers.
+    pub fn with_preferred_layers(mut self, layers: Layers) -> Self {
+        self.preferred_layers = layers;
+        self
+    }
 }

@@ -1,6 +1,6 @@
 //! Events the router reports to its host.
 
-use crate::{ConsumerId, MediaKind, ProducerId, TransportId};
+use crate::{ConsumerId, Layers, MediaKind, ProducerId, TransportId};
 
 /// Something the host may act on, drained through [`Output::Event`](crate::Output::Event).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +54,28 @@ pub enum Event {
         transport: TransportId,
         /// The SDP media id (`a=mid`) that carries it.
         mid: String,
+    },
+    /// The layers a consumer forwards changed (a switch landed on a
+    /// keyframe, or a temporal change at a frame boundary). `None` while it
+    /// waits for its first keyframe.
+    ConsumerLayersChanged {
+        /// The consumer.
+        consumer: ConsumerId,
+        /// Its transport.
+        transport: TransportId,
+        /// The layers now forwarded.
+        layers: Option<Layers>,
+    },
+    /// The bandwidth allocator changed a consumer's share: `Some(bps)` is
+    /// its new bitrate cap, `None` pauses it (video only; audio is never
+    /// paused for bandwidth) until room returns.
+    ConsumerAllocationChanged {
+        /// The consumer.
+        consumer: ConsumerId,
+        /// Its transport.
+        transport: TransportId,
+        /// Its share, or `None` when paused for bandwidth.
+        bitrate: Option<u64>,
     },
     /// A consumer is gone.
     ConsumerClosed {

@@ -27,7 +27,7 @@ macro_rules! id_type {
 }
 
 id_type!(
-    /// Identifies a [`WebRtcTransport`](crate::transport) on a router.
+    /// Identifies a WebRTC transport on a router (commands: [`TransportApi`](crate::TransportApi)).
     TransportId,
     "t"
 );

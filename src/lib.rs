@@ -108,6 +108,7 @@
 
 #![deny(missing_docs)]
 
+mod allocator;
 mod config;
 mod consumer;
 mod error;
@@ -123,10 +124,13 @@ mod transport;
 pub use config::{
     Codecs, ConsumerOptions, Limits, ListenInfo, RouterConfig, WebRtcTransportOptions,
 };
+pub use consumer::layers::Layers;
 pub use error::{RouterError, SignalingError};
 pub use event::{CloseReason, Event};
 pub use id::{ConsumerId, ProducerId, TransportId};
 pub use io::{Input, Output, Transmit};
-pub use router::api::{ConsumerApi, ProducerApi, TransportApi};
+pub use router::api::{
+    ConsumerApi, ConsumerStats, ProducerApi, ProducerLayer, TransportApi, TransportBandwidth,
+};
 pub use router::{Router, RouterCounts, RouterStats};
 pub use str0m::media::MediaKind;

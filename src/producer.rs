@@ -1,20 +1,76 @@
 //! Producers: incoming tracks.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use smallvec::SmallVec;
 use str0m::format::PayloadParams;
 use str0m::media::{MediaKind, Mid, Pt, Rid};
 
+use crate::consumer::layers::LayerState;
 use crate::keyframe::KeyframeThrottle;
 use crate::packet::CodecKind;
 use crate::{ConsumerId, TransportId};
 
+/// A layer that sent nothing for this long is considered gone.
+pub(crate) const LAYER_TIMEOUT: Duration = Duration::from_millis(400);
+/// How often live layers and bitrates are re-evaluated.
+pub(crate) const LAYER_CHECK: Duration = Duration::from_millis(200);
+
 /// One encoding of a producer: the only one, or one simulcast stream.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Layer {
     pub rid: Option<Rid>,
     pub last_packet: Option<Instant>,
+    pub live: bool,
+    /// Bytes in the current measuring window and the window's start.
+    bytes: u64,
+    window_start: Option<Instant>,
+    pub bitrate_bps: u64,
+    pub keyframe: KeyframeThrottle,
+    /// The keyframe timer currently scheduled.
+    pub scheduled: Option<Instant>,
+}
+
+impl Layer {
+    pub(crate) fn new(rid: Option<Rid>, keyframe_interval: Duration) -> Self {
+        Layer {
+            rid,
+            last_packet: None,
+            live: false,
+            bytes: 0,
+            window_start: None,
+            bitrate_bps: 0,
+            keyframe: KeyframeThrottle::new(keyframe_interval),
+            scheduled: None,
+        }
+    }
+
+    pub(crate) fn on_packet(&mut self, now: Instant, len: usize) {
+        self.last_packet = Some(now);
+        self.bytes += len as u64;
+        self.window_start.get_or_insert(now);
+    }
+
+    /// Update liveness and bitrate; returns whether liveness changed.
+    fn check(&mut self, now: Instant) -> bool {
+        let live = self
+            .last_packet
+            .is_some_and(|t| now.saturating_duration_since(t) < LAYER_TIMEOUT);
+        if let Some(start) = self.window_start {
+            let elapsed = now.saturating_duration_since(start);
+            if elapsed >= Duration::from_secs(1) {
+                self.bitrate_bps = self.bytes * 8 * 1000 / elapsed.as_millis().max(1) as u64;
+                self.bytes = 0;
+                self.window_start = Some(now);
+            }
+        }
+        if !live {
+            self.bitrate_bps = 0;
+        }
+        let changed = live != self.live;
+        self.live = live;
+        changed
+    }
 }
 
 pub(crate) struct Producer {
@@ -27,10 +83,9 @@ pub(crate) struct Producer {
     pub codecs: SmallVec<[(Pt, PayloadParams, CodecKind); 2]>,
     pub paused: bool,
     pub consumers: Vec<ConsumerId>,
-    pub keyframe: KeyframeThrottle,
     pub packets: u64,
-    /// The keyframe timer currently scheduled.
-    pub scheduled: Option<Instant>,
+    /// The layer monitor's timer, for producers with several layers.
+    pub monitor_at: Option<Instant>,
 }
 
 impl Producer {
@@ -48,6 +103,33 @@ impl Producer {
 
     pub(crate) fn codec_for(&self, pt: Pt) -> Option<&(Pt, PayloadParams, CodecKind)> {
         self.codecs.iter().find(|(p, _, _)| *p == pt)
+    }
+
+    /// What layer selection needs to know about each layer.
+    pub(crate) fn layer_states(&self) -> SmallVec<[LayerState; 3]> {
+        self.layers
+            .iter()
+            .map(|l| LayerState {
+                live: l.live,
+                bitrate_bps: l.bitrate_bps,
+            })
+            .collect()
+    }
+
+    /// The layer monitor: same shape as every subsystem. Returns whether a
+    /// layer appeared or disappeared.
+    pub(crate) fn handle_monitor_timeout(&mut self, now: Instant) -> bool {
+        let mut changed = false;
+        for l in &mut self.layers {
+            changed |= l.check(now);
+        }
+        self.monitor_at = Some(now + LAYER_CHECK);
+        changed
+    }
+
+    /// Total keyframe requests sent to the publisher.
+    pub(crate) fn keyframes_sent(&self) -> u64 {
+        self.layers.iter().map(|l| l.keyframe.sent()).sum()
     }
 }
 

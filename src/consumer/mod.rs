@@ -1,10 +1,13 @@
 //! Consumers: one outgoing copy of a producer on a subscriber's transport.
 //!
 //! A consumer decides per packet whether to forward it (paused, waiting for
-//! a keyframe, wrong layer) and rewrites SSRC, sequence number, timestamp
-//! and payload type so the subscriber sees one continuous stream.
+//! a keyframe, another layer) and rewrites SSRC, sequence number, timestamp,
+//! payload type and, for VP8, picture ID and TL0PICIDX, so the subscriber
+//! sees one continuous stream whatever the router drops or switches.
 
+pub(crate) mod layers;
 pub(crate) mod rewrite;
+pub(crate) mod vp8;
 
 use std::time::Instant;
 
@@ -13,7 +16,9 @@ use str0m::media::{MediaKind, Mid, Pt};
 use str0m::rtp::Ssrc;
 
 use crate::{ProducerId, TransportId};
+use layers::{LayerSelector, Layers};
 use rewrite::{Rewriter, Rewritten};
+use vp8::Vp8Rewrite;
 
 pub(crate) struct Consumer {
     pub transport: TransportId,
@@ -22,24 +27,35 @@ pub(crate) struct Consumer {
     /// The m-line and send stream once bound.
     pub mid: Option<Mid>,
     pub ssrc: Option<Ssrc>,
+    /// Whether its transport is connected (media written before would be lost).
+    pub connected: bool,
     pub paused: bool,
     pub producer_paused: bool,
-    /// Video only: drop until a keyframe of `target_layer` starts.
+    /// Paused by the bandwidth allocator (video only).
+    pub bw_paused: bool,
+    pub priority: u8,
+    /// Bitrate the allocator gave it (`None`: no allocation yet).
+    pub allocated_bps: Option<u64>,
+    pub bytes_sent: u64,
+    /// Video only: drop until a keyframe of the target layer starts.
     pub wait_keyframe: bool,
-    pub current_layer: Option<u8>,
-    pub target_layer: u8,
+    /// The layers being forwarded, once a keyframe started them.
+    pub current: Option<Layers>,
+    pub selector: LayerSelector,
     /// Incoming payload type to outgoing payload type on this transport
     /// (`None`: the subscriber cannot take that codec).
     pub pt_map: SmallVec<[(Pt, Option<Pt>); 2]>,
     pub rewriter: Rewriter,
+    pub vp8: Vp8Rewrite,
     pub packets_sent: u64,
 }
 
 /// What a consumer does with one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
-    /// Forward with these numbers.
-    Forward(Rewritten),
+    /// Forward with these numbers, and these VP8 picture ID and TL0PICIDX
+    /// when they must change.
+    Forward(Rewritten, Option<(Option<u16>, Option<u8>)>),
     /// Not forwarded (paused, unbound, other layer, waiting for a keyframe).
     Drop,
 }
@@ -47,17 +63,29 @@ pub(crate) enum Verdict {
 /// Facts about one incoming packet that every consumer of it needs.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PacketInfo {
+    /// Simulcast encoding index.
     pub layer: u8,
     pub keyframe: bool,
     pub seq: u64,
     pub ts: u32,
     pub clock_rate: u32,
     pub now: Instant,
+    /// Temporal layer id, when the payload descriptor carries one.
+    pub temporal: Option<u8>,
+    /// First packet of a picture.
+    pub frame_start: bool,
+    /// VP8 picture ID and TL0PICIDX.
+    pub picture_id: Option<u16>,
+    pub tl0: Option<u8>,
 }
 
 impl Consumer {
     pub(crate) fn is_active(&self) -> bool {
-        self.ssrc.is_some() && !self.paused && !self.producer_paused
+        self.connected
+            && self.ssrc.is_some()
+            && !self.paused
+            && !self.producer_paused
+            && !self.bw_paused
     }
 
     /// Break the outgoing stream; video waits for a keyframe to go on.
@@ -72,32 +100,52 @@ impl Consumer {
         if !self.is_active() {
             return Verdict::Drop;
         }
+        let target = self.selector.target();
         if self.kind.is_video() {
-            let on_current = self.current_layer == Some(p.layer);
-            let switch_here = p.layer == self.target_layer && p.keyframe;
+            let on_current = self.current.map(|c| c.spatial) == Some(p.layer);
+            let switch_here = p.layer == target.spatial && p.keyframe;
             if switch_here && (!on_current || self.wait_keyframe) {
-                self.current_layer = Some(p.layer);
+                self.current = Some(Layers::new(p.layer, target.temporal));
                 self.wait_keyframe = false;
                 self.rewriter.rebase(p.seq, p.ts, p.now, p.clock_rate);
+                self.vp8.rebase(p.picture_id, p.tl0);
             } else if !on_current || self.wait_keyframe {
                 return Verdict::Drop;
+            }
+            if let (Some(tid), Some(current)) = (p.temporal, self.current.as_mut()) {
+                if p.frame_start {
+                    current.temporal = target.temporal;
+                }
+                if tid > current.temporal {
+                    self.rewriter.skip(p.seq);
+                    if p.frame_start {
+                        self.vp8.drop_picture();
+                    }
+                    return Verdict::Drop;
+                }
             }
         } else if self.rewriter.needs_rebase() {
             self.rewriter.rebase(p.seq, p.ts, p.now, p.clock_rate);
         }
-        match self.rewriter.map(p.seq, p.ts, p.now) {
-            Some(w) => {
-                self.packets_sent += 1;
-                Verdict::Forward(w)
-            }
-            None => Verdict::Drop,
-        }
+        let Some(w) = self.rewriter.map(p.seq, p.ts, p.now) else {
+            return Verdict::Drop;
+        };
+        self.packets_sent += 1;
+        let vp8 = if p.picture_id.is_some() || p.tl0.is_some() {
+            let identity = self.vp8.is_identity();
+            let out = self.vp8.map(p.picture_id, p.tl0);
+            (!identity).then_some(out)
+        } else {
+            None
+        };
+        Verdict::Forward(w, vp8)
     }
 
     /// Whether this consumer is waiting for a keyframe it has to ask for.
     pub(crate) fn wants_keyframe(&self) -> bool {
         self.is_active()
             && self.kind.is_video()
-            && (self.wait_keyframe || self.current_layer != Some(self.target_layer))
+            && (self.wait_keyframe
+                || self.current.map(|c| c.spatial) != Some(self.selector.target().spatial))
     }
 }

@@ -92,6 +92,18 @@ impl Rewriter {
         Some(Rewritten { seq, ts })
     }
 
+    /// The newest input packet was dropped on purpose (e.g. a temporal layer
+    /// above the wanted one): later packets move down by one so no gap
+    /// appears. A dropped packet that arrives out of order leaves its gap.
+    pub(crate) fn skip(&mut self, in_seq: u64) {
+        if let Some(start) = self.segment_start {
+            let would_be = in_seq.wrapping_add(self.seq_offset);
+            if in_seq >= start && would_be == self.last_seq.wrapping_add(1) {
+                self.seq_offset = self.seq_offset.wrapping_sub(1);
+            }
+        }
+    }
+
     /// Highest output sequence number so far.
     #[cfg(test)]
     pub(crate) fn last_seq(&self) -> u64 {
@@ -126,9 +138,20 @@ mod tests {
         r.rebase(80_000, 1_000_000, t1, 90_000);
         let w = r.map(80_000, 1_000_000, t1).unwrap();
         assert_eq!(w.seq, 1004);
-        assert_eq!(w.ts, 5000 + 3000 + 90_000);
+        // The last packet sent (seq 1003) had timestamp 5000 + 6000.
+        assert_eq!(w.ts, 5000 + 6000 + 90_000);
         // Packet from before the rebase is refused.
         assert!(r.map(79_999, 999_000, t1).is_none());
         assert_eq!(r.last_seq(), 1004);
+    }
+
+    #[test]
+    fn skip_closes_gap() {
+        let t0 = Instant::now();
+        let mut r = Rewriter::new(10, 0);
+        r.rebase(5, 0, t0, 90_000);
+        assert_eq!(r.map(5, 0, t0).unwrap().seq, 10);
+        r.skip(6);
+        assert_eq!(r.map(7, 0, t0).unwrap().seq, 11);
     }
 }

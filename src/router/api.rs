@@ -7,7 +7,9 @@
 use str0m::media::MediaKind;
 
 use super::Router;
+use crate::consumer::layers::LayerSelector;
 use crate::error::RouterError;
+use crate::Layers;
 use crate::{CloseReason, ConsumerId, ProducerId, TransportId};
 
 impl Router {
@@ -97,6 +99,17 @@ impl TransportApi<'_> {
             .unwrap_or_default()
     }
 
+    /// Bandwidth as the allocator sees it.
+    pub fn bandwidth(&self) -> TransportBandwidth {
+        let t = &self.router.transports[&self.id];
+        TransportBandwidth {
+            estimate_bps: t.allocator.estimate(),
+            allocated_bps: t.allocator.allocated_bps,
+            desired_bps: t.allocator.desired_bps,
+            sdp_cap_bps: t.allocator.sdp_cap,
+        }
+    }
+
     /// Close the transport with its producers and consumers.
     pub fn close(self) {
         self.router.close_transport(self.id, CloseReason::Requested);
@@ -171,7 +184,21 @@ impl ProducerApi<'_> {
 
     /// Keyframe requests sent to the publisher (after throttling).
     pub fn keyframe_requests_sent(&self) -> u64 {
-        self.get().keyframe.sent()
+        self.get().keyframes_sent()
+    }
+
+    /// Its layers (simulcast encodings), lowest first: rid, liveness and
+    /// measured bitrate.
+    pub fn layers(&self) -> Vec<ProducerLayer> {
+        self.get()
+            .layers
+            .iter()
+            .map(|l| ProducerLayer {
+                rid: l.rid.map(|r| r.to_string()),
+                live: l.live,
+                bitrate_bps: l.bitrate_bps,
+            })
+            .collect()
     }
 
     /// Stop forwarding to every consumer (a muted sender costs nobody bandwidth).
@@ -203,7 +230,8 @@ impl ProducerApi<'_> {
             }
         }
         if !paused {
-            r.request_keyframe(self.id);
+            r.update_layer_targets(self.id);
+            r.request_keyframe(self.id, None);
         }
     }
 
@@ -212,6 +240,52 @@ impl ProducerApi<'_> {
         self.router.close_producer(self.id, CloseReason::Requested);
         self.router.process_work();
     }
+}
+
+/// One layer of a producer, as reported by [`ProducerApi::layers`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProducerLayer {
+    /// The simulcast rid, if any.
+    pub rid: Option<String>,
+    /// Whether packets arrived recently.
+    pub live: bool,
+    /// Measured bitrate over the last second.
+    pub bitrate_bps: u64,
+}
+
+/// Bandwidth of one transport, from [`TransportApi::bandwidth`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransportBandwidth {
+    /// Latest send-side estimate toward this client.
+    pub estimate_bps: Option<u64>,
+    /// What the allocator handed out.
+    pub allocated_bps: u64,
+    /// What the consumers' preferred layers would need.
+    pub desired_bps: u64,
+    /// The client's own SDP limit (`b=TIAS` / `b=AS`).
+    pub sdp_cap_bps: Option<u64>,
+}
+
+/// One consumer's counters, from [`ConsumerApi::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConsumerStats {
+    /// RTP packets forwarded.
+    pub packets_sent: u64,
+    /// Payload bytes forwarded.
+    pub bytes_sent: u64,
+    /// The allocator's bitrate cap, if any.
+    pub allocated_bps: Option<u64>,
+    /// Paused because not even its lowest layer fits.
+    pub paused_for_bandwidth: bool,
+    /// Layers forwarded now.
+    pub current_layers: Option<Layers>,
+    /// Layers it is moving to.
+    pub target_layers: Layers,
+    /// Bandwidth priority.
+    pub priority: u8,
 }
 
 /// Commands for one consumer. See [`Router::consumer`].
@@ -261,6 +335,27 @@ impl ConsumerApi<'_> {
         self.get().packets_sent
     }
 
+    /// Bandwidth priority (higher first). See [`ConsumerOptions::priority`](crate::ConsumerOptions).
+    pub fn set_priority(&mut self, priority: u8) {
+        if let Some(c) = self.router.consumers.get_mut(&self.id) {
+            c.priority = priority;
+        }
+    }
+
+    /// Counters and the allocator's decision.
+    pub fn stats(&self) -> ConsumerStats {
+        let c = self.get();
+        ConsumerStats {
+            packets_sent: c.packets_sent,
+            bytes_sent: c.bytes_sent,
+            allocated_bps: c.allocated_bps,
+            paused_for_bandwidth: c.bw_paused,
+            current_layers: c.current,
+            target_layers: c.selector.target(),
+            priority: c.priority,
+        }
+    }
+
     /// Stop forwarding to this subscriber.
     pub fn pause(&mut self) {
         if let Some(c) = self.router.consumers.get_mut(&self.id) {
@@ -278,14 +373,61 @@ impl ConsumerApi<'_> {
         }
         c.paused = false;
         c.restart();
-        let pid = c.producer;
-        self.router.request_keyframe(pid);
+        let (pid, layer) = (c.producer, c.selector.target().spatial);
+        self.router.request_keyframe(pid, Some(layer));
     }
 
-    /// Ask the producer for a keyframe (throttled).
+    /// Ask the producer for a keyframe of the forwarded layer (throttled).
     pub fn request_keyframe(&mut self) {
-        let pid = self.get().producer;
-        self.router.request_keyframe(pid);
+        let c = self.get();
+        let (pid, layer) = (c.producer, c.current.unwrap_or(c.selector.target()).spatial);
+        self.router.request_keyframe(pid, Some(layer));
+    }
+
+    /// The layers the subscriber wants. The consumer switches at the next
+    /// keyframe of the new spatial layer (asked for now) or the next frame
+    /// for a temporal change; it never goes above what the producer has
+    /// live, and falls back to the best live lower layer when a layer stops.
+    pub fn set_preferred_layers(&mut self, layers: Layers) {
+        self.update_selector(|s, states| s.set_preferred(layers, states));
+    }
+
+    /// Cap the bitrate this consumer may use (`None`: no cap), as a
+    /// bandwidth allocator does: the target drops to the best layer that fits.
+    pub fn set_max_bitrate(&mut self, bps: Option<u64>) {
+        self.update_selector(|s, states| s.set_max_bitrate(bps, states));
+    }
+
+    fn update_selector(
+        &mut self,
+        f: impl FnOnce(&mut LayerSelector, &[crate::consumer::layers::LayerState]) -> bool,
+    ) {
+        let r = &mut *self.router;
+        let Some(c) = r.consumers.get_mut(&self.id) else {
+            return;
+        };
+        let Some(p) = r.producers.get(&c.producer) else {
+            return;
+        };
+        if f(&mut c.selector, &p.layer_states()) && c.wants_keyframe() {
+            let (pid, layer) = (c.producer, c.selector.target().spatial);
+            r.request_keyframe(pid, Some(layer));
+        }
+    }
+
+    /// The layers the subscriber asked for.
+    pub fn preferred_layers(&self) -> Layers {
+        self.get().selector.preferred()
+    }
+
+    /// The layers the consumer is moving to.
+    pub fn target_layers(&self) -> Layers {
+        self.get().selector.target()
+    }
+
+    /// The layers forwarded now (`None` until the first keyframe).
+    pub fn current_layers(&self) -> Option<Layers> {
+        self.get().current
     }
 
     /// Close it; the subscriber's m-line is stopped in the next offer.

@@ -1,11 +1,11 @@
 //! Reacting to what a transport's WebRTC stack reports.
 
 use smallvec::SmallVec;
+use str0m::bwe::BweKind;
 use str0m::media::{MediaChanged, Mid, Rid, Rids};
 
-use super::Router;
-use crate::keyframe::KeyframeThrottle;
-use crate::producer::{Layer, Producer};
+use super::{Router, Timer};
+use crate::producer::{Layer, Producer, LAYER_CHECK};
 use crate::{CloseReason, Event, ProducerId, TransportId};
 
 impl Router {
@@ -18,21 +18,36 @@ impl Router {
                     .get(&tid)
                     .and_then(|t| t.consumer_by_mid.get(&req.mid))
                     .copied();
-                if let Some(pid) = consumer
-                    .and_then(|c| self.consumers.get(&c))
-                    .map(|c| c.producer)
-                {
-                    self.request_keyframe(pid);
+                let target = consumer.and_then(|c| self.consumers.get(&c)).map(|c| {
+                    let layer = c.current.unwrap_or(c.selector.target()).spatial;
+                    (c.producer, layer)
+                });
+                if let Some((pid, layer)) = target {
+                    self.request_keyframe(pid, Some(layer));
                 }
             }
             str0m::Event::Connected => {
                 if let Some(t) = self.transports.get_mut(&tid) {
                     t.connected = true;
+                    let consumers = t.consumers.clone();
                     self.emit(Event::TransportConnected { transport: tid });
+                    // Consumers bound before the connection start now, from a keyframe.
+                    for cid in consumers {
+                        let Some(c) = self.consumers.get_mut(&cid) else {
+                            continue;
+                        };
+                        c.connected = true;
+                        c.restart();
+                        let (pid, layer) = (c.producer, c.selector.target().spatial);
+                        self.request_keyframe(pid, Some(layer));
+                    }
                     self.try_offer(tid);
                 }
             }
             str0m::Event::MediaAdded(m) => self.on_media(tid, m.mid),
+            str0m::Event::EgressBitrateEstimate(
+                BweKind::Twcc { estimate, .. } | BweKind::Remb { estimate, .. },
+            ) => self.on_estimate(tid, estimate.as_u64()),
             str0m::Event::MediaChanged(c) => self.on_media_changed(tid, c),
             str0m::Event::Closed => {
                 if let Some(t) = self.transports.get_mut(&tid) {
@@ -78,22 +93,19 @@ impl Router {
         if direction.is_receiving() {
             let limits = &self.config.limits;
             if t.producers.len() >= limits.max_producers_per_transport {
+                self.stats.refused_producers += 1;
                 return;
             }
+            let interval = self.config.keyframe_min_interval;
             let layers: SmallVec<[Layer; 3]> = if rids.is_empty() {
-                smallvec::smallvec![Layer {
-                    rid: None,
-                    last_packet: None
-                }]
+                smallvec::smallvec![Layer::new(None, interval)]
             } else {
                 rids.iter()
                     .take(limits.max_layers_per_producer)
-                    .map(|r| Layer {
-                        rid: Some(*r),
-                        last_packet: None,
-                    })
+                    .map(|r| Layer::new(Some(*r), interval))
                     .collect()
             };
+            let monitor_at = (layers.len() > 1).then(|| self.now + LAYER_CHECK);
             let pid = ProducerId(self.ids.next());
             t.producers.push(pid);
             t.producer_by_mid.push((mid, pid));
@@ -107,11 +119,11 @@ impl Router {
                     codecs: SmallVec::new(),
                     paused: false,
                     consumers: Vec::new(),
-                    keyframe: KeyframeThrottle::new(self.config.keyframe_min_interval),
                     packets: 0,
-                    scheduled: None,
+                    monitor_at,
                 },
             );
+            self.schedule(None, monitor_at, Timer::Layers(pid));
             self.emit(Event::ProducerAdded {
                 producer: pid,
                 transport: tid,

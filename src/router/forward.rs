@@ -6,18 +6,18 @@
 
 use std::time::Instant;
 
+use smallvec::SmallVec;
 use str0m::media::{KeyframeRequestKind, Pt};
-use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Patch};
 
 use super::{drain_into, schedule_transport, Router, Timer};
 use crate::consumer::{PacketInfo, Verdict};
-use crate::packet::is_keyframe;
+use crate::io::Output;
+use crate::packet::{is_keyframe, CodecKind, Vp8Descriptor};
 use crate::producer::{codec_kind, codecs_compatible};
+use crate::Event;
 use crate::{ProducerId, TransportId};
 
-/// Most entries in a transport's SSRC cache; more SSRCs than this on one
-/// transport are looked up in str0m every time.
-const MAX_SSRC_CACHE: usize = 64;
 /// Most payload types remembered per producer and per consumer.
 const MAX_PT_ENTRIES: usize = 4;
 
@@ -46,7 +46,7 @@ impl Router {
                 let Some(layer) = self.producers.get(&pid).and_then(|p| p.layer_index(rid)) else {
                     return;
                 };
-                if t.ssrc_cache.len() < MAX_SSRC_CACHE {
+                if t.ssrc_cache.len() < self.config.limits.max_ssrcs_per_transport {
                     t.ssrc_cache.insert(ssrc, (pid, layer));
                 }
                 (pid, layer)
@@ -57,7 +57,7 @@ impl Router {
         };
         producer.packets += 1;
         if let Some(l) = producer.layers.get_mut(layer as usize) {
-            l.last_packet = Some(pkt.timestamp);
+            l.on_packet(pkt.timestamp, pkt.payload.len());
         }
         if producer.paused || producer.consumers.is_empty() {
             return;
@@ -70,21 +70,31 @@ impl Router {
             if producer.codecs.len() >= MAX_PT_ENTRIES {
                 producer.codecs.remove(0);
             }
-            producer
-                .codecs
-                .push((pt, params.clone(), codec_kind(params)));
+            producer.codecs.push((pt, *params, codec_kind(params)));
         }
         let Some((_, in_params, codec)) = producer.codec_for(pt) else {
             return;
         };
-        let info = PacketInfo {
+        let mut info = PacketInfo {
             layer,
             keyframe: is_keyframe(*codec, &pkt.payload),
             seq: *pkt.seq_no,
             ts: pkt.header.timestamp,
             clock_rate: in_params.spec().clock_rate.get(),
             now: pkt.timestamp,
+            temporal: None,
+            frame_start: false,
+            picture_id: None,
+            tl0: None,
         };
+        if *codec == CodecKind::Vp8 {
+            if let Ok(d) = Vp8Descriptor::parse(&pkt.payload) {
+                info.temporal = d.tid;
+                info.frame_start = d.start_of_partition && d.partition_id == 0;
+                info.picture_id = d.picture_id;
+                info.tl0 = d.tl0picidx;
+            }
+        }
         let video = producer.kind.is_video();
         let e = &pkt.header.ext_vals;
         let exts = ExtensionValues {
@@ -94,15 +104,27 @@ impl Router {
             ..Default::default()
         };
         let max_routes = self.config.limits.max_addrs_per_transport;
-        let mut want_keyframe = false;
+        // Layers whose keyframe some consumer waits for (bit per layer).
+        let mut want_keyframe = 0u32;
         for &cid in &producer.consumers {
             let Some(c) = self.consumers.get_mut(&cid) else {
                 continue;
             };
-            let w = match c.on_packet(&info) {
-                Verdict::Forward(w) => w,
+            let before = c.current;
+            let verdict = c.on_packet(&info);
+            if c.current != before {
+                self.out.push(Output::Event(Event::ConsumerLayersChanged {
+                    consumer: cid,
+                    transport: c.transport,
+                    layers: c.current,
+                }));
+            }
+            let (w, vp8) = match verdict {
+                Verdict::Forward(w, vp8) => (w, vp8),
                 Verdict::Drop => {
-                    want_keyframe |= c.wants_keyframe();
+                    if c.wants_keyframe() {
+                        want_keyframe |= 1 << c.selector.target().spatial.min(31);
+                    }
                     continue;
                 }
             };
@@ -123,7 +145,7 @@ impl Router {
             let Some(out_pt) = out_pt else {
                 continue;
             };
-            let write = RtpWrite::new(
+            let mut write = RtpWrite::new(
                 out_pt,
                 w.seq.into(),
                 w.ts,
@@ -133,12 +155,18 @@ impl Router {
             .marker(pkt.header.marker)
             .ext_vals(exts.clone())
             .nackable(video);
+            if let Some((pid_out, tl0_out)) = vp8 {
+                if let Some(patch) = vp8_patch(&pkt.payload, pid_out, tl0_out) {
+                    write = write.vp8_patch(patch);
+                }
+            }
             st.guarded(|rtc| {
                 if let Some(tx) = rtc.direct_api().stream_tx(&out_ssrc) {
                     tx.write_rtp(write);
                 }
             });
             self.stats.rtp_out += 1;
+            c.bytes_sent += pkt.payload.len() as u64;
             drain_into(
                 st,
                 &mut self.out,
@@ -150,13 +178,16 @@ impl Router {
             );
             schedule_transport(&mut self.timers, st, &self.config);
         }
-        if want_keyframe {
-            self.request_keyframe(pid);
+        for layer in 0..32u8 {
+            if want_keyframe & (1 << layer) != 0 {
+                self.request_keyframe(pid, Some(layer));
+            }
         }
     }
 
-    /// Ask the producer's sender for a keyframe, throttled.
-    pub(crate) fn request_keyframe(&mut self, pid: ProducerId) {
+    /// Ask the producer's sender for a keyframe of one layer (`None`: every
+    /// layer), throttled per layer.
+    pub(crate) fn request_keyframe(&mut self, pid: ProducerId, layer: Option<u8>) {
         let now = self.now;
         let Some(p) = self.producers.get_mut(&pid) else {
             return;
@@ -164,53 +195,119 @@ impl Router {
         if !p.kind.is_video() {
             return;
         }
-        if p.keyframe.request(now) {
-            self.send_keyframe_request(pid);
+        let layers: SmallVec<[u8; 3]> = match layer {
+            Some(l) if (l as usize) < p.layers.len() => smallvec::smallvec![l],
+            Some(_) => SmallVec::new(),
+            None => (0..p.layers.len() as u8).collect(),
+        };
+        for l in layers {
+            let Some(p) = self.producers.get_mut(&pid) else {
+                return;
+            };
+            if p.layers[l as usize].keyframe.request(now) {
+                self.send_keyframe_request(pid, l);
+            }
+            self.schedule_keyframe(pid, l);
         }
-        self.schedule_keyframe(pid);
     }
 
-    pub(super) fn keyframe_timeout(&mut self, pid: ProducerId, now: Instant) {
-        let Some(p) = self.producers.get_mut(&pid) else {
+    pub(super) fn keyframe_timeout(&mut self, pid: ProducerId, layer: u8, now: Instant) {
+        let Some(l) = self
+            .producers
+            .get_mut(&pid)
+            .and_then(|p| p.layers.get_mut(layer as usize))
+        else {
             return;
         };
-        p.scheduled = None;
-        if p.keyframe.handle_timeout(now) {
-            self.send_keyframe_request(pid);
+        l.scheduled = None;
+        if l.keyframe.handle_timeout(now) {
+            self.send_keyframe_request(pid, layer);
         }
-        self.schedule_keyframe(pid);
+        self.schedule_keyframe(pid, layer);
     }
 
-    fn schedule_keyframe(&mut self, pid: ProducerId) {
-        let Some(p) = self.producers.get_mut(&pid) else {
+    fn schedule_keyframe(&mut self, pid: ProducerId, layer: u8) {
+        let Some(l) = self
+            .producers
+            .get_mut(&pid)
+            .and_then(|p| p.layers.get_mut(layer as usize))
+        else {
             return;
         };
-        let (old, new) = (p.scheduled, p.keyframe.poll_timeout());
-        p.scheduled = new;
-        self.schedule(old, new, Timer::Keyframe(pid));
+        let (old, new) = (l.scheduled, l.keyframe.poll_timeout());
+        l.scheduled = new;
+        self.schedule(old, new, Timer::Keyframe(pid, layer));
     }
 
-    fn send_keyframe_request(&mut self, pid: ProducerId) {
+    fn send_keyframe_request(&mut self, pid: ProducerId, layer: u8) {
         let Some(p) = self.producers.get(&pid) else {
             return;
         };
         let Some(t) = self.transports.get_mut(&p.transport) else {
             return;
         };
-        let mid = p.mid;
-        let rids: smallvec::SmallVec<[_; 3]> = p.layers.iter().map(|l| l.rid).collect();
+        let (mid, rid) = (p.mid, p.layers.get(layer as usize).and_then(|l| l.rid));
         t.guarded(|rtc| {
-            let mut api = rtc.direct_api();
-            for rid in rids {
-                if let Some(rx) = api.stream_rx_by_mid(mid, rid) {
-                    rx.request_keyframe(KeyframeRequestKind::Pli);
-                }
+            if let Some(rx) = rtc.direct_api().stream_rx_by_mid(mid, rid) {
+                rx.request_keyframe(KeyframeRequestKind::Pli);
             }
         });
         self.stats.keyframe_requests += 1;
         let tid = p.transport;
         self.drain_transport(tid);
     }
+
+    /// The layer monitor of a multi-layer producer: re-evaluate which layers
+    /// are live and move consumers' targets accordingly.
+    pub(super) fn layers_timeout(&mut self, pid: ProducerId, now: Instant) {
+        let Some(p) = self.producers.get_mut(&pid) else {
+            return;
+        };
+        let old = p.monitor_at;
+        let changed = p.handle_monitor_timeout(now);
+        let new = p.monitor_at;
+        self.schedule(old, new, Timer::Layers(pid));
+        if changed {
+            self.update_layer_targets(pid);
+        }
+    }
+
+    /// Recompute every consumer's target of this producer and ask for the
+    /// keyframes the new targets need.
+    pub(crate) fn update_layer_targets(&mut self, pid: ProducerId) {
+        let Some(p) = self.producers.get(&pid) else {
+            return;
+        };
+        let states = p.layer_states();
+        let mut want = SmallVec::<[u8; 3]>::new();
+        for cid in &p.consumers {
+            if let Some(c) = self.consumers.get_mut(cid) {
+                c.selector.update(&states);
+                if c.wants_keyframe() {
+                    want.push(c.selector.target().spatial);
+                }
+            }
+        }
+        want.sort_unstable();
+        want.dedup();
+        for l in want {
+            self.request_keyframe(pid, Some(l));
+        }
+    }
+}
+
+/// A str0m patch that rewrites the VP8 picture ID and TL0PICIDX while
+/// serializing, so the shared payload is never copied.
+fn vp8_patch(payload: &[u8], pid: Option<u16>, tl0: Option<u8>) -> Option<Vp8Patch> {
+    let d = str0m::rtp::Vp8Descriptor::parse(payload).ok()?;
+    let mut b = d.patch();
+    if let Some(p) = pid {
+        b = b.picture_id(p);
+    }
+    if let Some(t) = tl0 {
+        b = b.tl0_pic_idx(t);
+    }
+    b.build().ok()
 }
 
 /// The payload type on the subscriber's m-line that carries the producer's codec.

@@ -51,8 +51,13 @@ impl Router {
         let Some(p) = self.producers.remove(&pid) else {
             return;
         };
-        if let Some(at) = p.scheduled {
-            self.timers.remove(&(at, Timer::Keyframe(pid)));
+        for (i, l) in p.layers.iter().enumerate() {
+            if let Some(at) = l.scheduled {
+                self.timers.remove(&(at, Timer::Keyframe(pid, i as u8)));
+            }
+        }
+        if let Some(at) = p.monitor_at {
+            self.timers.remove(&(at, Timer::Layers(pid)));
         }
         if let Some(t) = self.transports.get_mut(&p.transport) {
             t.producers.retain(|x| *x != pid);
@@ -86,6 +91,9 @@ impl Router {
             }
         }
         self.unschedule_transport(tid);
+        if let Some(at) = self.transports.get(&tid).and_then(|t| t.alloc_at) {
+            self.timers.remove(&(at, Timer::Allocate(tid)));
+        }
         let Some(t) = self.transports.remove(&tid) else {
             return;
         };

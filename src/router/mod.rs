@@ -1,12 +1,14 @@
 //! The router: owns every transport, producer and consumer, and moves media
 //! between them.
 
+mod allocation;
 pub(crate) mod api;
 pub(crate) mod demux;
 mod events;
 mod forward;
 mod lifecycle;
 pub(crate) mod queue;
+mod ratelimit;
 mod signaling;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -30,14 +32,19 @@ use crate::{ProducerId, TransportId};
 
 use demux::Demux;
 use queue::OutQueue;
+use ratelimit::StunRateLimit;
 
 /// Something the router must do at a given time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Timer {
     /// str0m's timeout or the liveness deadline of a transport.
     Transport(TransportId),
-    /// A merged keyframe request of a producer is due.
-    Keyframe(ProducerId),
+    /// A merged keyframe request for one layer of a producer is due.
+    Keyframe(ProducerId, u8),
+    /// A multi-layer producer's layers are due for a check.
+    Layers(ProducerId),
+    /// A transport's bandwidth allocation (and REMB to its sender) is due.
+    Allocate(TransportId),
 }
 
 /// Counters of what the router did with its input. Every dropped datagram is
@@ -53,9 +60,16 @@ pub struct RouterStats {
     pub dropped_unknown_ufrag: u64,
     /// Dropped: non-STUN from an address no transport authenticated.
     pub dropped_unknown_source: u64,
+    /// Dropped: unauthenticated STUN over the per-source rate limit.
+    pub dropped_rate_limited: u64,
+    /// Producers refused because a transport reached its producer limit.
+    pub refused_producers: u64,
     /// Dropped: routed, but refused by the transport's WebRTC stack.
     pub dropped_rejected: u64,
-    /// Datagrams the WebRTC stack failed to process (bad SRTP, bad DTLS...).
+    /// Datagrams handed to a transport's WebRTC stack (which may still drop
+    /// them: failed SRTP authentication, replays, stray DTLS).
+    pub datagrams_routed: u64,
+    /// Datagrams the WebRTC stack reported an error for.
     pub transport_errors: u64,
     /// Transmits dropped because the host did not drain the output queue.
     pub dropped_output: u64,
@@ -118,6 +132,7 @@ pub struct Router {
     scratch: Vec<str0m::Event>,
     /// Transports whose WebRTC stack failed, to close after the current step.
     failed: Vec<TransportId>,
+    stun_limit: StunRateLimit,
     pub(crate) stats: RouterStats,
 }
 
@@ -126,6 +141,10 @@ impl Router {
     pub fn new(config: RouterConfig, now: Instant) -> Router {
         Router {
             rng: StdRng::seed_from_u64(config.seed),
+            stun_limit: StunRateLimit::new(
+                config.limits.max_unauthenticated_stun_per_source,
+                config.limits.max_unauthenticated_sources,
+            ),
             out: OutQueue::new(config.limits.max_queued_outputs),
             config,
             now,
@@ -217,6 +236,7 @@ impl Router {
             return Err(RouterError::InvalidOptions("no listen address".into()));
         }
         let id = TransportId(self.ids.next());
+        let max_incoming = options.max_incoming_bitrate;
         let creds = self.new_ice_creds();
         let t = Transport::new(
             id,
@@ -227,7 +247,12 @@ impl Router {
             self.now,
         );
         self.demux.add_ufrag(&creds.ufrag, id);
+        let mut t = t;
+        t.max_incoming_bitrate = max_incoming;
         self.transports.insert(id, t);
+        if max_incoming.is_some() {
+            self.schedule_allocation(id, self.now);
+        }
         self.drain_transport(id);
         self.process_work();
         Ok(id)
@@ -281,6 +306,11 @@ impl Router {
             self.stats.dropped_unknown_source += 1;
             return;
         };
+        let authenticated = t.routes.contains(&route);
+        if !authenticated && !self.stun_limit.allow(source.ip(), now) {
+            self.stats.dropped_rate_limited += 1;
+            return;
+        }
         let Some(listen) = t.listen_for_local(local) else {
             self.stats.dropped_unknown_source += 1;
             return;
@@ -303,6 +333,7 @@ impl Router {
             self.stats.dropped_rejected += 1;
             return;
         }
+        self.stats.datagrams_routed += 1;
         match t.guarded(|rtc| rtc.handle_input(input)) {
             Some(Ok(())) => {}
             Some(Err(_)) => self.stats.transport_errors += 1,
@@ -310,7 +341,8 @@ impl Router {
         }
         self.drain_transport(tid);
         if let Some(t) = self.transports.get_mut(&tid) {
-            if t.routes.contains(&route) {
+            // Only traffic from an authenticated address proves liveness.
+            if authenticated || t.routes.contains(&route) {
                 t.last_rx = now;
             }
         }
@@ -328,7 +360,9 @@ impl Router {
         for timer in due {
             match timer {
                 Timer::Transport(tid) => self.transport_timeout(tid, now),
-                Timer::Keyframe(pid) => self.keyframe_timeout(pid, now),
+                Timer::Keyframe(pid, layer) => self.keyframe_timeout(pid, layer, now),
+                Timer::Layers(pid) => self.layers_timeout(pid, now),
+                Timer::Allocate(tid) => self.allocation_timeout(tid, now),
             }
         }
     }

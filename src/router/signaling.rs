@@ -2,10 +2,11 @@
 
 use super::Router;
 use crate::config::ConsumerOptions;
+use crate::consumer::layers::LayerSelector;
 use crate::consumer::rewrite::Rewriter;
 use crate::consumer::Consumer;
 use crate::error::{RouterError, SignalingError};
-use crate::transport::negotiation::Change;
+use crate::transport::negotiation::{sdp_video_bandwidth, Change};
 use crate::{ConsumerId, Event, ProducerId, TransportId};
 
 impl Router {
@@ -42,7 +43,8 @@ impl Router {
                 max: limits.max_consumers_per_producer,
             });
         }
-        let (kind, target_layer, producer_paused) = (p.kind, (p.layers.len() - 1) as u8, p.paused);
+        let (kind, producer_paused) = (p.kind, p.paused);
+        let selector = LayerSelector::new(options.preferred_layers, &p.layer_states());
         let stream_id = format!("{}-{}", p.transport, producer);
         let (seq, ts) = self.random_start();
         let cid = ConsumerId(self.ids.next());
@@ -54,13 +56,19 @@ impl Router {
                 kind,
                 mid: None,
                 ssrc: None,
+                connected: false,
                 paused: options.paused,
+                bw_paused: false,
+                priority: options.priority,
+                allocated_bps: None,
+                bytes_sent: 0,
                 producer_paused,
                 wait_keyframe: kind.is_video(),
-                current_layer: None,
-                target_layer,
+                current: None,
+                selector,
                 pt_map: Default::default(),
                 rewriter: Rewriter::new(seq, ts),
+                vp8: Default::default(),
                 packets_sent: 0,
             },
         );
@@ -111,16 +119,20 @@ impl Router {
         let Some(t) = self.transports.get_mut(&tid) else {
             return;
         };
-        let ssrc = t
-            .rtc
-            .direct_api()
-            .stream_tx_by_mid(mid, None)
-            .map(|s| s.ssrc());
+        // Forwarded media is not paced: the allocator keeps each subscriber
+        // within its estimate by choosing layers, and pacing would only add
+        // queueing delay to media that already arrives paced by its sender.
+        let ssrc = t.rtc.direct_api().stream_tx_by_mid(mid, None).map(|s| {
+            s.set_unpaced(true);
+            s.ssrc()
+        });
         let Some(c) = self.consumers.get_mut(&cid) else {
             return;
         };
         c.mid = Some(mid);
         c.ssrc = ssrc;
+        c.connected = t.connected;
+        let connected = t.connected;
         t.consumer_by_mid.insert(mid, cid);
         let pid = c.producer;
         self.emit(Event::ConsumerReady {
@@ -128,7 +140,14 @@ impl Router {
             transport: tid,
             mid: mid.to_string(),
         });
-        self.request_keyframe(pid);
+        // Before the connection, the keyframe is asked for when it comes up.
+        if connected {
+            let layer = self
+                .consumers
+                .get(&cid)
+                .map(|c| c.selector.target().spatial);
+            self.request_keyframe(pid, layer);
+        }
     }
 
     /// Offer queued changes to the client if the transport is ready for it.
@@ -162,6 +181,9 @@ impl Router {
             .get_mut(&tid)
             .ok_or(RouterError::UnknownTransport(tid))?;
         let result = t.accept_offer(sdp, &self.config.limits);
+        if result.is_ok() {
+            t.allocator.sdp_cap = sdp_video_bandwidth(sdp);
+        }
         if let Ok((_, Some(new))) = &result {
             self.replace_ufrags(tid, new.clone());
         }
@@ -182,6 +204,9 @@ impl Router {
             .get_mut(&tid)
             .ok_or(RouterError::UnknownTransport(tid))?;
         let result = t.accept_answer(sdp, &self.config.limits);
+        if result.is_ok() {
+            t.allocator.sdp_cap = sdp_video_bandwidth(sdp);
+        }
         self.drain_transport(tid);
         self.process_work();
         let outcome = result?;

@@ -83,6 +83,34 @@ pub(crate) fn check_sdp(sdp: &str, limits: &Limits) -> Result<(), SignalingError
     Ok(())
 }
 
+/// The client's own video bandwidth limit: `b=TIAS` (bit/s) or `b=AS`
+/// (kbit/s) in a video section (or at session level).
+pub(crate) fn sdp_video_bandwidth(sdp: &str) -> Option<u64> {
+    let mut in_video = true;
+    let mut found: Option<u64> = None;
+    for line in sdp.lines() {
+        let line = line.trim();
+        if let Some(m) = line.strip_prefix("m=") {
+            in_video = m.starts_with("video");
+            continue;
+        }
+        if !in_video {
+            continue;
+        }
+        let bps = if let Some(v) = line.strip_prefix("b=TIAS:") {
+            v.trim().parse::<u64>().ok()
+        } else if let Some(v) = line.strip_prefix("b=AS:") {
+            v.trim().parse::<u64>().ok().map(|k| k.saturating_mul(1000))
+        } else {
+            None
+        };
+        if let Some(b) = bps.filter(|b| *b > 0) {
+            found = Some(found.map_or(b, |f| f.min(b)));
+        }
+    }
+    found
+}
+
 impl Transport {
     /// Answer a client's offer. Returns the answer and, after an ICE restart
     /// the client asked for, our new local ufrag.

@@ -12,7 +12,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpWrite, SeqNo};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
-use super::media::{vp8_frame, vp8_is_keyframe_start, Source};
+use super::media::{vp8_info, Source, Vp8Info};
 
 /// One received RTP packet.
 #[derive(Debug, Clone)]
@@ -24,6 +24,8 @@ pub struct Rx {
     pub keyframe_start: bool,
     pub frame: Option<u32>,
     pub payload_len: usize,
+    /// What the VP8 payload says (video only).
+    pub vp8: Option<Vp8Info>,
 }
 
 pub struct Client {
@@ -40,6 +42,8 @@ pub struct Client {
     pub connected: bool,
     pub pending: Option<SdpPendingOffer>,
     pub transport: Option<manifold_sfu::TransportId>,
+    /// The last SDP answer from the router.
+    pub remote_sdp: String,
 }
 
 impl Client {
@@ -64,6 +68,7 @@ impl Client {
             connected: false,
             pending: None,
             transport: None,
+            remote_sdp: String::new(),
         }
     }
 
@@ -102,6 +107,7 @@ impl Client {
     }
 
     pub fn accept_answer(&mut self, answer: &str) {
+        self.remote_sdp = answer.to_string();
         let answer = SdpAnswer::from_sdp_string(answer).expect("parse answer");
         let pending = self.pending.take().expect("pending offer");
         self.rtc
@@ -118,6 +124,27 @@ impl Client {
             .accept_offer(offer)
             .expect("accept offer");
         answer.to_sdp_string()
+    }
+
+    /// Offer to send audio and video as simulcast encodings `rids`, lowest first.
+    pub fn offer_send_simulcast(&mut self, audio: bool, rids: &[&str]) -> String {
+        use str0m::media::{Simulcast, SimulcastLayer};
+        let mut api = self.rtc.sdp_api();
+        if audio {
+            let mid = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+            self.audio_mid = Some(mid);
+            self.kinds.insert(mid, MediaKind::Audio);
+        }
+        let mut sim = Simulcast::new();
+        for r in rids {
+            sim.add_send_layer(SimulcastLayer::new(r));
+        }
+        let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, Some(sim));
+        self.video_mid = Some(mid);
+        self.kinds.insert(mid, MediaKind::Video);
+        let (offer, pending) = api.apply().expect("offer");
+        self.pending = Some(pending);
+        offer.to_sdp_string()
     }
 
     /// Write due media packets.
@@ -146,7 +173,7 @@ impl Client {
                 continue;
             };
             let mut api = self.rtc.direct_api();
-            let Some(tx) = api.stream_tx_by_mid(mid, None) else {
+            let Some(tx) = api.stream_tx_by_mid(mid, p.rid) else {
                 continue;
             };
             tx.write_rtp(
@@ -200,10 +227,10 @@ impl Client {
             Event::MediaAdded(m) => {
                 self.kinds.insert(m.mid, m.kind);
             }
-            Event::KeyframeRequest(_) => {
+            Event::KeyframeRequest(r) => {
                 self.keyframe_requests += 1;
                 if let Some(s) = self.source.as_mut() {
-                    s.force_keyframe = true;
+                    s.force_keyframe(r.rid);
                 }
             }
             Event::RtpPacket(p) => {
@@ -211,14 +238,16 @@ impl Client {
                     return;
                 };
                 let video = self.kinds.get(&mid) == Some(&MediaKind::Video);
+                let vp8 = if video { vp8_info(&p.payload) } else { None };
                 self.received.entry(mid).or_default().push(Rx {
                     seq: *p.seq_no,
                     ts: p.header.timestamp,
                     at: now,
                     marker: p.header.marker,
-                    keyframe_start: video && vp8_is_keyframe_start(&p.payload),
-                    frame: if video { vp8_frame(&p.payload) } else { None },
+                    keyframe_start: vp8.is_some_and(|v| v.keyframe),
+                    frame: vp8.map(|v| v.frame),
                     payload_len: p.payload.len(),
+                    vp8,
                 });
             }
             _ => {}
@@ -227,6 +256,16 @@ impl Client {
 
     fn mid_of(&mut self, ssrc: str0m::rtp::Ssrc) -> Option<Mid> {
         self.rtc.direct_api().stream_rx(&ssrc).map(|s| s.mid())
+    }
+
+    /// The router's ICE ufrag from its last answer.
+    pub fn server_ufrag(&self) -> String {
+        self.remote_sdp
+            .lines()
+            .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
     }
 
     /// Received packets of the first track of this kind.

@@ -1,64 +1,83 @@
 //! Synthetic media: Opus-sized audio and VP8 video with real payload
-//! descriptors (picture ids, keyframe bits), so the router's codec logic
-//! sees what a browser would send.
+//! descriptors (picture IDs, TL0PICIDX, temporal ids, keyframe bits), in one
+//! or several simulcast encodings, so the router's codec logic sees what a
+//! browser would send.
 
 use std::time::{Duration, Instant};
 
-/// Builds one VP8 RTP payload: descriptor with a 15-bit picture id, then
-/// the VP8 payload header byte (P bit clear on keyframes) and filler that
-/// carries the frame number.
-pub fn vp8_payload(
-    picture_id: u16,
-    start: bool,
-    keyframe: bool,
-    frame: u32,
-    len: usize,
-) -> Vec<u8> {
-    let mut p = Vec::with_capacity(len.max(10));
-    p.push(0x80 | if start { 0x10 } else { 0 });
-    p.push(0x80);
-    p.push(0x80 | ((picture_id >> 8) as u8 & 0x7f));
-    p.push(picture_id as u8);
-    p.push(if keyframe { 0x00 } else { 0x01 });
-    p.extend_from_slice(&frame.to_be_bytes());
+use manifold_sfu::packet::Vp8Descriptor;
+use str0m::media::Rid;
+
+/// What one VP8 packet says about itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Vp8Info {
+    pub picture_id: u16,
+    pub tl0: Option<u8>,
+    pub tid: Option<u8>,
+    pub start: bool,
+    pub keyframe: bool,
+    pub frame: u32,
+    pub layer: u8,
+}
+
+/// Builds one VP8 RTP payload: descriptor with a 15-bit picture ID (and
+/// TL0PICIDX/TID when temporal layers are on), the VP8 payload header byte
+/// (P bit clear on keyframes), then the frame number and layer as filler.
+pub fn vp8_payload(i: &Vp8Info, len: usize) -> Vec<u8> {
+    let mut p = Vec::with_capacity(len.max(16));
+    p.push(0x80 | if i.start { 0x10 } else { 0 });
+    let temporal = i.tid.is_some();
+    p.push(0x80 | if temporal { 0x60 } else { 0 });
+    p.push(0x80 | ((i.picture_id >> 8) as u8 & 0x7f));
+    p.push(i.picture_id as u8);
+    if temporal {
+        p.push(i.tl0.unwrap_or(0));
+        let tid = i.tid.unwrap_or(0);
+        let sync = tid > 0;
+        p.push((tid << 6) | if sync { 0x20 } else { 0 });
+    }
+    p.push(if i.keyframe { 0x00 } else { 0x01 });
+    p.extend_from_slice(&i.frame.to_be_bytes());
+    p.push(i.layer);
     p.resize(len.max(p.len()), 0xab);
     p
 }
 
-/// Frame number carried by [`vp8_payload`].
-pub fn vp8_frame(payload: &[u8]) -> Option<u32> {
-    Some(u32::from_be_bytes(payload.get(5..9)?.try_into().ok()?))
-}
-
-/// Whether a VP8 payload starts a keyframe.
-pub fn vp8_is_keyframe_start(payload: &[u8]) -> bool {
-    payload.len() > 4 && payload[0] & 0x10 != 0 && payload[4] & 0x01 == 0
+/// Read back what [`vp8_payload`] wrote (with the router's rewrites).
+pub fn vp8_info(payload: &[u8]) -> Option<Vp8Info> {
+    let d = Vp8Descriptor::parse(payload).ok()?;
+    let rest = payload.get(d.header_len..)?;
+    Some(Vp8Info {
+        picture_id: d.picture_id?,
+        tl0: d.tl0picidx,
+        tid: d.tid,
+        start: d.start_of_partition && d.partition_id == 0,
+        keyframe: d.start_of_partition && rest.first()? & 0x01 == 0,
+        frame: u32::from_be_bytes(rest.get(1..5)?.try_into().ok()?),
+        layer: *rest.get(5)?,
+    })
 }
 
 /// One RTP packet to write.
 #[derive(Debug, Clone)]
 pub struct Packet {
     pub video: bool,
+    pub rid: Option<Rid>,
     pub seq: u64,
     pub ts: u32,
     pub marker: bool,
     pub payload: Vec<u8>,
 }
 
-/// A publisher's media clock: audio every 20 ms, video at 30 fps with a
-/// keyframe every `keyframe_interval` or on request.
-pub struct Source {
-    pub audio: bool,
-    pub video: bool,
-    start: Instant,
-    next_audio: Instant,
-    next_video: Instant,
-    audio_seq: u64,
-    video_seq: u64,
-    frame: u32,
+/// One video encoding: its own numbering, keyframes and size.
+pub struct VideoLayer {
+    pub rid: Option<Rid>,
+    pub index: u8,
+    pub enabled: bool,
+    seq: u64,
     picture_id: u16,
+    tl0: u8,
     last_keyframe: Option<Instant>,
-    pub keyframe_interval: Duration,
     pub force_keyframe: bool,
     pub packets_per_frame: usize,
     pub keyframe_packets: usize,
@@ -66,35 +85,90 @@ pub struct Source {
     pub keyframes_sent: u64,
 }
 
+impl VideoLayer {
+    pub fn new(rid: Option<&str>, index: u8, packets_per_frame: usize, packet_size: usize) -> Self {
+        VideoLayer {
+            rid: rid.map(Rid::from),
+            index,
+            enabled: true,
+            seq: 5000 + index as u64 * 10_000,
+            picture_id: 300 + index as u16 * 1000,
+            tl0: 10 * index,
+            last_keyframe: None,
+            force_keyframe: false,
+            packets_per_frame,
+            keyframe_packets: packets_per_frame * 3,
+            packet_size,
+            keyframes_sent: 0,
+        }
+    }
+}
+
+/// A publisher's media clock: audio every 20 ms, video at 30 fps per
+/// layer, with a keyframe every `keyframe_interval` or on request.
+pub struct Source {
+    pub audio: bool,
+    pub layers: Vec<VideoLayer>,
+    /// Temporal layers per encoding (1 = none signalled; 3 = L1T3 pattern).
+    pub temporal_layers: u8,
+    start: Instant,
+    next_audio: Instant,
+    next_video: Instant,
+    audio_seq: u64,
+    frame: u32,
+    pub keyframe_interval: Duration,
+}
+
 impl Source {
     pub fn new(now: Instant, audio: bool, video: bool) -> Self {
+        let layers = if video {
+            vec![VideoLayer::new(None, 0, 3, 1000)]
+        } else {
+            vec![]
+        };
+        Self::with_layers(now, audio, layers)
+    }
+
+    pub fn with_layers(now: Instant, audio: bool, layers: Vec<VideoLayer>) -> Self {
         Source {
             audio,
-            video,
+            layers,
+            temporal_layers: 1,
             start: now,
             next_audio: now,
             next_video: now,
             audio_seq: 100,
-            video_seq: 5000,
             frame: 0,
-            picture_id: 300,
-            last_keyframe: None,
             keyframe_interval: Duration::from_secs(3),
-            force_keyframe: false,
-            packets_per_frame: 3,
-            keyframe_packets: 8,
-            packet_size: 1000,
-            keyframes_sent: 0,
         }
     }
 
-    pub fn next_at(&self) -> Instant {
-        match (self.audio, self.video) {
-            (true, true) => self.next_audio.min(self.next_video),
-            (true, false) => self.next_audio,
-            (false, true) => self.next_video,
-            (false, false) => self.start + Duration::from_secs(1 << 20),
+    /// The first (or only) video layer.
+    pub fn video(&mut self) -> &mut VideoLayer {
+        &mut self.layers[0]
+    }
+
+    pub fn force_keyframe(&mut self, rid: Option<Rid>) {
+        for l in &mut self.layers {
+            if rid.is_none() || l.rid == rid {
+                l.force_keyframe = true;
+            }
         }
+    }
+
+    pub fn keyframes_sent(&self) -> u64 {
+        self.layers.iter().map(|l| l.keyframes_sent).sum()
+    }
+
+    pub fn next_at(&self) -> Instant {
+        let far = self.start + Duration::from_secs(1 << 20);
+        let a = if self.audio { self.next_audio } else { far };
+        let v = if self.layers.is_empty() {
+            far
+        } else {
+            self.next_video
+        };
+        a.min(v)
     }
 
     /// Packets due at `now`.
@@ -104,6 +178,7 @@ impl Source {
             let ts = (self.next_audio - self.start).as_millis() as u32 * 48;
             out.push(Packet {
                 video: false,
+                rid: None,
                 seq: self.audio_seq,
                 ts,
                 marker: false,
@@ -112,40 +187,57 @@ impl Source {
             self.audio_seq += 1;
             self.next_audio += Duration::from_millis(20);
         }
-        while self.video && self.next_video <= now {
-            let ts = ((self.next_video - self.start).as_micros() as u64 * 9 / 100) as u32;
-            let keyframe = self.force_keyframe
-                || self
-                    .last_keyframe
-                    .is_none_or(|k| self.next_video - k >= self.keyframe_interval);
-            if keyframe {
-                self.force_keyframe = false;
-                self.last_keyframe = Some(self.next_video);
-                self.keyframes_sent += 1;
-            }
-            let n = if keyframe {
-                self.keyframe_packets
-            } else {
-                self.packets_per_frame
+        while !self.layers.is_empty() && self.next_video <= now {
+            let at = self.next_video;
+            let ts = ((at - self.start).as_micros() as u64 * 9 / 100) as u32;
+            // L1T3: 0, 2, 1, 2, ...
+            let tid = match self.temporal_layers {
+                1 => None,
+                2 => Some((self.frame % 2) as u8),
+                _ => Some([0u8, 2, 1, 2][(self.frame % 4) as usize]),
             };
-            for i in 0..n {
-                out.push(Packet {
-                    video: true,
-                    seq: self.video_seq,
-                    ts,
-                    marker: i + 1 == n,
-                    payload: vp8_payload(
-                        self.picture_id,
-                        i == 0,
+            for l in self.layers.iter_mut().filter(|l| l.enabled) {
+                let keyframe = l.force_keyframe
+                    || l.last_keyframe
+                        .is_none_or(|k| at - k >= self.keyframe_interval);
+                // A keyframe is always a base-layer picture.
+                let tid = if keyframe { tid.map(|_| 0) } else { tid };
+                if keyframe {
+                    l.force_keyframe = false;
+                    l.last_keyframe = Some(at);
+                    l.keyframes_sent += 1;
+                }
+                if tid == Some(0) {
+                    l.tl0 = l.tl0.wrapping_add(1);
+                }
+                let n = if keyframe {
+                    l.keyframe_packets
+                } else {
+                    l.packets_per_frame
+                };
+                for i in 0..n {
+                    let info = Vp8Info {
+                        picture_id: l.picture_id,
+                        tl0: tid.map(|_| l.tl0),
+                        tid,
+                        start: i == 0,
                         keyframe,
-                        self.frame,
-                        self.packet_size,
-                    ),
-                });
-                self.video_seq += 1;
+                        frame: self.frame,
+                        layer: l.index,
+                    };
+                    out.push(Packet {
+                        video: true,
+                        rid: l.rid,
+                        seq: l.seq,
+                        ts,
+                        marker: i + 1 == n,
+                        payload: vp8_payload(&info, l.packet_size),
+                    });
+                    l.seq += 1;
+                }
+                l.picture_id = (l.picture_id + 1) & 0x7fff;
             }
             self.frame += 1;
-            self.picture_id = (self.picture_id + 1) & 0x7fff;
             self.next_video += Duration::from_micros(33_333);
         }
         out

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod hostile;
 pub mod link;
 pub mod media;
 
@@ -42,6 +43,8 @@ pub struct Sim {
     by_addr: HashMap<SocketAddr, usize>,
     by_transport: HashMap<TransportId, usize>,
     pub events: Vec<(Instant, Event)>,
+    /// Datagrams the router sent to an address that is no peer's.
+    pub stray_transmits: u64,
     /// Answer server offers automatically.
     pub auto_answer: bool,
     seed: u64,
@@ -66,6 +69,7 @@ impl Sim {
             by_addr: HashMap::new(),
             by_transport: HashMap::new(),
             events: Vec::new(),
+            stray_transmits: 0,
             auto_answer: true,
             seed,
         }
@@ -123,6 +127,57 @@ impl Sim {
         self.by_transport.insert(t, i);
         let now = self.now;
         self.peers[i].client.source = Some(Source::new(now, audio, video));
+        self.flush_client(i);
+        let producers = self.events[first_event..]
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::ProducerAdded {
+                    producer,
+                    transport,
+                    ..
+                } if *transport == t => Some(*producer),
+                _ => None,
+            })
+            .collect();
+        (t, producers)
+    }
+
+    /// The client publishes audio and VP8 simulcast encodings `rids` (lowest
+    /// first), with `temporal` temporal layers each.
+    pub fn publish_simulcast(
+        &mut self,
+        i: usize,
+        rids: &[&str],
+        temporal: u8,
+    ) -> (TransportId, Vec<ProducerId>) {
+        let offer = self.peers[i].client.offer_send_simulcast(true, rids);
+        let t = self
+            .router
+            .create_webrtc_transport(self.transport_options())
+            .unwrap();
+        let first_event = self.events.len();
+        let answer = self
+            .router
+            .transport(t)
+            .unwrap()
+            .accept_offer(&offer)
+            .unwrap();
+        self.drain_router();
+        self.peers[i].client.accept_answer(&answer);
+        self.peers[i].client.transport = Some(t);
+        self.by_transport.insert(t, i);
+        // Layer sizes: 1, 2 and 4 packets a frame (about 70, 380 and 1,050 kbit/s).
+        let layers = rids
+            .iter()
+            .enumerate()
+            .map(|(n, r)| {
+                let (packets, size) = [(1, 300), (2, 800), (4, 1100)][n.min(2)];
+                media::VideoLayer::new(Some(r), n as u8, packets, size)
+            })
+            .collect();
+        let mut source = Source::with_layers(self.now, true, layers);
+        source.temporal_layers = temporal;
+        self.peers[i].client.source = Some(source);
         self.flush_client(i);
         let producers = self.events[first_event..]
             .iter()
@@ -260,11 +315,10 @@ impl Sim {
         let mut offers = Vec::new();
         loop {
             match self.router.poll_output() {
-                Output::Transmit(t) => {
-                    if let Some(&i) = self.by_addr.get(&t.destination) {
-                        self.peers[i].down.send(self.now, t.contents);
-                    }
-                }
+                Output::Transmit(t) => match self.by_addr.get(&t.destination) {
+                    Some(&i) => self.peers[i].down.send(self.now, t.contents),
+                    None => self.stray_transmits += 1,
+                },
                 Output::Event(e) => {
                     if let Event::RenegotiationNeeded { transport, offer } = &e {
                         offers.push((*transport, offer.clone()));

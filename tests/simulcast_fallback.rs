@@ -1,0 +1,65 @@
+//! Simulcast test 2: the high layer stops; the consumer is on a lower layer
+//! within 1 s, and back within 1 s of the layer's return.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{LinkConfig, Sim};
+use manifold_sfu::MediaKind;
+
+fn first_at_layer(sim: &mut Sim, sub: usize, layer: u8, after: Instant) -> Option<Instant> {
+    sim.client(sub)
+        .track(MediaKind::Video)
+        .iter()
+        .find(|r| r.at > after && r.vp8.is_some_and(|v| v.layer == layer))
+        .map(|r| r.at)
+}
+
+#[test]
+fn falls_back_when_a_layer_stops_and_returns_when_it_comes_back() {
+    let mut sim = Sim::new(22);
+    let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
+    let (_, producers) = sim.publish_simulcast(publisher, &["q", "h", "f"], 1);
+    sim.client(publisher)
+        .source
+        .as_mut()
+        .unwrap()
+        .keyframe_interval = Duration::from_secs(30);
+    sim.run_for(Duration::from_secs(2));
+    let sub = sim.add_peer("sub", LinkConfig::default(), LinkConfig::default());
+    sim.subscribe(sub, &producers);
+    // The allocator starts below the top layer and climbs once the
+    // bandwidth estimate has held.
+    sim.run_for(Duration::from_secs(4));
+    let start = sim.start;
+    assert!(
+        first_at_layer(&mut sim, sub, 2, start).is_some(),
+        "on the high layer"
+    );
+
+    // The sender drops the high layer (e.g. CPU or bandwidth limited).
+    sim.client(publisher).source.as_mut().unwrap().layers[2].enabled = false;
+    let stopped = sim.now;
+    sim.run_for(Duration::from_secs(3));
+    let down = first_at_layer(&mut sim, sub, 1, stopped).expect("fell back to h");
+    assert!(
+        down - stopped <= Duration::from_secs(1),
+        "fallback took {:?}",
+        down - stopped
+    );
+    let v = sim.client(sub).track(MediaKind::Video).to_vec();
+    let fell = v.iter().find(|r| r.at == down).unwrap();
+    assert!(fell.keyframe_start);
+
+    // It comes back.
+    sim.client(publisher).source.as_mut().unwrap().layers[2].enabled = true;
+    let back = sim.now;
+    sim.run_for(Duration::from_secs(3));
+    let up = first_at_layer(&mut sim, sub, 2, back).expect("back on f");
+    assert!(
+        up - back <= Duration::from_secs(1),
+        "return took {:?}",
+        up - back
+    );
+}

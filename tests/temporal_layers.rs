@@ -1,0 +1,53 @@
+//! Simulcast test 3 (VP8 part): temporal layers above the preferred one are
+//! dropped; the output frame rate follows the chosen temporal layer and the
+//! sequence stays continuous.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{check, LinkConfig, Sim};
+use manifold_sfu::{Layers, MediaKind};
+
+#[test]
+fn output_frame_rate_follows_temporal_layer() {
+    let mut sim = Sim::new(23);
+    let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
+    let (_, producers) = sim.publish_simulcast(publisher, &["q", "h", "f"], 3);
+    let sub = sim.add_peer("sub", LinkConfig::default(), LinkConfig::default());
+    let t = sim.subscribe(sub, &producers);
+    let consumer = sim.router.transport(t).unwrap().consumers()[1];
+    sim.run_for(Duration::from_secs(4));
+
+    let mut rates = Vec::new();
+    for tl in [0u8, 1, 2, 0] {
+        sim.router
+            .consumer(consumer)
+            .unwrap()
+            .set_preferred_layers(Layers::new(2, tl));
+        sim.run_for(Duration::from_millis(500));
+        let from = sim.now;
+        sim.run_for(Duration::from_secs(4));
+        let frames = sim
+            .client(sub)
+            .track(MediaKind::Video)
+            .iter()
+            .filter(|r| r.at > from && r.vp8.is_some_and(|v| v.start))
+            .count() as f64
+            / 4.0;
+        rates.push(frames);
+        assert_eq!(
+            sim.router.consumer(consumer).unwrap().current_layers(),
+            Some(Layers::new(2, tl))
+        );
+    }
+    // 30 fps source in an L1T3 pattern: 7.5, 15 and 30 fps.
+    let expect = [7.5, 15.0, 30.0, 7.5];
+    for (got, want) in rates.iter().zip(expect) {
+        assert!((got - want).abs() <= 1.0, "frame rates {rates:?}");
+    }
+    let v = sim.client(sub).track(MediaKind::Video).to_vec();
+    assert_eq!(check::missing_seqs(&v), 0);
+    // Only base-layer-or-allowed temporal ids reached the subscriber.
+    assert!(v.iter().all(|r| r.vp8.is_some()));
+}
