@@ -105,7 +105,7 @@ impl Setup {
             thread_cpu() - cpu,
             (thread_cpu() - cpu) / k as u32,
             (rss() - mem) >> 20,
-            (rss() - mem) / k as u64 >> 10,
+            ((rss() - mem) / k as u64) >> 10,
         );
         // One connected client, whose consent check is the routed datagram.
         let mut client = Client::new("client", "127.0.0.1:50000".parse().unwrap(), now);
@@ -172,7 +172,8 @@ fn demux(c: &mut Criterion<CpuTime>) {
     let mut rtp = vec![0u8; 1000];
     rtp[0] = 0x80;
     rtp[1] = 96;
-    for k in SIZES {
+    let sizes: &[usize] = if support::measuring() { &SIZES } else { &[100] };
+    for &k in sizes {
         let mut s = Setup::new(k);
         s.check(stranger, &unknown_stun, |st| st.dropped_unknown_ufrag);
         s.check(stranger, &rtp, |st| st.dropped_unknown_source);

@@ -104,10 +104,8 @@ pub fn connect(
         let mut to_client = Vec::new();
         let router_timeout = timed(router_cpu, || loop {
             match router.poll_output() {
-                Output::Transmit(tx) => {
-                    if tx.destination == client.addr {
-                        to_client.push(tx.contents);
-                    }
+                Output::Transmit(tx) if tx.destination == client.addr => {
+                    to_client.push(tx.contents)
                 }
                 Output::Timeout(at) => break at,
                 _ => {}
@@ -149,4 +147,11 @@ pub fn connect(
             client.handle_timeout(next);
         }
     }
+}
+
+/// Whether this run measures (`cargo bench`, which passes `--bench`) rather
+/// than smoke-tests (`cargo test --all-targets` runs each benchmark once):
+/// smoke tests use smaller sizes so the test suite stays quick.
+pub fn measuring() -> bool {
+    std::env::args().any(|a| a == "--bench")
 }
