@@ -32,7 +32,7 @@ pub(crate) const UPGRADE_HOLD: Duration = Duration::from_secs(2);
 const USABLE: f64 = 0.9;
 /// Assumed bitrate of a layer that has not been measured yet, by index.
 const DEFAULT_LAYER_BPS: [u64; 4] = [150_000, 500_000, 1_500_000, 3_000_000];
-/// Assumed bitrate of an audio consumer.
+/// Assumed bitrate of an audio consumer not measured yet.
 pub(crate) const AUDIO_BPS: u64 = 48_000;
 /// Most estimates remembered.
 const MAX_HISTORY: usize = 64;
@@ -60,8 +60,8 @@ impl Candidate {
 
 /// Spatial layer per candidate (`None`: paused for bandwidth), and the
 /// total allocated.
-pub(crate) fn allocate(budget: u64, audio: usize, cands: &[Candidate]) -> (Vec<Option<u8>>, u64) {
-    let mut remaining = budget.saturating_sub(audio as u64 * AUDIO_BPS);
+pub(crate) fn allocate(budget: u64, audio_bps: u64, cands: &[Candidate]) -> (Vec<Option<u8>>, u64) {
+    let mut remaining = budget.saturating_sub(audio_bps);
     let mut order: Vec<usize> = (0..cands.len()).collect();
     order.sort_by_key(|&i| (std::cmp::Reverse(cands[i].priority), i));
     let mut alloc: Vec<Option<u8>> = vec![None; cands.len()];
@@ -93,7 +93,7 @@ pub(crate) fn allocate(budget: u64, audio: usize, cands: &[Candidate]) -> (Vec<O
             }
         }
     }
-    (alloc, spent + audio as u64 * AUDIO_BPS)
+    (alloc, spent + audio_bps)
 }
 
 /// The bitrate cap that makes a layer selector pick exactly `layer`: halfway
@@ -146,7 +146,7 @@ impl Allocator {
     pub(crate) fn handle_timeout(
         &mut self,
         now: Instant,
-        audio: usize,
+        audio_bps: u64,
         cands: &[Candidate],
     ) -> Vec<(ConsumerId, Option<u8>)> {
         while self
@@ -168,8 +168,8 @@ impl Allocator {
             .map(|(_, b)| *b)
             .min()
             .unwrap_or(u64::MAX / 2));
-        let (fast, total_fast) = allocate(latest, audio, cands);
-        let (slow, _) = allocate(held, audio, cands);
+        let (fast, _) = allocate(latest, audio_bps, cands);
+        let (slow, _) = allocate(held, audio_bps, cands);
         let mut out = Vec::with_capacity(cands.len());
         let mut total = 0;
         for (i, c) in cands.iter().enumerate() {
@@ -196,8 +196,7 @@ impl Allocator {
             }
             out.push((c.id, l));
         }
-        let _ = total_fast;
-        self.allocated_bps = total + audio as u64 * AUDIO_BPS;
+        self.allocated_bps = total + audio_bps;
         self.desired_bps = cands
             .iter()
             .map(|c| {
@@ -205,7 +204,7 @@ impl Allocator {
                 (0..=top).rev().find_map(|l| c.rate(l)).unwrap_or(0)
             })
             .sum::<u64>()
-            + audio as u64 * AUDIO_BPS;
+            + audio_bps;
         self.current = out.clone();
         out
     }
@@ -228,13 +227,16 @@ mod tests {
     fn priorities_and_pausing() {
         let c = [cand(1, 1, 2), cand(2, 3, 2), cand(3, 1, 2)];
         // Room for everyone's top layer.
-        assert_eq!(allocate(10_000_000, 1, &c).0, [Some(2), Some(2), Some(2)]);
+        assert_eq!(
+            allocate(10_000_000, AUDIO_BPS, &c).0,
+            [Some(2), Some(2), Some(2)]
+        );
         // Room for one high layer: the screen share (priority 3) gets it.
-        let (a, _) = allocate(1_900_000, 1, &c);
+        let (a, _) = allocate(1_900_000, AUDIO_BPS, &c);
         assert_eq!(a[1], Some(2));
         assert_eq!((a[0], a[2]), (Some(0), Some(0)));
         // Room for two lowest layers: the lowest priority, youngest pauses.
-        let (a, _) = allocate(2 * 150_000 + AUDIO_BPS + 10, 1, &c);
+        let (a, _) = allocate(2 * 150_000 + AUDIO_BPS + 10, AUDIO_BPS, &c);
         assert_eq!(a, [Some(0), Some(0), None]);
         // Never above the preferred layer.
         assert_eq!(allocate(10_000_000, 0, &[cand(1, 1, 1)]).0, [Some(1)]);

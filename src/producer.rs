@@ -13,6 +13,10 @@ use crate::{ConsumerId, TransportId};
 
 /// A layer that sent nothing for this long is considered gone.
 pub(crate) const LAYER_TIMEOUT: Duration = Duration::from_millis(400);
+/// Bytes a forwarded packet costs on the wire beyond its payload: RTP
+/// header and extensions, SRTP tag, UDP and IP headers. Layer bitrates
+/// include it, so they compare with the bandwidth estimate.
+const PACKET_OVERHEAD: usize = 60;
 /// How often live layers and bitrates are re-evaluated.
 pub(crate) const LAYER_CHECK: Duration = Duration::from_millis(200);
 
@@ -47,7 +51,7 @@ impl Layer {
 
     pub(crate) fn on_packet(&mut self, now: Instant, len: usize) {
         self.last_packet = Some(now);
-        self.bytes += len as u64;
+        self.bytes += (len + PACKET_OVERHEAD) as u64;
         self.window_start.get_or_insert(now);
     }
 

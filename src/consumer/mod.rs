@@ -33,6 +33,10 @@ pub(crate) struct Consumer {
     pub producer_paused: bool,
     /// Paused by the bandwidth allocator (video only).
     pub bw_paused: bool,
+    /// The allocator moved the target below the current layer: stop sending
+    /// the current layer at once instead of waiting for the lower keyframe,
+    /// so a congested link drains.
+    pub urgent_down: bool,
     pub priority: u8,
     /// Bitrate the allocator gave it (`None`: no allocation yet).
     pub allocated_bps: Option<u64>,
@@ -111,6 +115,12 @@ impl Consumer {
                 self.vp8.rebase(p.picture_id, p.tl0);
             } else if !on_current || self.wait_keyframe {
                 return Verdict::Drop;
+            } else if self.urgent_down && p.layer > target.spatial {
+                self.rewriter.break_segment();
+                return Verdict::Drop;
+            }
+            if self.current.map(|c| c.spatial) == Some(target.spatial) {
+                self.urgent_down = false;
             }
             if let (Some(tid), Some(current)) = (p.temporal, self.current.as_mut()) {
                 if p.frame_start {

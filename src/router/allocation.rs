@@ -7,7 +7,7 @@ use smallvec::SmallVec;
 use str0m::bwe::Bitrate;
 
 use super::{Router, Timer};
-use crate::allocator::{cap_for, Candidate, ALLOCATION_INTERVAL};
+use crate::allocator::{cap_for, Candidate, ALLOCATION_INTERVAL, AUDIO_BPS};
 use crate::{ConsumerId, Event, TransportId};
 
 /// How often a publisher is told its maximum incoming bitrate.
@@ -60,7 +60,7 @@ impl Router {
         let Some(t) = self.transports.get(&tid) else {
             return;
         };
-        let mut audio = 0;
+        let mut audio = 0u64;
         let mut cands = Vec::new();
         for cid in &t.consumers {
             let Some(c) = self.consumers.get(cid) else {
@@ -69,13 +69,14 @@ impl Router {
             if c.ssrc.is_none() || c.paused || c.producer_paused {
                 continue;
             }
-            if c.kind.is_audio() {
-                audio += 1;
-                continue;
-            }
             let Some(p) = self.producers.get(&c.producer) else {
                 continue;
             };
+            if c.kind.is_audio() {
+                let measured = p.layers.first().map_or(0, |l| l.bitrate_bps);
+                audio += if measured > 0 { measured } else { AUDIO_BPS };
+                continue;
+            }
             let layers: SmallVec<[Option<u64>; 3]> = p
                 .layers
                 .iter()
@@ -98,12 +99,12 @@ impl Router {
             return;
         };
         let decisions = t.allocator.handle_timeout(now, audio, &cands);
-        let (allocated, desired) = (t.allocator.allocated_bps, t.allocator.desired_bps);
+        // Padding keeps the estimate honest up to what is allocated; a
+        // desired rate above the estimate makes str0m probe for more.
+        let (minimum, desired) = (t.allocator.allocated_bps, t.allocator.desired_bps);
         t.guarded(|rtc| {
-            rtc.bwe().set_bitrate(
-                Bitrate::from(allocated),
-                Bitrate::from(desired.max(allocated)),
-            )
+            rtc.bwe()
+                .set_bitrate(Bitrate::from(minimum), Bitrate::from(desired.max(minimum)))
         });
         self.drain_transport(tid);
         for ((cid, layer), cand) in decisions.into_iter().zip(&cands) {
@@ -133,6 +134,8 @@ impl Router {
                     c.restart();
                 }
                 c.selector.set_max_bitrate(Some(cap), &states);
+                let target = c.selector.target().spatial;
+                c.urgent_down = c.current.is_some_and(|cur| cur.spatial > target);
             }
         }
         let want = c.wants_keyframe().then(|| c.selector.target().spatial);

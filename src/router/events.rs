@@ -105,7 +105,9 @@ impl Router {
                     .map(|r| Layer::new(Some(*r), interval))
                     .collect()
             };
-            let monitor_at = (layers.len() > 1).then(|| self.now + LAYER_CHECK);
+            // Every producer's layers are measured: liveness and bitrate feed layer
+            // selection and bandwidth allocation.
+            let monitor_at = Some(self.now + LAYER_CHECK);
             let pid = ProducerId(self.ids.next());
             t.producers.push(pid);
             t.producer_by_mid.push((mid, pid));

@@ -59,6 +59,7 @@ impl Router {
                 connected: false,
                 paused: options.paused,
                 bw_paused: false,
+                urgent_down: false,
                 priority: options.priority,
                 allocated_bps: None,
                 bytes_sent: 0,

@@ -42,6 +42,8 @@ pub struct Client {
     pub connected: bool,
     pub pending: Option<SdpPendingOffer>,
     pub transport: Option<manifold_sfu::TransportId>,
+    /// REMB estimates received from the router (max incoming bitrate).
+    pub remb: Vec<u64>,
     /// The last SDP answer from the router.
     pub remote_sdp: String,
 }
@@ -69,6 +71,7 @@ impl Client {
             pending: None,
             transport: None,
             remote_sdp: String::new(),
+            remb: Vec::new(),
         }
     }
 
@@ -232,6 +235,9 @@ impl Client {
                 if let Some(s) = self.source.as_mut() {
                     s.force_keyframe(r.rid);
                 }
+            }
+            Event::EgressBitrateEstimate(str0m::bwe::BweKind::Remb { estimate, .. }) => {
+                self.remb.push(estimate.as_u64());
             }
             Event::RtpPacket(p) => {
                 let Some(mid) = self.mid_of(p.header.ssrc) else {

@@ -182,7 +182,7 @@ impl Source {
                 seq: self.audio_seq,
                 ts,
                 marker: false,
-                payload: vec![0xfc; 120],
+                payload: vec![0xfc; 30],
             });
             self.audio_seq += 1;
             self.next_audio += Duration::from_millis(20);

@@ -12,6 +12,7 @@ pub mod client;
 pub mod hostile;
 pub mod link;
 pub mod media;
+pub mod table;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -166,12 +167,12 @@ impl Sim {
         self.peers[i].client.accept_answer(&answer);
         self.peers[i].client.transport = Some(t);
         self.by_transport.insert(t, i);
-        // Layer sizes: 1, 2 and 4 packets a frame (about 70, 380 and 1,050 kbit/s).
+        // Layer sizes: 1, 2 and 4 packets a frame (about 60, 410 and 1,100 kbit/s on the wire).
         let layers = rids
             .iter()
             .enumerate()
             .map(|(n, r)| {
-                let (packets, size) = [(1, 300), (2, 800), (4, 1100)][n.min(2)];
+                let (packets, size) = [(1, 150), (2, 800), (4, 1100)][n.min(2)];
                 media::VideoLayer::new(Some(r), n as u8, packets, size)
             })
             .collect();
