@@ -28,6 +28,13 @@ use crate::ConsumerId;
 pub(crate) const ALLOCATION_INTERVAL: Duration = Duration::from_millis(250);
 /// How long the estimate must hold before a consumer is upgraded.
 pub(crate) const UPGRADE_HOLD: Duration = Duration::from_secs(2);
+/// How often a probe is asked for while the allocation is short of what
+/// the subscriber wants (str0m probes when the desired rate rises above the
+/// estimate, but only on a rise): without it, a consumer paused on a low
+/// estimate would never see the estimate grow again.
+const PROBE_INTERVAL: Duration = Duration::from_secs(4);
+/// How long after the first estimate allocation starts.
+pub(crate) const WARMUP: Duration = Duration::from_secs(3);
 /// Share of the estimate handed out (the rest absorbs estimate noise, RTX and RTCP).
 const USABLE: f64 = 0.9;
 /// Assumed bitrate of a layer that has not been measured yet, by index.
@@ -116,6 +123,9 @@ pub(crate) struct Allocator {
     pub current: Vec<(ConsumerId, Option<u8>)>,
     pub allocated_bps: u64,
     pub desired_bps: u64,
+    last_probe: Option<Instant>,
+    /// When the first estimate arrived.
+    first_estimate: Option<Instant>,
 }
 
 impl Allocator {
@@ -126,6 +136,8 @@ impl Allocator {
             current: Vec::new(),
             allocated_bps: 0,
             desired_bps: 0,
+            last_probe: None,
+            first_estimate: None,
         }
     }
 
@@ -135,6 +147,16 @@ impl Allocator {
             self.history.pop_front();
         }
         self.history.push_back((now, bps));
+        self.first_estimate.get_or_insert(now);
+    }
+
+    /// Whether the estimate has been measured on real traffic long enough
+    /// to act on. The first estimates are the configured starting value and
+    /// what little traffic a new session has sent: pausing on them would
+    /// keep video off, and so keep the estimate from ever growing.
+    pub(crate) fn warmed_up(&self, now: Instant) -> bool {
+        self.first_estimate
+            .is_some_and(|t| now.saturating_duration_since(t) >= WARMUP)
     }
 
     /// The latest estimate.
@@ -207,6 +229,18 @@ impl Allocator {
             + audio_bps;
         self.current = out.clone();
         out
+    }
+
+    /// Whether to ask str0m for a new probe now.
+    pub(crate) fn should_probe(&mut self, now: Instant) -> bool {
+        let short = self.allocated_bps < self.desired_bps;
+        let due = self
+            .last_probe
+            .is_none_or(|t| now.saturating_duration_since(t) >= PROBE_INTERVAL);
+        if short && due {
+            self.last_probe = Some(now);
+        }
+        short && due
     }
 }
 

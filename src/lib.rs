@@ -113,6 +113,7 @@ mod config;
 mod consumer;
 mod error;
 mod event;
+pub mod ext;
 mod id;
 mod io;
 mod keyframe;

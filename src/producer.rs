@@ -8,7 +8,7 @@ use str0m::media::{MediaKind, Mid, Pt, Rid};
 
 use crate::consumer::layers::LayerState;
 use crate::keyframe::KeyframeThrottle;
-use crate::packet::CodecKind;
+use crate::packet::{CodecKind, FrameDependencyStructure};
 use crate::{ConsumerId, TransportId};
 
 /// A layer that sent nothing for this long is considered gone.
@@ -88,8 +88,10 @@ pub(crate) struct Producer {
     pub paused: bool,
     pub consumers: Vec<ConsumerId>,
     pub packets: u64,
-    /// The layer monitor's timer, for producers with several layers.
+    /// The layer monitor's timer.
     pub monitor_at: Option<Instant>,
+    /// The latest AV1 Dependency Descriptor structure seen.
+    pub dd_structure: Option<FrameDependencyStructure>,
 }
 
 impl Producer {

@@ -39,8 +39,9 @@ impl Router {
         };
         t.alloc_at = None;
         let has_estimate = t.allocator.estimate().is_some();
+        let warmed_up = t.allocator.warmed_up(now);
         let remb = t.max_incoming_bitrate;
-        if has_estimate {
+        if warmed_up {
             self.allocate(tid, now);
         }
         if let Some(max) = remb {
@@ -102,9 +103,19 @@ impl Router {
         // Padding keeps the estimate honest up to what is allocated; a
         // desired rate above the estimate makes str0m probe for more.
         let (minimum, desired) = (t.allocator.allocated_bps, t.allocator.desired_bps);
+        let estimate = t.allocator.estimate().unwrap_or(0);
+        let probe = t.allocator.should_probe(now);
         t.guarded(|rtc| {
-            rtc.bwe()
-                .set_bitrate(Bitrate::from(minimum), Bitrate::from(desired.max(minimum)))
+            let mut bwe = rtc.bwe();
+            if probe {
+                // A rise of the desired rate above the estimate is what makes
+                // str0m probe: lower it to the estimate first.
+                bwe.set_bitrate(
+                    Bitrate::from(minimum.min(estimate)),
+                    Bitrate::from(estimate),
+                );
+            }
+            bwe.set_bitrate(Bitrate::from(minimum), Bitrate::from(desired.max(minimum)))
         });
         self.drain_transport(tid);
         for ((cid, layer), cand) in decisions.into_iter().zip(&cands) {

@@ -123,6 +123,7 @@ impl Router {
                     consumers: Vec::new(),
                     packets: 0,
                     monitor_at,
+                    dd_structure: None,
                 },
             );
             self.schedule(None, monitor_at, Timer::Layers(pid));

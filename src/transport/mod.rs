@@ -126,7 +126,11 @@ impl Transport {
             .set_send_buffer_audio(limits.rtx_cache_audio)
             .set_send_buffer_video(limits.rtx_cache_video)
             .set_stats_interval(None)
-            .enable_bwe(config.initial_bandwidth_bps.map(Bitrate::from));
+            .enable_bwe(config.initial_bandwidth_bps.map(Bitrate::from))
+            .set_extension(
+                crate::ext::DEPENDENCY_DESCRIPTOR_ID,
+                crate::ext::DependencyDescriptorSerializer::extension(),
+            );
         let mut rtc = rtc_config.build(now);
         for l in listen {
             if let Ok(c) = Candidate::host(l.candidate_addr(), Protocol::Udp) {

@@ -26,6 +26,8 @@ pub struct Rx {
     pub payload_len: usize,
     /// What the VP8 payload says (video only).
     pub vp8: Option<Vp8Info>,
+    /// The AV1 Dependency Descriptor's bytes, when present.
+    pub dd: Option<Vec<u8>>,
 }
 
 pub struct Client {
@@ -53,6 +55,10 @@ impl Client {
         let provider = Arc::new(str0m::crypto::from_feature_flags());
         let mut rtc = RtcConfig::new()
             .set_rtp_mode(true)
+            .set_extension(
+                manifold_sfu::ext::DEPENDENCY_DESCRIPTOR_ID,
+                manifold_sfu::ext::DependencyDescriptorSerializer::extension(),
+            )
             .set_crypto_provider(provider)
             .build(now);
         rtc.add_local_candidate(Candidate::host(addr, Protocol::Udp).expect("host candidate"));
@@ -163,7 +169,10 @@ impl Client {
             };
             let Some(mid) = mid else { continue };
             let params = self.rtc.codec_config().params().to_vec();
-            let want = if p.video {
+            let av1 = self.source.as_ref().is_some_and(|s| s.av1);
+            let want = if p.video && av1 {
+                str0m::format::Codec::Av1
+            } else if p.video {
                 str0m::format::Codec::Vp8
             } else {
                 str0m::format::Codec::Opus
@@ -179,9 +188,17 @@ impl Client {
             let Some(tx) = api.stream_tx_by_mid(mid, p.rid) else {
                 continue;
             };
+            let mut exts = str0m::rtp::ExtensionValues::default();
+            if let Some(dd) = p.dd {
+                exts.user_values
+                    .set(manifold_sfu::ext::RawDependencyDescriptor(
+                        dd.as_slice().into(),
+                    ));
+            }
             tx.write_rtp(
                 RtpWrite::new(pt, SeqNo::from(p.seq), p.ts, now, p.payload)
                     .marker(p.marker)
+                    .ext_vals(exts)
                     .nackable(p.video),
             );
         }
@@ -254,6 +271,12 @@ impl Client {
                     frame: vp8.map(|v| v.frame),
                     payload_len: p.payload.len(),
                     vp8,
+                    dd: p
+                        .header
+                        .ext_vals
+                        .user_values
+                        .get::<manifold_sfu::ext::RawDependencyDescriptor>()
+                        .map(|d| d.0.to_vec()),
                 });
             }
             _ => {}

@@ -151,6 +151,26 @@ impl Sim {
         rids: &[&str],
         temporal: u8,
     ) -> (TransportId, Vec<ProducerId>) {
+        self.publish_layers(i, rids, temporal, false)
+    }
+
+    /// Like [`Self::publish_simulcast`]; with `av1`, AV1 with a Dependency
+    /// Descriptor (L1T3) instead of VP8. An empty `rids` publishes one encoding.
+    pub fn publish_layers(
+        &mut self,
+        i: usize,
+        rids: &[&str],
+        temporal: u8,
+        av1: bool,
+    ) -> (TransportId, Vec<ProducerId>) {
+        if rids.is_empty() {
+            let (t, producers) = self.publish(i, true, true);
+            let source = self.peers[i].client.source.as_mut().unwrap();
+            source.temporal_layers = temporal;
+            source.av1 = av1;
+            source.av1 = av1;
+            return (t, producers);
+        }
         let offer = self.peers[i].client.offer_send_simulcast(true, rids);
         let t = self
             .router
