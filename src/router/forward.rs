@@ -179,21 +179,9 @@ impl Router {
                     write = write.vp8_patch(patch);
                 }
             }
-            // str0m's pacer releases a written packet only at its next
-            // timeout, which it asks for at once. Run that timeout here, as
-            // the transport's timer would on the host's next
-            // `Input::Timeout` at this same instant: the packet then leaves
-            // in the drain below, without a timer round trip per subscriber
-            // and packet. (A transport past its liveness deadline is left to
-            // the timer, which closes it.)
-            let now = self.now;
-            let live = now < st.liveness_deadline(&self.config);
             st.guarded(|rtc| {
                 if let Some(tx) = rtc.direct_api().stream_tx(&out_ssrc) {
                     tx.write_rtp(write);
-                }
-                if live {
-                    let _ = rtc.handle_input(str0m::Input::Timeout(now));
                 }
             });
             self.stats.rtp_out += 1;
