@@ -8,13 +8,16 @@
 //!
 //! `router` setup: the deterministic harness connects one publisher and N
 //! subscribers (str0m clients over in-memory links, ICE + DTLS) and checks
-//! every subscriber receives video. The publisher client then writes VP8
-//! packets (1000-byte payloads, 8 per frame at 30 frames per second, so 240
-//! packets or about 2 Mbit/s per second of virtual time; the router's
-//! per-second work such as RTCP and bandwidth estimation is spread over
-//! that many packets); outside the timed section its SRTP datagrams are
-//! collected in chunks of 500, and between chunks the simulation runs so
-//! clients keep the transports alive (consent checks, RTCP). The timed section is what a
+//! every subscriber receives video. The router runs without bandwidth
+//! estimation (`initial_bandwidth_bps: None`): the timed section drops the
+//! router's output, so subscribers send no congestion feedback and the
+//! allocator would pause them; this measures the forwarding path itself.
+//! The publisher client then writes VP8 packets (1000-byte payloads, 8 per
+//! frame at 30 frames per second: 240 packets, about 2 Mbit/s, per second
+//! of virtual time, over which the router's per-second work such as RTCP
+//! is spread). Outside the timed section its SRTP datagrams are collected
+//! in chunks of 500, and between chunks the simulation runs so clients keep
+//! the transports alive (consent checks, RTCP). The timed section is what a
 //! host does per datagram: `handle_input(Input::Receive)`, then
 //! `poll_output` until `Timeout` (feeding `Input::Timeout` once when that
 //! timeout is already due), dropping the transmits.
@@ -36,7 +39,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use manifold_sfu::{Input, MediaKind, Output, Router};
+use manifold_sfu::{Input, MediaKind, Output, Router, RouterConfig};
 use str0m::crypto::dtls::{
     DtlsCert, DtlsImplError, DtlsInstance, DtlsOutput, DtlsProvider, DtlsVersion, ProtocolVersion,
     SrtpProfile,
@@ -182,7 +185,10 @@ impl Forward {
     fn new(subscribers: usize) -> Forward {
         PROFILES.lock().unwrap().clear();
         let provider = recording_provider();
-        let mut sim = Sim::new(7);
+        let mut config = RouterConfig::default();
+        config.seed = 7;
+        config.initial_bandwidth_bps = None;
+        let mut sim = Sim::with_config(config);
         let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
         record_profiles(&mut sim, publisher, &provider);
         let (_, producers) = sim.publish(publisher, false, true);
@@ -673,14 +679,21 @@ fn forward(c: &mut Criterion<CpuTime>) {
             setup.elapsed()
         );
         f.transmits = 0;
-        let fed_before = f.sim.router.stats().rtp_in;
+        let before = f.sim.router.stats();
         g.bench_function(BenchmarkId::new("router/aead_aes_256_gcm", n), |b| {
             b.iter_custom(|iters| f.run(iters))
         });
-        let fed = f.sim.router.stats().rtp_in - fed_before;
+        let after = f.sim.router.stats();
+        let fed = after.rtp_in - before.rtp_in;
         eprintln!(
-            "forward: {n} subscribers: {:.2} transmits per input packet",
+            "forward: {n} subscribers: {fed} packets in, {:.2} transmits per input packet",
             f.transmits as f64 / fed.max(1) as f64
+        );
+        // Every packet went to every subscriber: the figure is per forwarded packet.
+        assert_eq!(
+            after.rtp_out - before.rtp_out,
+            fed * n as u64,
+            "forwarded packets"
         );
         f.refill();
         let sample = f.chunk.front().expect("a publisher packet").1.clone();
