@@ -92,6 +92,9 @@ pub(crate) struct Producer {
     pub monitor_at: Option<Instant>,
     /// The latest AV1 Dependency Descriptor structure seen.
     pub dd_structure: Option<FrameDependencyStructure>,
+    /// Spatial layers inside the stream (SVC), from the VP9 scalability
+    /// structure or the Dependency Descriptor; 1 otherwise.
+    pub svc_layers: u8,
 }
 
 impl Producer {
@@ -113,6 +116,18 @@ impl Producer {
 
     /// What layer selection needs to know about each layer.
     pub(crate) fn layer_states(&self) -> SmallVec<[LayerState; 3]> {
+        if self.svc_layers > 1 {
+            // One stream: each spatial layer lives with it; its cost is
+            // estimated as a share of the whole (each layer about doubles it).
+            let l = &self.layers[0];
+            let n = self.svc_layers.min(8) as u32;
+            return (0..n)
+                .map(|i| LayerState {
+                    live: l.live,
+                    bitrate_bps: l.bitrate_bps >> (n - 1 - i),
+                })
+                .collect();
+        }
         self.layers
             .iter()
             .map(|l| LayerState {

@@ -124,6 +124,7 @@ impl Router {
                     packets: 0,
                     monitor_at,
                     dd_structure: None,
+                    svc_layers: 1,
                 },
             );
             self.schedule(None, monitor_at, Timer::Layers(pid));

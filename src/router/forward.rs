@@ -14,7 +14,7 @@ use super::{drain_into, schedule_transport, Router, Timer};
 use crate::consumer::{PacketInfo, Verdict};
 use crate::ext::RawDependencyDescriptor;
 use crate::io::Output;
-use crate::packet::{is_keyframe, CodecKind, DependencyDescriptor, Vp8Descriptor};
+use crate::packet::{is_keyframe, CodecKind, DependencyDescriptor, Vp8Descriptor, Vp9Descriptor};
 use crate::producer::{codec_kind, codecs_compatible};
 use crate::Event;
 use crate::{ProducerId, TransportId};
@@ -87,6 +87,8 @@ impl Router {
             frame_start: false,
             picture_id: None,
             tl0: None,
+            svc_spatial: None,
+            end_of_frame: false,
         };
         let dd = pkt
             .header
@@ -97,10 +99,28 @@ impl Router {
             // The descriptor, not the payload, says which layer a frame is in.
             if let Ok(d) = DependencyDescriptor::parse(&raw.0, producer.dd_structure.as_ref()) {
                 info.temporal = Some(d.temporal_id);
-                info.frame_start = d.start_of_frame;
-                info.keyframe |= d.start_of_frame && d.attached_structure.is_some();
+                info.frame_start = d.start_of_frame && d.spatial_id == 0;
+                info.end_of_frame = d.end_of_frame;
+                info.keyframe |= info.frame_start && d.attached_structure.is_some();
                 if let Some(s) = d.attached_structure {
+                    producer.svc_layers = s.max_spatial_id() + 1;
                     producer.dd_structure = Some(s);
+                }
+                if producer.svc_layers > 1 {
+                    info.svc_spatial = Some(d.spatial_id);
+                }
+            }
+        } else if codec == CodecKind::Vp9 {
+            if let Ok(d) = Vp9Descriptor::parse(&pkt.payload) {
+                let sid = d.sid.unwrap_or(0);
+                info.temporal = d.tid;
+                info.frame_start = d.start_of_frame && sid == 0;
+                info.end_of_frame = d.end_of_frame;
+                if let Some(ss) = &d.ss {
+                    producer.svc_layers = ss.spatial_layers();
+                }
+                if producer.svc_layers > 1 {
+                    info.svc_spatial = Some(sid);
                 }
             }
         } else if codec == CodecKind::Vp8 {
@@ -138,8 +158,8 @@ impl Router {
                     layers: c.current,
                 }));
             }
-            let (w, vp8) = match verdict {
-                Verdict::Forward(w, vp8) => (w, vp8),
+            let (w, vp8, marker) = match verdict {
+                Verdict::Forward(f) => (f.numbers, f.vp8, f.marker),
                 Verdict::Drop => {
                     if c.wants_keyframe() {
                         want_keyframe |= 1 << c.selector.target().spatial.min(31);
@@ -171,7 +191,7 @@ impl Router {
                 pkt.timestamp,
                 pkt.payload.clone(),
             )
-            .marker(pkt.header.marker)
+            .marker(marker.unwrap_or(pkt.header.marker))
             .ext_vals(exts.clone())
             .nackable(video);
             if let Some((pid_out, tl0_out)) = vp8 {

@@ -70,6 +70,7 @@ impl Router {
                 pt_map: Default::default(),
                 rewriter: Rewriter::new(seq, ts),
                 vp8: Default::default(),
+                svc: false,
                 packets_sent: 0,
             },
         );

@@ -28,6 +28,8 @@ pub struct Rx {
     pub vp8: Option<Vp8Info>,
     /// The AV1 Dependency Descriptor's bytes, when present.
     pub dd: Option<Vec<u8>>,
+    /// VP9 (spatial id, temporal id, start of picture) when the payload is VP9.
+    pub vp9: Option<(u8, u8, bool)>,
 }
 
 pub struct Client {
@@ -170,8 +172,11 @@ impl Client {
             let Some(mid) = mid else { continue };
             let params = self.rtc.codec_config().params().to_vec();
             let av1 = self.source.as_ref().is_some_and(|s| s.av1);
+            let vp9 = self.source.as_ref().is_some_and(|s| s.vp9_svc);
             let want = if p.video && av1 {
                 str0m::format::Codec::Av1
+            } else if p.video && vp9 {
+                str0m::format::Codec::Vp9
             } else if p.video {
                 str0m::format::Codec::Vp8
             } else {
@@ -261,7 +266,19 @@ impl Client {
                     return;
                 };
                 let video = self.kinds.get(&mid) == Some(&MediaKind::Video);
-                let vp8 = if video { vp8_info(&p.payload) } else { None };
+                let vp9 = if video {
+                    manifold_sfu::packet::Vp9Descriptor::parse(&p.payload)
+                        .ok()
+                        .filter(|d| d.sid.is_some())
+                        .map(|d| (d.sid.unwrap_or(0), d.tid.unwrap_or(0), d.start_of_frame))
+                } else {
+                    None
+                };
+                let vp8 = if video && vp9.is_none() {
+                    vp8_info(&p.payload)
+                } else {
+                    None
+                };
                 self.received.entry(mid).or_default().push(Rx {
                     seq: *p.seq_no,
                     ts: p.header.timestamp,
@@ -271,6 +288,7 @@ impl Client {
                     frame: vp8.map(|v| v.frame),
                     payload_len: p.payload.len(),
                     vp8,
+                    vp9,
                     dd: p
                         .header
                         .ext_vals

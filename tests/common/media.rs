@@ -101,6 +101,42 @@ pub fn l1t3_descriptor(keyframe: bool, tid: u8, start: bool, end: bool, frame: u
     out
 }
 
+/// A VP9 payload in non-flexible mode with layer indices: 15-bit picture
+/// ID, TID/SID, TL0PICIDX, the scalability structure (3 spatial layers) on
+/// keyframes, then the frame number and spatial layer.
+#[allow(clippy::too_many_arguments)]
+pub fn vp9_payload(
+    pid: u16,
+    tl0: u8,
+    tid: u8,
+    sid: u8,
+    start: bool,
+    end: bool,
+    keyframe: bool,
+    frame: u32,
+    len: usize,
+) -> Vec<u8> {
+    let ss = keyframe && sid == 0 && start;
+    let mut p = vec![
+        0x80 | if keyframe { 0 } else { 0x40 }
+            | 0x20
+            | if start { 0x08 } else { 0 }
+            | if end { 0x04 } else { 0 }
+            | if ss { 0x02 } else { 0 },
+        0x80 | ((pid >> 8) as u8 & 0x7f),
+        pid as u8,
+        (tid << 5) | (sid << 1) | u8::from(sid > 0),
+        tl0,
+    ];
+    if ss {
+        p.push(2 << 5);
+    }
+    p.extend_from_slice(&frame.to_be_bytes());
+    p.push(sid);
+    p.resize(len.max(p.len()), 0xef);
+    p
+}
+
 /// One RTP packet to write.
 #[derive(Debug, Clone)]
 pub struct Packet {
@@ -158,6 +194,8 @@ pub struct Source {
     pub temporal_layers: u8,
     /// Send AV1 with a Dependency Descriptor instead of VP8.
     pub av1: bool,
+    /// Send VP9 k-SVC with three spatial layers (L3T3_KEY) instead of VP8.
+    pub vp9_svc: bool,
     start: Instant,
     next_audio: Instant,
     next_video: Instant,
@@ -182,6 +220,7 @@ impl Source {
             layers,
             temporal_layers: 1,
             av1: false,
+            vp9_svc: false,
             start: now,
             next_audio: now,
             next_video: now,
@@ -258,6 +297,36 @@ impl Source {
                 }
                 if tid == Some(0) {
                     l.tl0 = l.tl0.wrapping_add(1);
+                }
+                if self.vp9_svc {
+                    let t = tid.unwrap_or(0);
+                    for sid in 0..3u8 {
+                        let n = 1 + sid as usize;
+                        for i in 0..n {
+                            out.push(Packet {
+                                video: true,
+                                dd: None,
+                                rid: l.rid,
+                                seq: l.seq,
+                                ts,
+                                marker: sid == 2 && i + 1 == n,
+                                payload: vp9_payload(
+                                    l.picture_id,
+                                    l.tl0,
+                                    t,
+                                    sid,
+                                    i == 0,
+                                    i + 1 == n,
+                                    keyframe,
+                                    self.frame,
+                                    l.packet_size,
+                                ),
+                            });
+                            l.seq += 1;
+                        }
+                    }
+                    l.picture_id = (l.picture_id + 1) & 0x7fff;
+                    continue;
                 }
                 let n = if keyframe {
                     l.keyframe_packets
