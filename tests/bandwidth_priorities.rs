@@ -34,9 +34,9 @@ fn pinned_consumer_gets_the_only_high_layer() {
     let b = sim.add_peer("b", LinkConfig::default(), LinkConfig::default());
     let (_, pa) = sim.publish_simulcast(a, &["q", "h", "f"], 1);
     let (_, pb) = sim.publish_simulcast(b, &["q", "h", "f"], 1);
-    // Room for one full layer (about 1.1 Mbit/s) plus one low one and audio.
+    // Room for one full layer (about 1.1 Mbit/s) plus a lower one and audio.
     let down = LinkConfig {
-        rate_bps: Some(1_700_000),
+        rate_bps: Some(2_000_000),
         ..Default::default()
     };
     let sub = sim.add_peer("sub", LinkConfig::default(), down);
