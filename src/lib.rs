@@ -112,6 +112,8 @@ mod config;
 mod consumer;
 mod error;
 mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 mod id;
 mod io;
 mod keyframe;
