@@ -504,7 +504,7 @@ impl Host {
     }
 
     /// The router's counts agree with the events and stay within the limits.
-    pub fn check_counts(&self) {
+    pub fn check_counts(&mut self) {
         let c = self.router.counts();
         let l = self.limits();
         assert_eq!(c.transports, self.transports.len(), "transports vs events");
@@ -546,9 +546,29 @@ impl Host {
         for (p, t) in &self.producers {
             assert!(self.transports.contains_key(t), "{p} outlived {t}");
         }
+        self.check_transports();
         for (cid, (t, p)) in &self.consumers {
             assert!(self.transports.contains_key(t), "{cid} outlived {t}");
             assert!(self.producers.contains_key(p), "{cid} outlived {p}");
+        }
+    }
+
+    /// Inside the router (the one check that is not through the public
+    /// API): every open transport's WebRTC stack is alive, and the ICE ufrag
+    /// it currently answers to routes to it.
+    fn check_transports(&mut self) {
+        let router = &mut self.router;
+        for (id, t) in router.transports.iter_mut() {
+            assert!(
+                t.rtc.is_alive(),
+                "{id} is open but its WebRTC stack is closed"
+            );
+            let ufrag = t.local_ufrag();
+            assert_eq!(
+                router.demux.by_ufrag(ufrag.as_bytes()),
+                Some(*id),
+                "{id}'s ICE ufrag {ufrag} does not route to it"
+            );
         }
     }
 
