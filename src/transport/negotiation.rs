@@ -61,8 +61,6 @@ pub(crate) struct Negotiation {
 pub(crate) struct AnswerOutcome {
     /// Consumers now carried by these m-lines.
     pub added: Vec<(ConsumerId, Mid)>,
-    /// The new local ufrag after an ICE restart we asked for.
-    pub new_ufrag: Option<String>,
 }
 
 /// Refuse an SDP before parsing when it breaks the limits.
@@ -84,13 +82,14 @@ pub(crate) fn check_sdp(sdp: &str, limits: &Limits) -> Result<(), SignalingError
 }
 
 impl Transport {
-    /// Answer a client's offer. Returns the answer and, after an ICE restart
-    /// the client asked for, our new local ufrag.
+    /// Answer a client's offer. An ICE restart the client asks for changes
+    /// our local ufrag, even when the offer is then refused: the router
+    /// re-reads it afterwards either way.
     pub(crate) fn accept_offer(
         &mut self,
         sdp: &str,
         limits: &Limits,
-    ) -> Result<(String, Option<String>), SignalingError> {
+    ) -> Result<String, SignalingError> {
         check_sdp(sdp, limits)?;
         let offer =
             SdpOffer::from_sdp_string(sdp).map_err(|e| SignalingError::BadSdp(e.to_string()))?;
@@ -100,15 +99,12 @@ impl Transport {
                 self.negotiation.queue.push_front(c);
             }
         }
-        let before = self.local_ufrag();
         let answer = self
             .guarded(|rtc| rtc.sdp_api().accept_offer(offer))
             .ok_or(SignalingError::Closed)?
             .map_err(|e| SignalingError::Refused(e.to_string()))?;
         self.negotiation.has_remote = true;
-        let after = self.local_ufrag();
-        let restarted = (after != before).then_some(after);
-        Ok((answer.to_sdp_string(), restarted))
+        Ok(answer.to_sdp_string())
     }
 
     /// Make an offer from the queued changes, if the time is right.
@@ -181,16 +177,11 @@ impl Transport {
             .pending
             .take()
             .ok_or(SignalingError::NoPendingOffer)?;
-        let Pending {
-            offer,
-            added,
-            new_ufrag,
-            ..
-        } = pending;
+        let Pending { offer, added, .. } = pending;
         self.guarded(|rtc| rtc.sdp_api().accept_answer(offer, answer))
             .ok_or(SignalingError::Closed)?
             .map_err(|e| SignalingError::Refused(e.to_string()))?;
-        Ok(AnswerOutcome { added, new_ufrag })
+        Ok(AnswerOutcome { added })
     }
 
     /// Our current local ICE ufrag.
