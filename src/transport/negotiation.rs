@@ -81,6 +81,14 @@ pub(crate) fn check_sdp(sdp: &str, limits: &Limits) -> Result<(), SignalingError
     Ok(())
 }
 
+/// The error for an SDP without a DTLS fingerprint (JSEP requires one in
+/// every offer and answer). str0m refuses it too, but by closing the whole
+/// session for good when it knows no fingerprint yet, which would leave an
+/// open transport that can never connect; so the router refuses it first.
+fn missing_fingerprint() -> SignalingError {
+    SignalingError::BadSdp("missing a=fingerprint".into())
+}
+
 impl Transport {
     /// Answer a client's offer. An ICE restart the client asks for changes
     /// our local ufrag, even when the offer is then refused: the router
@@ -93,6 +101,11 @@ impl Transport {
         check_sdp(sdp, limits)?;
         let offer =
             SdpOffer::from_sdp_string(sdp).map_err(|e| SignalingError::BadSdp(e.to_string()))?;
+        if offer.session.fingerprint().is_none()
+            && offer.media_lines.iter().all(|m| m.fingerprint().is_none())
+        {
+            return Err(missing_fingerprint());
+        }
         // Glare: drop our offer and queue its changes again, first.
         if let Some(p) = self.negotiation.pending.take() {
             for c in p.changes.into_iter().rev() {
@@ -172,6 +185,11 @@ impl Transport {
         check_sdp(sdp, limits)?;
         let answer =
             SdpAnswer::from_sdp_string(sdp).map_err(|e| SignalingError::BadSdp(e.to_string()))?;
+        if answer.session.fingerprint().is_none()
+            && answer.media_lines.iter().all(|m| m.fingerprint().is_none())
+        {
+            return Err(missing_fingerprint());
+        }
         let pending = self
             .negotiation
             .pending
