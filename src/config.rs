@@ -23,6 +23,9 @@ pub struct RouterConfig {
     pub liveness_timeout: Duration,
     /// Codecs offered and accepted.
     pub codecs: Codecs,
+    /// Starting send-side bandwidth estimate per transport; `None` turns
+    /// bandwidth estimation and allocation off.
+    pub initial_bandwidth_bps: Option<u64>,
     /// Hard limits that bound the router's state.
     pub limits: Limits,
 }
@@ -34,6 +37,7 @@ impl Default for RouterConfig {
             keyframe_min_interval: Duration::from_millis(500),
             liveness_timeout: Duration::from_secs(15),
             codecs: Codecs::default(),
+            initial_bandwidth_bps: Some(1_000_000),
             limits: Limits::default(),
         }
     }
@@ -170,6 +174,9 @@ impl ListenInfo {
 pub struct WebRtcTransportOptions {
     /// Local addresses (host sockets) the transport is reachable on.
     pub listen: Vec<ListenInfo>,
+    /// Most bitrate the client may send us, told to its sender with REMB
+    /// every second (so a publisher's uplink is not flooded with layers).
+    pub max_incoming_bitrate: Option<u64>,
 }
 
 impl WebRtcTransportOptions {
@@ -177,7 +184,16 @@ impl WebRtcTransportOptions {
     pub fn new(listen: impl IntoIterator<Item = ListenInfo>) -> Self {
         WebRtcTransportOptions {
             listen: listen.into_iter().collect(),
+            max_incoming_bitrate: None,
         }
+    }
+}
+
+impl WebRtcTransportOptions {
+    /// Limit what the client sends us.
+    pub fn with_max_incoming_bitrate(mut self, bps: u64) -> Self {
+        self.max_incoming_bitrate = Some(bps);
+        self
     }
 }
 
@@ -189,6 +205,9 @@ pub struct ConsumerOptions {
     pub paused: bool,
     /// The layers the subscriber wants at first (default: the highest).
     pub preferred_layers: Layers,
+    /// Bandwidth priority (higher first): e.g. 3 screen share, 2 active
+    /// speaker or pinned, 1 the rest (default).
+    pub priority: u8,
 }
 
 impl Default for ConsumerOptions {
@@ -196,6 +215,7 @@ impl Default for ConsumerOptions {
         ConsumerOptions {
             paused: false,
             preferred_layers: Layers::MAX,
+            priority: 1,
         }
     }
 }

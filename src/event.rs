@@ -66,6 +66,17 @@ pub enum Event {
         /// The layers now forwarded.
         layers: Option<Layers>,
     },
+    /// The bandwidth allocator changed a consumer's share: `Some(bps)` is
+    /// its new bitrate cap, `None` pauses it (video only; audio is never
+    /// paused for bandwidth) until room returns.
+    ConsumerAllocationChanged {
+        /// The consumer.
+        consumer: ConsumerId,
+        /// Its transport.
+        transport: TransportId,
+        /// Its share, or `None` when paused for bandwidth.
+        bitrate: Option<u64>,
+    },
     /// A consumer is gone.
     ConsumerClosed {
         /// The consumer.

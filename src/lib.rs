@@ -108,10 +108,12 @@
 
 #![deny(missing_docs)]
 
+mod allocator;
 mod config;
 mod consumer;
 mod error;
 mod event;
+pub mod ext;
 #[doc(hidden)]
 pub mod fuzzing;
 mod id;
@@ -130,6 +132,8 @@ pub use error::{RouterError, SignalingError};
 pub use event::{CloseReason, Event};
 pub use id::{ConsumerId, ProducerId, TransportId};
 pub use io::{Input, Output, Transmit};
-pub use router::api::{ConsumerApi, ProducerApi, ProducerLayer, TransportApi};
+pub use router::api::{
+    ConsumerApi, ConsumerStats, ProducerApi, ProducerLayer, TransportApi, TransportBandwidth,
+};
 pub use router::{Router, RouterCounts, RouterStats};
 pub use str0m::media::MediaKind;

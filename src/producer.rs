@@ -8,11 +8,15 @@ use str0m::media::{MediaKind, Mid, Pt, Rid};
 
 use crate::consumer::layers::LayerState;
 use crate::keyframe::KeyframeThrottle;
-use crate::packet::CodecKind;
+use crate::packet::{CodecKind, FrameDependencyStructure};
 use crate::{ConsumerId, TransportId};
 
 /// A layer that sent nothing for this long is considered gone.
 pub(crate) const LAYER_TIMEOUT: Duration = Duration::from_millis(400);
+/// Bytes a forwarded packet costs on the wire beyond its payload: RTP
+/// header and extensions, SRTP tag, UDP and IP headers. Layer bitrates
+/// include it, so they compare with the bandwidth estimate.
+const PACKET_OVERHEAD: usize = 60;
 /// How often live layers and bitrates are re-evaluated.
 pub(crate) const LAYER_CHECK: Duration = Duration::from_millis(200);
 
@@ -47,7 +51,7 @@ impl Layer {
 
     pub(crate) fn on_packet(&mut self, now: Instant, len: usize) {
         self.last_packet = Some(now);
-        self.bytes += len as u64;
+        self.bytes += (len + PACKET_OVERHEAD) as u64;
         self.window_start.get_or_insert(now);
     }
 
@@ -84,8 +88,13 @@ pub(crate) struct Producer {
     pub paused: bool,
     pub consumers: Vec<ConsumerId>,
     pub packets: u64,
-    /// The layer monitor's timer, for producers with several layers.
+    /// The layer monitor's timer.
     pub monitor_at: Option<Instant>,
+    /// The latest AV1 Dependency Descriptor structure seen.
+    pub dd_structure: Option<FrameDependencyStructure>,
+    /// Spatial layers inside the stream (SVC), from the VP9 scalability
+    /// structure or the Dependency Descriptor; 1 otherwise.
+    pub svc_layers: u8,
 }
 
 impl Producer {
@@ -107,6 +116,18 @@ impl Producer {
 
     /// What layer selection needs to know about each layer.
     pub(crate) fn layer_states(&self) -> SmallVec<[LayerState; 3]> {
+        if self.svc_layers > 1 {
+            // One stream: each spatial layer lives with it; its cost is
+            // estimated as a share of the whole (each layer about doubles it).
+            let l = &self.layers[0];
+            let n = self.svc_layers.min(8) as u32;
+            return (0..n)
+                .map(|i| LayerState {
+                    live: l.live,
+                    bitrate_bps: l.bitrate_bps >> (n - 1 - i),
+                })
+                .collect();
+        }
         self.layers
             .iter()
             .map(|l| LayerState {

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{LinkConfig, Sim};
-use manifold_sfu::{ConsumerOptions, Event, MediaKind, ProducerId, TransportId};
+use manifold_sfu::{ConsumerOptions, Event, MediaKind, ProducerId, RouterConfig, TransportId};
 use str0m::media::Direction;
 
 fn offers(sim: &Sim, t: TransportId) -> Vec<String> {
@@ -31,7 +31,12 @@ fn video_of(sim: &mut Sim, producers: &[ProducerId]) -> ProducerId {
 
 #[test]
 fn consumers_added_to_connected_transport_renegotiate() {
-    let mut sim = Sim::new(9);
+    // Signaling is under test here, not bandwidth: no allocator pausing the
+    // third video track while the estimate ramps up.
+    let mut config = RouterConfig::default();
+    config.seed = 9;
+    config.initial_bandwidth_bps = None;
+    let mut sim = Sim::with_config(config);
     let mut streams = Vec::new();
     for i in 0..3 {
         let p = sim.add_peer(

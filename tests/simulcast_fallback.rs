@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{LinkConfig, Sim};
-use manifold_sfu::MediaKind;
+use manifold_sfu::{MediaKind, RouterConfig};
 
 fn first_at_layer(sim: &mut Sim, sub: usize, layer: u8, after: Instant) -> Option<Instant> {
     sim.client(sub)
@@ -18,7 +18,11 @@ fn first_at_layer(sim: &mut Sim, sub: usize, layer: u8, after: Instant) -> Optio
 
 #[test]
 fn falls_back_when_a_layer_stops_and_returns_when_it_comes_back() {
-    let mut sim = Sim::new(22);
+    // Layer liveness is under test, not bandwidth: no allocator.
+    let mut config = RouterConfig::default();
+    config.seed = 22;
+    config.initial_bandwidth_bps = None;
+    let mut sim = Sim::with_config(config);
     let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
     let (_, producers) = sim.publish_simulcast(publisher, &["q", "h", "f"], 1);
     sim.client(publisher)

@@ -7,17 +7,21 @@ mod common;
 use std::time::Duration;
 
 use common::{check, LinkConfig, Sim};
-use manifold_sfu::{Layers, MediaKind};
+use manifold_sfu::{Layers, MediaKind, RouterConfig};
 
 #[test]
 fn output_frame_rate_follows_temporal_layer() {
-    let mut sim = Sim::new(23);
+    // Switching is under test, not bandwidth: no allocator.
+    let mut config = RouterConfig::default();
+    config.seed = 23;
+    config.initial_bandwidth_bps = None;
+    let mut sim = Sim::with_config(config);
     let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
     let (_, producers) = sim.publish_simulcast(publisher, &["q", "h", "f"], 3);
     let sub = sim.add_peer("sub", LinkConfig::default(), LinkConfig::default());
     let t = sim.subscribe(sub, &producers);
     let consumer = sim.router.transport(t).unwrap().consumers()[1];
-    sim.run_for(Duration::from_secs(2));
+    sim.run_for(Duration::from_secs(4));
 
     let mut rates = Vec::new();
     for tl in [0u8, 1, 2, 0] {

@@ -31,6 +31,16 @@ pub(crate) struct Consumer {
     pub connected: bool,
     pub paused: bool,
     pub producer_paused: bool,
+    /// Paused by the bandwidth allocator (video only).
+    pub bw_paused: bool,
+    /// The allocator moved the target below the current layer: stop sending
+    /// the current layer at once instead of waiting for the lower keyframe,
+    /// so a congested link drains.
+    pub urgent_down: bool,
+    pub priority: u8,
+    /// Bitrate the allocator gave it (`None`: no allocation yet).
+    pub allocated_bps: Option<u64>,
+    pub bytes_sent: u64,
     /// Video only: drop until a keyframe of the target layer starts.
     pub wait_keyframe: bool,
     /// The layers being forwarded, once a keyframe started them.
@@ -41,15 +51,26 @@ pub(crate) struct Consumer {
     pub pt_map: SmallVec<[(Pt, Option<Pt>); 2]>,
     pub rewriter: Rewriter,
     pub vp8: Vp8Rewrite,
+    /// Whether its producer is spatially scalable within one stream.
+    pub svc: bool,
     pub packets_sent: u64,
+}
+
+/// How to forward one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Forward {
+    pub numbers: Rewritten,
+    /// New VP8 picture ID and TL0PICIDX, when they must change.
+    pub vp8: Option<(Option<u16>, Option<u8>)>,
+    /// New RTP marker, when dropping SVC layers moves the end of the picture.
+    pub marker: Option<bool>,
 }
 
 /// What a consumer does with one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
-    /// Forward with these numbers, and these VP8 picture ID and TL0PICIDX
-    /// when they must change.
-    Forward(Rewritten, Option<(Option<u16>, Option<u8>)>),
+    /// Forward it, rewritten.
+    Forward(Forward),
     /// Not forwarded (paused, unbound, other layer, waiting for a keyframe).
     Drop,
 }
@@ -71,11 +92,20 @@ pub(crate) struct PacketInfo {
     /// VP8 picture ID and TL0PICIDX.
     pub picture_id: Option<u16>,
     pub tl0: Option<u8>,
+    /// Spatial layer inside one stream (VP9 SVC, AV1 with a multi-layer
+    /// Dependency Descriptor structure).
+    pub svc_spatial: Option<u8>,
+    /// Last packet of the layer frame.
+    pub end_of_frame: bool,
 }
 
 impl Consumer {
     pub(crate) fn is_active(&self) -> bool {
-        self.connected && self.ssrc.is_some() && !self.paused && !self.producer_paused
+        self.connected
+            && self.ssrc.is_some()
+            && !self.paused
+            && !self.producer_paused
+            && !self.bw_paused
     }
 
     /// Break the outgoing stream; video waits for a keyframe to go on.
@@ -90,17 +120,49 @@ impl Consumer {
         if !self.is_active() {
             return Verdict::Drop;
         }
+        self.svc = p.svc_spatial.is_some();
         let target = self.selector.target();
+        let svc = p.svc_spatial.is_some();
+        let mut marker = None;
         if self.kind.is_video() {
-            let on_current = self.current.map(|c| c.spatial) == Some(p.layer);
-            let switch_here = p.layer == target.spatial && p.keyframe;
+            // Simulcast picks a stream; SVC has one stream and picks inside it.
+            let stream = if svc { 0 } else { target.spatial };
+            let cur_stream = self.current.map(|c| if svc { 0 } else { c.spatial });
+            let on_current = cur_stream == Some(p.layer);
+            let switch_here = p.layer == stream && p.keyframe;
             if switch_here && (!on_current || self.wait_keyframe) {
-                self.current = Some(Layers::new(p.layer, target.temporal));
+                let spatial = if svc { target.spatial } else { p.layer };
+                self.current = Some(Layers::new(spatial, target.temporal));
                 self.wait_keyframe = false;
                 self.rewriter.rebase(p.seq, p.ts, p.now, p.clock_rate);
                 self.vp8.rebase(p.picture_id, p.tl0);
             } else if !on_current || self.wait_keyframe {
                 return Verdict::Drop;
+            } else if !svc && self.urgent_down && p.layer > target.spatial {
+                self.rewriter.break_segment();
+                return Verdict::Drop;
+            }
+            if self.current.map(|c| c.spatial) == Some(target.spatial) {
+                self.urgent_down = false;
+            }
+            if let (Some(sid), Some(current)) = (p.svc_spatial, self.current.as_mut()) {
+                // Down at any picture start; up only at a keyframe (k-SVC:
+                // upper layers reference lower ones only there).
+                if p.frame_start
+                    && (target.spatial < current.spatial
+                        || (target.spatial > current.spatial && p.keyframe))
+                {
+                    current.spatial = target.spatial;
+                }
+                if sid > current.spatial {
+                    self.rewriter.skip(p.seq);
+                    return Verdict::Drop;
+                }
+                if sid == current.spatial && p.end_of_frame {
+                    marker = Some(true);
+                } else if sid < current.spatial {
+                    marker = Some(false);
+                }
             }
             if let (Some(tid), Some(current)) = (p.temporal, self.current.as_mut()) {
                 if p.frame_start {
@@ -128,14 +190,22 @@ impl Consumer {
         } else {
             None
         };
-        Verdict::Forward(w, vp8)
+        Verdict::Forward(Forward {
+            numbers: w,
+            vp8,
+            marker,
+        })
     }
 
     /// Whether this consumer is waiting for a keyframe it has to ask for.
     pub(crate) fn wants_keyframe(&self) -> bool {
+        let target = self.selector.target().spatial;
         self.is_active()
             && self.kind.is_video()
             && (self.wait_keyframe
-                || self.current.map(|c| c.spatial) != Some(self.selector.target().spatial))
+                || match (self.svc, self.current) {
+                    (true, Some(c)) => c.spatial < target,
+                    (_, c) => c.map(|c| c.spatial) != Some(target),
+                })
     }
 }

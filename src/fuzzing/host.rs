@@ -465,6 +465,18 @@ impl Host {
                     "layers of unknown {consumer}"
                 );
             }
+            Event::ConsumerAllocationChanged {
+                consumer,
+                transport,
+                ..
+            } => {
+                let c = self.consumers.get(&consumer);
+                assert_eq!(
+                    c.map(|c| c.0),
+                    Some(transport),
+                    "allocation of unknown {consumer}"
+                );
+            }
             Event::ConsumerClosed {
                 consumer,
                 transport,
@@ -535,11 +547,11 @@ impl Host {
             c.ufrags >= c.transports && c.ufrags <= 2 * c.transports,
             "{c:?}"
         );
-        // One timer per transport; per producer one per layer (keyframe
-        // requests) and one layer monitor.
+        // Per transport its own timer and the bandwidth allocator's; per
+        // producer one per layer (keyframe requests) and the layer monitor.
         let per_producer = l.max_layers_per_producer + 1;
         assert!(
-            c.timers <= c.transports + per_producer * c.producers,
+            c.timers <= 2 * c.transports + per_producer * c.producers,
             "{c:?}"
         );
         assert_eq!(c.queued_outputs, 0, "{c:?}");

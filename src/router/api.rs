@@ -99,6 +99,17 @@ impl TransportApi<'_> {
             .unwrap_or_default()
     }
 
+    /// Bandwidth as the allocator sees it.
+    pub fn bandwidth(&self) -> TransportBandwidth {
+        let t = &self.router.transports[&self.id];
+        TransportBandwidth {
+            estimate_bps: t.allocator.estimate(),
+            allocated_bps: t.allocator.allocated_bps,
+            desired_bps: t.allocator.desired_bps,
+            sdp_cap_bps: t.allocator.sdp_cap,
+        }
+    }
+
     /// Close the transport with its producers and consumers.
     pub fn close(self) {
         self.router.close_transport(self.id, CloseReason::Requested);
@@ -243,6 +254,40 @@ pub struct ProducerLayer {
     pub bitrate_bps: u64,
 }
 
+/// Bandwidth of one transport, from [`TransportApi::bandwidth`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransportBandwidth {
+    /// Latest send-side estimate toward this client.
+    pub estimate_bps: Option<u64>,
+    /// What the allocator handed out.
+    pub allocated_bps: u64,
+    /// What the consumers' preferred layers would need.
+    pub desired_bps: u64,
+    /// The client's own SDP limit (`b=TIAS` / `b=AS`).
+    pub sdp_cap_bps: Option<u64>,
+}
+
+/// One consumer's counters, from [`ConsumerApi::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConsumerStats {
+    /// RTP packets forwarded.
+    pub packets_sent: u64,
+    /// Payload bytes forwarded.
+    pub bytes_sent: u64,
+    /// The allocator's bitrate cap, if any.
+    pub allocated_bps: Option<u64>,
+    /// Paused because not even its lowest layer fits.
+    pub paused_for_bandwidth: bool,
+    /// Layers forwarded now.
+    pub current_layers: Option<Layers>,
+    /// Layers it is moving to.
+    pub target_layers: Layers,
+    /// Bandwidth priority.
+    pub priority: u8,
+}
+
 /// Commands for one consumer. See [`Router::consumer`].
 pub struct ConsumerApi<'a> {
     router: &'a mut Router,
@@ -288,6 +333,27 @@ impl ConsumerApi<'_> {
     /// RTP packets forwarded so far.
     pub fn packets_sent(&self) -> u64 {
         self.get().packets_sent
+    }
+
+    /// Bandwidth priority (higher first). See [`ConsumerOptions::priority`](crate::ConsumerOptions).
+    pub fn set_priority(&mut self, priority: u8) {
+        if let Some(c) = self.router.consumers.get_mut(&self.id) {
+            c.priority = priority;
+        }
+    }
+
+    /// Counters and the allocator's decision.
+    pub fn stats(&self) -> ConsumerStats {
+        let c = self.get();
+        ConsumerStats {
+            packets_sent: c.packets_sent,
+            bytes_sent: c.bytes_sent,
+            allocated_bps: c.allocated_bps,
+            paused_for_bandwidth: c.bw_paused,
+            current_layers: c.current,
+            target_layers: c.selector.target(),
+            priority: c.priority,
+        }
     }
 
     /// Stop forwarding to this subscriber.

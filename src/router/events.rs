@@ -1,6 +1,7 @@
 //! Reacting to what a transport's WebRTC stack reports.
 
 use smallvec::SmallVec;
+use str0m::bwe::BweKind;
 use str0m::media::{MediaChanged, Mid, Rid, Rids};
 
 use super::{Router, Timer};
@@ -44,6 +45,9 @@ impl Router {
                 }
             }
             str0m::Event::MediaAdded(m) => self.on_media(tid, m.mid),
+            str0m::Event::EgressBitrateEstimate(
+                BweKind::Twcc { estimate, .. } | BweKind::Remb { estimate, .. },
+            ) => self.on_estimate(tid, estimate.as_u64()),
             str0m::Event::MediaChanged(c) => self.on_media_changed(tid, c),
             str0m::Event::Closed => {
                 if let Some(t) = self.transports.get_mut(&tid) {
@@ -101,7 +105,9 @@ impl Router {
                     .map(|r| Layer::new(Some(*r), interval))
                     .collect()
             };
-            let monitor_at = (layers.len() > 1).then(|| self.now + LAYER_CHECK);
+            // Every producer's layers are measured: liveness and bitrate feed layer
+            // selection and bandwidth allocation.
+            let monitor_at = Some(self.now + LAYER_CHECK);
             let pid = ProducerId(self.ids.next());
             t.producers.push(pid);
             t.producer_by_mid.push((mid, pid));
@@ -117,6 +123,8 @@ impl Router {
                     consumers: Vec::new(),
                     packets: 0,
                     monitor_at,
+                    dd_structure: None,
+                    svc_layers: 1,
                 },
             );
             self.schedule(None, monitor_at, Timer::Layers(pid));

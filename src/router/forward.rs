@@ -12,8 +12,9 @@ use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Patch};
 
 use super::{drain_into, schedule_transport, Router, Timer};
 use crate::consumer::{PacketInfo, Verdict};
+use crate::ext::RawDependencyDescriptor;
 use crate::io::Output;
-use crate::packet::{is_keyframe, CodecKind, Vp8Descriptor};
+use crate::packet::{is_keyframe, CodecKind, DependencyDescriptor, Vp8Descriptor, Vp9Descriptor};
 use crate::producer::{codec_kind, codecs_compatible};
 use crate::Event;
 use crate::{ProducerId, TransportId};
@@ -72,12 +73,12 @@ impl Router {
             }
             producer.codecs.push((pt, *params, codec_kind(params)));
         }
-        let Some((_, in_params, codec)) = producer.codec_for(pt) else {
+        let Some(&(_, in_params, codec)) = producer.codec_for(pt) else {
             return;
         };
         let mut info = PacketInfo {
             layer,
-            keyframe: is_keyframe(*codec, &pkt.payload),
+            keyframe: is_keyframe(codec, &pkt.payload),
             seq: *pkt.seq_no,
             ts: pkt.header.timestamp,
             clock_rate: in_params.spec().clock_rate.get(),
@@ -86,8 +87,43 @@ impl Router {
             frame_start: false,
             picture_id: None,
             tl0: None,
+            svc_spatial: None,
+            end_of_frame: false,
         };
-        if *codec == CodecKind::Vp8 {
+        let dd = pkt
+            .header
+            .ext_vals
+            .user_values
+            .get::<RawDependencyDescriptor>();
+        if let Some(raw) = dd {
+            // The descriptor, not the payload, says which layer a frame is in.
+            if let Ok(d) = DependencyDescriptor::parse(&raw.0, producer.dd_structure.as_ref()) {
+                info.temporal = Some(d.temporal_id);
+                info.frame_start = d.start_of_frame && d.spatial_id == 0;
+                info.end_of_frame = d.end_of_frame;
+                info.keyframe |= info.frame_start && d.attached_structure.is_some();
+                if let Some(s) = d.attached_structure {
+                    producer.svc_layers = s.max_spatial_id() + 1;
+                    producer.dd_structure = Some(s);
+                }
+                if producer.svc_layers > 1 {
+                    info.svc_spatial = Some(d.spatial_id);
+                }
+            }
+        } else if codec == CodecKind::Vp9 {
+            if let Ok(d) = Vp9Descriptor::parse(&pkt.payload) {
+                let sid = d.sid.unwrap_or(0);
+                info.temporal = d.tid;
+                info.frame_start = d.start_of_frame && sid == 0;
+                info.end_of_frame = d.end_of_frame;
+                if let Some(ss) = &d.ss {
+                    producer.svc_layers = ss.spatial_layers();
+                }
+                if producer.svc_layers > 1 {
+                    info.svc_spatial = Some(sid);
+                }
+            }
+        } else if codec == CodecKind::Vp8 {
             if let Ok(d) = Vp8Descriptor::parse(&pkt.payload) {
                 info.temporal = d.tid;
                 info.frame_start = d.start_of_partition && d.partition_id == 0;
@@ -97,12 +133,15 @@ impl Router {
         }
         let video = producer.kind.is_video();
         let e = &pkt.header.ext_vals;
-        let exts = ExtensionValues {
+        let mut exts = ExtensionValues {
             audio_level: e.audio_level,
             voice_activity: e.voice_activity,
             video_orientation: e.video_orientation,
             ..Default::default()
         };
+        if let Some(raw) = dd {
+            exts.user_values.set(raw.clone());
+        }
         let max_routes = self.config.limits.max_addrs_per_transport;
         // Layers whose keyframe some consumer waits for (bit per layer).
         let mut want_keyframe = 0u32;
@@ -119,8 +158,8 @@ impl Router {
                     layers: c.current,
                 }));
             }
-            let (w, vp8) = match verdict {
-                Verdict::Forward(w, vp8) => (w, vp8),
+            let (w, vp8, marker) = match verdict {
+                Verdict::Forward(f) => (f.numbers, f.vp8, f.marker),
                 Verdict::Drop => {
                     if c.wants_keyframe() {
                         want_keyframe |= 1 << c.selector.target().spatial.min(31);
@@ -134,7 +173,7 @@ impl Router {
             let out_pt = match c.pt_map.iter().find(|(i, _)| *i == pt) {
                 Some((_, o)) => *o,
                 None => {
-                    let o = subscriber_pt(st, c.mid, in_params);
+                    let o = subscriber_pt(st, c.mid, &in_params);
                     if c.pt_map.len() >= MAX_PT_ENTRIES {
                         c.pt_map.remove(0);
                     }
@@ -152,7 +191,7 @@ impl Router {
                 pkt.timestamp,
                 pkt.payload.clone(),
             )
-            .marker(pkt.header.marker)
+            .marker(marker.unwrap_or(pkt.header.marker))
             .ext_vals(exts.clone())
             .nackable(video);
             if let Some((pid_out, tl0_out)) = vp8 {
@@ -166,6 +205,7 @@ impl Router {
                 }
             });
             self.stats.rtp_out += 1;
+            c.bytes_sent += pkt.payload.len() as u64;
             drain_into(
                 st,
                 &mut self.out,

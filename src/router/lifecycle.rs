@@ -91,6 +91,9 @@ impl Router {
             }
         }
         self.unschedule_transport(tid);
+        if let Some(at) = self.transports.get(&tid).and_then(|t| t.alloc_at) {
+            self.timers.remove(&(at, Timer::Allocate(tid)));
+        }
         let Some(t) = self.transports.remove(&tid) else {
             return;
         };

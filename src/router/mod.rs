@@ -1,6 +1,7 @@
 //! The router: owns every transport, producer and consumer, and moves media
 //! between them.
 
+mod allocation;
 pub(crate) mod api;
 pub(crate) mod demux;
 mod events;
@@ -42,6 +43,8 @@ pub(crate) enum Timer {
     Keyframe(ProducerId, u8),
     /// A multi-layer producer's layers are due for a check.
     Layers(ProducerId),
+    /// A transport's bandwidth allocation (and REMB to its sender) is due.
+    Allocate(TransportId),
 }
 
 /// Counters of what the router did with its input. Every dropped datagram is
@@ -233,6 +236,7 @@ impl Router {
             return Err(RouterError::InvalidOptions("no listen address".into()));
         }
         let id = TransportId(self.ids.next());
+        let max_incoming = options.max_incoming_bitrate;
         let creds = self.new_ice_creds();
         let t = Transport::new(
             id,
@@ -243,7 +247,12 @@ impl Router {
             self.now,
         );
         self.demux.add_ufrag(&creds.ufrag, id);
+        let mut t = t;
+        t.max_incoming_bitrate = max_incoming;
         self.transports.insert(id, t);
+        if max_incoming.is_some() {
+            self.schedule_allocation(id, self.now);
+        }
         self.drain_transport(id);
         self.process_work();
         Ok(id)
@@ -353,6 +362,7 @@ impl Router {
                 Timer::Transport(tid) => self.transport_timeout(tid, now),
                 Timer::Keyframe(pid, layer) => self.keyframe_timeout(pid, layer, now),
                 Timer::Layers(pid) => self.layers_timeout(pid, now),
+                Timer::Allocate(tid) => self.allocation_timeout(tid, now),
             }
         }
     }

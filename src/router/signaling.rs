@@ -6,7 +6,7 @@ use crate::consumer::layers::LayerSelector;
 use crate::consumer::rewrite::Rewriter;
 use crate::consumer::Consumer;
 use crate::error::{RouterError, SignalingError};
-use crate::transport::negotiation::Change;
+use crate::transport::negotiation::{sdp_video_bandwidth, Change};
 use crate::{ConsumerId, Event, ProducerId, TransportId};
 
 impl Router {
@@ -58,6 +58,11 @@ impl Router {
                 ssrc: None,
                 connected: false,
                 paused: options.paused,
+                bw_paused: false,
+                urgent_down: false,
+                priority: options.priority,
+                allocated_bps: None,
+                bytes_sent: 0,
                 producer_paused,
                 wait_keyframe: kind.is_video(),
                 current: None,
@@ -65,6 +70,7 @@ impl Router {
                 pt_map: Default::default(),
                 rewriter: Rewriter::new(seq, ts),
                 vp8: Default::default(),
+                svc: false,
                 packets_sent: 0,
             },
         );
@@ -115,11 +121,13 @@ impl Router {
         let Some(t) = self.transports.get_mut(&tid) else {
             return;
         };
-        let ssrc = t
-            .rtc
-            .direct_api()
-            .stream_tx_by_mid(mid, None)
-            .map(|s| s.ssrc());
+        // Forwarded media is not paced: the allocator keeps each subscriber
+        // within its estimate by choosing layers, and pacing would only add
+        // queueing delay to media that already arrives paced by its sender.
+        let ssrc = t.rtc.direct_api().stream_tx_by_mid(mid, None).map(|s| {
+            s.set_unpaced(true);
+            s.ssrc()
+        });
         let Some(c) = self.consumers.get_mut(&cid) else {
             return;
         };
@@ -172,6 +180,9 @@ impl Router {
             .get_mut(&tid)
             .ok_or(RouterError::UnknownTransport(tid))?;
         let result = t.accept_offer(sdp, &self.config.limits);
+        if result.is_ok() {
+            t.allocator.sdp_cap = sdp_video_bandwidth(sdp);
+        }
         self.sync_ufrags(tid);
         self.drain_transport(tid);
         self.process_work();
@@ -190,6 +201,9 @@ impl Router {
             .get_mut(&tid)
             .ok_or(RouterError::UnknownTransport(tid))?;
         let result = t.accept_answer(sdp, &self.config.limits);
+        if result.is_ok() {
+            t.allocator.sdp_cap = sdp_video_bandwidth(sdp);
+        }
         self.sync_ufrags(tid);
         self.drain_transport(tid);
         self.process_work();

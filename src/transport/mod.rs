@@ -19,12 +19,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use smallvec::SmallVec;
+use str0m::bwe::Bitrate;
 use str0m::config::{CryptoProvider, DtlsCert};
 use str0m::media::Mid;
 use str0m::net::Protocol;
 use str0m::rtp::Ssrc;
 use str0m::{Candidate, IceCreds, Rtc, RtcConfig};
 
+use crate::allocator::Allocator;
 use crate::config::{ListenInfo, RouterConfig};
 use crate::io::{Output, Transmit};
 use crate::router::demux::Demux;
@@ -90,6 +92,10 @@ pub(crate) struct Transport {
     /// M-lines already turned into producers or spare lines (or ours).
     pub known_mids: SmallVec<[Mid; 8]>,
     pub failure: Option<Failure>,
+    pub allocator: Allocator,
+    /// The allocator's (and REMB's) timer.
+    pub alloc_at: Option<Instant>,
+    pub max_incoming_bitrate: Option<u64>,
     /// Test hook: the next call into str0m panics.
     pub panic_next: bool,
 }
@@ -119,7 +125,12 @@ impl Transport {
             .enable_av1(codecs.av1)
             .set_send_buffer_audio(limits.rtx_cache_audio)
             .set_send_buffer_video(limits.rtx_cache_video)
-            .set_stats_interval(None);
+            .set_stats_interval(None)
+            .enable_bwe(config.initial_bandwidth_bps.map(Bitrate::from))
+            .set_extension(
+                crate::ext::DEPENDENCY_DESCRIPTOR_ID,
+                crate::ext::DependencyDescriptorSerializer::extension(),
+            );
         let mut rtc = rtc_config.build(now);
         for l in listen {
             if let Ok(c) = Candidate::host(l.candidate_addr(), Protocol::Udp) {
@@ -144,6 +155,9 @@ impl Transport {
             negotiation: Negotiation::default(),
             known_mids: SmallVec::new(),
             failure: None,
+            allocator: Allocator::new(),
+            alloc_at: None,
+            max_incoming_bitrate: None,
             panic_next: false,
         }
     }

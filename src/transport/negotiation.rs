@@ -89,6 +89,34 @@ fn missing_fingerprint() -> SignalingError {
     SignalingError::BadSdp("missing a=fingerprint".into())
 }
 
+/// The client's own video bandwidth limit: `b=TIAS` (bit/s) or `b=AS`
+/// (kbit/s) in a video section (or at session level).
+pub(crate) fn sdp_video_bandwidth(sdp: &str) -> Option<u64> {
+    let mut in_video = true;
+    let mut found: Option<u64> = None;
+    for line in sdp.lines() {
+        let line = line.trim();
+        if let Some(m) = line.strip_prefix("m=") {
+            in_video = m.starts_with("video");
+            continue;
+        }
+        if !in_video {
+            continue;
+        }
+        let bps = if let Some(v) = line.strip_prefix("b=TIAS:") {
+            v.trim().parse::<u64>().ok()
+        } else if let Some(v) = line.strip_prefix("b=AS:") {
+            v.trim().parse::<u64>().ok().map(|k| k.saturating_mul(1000))
+        } else {
+            None
+        };
+        if let Some(b) = bps.filter(|b| *b > 0) {
+            found = Some(found.map_or(b, |f| f.min(b)));
+        }
+    }
+    found
+}
+
 impl Transport {
     /// Answer a client's offer. An ICE restart the client asks for changes
     /// our local ufrag, even when the offer is then refused: the router

@@ -26,6 +26,10 @@ pub struct Rx {
     pub payload_len: usize,
     /// What the VP8 payload says (video only).
     pub vp8: Option<Vp8Info>,
+    /// The AV1 Dependency Descriptor's bytes, when present.
+    pub dd: Option<Vec<u8>>,
+    /// VP9 (spatial id, temporal id, start of picture) when the payload is VP9.
+    pub vp9: Option<(u8, u8, bool)>,
 }
 
 pub struct Client {
@@ -42,6 +46,8 @@ pub struct Client {
     pub connected: bool,
     pub pending: Option<SdpPendingOffer>,
     pub transport: Option<manifold_sfu::TransportId>,
+    /// REMB estimates received from the router (max incoming bitrate).
+    pub remb: Vec<u64>,
     /// The last SDP answer from the router.
     pub remote_sdp: String,
 }
@@ -51,6 +57,10 @@ impl Client {
         let provider = Arc::new(str0m::crypto::from_feature_flags());
         let mut rtc = RtcConfig::new()
             .set_rtp_mode(true)
+            .set_extension(
+                manifold_sfu::ext::DEPENDENCY_DESCRIPTOR_ID,
+                manifold_sfu::ext::DependencyDescriptorSerializer::extension(),
+            )
             .set_crypto_provider(provider)
             .build(now);
         rtc.add_local_candidate(Candidate::host(addr, Protocol::Udp).expect("host candidate"));
@@ -69,6 +79,7 @@ impl Client {
             pending: None,
             transport: None,
             remote_sdp: String::new(),
+            remb: Vec::new(),
         }
     }
 
@@ -160,7 +171,13 @@ impl Client {
             };
             let Some(mid) = mid else { continue };
             let params = self.rtc.codec_config().params().to_vec();
-            let want = if p.video {
+            let av1 = self.source.as_ref().is_some_and(|s| s.av1);
+            let vp9 = self.source.as_ref().is_some_and(|s| s.vp9_svc);
+            let want = if p.video && av1 {
+                str0m::format::Codec::Av1
+            } else if p.video && vp9 {
+                str0m::format::Codec::Vp9
+            } else if p.video {
                 str0m::format::Codec::Vp8
             } else {
                 str0m::format::Codec::Opus
@@ -176,9 +193,17 @@ impl Client {
             let Some(tx) = api.stream_tx_by_mid(mid, p.rid) else {
                 continue;
             };
+            let mut exts = str0m::rtp::ExtensionValues::default();
+            if let Some(dd) = p.dd {
+                exts.user_values
+                    .set(manifold_sfu::ext::RawDependencyDescriptor(
+                        dd.as_slice().into(),
+                    ));
+            }
             tx.write_rtp(
                 RtpWrite::new(pt, SeqNo::from(p.seq), p.ts, now, p.payload)
                     .marker(p.marker)
+                    .ext_vals(exts)
                     .nackable(p.video),
             );
         }
@@ -233,12 +258,27 @@ impl Client {
                     s.force_keyframe(r.rid);
                 }
             }
+            Event::EgressBitrateEstimate(str0m::bwe::BweKind::Remb { estimate, .. }) => {
+                self.remb.push(estimate.as_u64());
+            }
             Event::RtpPacket(p) => {
                 let Some(mid) = self.mid_of(p.header.ssrc) else {
                     return;
                 };
                 let video = self.kinds.get(&mid) == Some(&MediaKind::Video);
-                let vp8 = if video { vp8_info(&p.payload) } else { None };
+                let vp9 = if video {
+                    manifold_sfu::packet::Vp9Descriptor::parse(&p.payload)
+                        .ok()
+                        .filter(|d| d.sid.is_some())
+                        .map(|d| (d.sid.unwrap_or(0), d.tid.unwrap_or(0), d.start_of_frame))
+                } else {
+                    None
+                };
+                let vp8 = if video && vp9.is_none() {
+                    vp8_info(&p.payload)
+                } else {
+                    None
+                };
                 self.received.entry(mid).or_default().push(Rx {
                     seq: *p.seq_no,
                     ts: p.header.timestamp,
@@ -248,6 +288,13 @@ impl Client {
                     frame: vp8.map(|v| v.frame),
                     payload_len: p.payload.len(),
                     vp8,
+                    vp9,
+                    dd: p
+                        .header
+                        .ext_vals
+                        .user_values
+                        .get::<manifold_sfu::ext::RawDependencyDescriptor>()
+                        .map(|d| d.0.to_vec()),
                 });
             }
             _ => {}

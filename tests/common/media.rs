@@ -58,10 +58,91 @@ pub fn vp8_info(payload: &[u8]) -> Option<Vp8Info> {
     })
 }
 
+/// An AV1 payload: aggregation header (N set on a new coded video
+/// sequence), then the frame number and layer.
+pub fn av1_payload(keyframe: bool, frame: u32, layer: u8, len: usize) -> Vec<u8> {
+    let mut p = vec![0x10 | if keyframe { 0x08 } else { 0 }];
+    p.extend_from_slice(&frame.to_be_bytes());
+    p.push(layer);
+    p.resize(len.max(p.len()), 0xcd);
+    p
+}
+
+/// The Dependency Descriptor bytes of one AV1 packet in the L1T3 example
+/// structure of the AV1 RTP specification.
+pub fn l1t3_descriptor(keyframe: bool, tid: u8, start: bool, end: bool, frame: u32) -> Vec<u8> {
+    use manifold_sfu::packet::fuzzing::example_structure_l1t3;
+    use manifold_sfu::packet::DependencyDescriptor;
+    let structure = example_structure_l1t3();
+    // Templates: 0 keyframe, 1 base layer, 2 first and 3 second temporal layer.
+    let idx = match (keyframe, tid) {
+        (true, _) => 0,
+        (false, 0) => 1,
+        (false, 1) => 2,
+        _ => 3,
+    };
+    let tpl = &structure.templates[idx];
+    let dd = DependencyDescriptor {
+        start_of_frame: start,
+        end_of_frame: end,
+        frame_dependency_template_id: ((structure.template_id_offset as usize + idx) % 64) as u8,
+        frame_number: frame as u16,
+        attached_structure: (keyframe && start).then(|| structure.clone()),
+        spatial_id: tpl.spatial_id,
+        temporal_id: tpl.temporal_id,
+        dtis: tpl.dtis.iter().copied().collect(),
+        fdiffs: tpl.fdiffs.iter().map(|f| *f as u16).collect(),
+        chain_fdiffs: tpl.chain_fdiffs.iter().copied().collect(),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    dd.write(Some(&structure), &mut out)
+        .expect("write descriptor");
+    out
+}
+
+/// A VP9 payload in non-flexible mode with layer indices: 15-bit picture
+/// ID, TID/SID, TL0PICIDX, the scalability structure (3 spatial layers) on
+/// keyframes, then the frame number and spatial layer.
+#[allow(clippy::too_many_arguments)]
+pub fn vp9_payload(
+    pid: u16,
+    tl0: u8,
+    tid: u8,
+    sid: u8,
+    start: bool,
+    end: bool,
+    keyframe: bool,
+    frame: u32,
+    len: usize,
+) -> Vec<u8> {
+    let ss = keyframe && sid == 0 && start;
+    let mut p = vec![
+        0x80 | if keyframe { 0 } else { 0x40 }
+            | 0x20
+            | if start { 0x08 } else { 0 }
+            | if end { 0x04 } else { 0 }
+            | if ss { 0x02 } else { 0 },
+        0x80 | ((pid >> 8) as u8 & 0x7f),
+        pid as u8,
+        (tid << 5) | (sid << 1) | u8::from(sid > 0),
+        tl0,
+    ];
+    if ss {
+        p.push(2 << 5);
+    }
+    p.extend_from_slice(&frame.to_be_bytes());
+    p.push(sid);
+    p.resize(len.max(p.len()), 0xef);
+    p
+}
+
 /// One RTP packet to write.
 #[derive(Debug, Clone)]
 pub struct Packet {
     pub video: bool,
+    /// AV1 Dependency Descriptor bytes.
+    pub dd: Option<Vec<u8>>,
     pub rid: Option<Rid>,
     pub seq: u64,
     pub ts: u32,
@@ -111,6 +192,10 @@ pub struct Source {
     pub layers: Vec<VideoLayer>,
     /// Temporal layers per encoding (1 = none signalled; 3 = L1T3 pattern).
     pub temporal_layers: u8,
+    /// Send AV1 with a Dependency Descriptor instead of VP8.
+    pub av1: bool,
+    /// Send VP9 k-SVC with three spatial layers (L3T3_KEY) instead of VP8.
+    pub vp9_svc: bool,
     start: Instant,
     next_audio: Instant,
     next_video: Instant,
@@ -134,6 +219,8 @@ impl Source {
             audio,
             layers,
             temporal_layers: 1,
+            av1: false,
+            vp9_svc: false,
             start: now,
             next_audio: now,
             next_video: now,
@@ -178,11 +265,12 @@ impl Source {
             let ts = (self.next_audio - self.start).as_millis() as u32 * 48;
             out.push(Packet {
                 video: false,
+                dd: None,
                 rid: None,
                 seq: self.audio_seq,
                 ts,
                 marker: false,
-                payload: vec![0xfc; 120],
+                payload: vec![0xfc; 30],
             });
             self.audio_seq += 1;
             self.next_audio += Duration::from_millis(20);
@@ -210,12 +298,61 @@ impl Source {
                 if tid == Some(0) {
                     l.tl0 = l.tl0.wrapping_add(1);
                 }
+                if self.vp9_svc {
+                    let t = tid.unwrap_or(0);
+                    for sid in 0..3u8 {
+                        let n = 1 + sid as usize;
+                        for i in 0..n {
+                            out.push(Packet {
+                                video: true,
+                                dd: None,
+                                rid: l.rid,
+                                seq: l.seq,
+                                ts,
+                                marker: sid == 2 && i + 1 == n,
+                                payload: vp9_payload(
+                                    l.picture_id,
+                                    l.tl0,
+                                    t,
+                                    sid,
+                                    i == 0,
+                                    i + 1 == n,
+                                    keyframe,
+                                    self.frame,
+                                    l.packet_size,
+                                ),
+                            });
+                            l.seq += 1;
+                        }
+                    }
+                    l.picture_id = (l.picture_id + 1) & 0x7fff;
+                    continue;
+                }
                 let n = if keyframe {
                     l.keyframe_packets
                 } else {
                     l.packets_per_frame
                 };
                 for i in 0..n {
+                    if self.av1 {
+                        let t = tid.unwrap_or(0);
+                        out.push(Packet {
+                            video: true,
+                            dd: Some(l1t3_descriptor(keyframe, t, i == 0, i + 1 == n, self.frame)),
+                            rid: l.rid,
+                            seq: l.seq,
+                            ts,
+                            marker: i + 1 == n,
+                            payload: av1_payload(
+                                keyframe && i == 0,
+                                self.frame,
+                                l.index,
+                                l.packet_size,
+                            ),
+                        });
+                        l.seq += 1;
+                        continue;
+                    }
                     let info = Vp8Info {
                         picture_id: l.picture_id,
                         tl0: tid.map(|_| l.tl0),
@@ -227,6 +364,7 @@ impl Source {
                     };
                     out.push(Packet {
                         video: true,
+                        dd: None,
                         rid: l.rid,
                         seq: l.seq,
                         ts,

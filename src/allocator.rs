@@ -1,0 +1,296 @@
+//! Per-subscriber bandwidth allocation.
+//!
+//! Each subscriber transport has one allocator. It splits the transport's
+//! send-side estimate (str0m's GCC over TWCC feedback, REMB as fallback),
+//! capped by the subscriber's own SDP limit (`b=TIAS` / `b=AS`), across the
+//! transport's video consumers:
+//!
+//! 1. Audio is reserved first and never paused.
+//! 2. In priority order (higher first; ties by age), every video consumer
+//!    gets its lowest live layer while that fits; those that don't fit are
+//!    paused, so the lowest priorities pause first.
+//! 3. In priority order again, each consumer climbs as high as fits, never
+//!    above the layer its subscriber prefers.
+//!
+//! Hysteresis: downgrades follow the latest estimate at once; upgrades use
+//! the *lowest* estimate of the last [`UPGRADE_HOLD`], so a layer is only
+//! added once the estimate has held for that long. The router runs it every
+//! [`ALLOCATION_INTERVAL`] (`handle_timeout`) once an estimate exists.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use smallvec::SmallVec;
+
+use crate::ConsumerId;
+
+/// How often an allocator runs.
+pub(crate) const ALLOCATION_INTERVAL: Duration = Duration::from_millis(250);
+/// How long the estimate must hold before a consumer is upgraded.
+pub(crate) const UPGRADE_HOLD: Duration = Duration::from_secs(2);
+/// How often a probe is asked for while the allocation is short of what
+/// the subscriber wants (str0m probes when the desired rate rises above the
+/// estimate, but only on a rise): without it, a consumer paused on a low
+/// estimate would never see the estimate grow again.
+const PROBE_INTERVAL: Duration = Duration::from_secs(4);
+/// How long after the first estimate allocation starts.
+pub(crate) const WARMUP: Duration = Duration::from_secs(3);
+/// Share of the estimate handed out (the rest absorbs estimate noise, RTX and RTCP).
+const USABLE: f64 = 0.9;
+/// Assumed bitrate of a layer that has not been measured yet, by index.
+const DEFAULT_LAYER_BPS: [u64; 4] = [150_000, 500_000, 1_500_000, 3_000_000];
+/// Assumed bitrate of an audio consumer not measured yet.
+pub(crate) const AUDIO_BPS: u64 = 48_000;
+/// Most estimates remembered.
+const MAX_HISTORY: usize = 64;
+
+/// One video consumer as the allocator sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct Candidate {
+    pub id: ConsumerId,
+    pub priority: u8,
+    /// Bitrate per spatial layer; `None` when the layer is not live.
+    pub layers: SmallVec<[Option<u64>; 3]>,
+    pub preferred: u8,
+}
+
+impl Candidate {
+    fn rate(&self, l: usize) -> Option<u64> {
+        let r = (*self.layers.get(l)?)?;
+        Some(if r == 0 {
+            DEFAULT_LAYER_BPS[l.min(3)]
+        } else {
+            r
+        })
+    }
+}
+
+/// Spatial layer per candidate (`None`: paused for bandwidth), and the
+/// total allocated.
+pub(crate) fn allocate(budget: u64, audio_bps: u64, cands: &[Candidate]) -> (Vec<Option<u8>>, u64) {
+    let mut remaining = budget.saturating_sub(audio_bps);
+    let mut order: Vec<usize> = (0..cands.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(cands[i].priority), i));
+    let mut alloc: Vec<Option<u8>> = vec![None; cands.len()];
+    let mut spent = 0;
+    for &i in &order {
+        let c = &cands[i];
+        let Some((l, r)) = (0..c.layers.len()).find_map(|l| c.rate(l).map(|r| (l, r))) else {
+            continue;
+        };
+        if r > remaining {
+            break;
+        }
+        remaining -= r;
+        spent += r;
+        alloc[i] = Some(l as u8);
+    }
+    for &i in &order {
+        let c = &cands[i];
+        let Some(cur) = alloc[i] else { continue };
+        let cur_rate = c.rate(cur as usize).unwrap_or(0);
+        let top = (c.preferred as usize).min(c.layers.len().saturating_sub(1));
+        for l in (cur as usize + 1..=top).rev() {
+            let Some(r) = c.rate(l) else { continue };
+            if r - cur_rate.min(r) <= remaining {
+                remaining -= r - cur_rate.min(r);
+                spent += r - cur_rate.min(r);
+                alloc[i] = Some(l as u8);
+                break;
+            }
+        }
+    }
+    (alloc, spent + audio_bps)
+}
+
+/// The bitrate cap that makes a layer selector pick exactly `layer`: halfway
+/// to the next layer, so measurement noise does not flip it.
+pub(crate) fn cap_for(c: &Candidate, layer: u8) -> u64 {
+    let l = layer as usize;
+    let here = c.rate(l).unwrap_or(0);
+    match (l + 1..c.layers.len()).find_map(|n| c.rate(n)) {
+        Some(next) if next > here => here + (next - here) / 2,
+        _ => here.saturating_mul(2).max(here + 1),
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Allocator {
+    history: VecDeque<(Instant, u64)>,
+    /// The subscriber's own limit from SDP.
+    pub sdp_cap: Option<u64>,
+    /// The last allocation, per consumer.
+    pub current: Vec<(ConsumerId, Option<u8>)>,
+    pub allocated_bps: u64,
+    pub desired_bps: u64,
+    last_probe: Option<Instant>,
+    /// When the first estimate arrived.
+    first_estimate: Option<Instant>,
+}
+
+impl Allocator {
+    pub(crate) fn new() -> Self {
+        Allocator {
+            history: VecDeque::new(),
+            sdp_cap: None,
+            current: Vec::new(),
+            allocated_bps: 0,
+            desired_bps: 0,
+            last_probe: None,
+            first_estimate: None,
+        }
+    }
+
+    /// A new estimate arrived.
+    pub(crate) fn on_estimate(&mut self, now: Instant, bps: u64) {
+        if self.history.len() >= MAX_HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back((now, bps));
+        self.first_estimate.get_or_insert(now);
+    }
+
+    /// Whether the estimate has been measured on real traffic long enough
+    /// to act on. The first estimates are the configured starting value and
+    /// what little traffic a new session has sent: pausing on them would
+    /// keep video off, and so keep the estimate from ever growing.
+    pub(crate) fn warmed_up(&self, now: Instant) -> bool {
+        self.first_estimate
+            .is_some_and(|t| now.saturating_duration_since(t) >= WARMUP)
+    }
+
+    /// The latest estimate.
+    pub(crate) fn estimate(&self) -> Option<u64> {
+        self.history.back().map(|(_, b)| *b)
+    }
+
+    /// Run the allocation. Returns the new layer per consumer.
+    pub(crate) fn handle_timeout(
+        &mut self,
+        now: Instant,
+        audio_bps: u64,
+        cands: &[Candidate],
+    ) -> Vec<(ConsumerId, Option<u8>)> {
+        while self
+            .history
+            .front()
+            .is_some_and(|(t, _)| now.saturating_duration_since(*t) > UPGRADE_HOLD)
+            && self.history.len() > 1
+        {
+            self.history.pop_front();
+        }
+        let cap = |b: u64| {
+            let b = (b as f64 * USABLE) as u64;
+            self.sdp_cap.map_or(b, |c| b.min(c))
+        };
+        let latest = cap(self.estimate().unwrap_or(u64::MAX / 2));
+        let held = cap(self
+            .history
+            .iter()
+            .map(|(_, b)| *b)
+            .min()
+            .unwrap_or(u64::MAX / 2));
+        let (fast, _) = allocate(latest, audio_bps, cands);
+        let (slow, _) = allocate(held, audio_bps, cands);
+        let mut out = Vec::with_capacity(cands.len());
+        let mut total = 0;
+        for (i, c) in cands.iter().enumerate() {
+            let prev = self
+                .current
+                .iter()
+                .find(|(id, _)| *id == c.id)
+                .and_then(|(_, l)| *l);
+            let up = |a: Option<u8>, b: Option<u8>| match (a, b) {
+                (Some(x), Some(y)) => x > y,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            // Down (or equal) follows the latest estimate; up waits for the held one.
+            let l = if !up(fast[i], prev) {
+                fast[i]
+            } else if up(slow[i], prev) {
+                slow[i].min(fast[i]).max(prev)
+            } else {
+                prev
+            };
+            if let Some(l) = l {
+                total += c.rate(l as usize).unwrap_or(0);
+            }
+            out.push((c.id, l));
+        }
+        self.allocated_bps = total + audio_bps;
+        self.desired_bps = cands
+            .iter()
+            .map(|c| {
+                let top = (c.preferred as usize).min(c.layers.len().saturating_sub(1));
+                (0..=top).rev().find_map(|l| c.rate(l)).unwrap_or(0)
+            })
+            .sum::<u64>()
+            + audio_bps;
+        self.current = out.clone();
+        out
+    }
+
+    /// Whether to ask str0m for a new probe now.
+    pub(crate) fn should_probe(&mut self, now: Instant) -> bool {
+        let short = self.allocated_bps < self.desired_bps;
+        let due = self
+            .last_probe
+            .is_none_or(|t| now.saturating_duration_since(t) >= PROBE_INTERVAL);
+        if short && due {
+            self.last_probe = Some(now);
+        }
+        short && due
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(id: u64, priority: u8, preferred: u8) -> Candidate {
+        Candidate {
+            id: ConsumerId(id),
+            priority,
+            layers: smallvec::smallvec![Some(150_000), Some(500_000), Some(1_500_000)],
+            preferred,
+        }
+    }
+
+    #[test]
+    fn priorities_and_pausing() {
+        let c = [cand(1, 1, 2), cand(2, 3, 2), cand(3, 1, 2)];
+        // Room for everyone's top layer.
+        assert_eq!(
+            allocate(10_000_000, AUDIO_BPS, &c).0,
+            [Some(2), Some(2), Some(2)]
+        );
+        // Room for one high layer: the screen share (priority 3) gets it.
+        let (a, _) = allocate(1_900_000, AUDIO_BPS, &c);
+        assert_eq!(a[1], Some(2));
+        assert_eq!((a[0], a[2]), (Some(0), Some(0)));
+        // Room for two lowest layers: the lowest priority, youngest pauses.
+        let (a, _) = allocate(2 * 150_000 + AUDIO_BPS + 10, AUDIO_BPS, &c);
+        assert_eq!(a, [Some(0), Some(0), None]);
+        // Never above the preferred layer.
+        assert_eq!(allocate(10_000_000, 0, &[cand(1, 1, 1)]).0, [Some(1)]);
+    }
+
+    #[test]
+    fn upgrades_wait_for_a_held_estimate() {
+        let t0 = Instant::now();
+        let c = [cand(1, 1, 2)];
+        let mut a = Allocator::new();
+        a.on_estimate(t0, 300_000);
+        assert_eq!(a.handle_timeout(t0, 0, &c), [(ConsumerId(1), Some(0))]);
+        // The estimate jumps: no upgrade until it has held for UPGRADE_HOLD.
+        a.on_estimate(t0 + Duration::from_millis(100), 3_000_000);
+        let t1 = t0 + Duration::from_millis(500);
+        assert_eq!(a.handle_timeout(t1, 0, &c)[0].1, Some(0));
+        let t2 = t0 + Duration::from_millis(100) + UPGRADE_HOLD + Duration::from_millis(300);
+        assert_eq!(a.handle_timeout(t2, 0, &c)[0].1, Some(2));
+        // A drop is followed at once.
+        a.on_estimate(t2, 400_000);
+        assert_eq!(a.handle_timeout(t2, 0, &c)[0].1, Some(0));
+    }
+}

@@ -1,0 +1,193 @@
+//! Running each subscriber transport's bandwidth allocator and applying its
+//! decisions; telling publishers their maximum incoming bitrate.
+
+use std::time::{Duration, Instant};
+
+use smallvec::SmallVec;
+use str0m::bwe::Bitrate;
+
+use super::{Router, Timer};
+use crate::allocator::{cap_for, Candidate, ALLOCATION_INTERVAL, AUDIO_BPS};
+use crate::{ConsumerId, Event, TransportId};
+
+/// How often a publisher is told its maximum incoming bitrate.
+const REMB_INTERVAL: Duration = Duration::from_secs(1);
+
+impl Router {
+    pub(super) fn on_estimate(&mut self, tid: TransportId, bps: u64) {
+        let now = self.now;
+        let Some(t) = self.transports.get_mut(&tid) else {
+            return;
+        };
+        t.allocator.on_estimate(now, bps);
+        if t.alloc_at.is_none() {
+            self.schedule_allocation(tid, now);
+        }
+    }
+
+    pub(super) fn schedule_allocation(&mut self, tid: TransportId, at: Instant) {
+        let Some(t) = self.transports.get_mut(&tid) else {
+            return;
+        };
+        let old = t.alloc_at.replace(at);
+        self.schedule(old, Some(at), Timer::Allocate(tid));
+    }
+
+    pub(super) fn allocation_timeout(&mut self, tid: TransportId, now: Instant) {
+        let Some(t) = self.transports.get_mut(&tid) else {
+            return;
+        };
+        t.alloc_at = None;
+        let has_estimate = t.allocator.estimate().is_some();
+        let warmed_up = t.allocator.warmed_up(now);
+        let remb = t.max_incoming_bitrate;
+        if warmed_up {
+            self.allocate(tid, now);
+        }
+        if let Some(max) = remb {
+            self.send_remb(tid, max);
+        }
+        let next = match (has_estimate, remb.is_some()) {
+            (true, _) => Some(now + ALLOCATION_INTERVAL),
+            (false, true) => Some(now + REMB_INTERVAL),
+            _ => None,
+        };
+        if let Some(at) = next {
+            self.schedule_allocation(tid, at);
+        }
+    }
+
+    fn allocate(&mut self, tid: TransportId, now: Instant) {
+        let Some(t) = self.transports.get(&tid) else {
+            return;
+        };
+        let mut audio = 0u64;
+        let mut cands = Vec::new();
+        for cid in &t.consumers {
+            let Some(c) = self.consumers.get(cid) else {
+                continue;
+            };
+            if c.ssrc.is_none() || c.paused || c.producer_paused {
+                continue;
+            }
+            let Some(p) = self.producers.get(&c.producer) else {
+                continue;
+            };
+            if c.kind.is_audio() {
+                let measured = p.layers.first().map_or(0, |l| l.bitrate_bps);
+                audio += if measured > 0 { measured } else { AUDIO_BPS };
+                continue;
+            }
+            let layers: SmallVec<[Option<u64>; 3]> = p
+                .layers
+                .iter()
+                .map(|l| l.live.then_some(l.bitrate_bps))
+                .collect();
+            // A single-layer producer not measured yet still counts as live.
+            let layers = if p.layers.len() == 1 && layers[0].is_none() && p.packets > 0 {
+                smallvec::smallvec![Some(p.layers[0].bitrate_bps)]
+            } else {
+                layers
+            };
+            cands.push(Candidate {
+                id: *cid,
+                priority: c.priority,
+                layers,
+                preferred: c.selector.preferred().spatial,
+            });
+        }
+        let Some(t) = self.transports.get_mut(&tid) else {
+            return;
+        };
+        let decisions = t.allocator.handle_timeout(now, audio, &cands);
+        // Padding keeps the estimate honest up to what is allocated; a
+        // desired rate above the estimate makes str0m probe for more.
+        let (minimum, desired) = (t.allocator.allocated_bps, t.allocator.desired_bps);
+        let estimate = t.allocator.estimate().unwrap_or(0);
+        let probe = t.allocator.should_probe(now);
+        t.guarded(|rtc| {
+            let mut bwe = rtc.bwe();
+            if probe {
+                // A rise of the desired rate above the estimate is what makes
+                // str0m probe: lower it to the estimate first.
+                bwe.set_bitrate(
+                    Bitrate::from(minimum.min(estimate)),
+                    Bitrate::from(estimate),
+                );
+            }
+            bwe.set_bitrate(Bitrate::from(minimum), Bitrate::from(desired.max(minimum)))
+        });
+        self.drain_transport(tid);
+        for ((cid, layer), cand) in decisions.into_iter().zip(&cands) {
+            self.apply_allocation(tid, cid, layer.map(|l| (l, cap_for(cand, l))));
+        }
+    }
+
+    /// Give a consumer its share: a bitrate cap for its layer selector, or a
+    /// pause when not even its lowest layer fits.
+    fn apply_allocation(&mut self, tid: TransportId, cid: ConsumerId, share: Option<(u8, u64)>) {
+        let Some(c) = self.consumers.get_mut(&cid) else {
+            return;
+        };
+        let Some(p) = self.producers.get(&c.producer) else {
+            return;
+        };
+        let states = p.layer_states();
+        let pid = c.producer;
+        let bitrate = share.map(|(_, cap)| cap);
+        let changed = c.allocated_bps != bitrate;
+        c.allocated_bps = bitrate;
+        match share {
+            None => c.bw_paused = true,
+            Some((_, cap)) => {
+                if c.bw_paused {
+                    c.bw_paused = false;
+                    c.restart();
+                }
+                c.selector.set_max_bitrate(Some(cap), &states);
+                let target = c.selector.target().spatial;
+                c.urgent_down = c.current.is_some_and(|cur| cur.spatial > target);
+            }
+        }
+        let want = c.wants_keyframe().then(|| c.selector.target().spatial);
+        if changed {
+            self.emit(Event::ConsumerAllocationChanged {
+                consumer: cid,
+                transport: tid,
+                bitrate,
+            });
+        }
+        if let Some(layer) = want {
+            self.request_keyframe(pid, Some(layer));
+        }
+    }
+
+    /// Tell the client's sender how much it may send us (REMB).
+    fn send_remb(&mut self, tid: TransportId, max: u64) {
+        let Some(t) = self.transports.get(&tid) else {
+            return;
+        };
+        let streams: Vec<_> = t
+            .producers
+            .iter()
+            .filter_map(|pid| self.producers.get(pid))
+            .filter(|p| p.kind.is_video())
+            .flat_map(|p| p.layers.iter().map(move |l| (p.mid, l.rid)))
+            .collect();
+        if streams.is_empty() {
+            return;
+        }
+        let Some(t) = self.transports.get_mut(&tid) else {
+            return;
+        };
+        t.guarded(|rtc| {
+            let mut api = rtc.direct_api();
+            for (mid, rid) in streams {
+                if let Some(rx) = api.stream_rx_by_mid(mid, rid) {
+                    rx.request_remb(Bitrate::from(max));
+                }
+            }
+        });
+        self.drain_transport(tid);
+    }
+}
