@@ -1,7 +1,8 @@
-//! A checking host: it drives a [`Router`] only through the public API,
-//! keeps the picture of the router that the events give it, and asserts
-//! after every step that the router and that picture agree and that the
-//! router's state stays inside its [`Limits`].
+//! A checking host: it drives a [`Router`] through the public API, keeps
+//! the picture of the router that the events give it, and asserts after
+//! every step that the router and that picture agree and that the router's
+//! state stays inside its [`Limits`]. One check looks inside the router
+//! (`check_transports`): what str0m answers to must match the demux.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -95,7 +96,7 @@ pub struct Host {
 }
 
 impl Host {
-    /// A router with `config` at a fixed virtual start time.
+    /// A router with `config`; from now on only the virtual clock moves.
     pub fn new(config: RouterConfig) -> Host {
         let now = Instant::now();
         Host {

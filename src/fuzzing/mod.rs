@@ -17,6 +17,8 @@
 //!   on request or after the liveness timeout, never earlier);
 //! * refused commands (a bad offer or answer, a refused consume) change
 //!   nothing;
+//! * every open transport's WebRTC stack is alive, and the ICE ufrag it
+//!   currently answers to routes to it;
 //! * closing everything, or letting it expire, leaves every count at zero:
 //!   ufrags, routes and timers included.
 
