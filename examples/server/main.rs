@@ -1,0 +1,221 @@
+//! Manifold's reference server: WHIP publishing, WHEP viewing and a
+//! conference room, all on one [`manifold_sfu::Router`] and one UDP port.
+//!
+//! ```text
+//! cargo run --release --example server -- [--http ADDR] [--udp ADDR]
+//!     [--announce IP] [--token SECRET] [--log LEVEL]
+//! ```
+//!
+//! Files:
+//! * `main.rs`: command line, startup and clean shutdown;
+//! * `media.rs`: the router's loop (UDP socket, timer, commands from HTTP);
+//! * `whip.rs`: WHIP (RFC 9725) and WHEP endpoints;
+//! * `room.rs`: the conference room's pages and WebSocket signaling;
+//! * `page/`: the HTML and JavaScript served to browsers.
+
+mod media;
+mod room;
+mod whip;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use clap::Parser;
+use tokio::sync::watch;
+use tracing::level_filters::LevelFilter;
+use tracing::{info, warn};
+
+use media::Media;
+
+/// Largest HTTP request body (an SDP offer); larger ones get 413.
+pub const MAX_BODY: usize = 64 * 1024;
+
+#[derive(Parser, Debug)]
+#[command(about = "Manifold SFU reference server: WHIP, WHEP and conference rooms")]
+struct Args {
+    /// HTTP address: pages, WHIP/WHEP and WebSocket signaling (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    http: SocketAddr,
+    /// UDP address for all media (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:40000")]
+    udp: SocketAddr,
+    /// IP put in ICE candidates (needed when --udp binds 0.0.0.0 or sits behind NAT).
+    #[arg(long)]
+    announce: Option<IpAddr>,
+    /// Bearer token required for WHIP/WHEP and for joining rooms.
+    #[arg(long, env = "MANIFOLD_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Log level: off, error, warn, info, debug or trace.
+    #[arg(long, default_value = "info")]
+    log: LevelFilter,
+}
+
+/// What every HTTP handler gets.
+#[derive(Clone)]
+pub struct App {
+    /// Commands to the router's loop.
+    pub media: Media,
+    /// The bearer token, if one is required.
+    pub token: Option<Arc<str>>,
+    /// Becomes `true` when the server shuts down; WebSocket sessions end.
+    pub stopping: watch::Receiver<bool>,
+}
+
+impl App {
+    /// Whether `given` is the configured token (always true without one).
+    pub fn token_ok(&self, given: Option<&str>) -> bool {
+        match (&self.token, given) {
+            (None, _) => true,
+            (Some(t), Some(g)) => ct_eq(t.as_bytes(), g.as_bytes()),
+            (Some(_), None) => false,
+        }
+    }
+}
+
+/// Compare secrets in time that depends only on their lengths.
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = u8::from(a.len() != b.len());
+    for (i, x) in a.iter().enumerate() {
+        diff |= x ^ b.get(i).copied().unwrap_or(0);
+    }
+    std::hint::black_box(diff) == 0
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_target("server", args.log)
+        .with_default(args.log.min(LevelFilter::WARN));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_target(false)
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .with(filter)
+        .init();
+    match run(args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let udp = std::net::UdpSocket::bind(args.udp)
+        .map_err(|e| format!("cannot bind UDP {}: {e}", args.udp))?;
+    let udp_addr = udp.local_addr()?;
+    if udp_addr.ip().is_unspecified() && args.announce.is_none() {
+        return Err(
+            "--udp binds every interface: say which IP to put in candidates \
+                    with --announce IP"
+                .into(),
+        );
+    }
+    let token = args.token.filter(|t| !t.is_empty()).map(Arc::from);
+    let (media, media_thread) = media::start(udp, args.announce)?;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let tcp = tokio::net::TcpListener::bind(args.http)
+            .await
+            .map_err(|e| format!("cannot bind HTTP {}: {e}", args.http))?;
+        let http = tcp.local_addr()?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let app = App {
+            media: media.clone(),
+            token,
+            stopping: stop_rx,
+        };
+        let routes = axum::Router::new()
+            .merge(whip::routes())
+            .merge(room::routes())
+            .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "no such resource\n") })
+            .layer(DefaultBodyLimit::max(MAX_BODY))
+            .with_state(app.clone());
+
+        let base = match http.ip().is_unspecified() {
+            true => format!("http://localhost:{}", http.port()),
+            false => format!("http://{http}"),
+        };
+        let announced = args.announce.unwrap_or(udp_addr.ip());
+        println!("Manifold server is up.");
+        println!("  conference rooms: {base}/");
+        println!("  WHIP publish:     POST {base}/whip/{{stream}}");
+        println!("  WHEP view:        POST {base}/whep/{{stream}}");
+        println!("  media:            udp {udp_addr} (candidates announce {announced})");
+        if app.token.is_some() {
+            println!("  auth:             Authorization: Bearer <token> (rooms: ?token=<token>)");
+        }
+        println!("Press Ctrl-C to stop.");
+
+        let server = axum::serve(tcp, routes).with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            info!("shutting down");
+            let _ = stop_tx.send(true);
+        });
+        let mut stopping = app.stopping.clone();
+        let mut server = tokio::spawn(async move { server.await });
+        tokio::select! {
+            r = &mut server => {
+                if let Ok(Err(e)) = r {
+                    warn!("HTTP server failed: {e}");
+                }
+            }
+            // Once asked to stop, give open connections a moment, then go.
+            _ = stopped(&mut stopping) => {
+                if tokio::time::timeout(Duration::from_secs(3), server).await.is_err() {
+                    warn!("HTTP connections still open after 3 s; closing them");
+                }
+            }
+        }
+        // Close every transport (DTLS close_notify to each client).
+        media.shutdown().await;
+        Ok::<(), Box<dyn std::error::Error>>(())
+    })?;
+    drop(rt);
+    let _ = media_thread.join();
+    println!("Manifold server stopped.");
+    Ok(())
+}
+
+/// Resolves once the server is shutting down.
+pub async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ct_eq_compares() {
+        assert!(super::ct_eq(b"secret", b"secret"));
+        assert!(!super::ct_eq(b"secret", b"secreT"));
+        assert!(!super::ct_eq(b"secret", b"secret2"));
+        assert!(!super::ct_eq(b"secret", b""));
+    }
+}

@@ -1,0 +1,533 @@
+//! Conference rooms: pages and WebSocket signaling.
+//!
+//! Each participant has one transport. It publishes camera and microphone
+//! (its offer becomes producers) and consumes every other participant's
+//! producers; new consumers reach the browser as server offers
+//! ([`Event::RenegotiationNeeded`]). The router is the polite side of the
+//! offer/answer exchange; the page is the impolite one.
+//!
+//! Messages are JSON objects with a `type` (see [`ClientMsg`] and
+//! [`ServerMsg`]), at most [`MAX_MESSAGE`] bytes each.
+
+use std::collections::HashMap;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use manifold_sfu::{ConsumerOptions, Event, MediaKind, TransportId};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use crate::media::{Session, Sfu};
+use crate::whip::{readable, valid_name};
+use crate::App;
+
+/// Largest WebSocket message either way (an SDP of a big room fits).
+pub const MAX_MESSAGE: usize = 256 * 1024;
+/// Participants per room.
+const MAX_MEMBERS: usize = 16;
+/// Messages queued for one participant's socket before it counts as stuck.
+const QUEUE: usize = 256;
+/// How long one WebSocket send may take before the page counts as gone.
+const SEND_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+const INDEX_HTML: &str = include_str!("page/index.html");
+const ROOM_HTML: &str = include_str!("page/room.html");
+const ROOM_JS: &str = include_str!("page/room.js");
+
+/// The HTTP routes of this module.
+pub fn routes() -> axum::Router<App> {
+    axum::Router::new()
+        .route("/", get(|| async { Html(INDEX_HTML) }))
+        .route("/room.js", get(script))
+        .route("/room/{room}", get(room_page))
+        .route("/room/{room}/ws", get(ws))
+}
+
+async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        ROOM_JS,
+    )
+        .into_response()
+}
+
+async fn room_page(Path(room): Path<String>) -> Response {
+    match valid_name(&room) {
+        true => Html(ROOM_HTML).into_response(),
+        false => (StatusCode::BAD_REQUEST, "bad room name\n").into_response(),
+    }
+}
+
+/// Participant names: 1 to 32 letters, digits, spaces or `-_.`.
+fn valid_participant(s: &str) -> bool {
+    let n = s.chars().count();
+    (1..=32).contains(&n)
+        && s.trim() == s
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || c == ' ' || "-_.".contains(c))
+}
+
+/// Audio or video, as the page names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Audio,
+    Video,
+}
+
+impl From<MediaKind> for Kind {
+    fn from(k: MediaKind) -> Self {
+        match k {
+            MediaKind::Audio => Kind::Audio,
+            MediaKind::Video => Kind::Video,
+        }
+    }
+}
+
+/// From the page.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ClientMsg {
+    /// An offer of the page (its first one publishes camera and microphone).
+    Offer { sdp: String },
+    /// The answer to our latest `offer`.
+    Answer { sdp: String },
+    /// Pause (`muted: true`) or resume the page's own producer of a kind.
+    Mute { kind: Kind, muted: bool },
+    /// Stop (`on: false`) or restart receiving one participant's track.
+    Receive { peer: String, kind: Kind, on: bool },
+}
+
+/// To the page.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ServerMsg {
+    /// Joined; these participants were already there.
+    Welcome { you: String, peers: Vec<Peer> },
+    /// Someone joined.
+    Join { peer: Peer },
+    /// Someone left: drop their tile.
+    Leave { peer: String },
+    /// A server offer: answer it.
+    Offer { sdp: String },
+    /// The answer to the page's offer.
+    Answer { sdp: String },
+    /// The m-line `mid` carries `peer`'s `kind` track.
+    Track {
+        mid: String,
+        peer: String,
+        kind: Kind,
+    },
+    /// A participant paused or resumed a producer.
+    Muted {
+        peer: String,
+        kind: Kind,
+        muted: bool,
+    },
+    /// Something the page sent was refused.
+    Error { message: String },
+}
+
+/// A participant as others see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Peer {
+    name: String,
+    audio_muted: bool,
+    video_muted: bool,
+}
+
+/// From the router's loop to a participant's socket task.
+#[derive(Debug)]
+pub enum ToPeer {
+    Msg(ServerMsg),
+    /// A server offer made in negotiation generation `gen`.
+    Offer {
+        gen: u64,
+        sdp: String,
+    },
+    /// The session is over (the transport closed or was replaced).
+    Close(String),
+}
+
+/// Rooms, inside the router's loop: name → transports of its participants.
+#[derive(Default)]
+pub struct Rooms {
+    rooms: HashMap<String, Vec<TransportId>>,
+}
+
+/// A participant's session.
+pub struct Member {
+    room: String,
+    name: String,
+    tx: mpsc::Sender<ToPeer>,
+    /// Bumped at each page offer: server offers made before it are stale.
+    gen: u64,
+    audio_muted: bool,
+    video_muted: bool,
+}
+
+impl Member {
+    fn peer(&self) -> Peer {
+        Peer {
+            name: self.name.clone(),
+            audio_muted: self.audio_muted,
+            video_muted: self.video_muted,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WsQuery {
+    name: Option<String>,
+    token: Option<String>,
+}
+
+async fn ws(
+    State(app): State<App>,
+    Path(room): Path<String>,
+    Query(q): Query<WsQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if !app.token_ok(q.token.as_deref()) {
+        return (StatusCode::UNAUTHORIZED, "missing or wrong token\n").into_response();
+    }
+    let name = q.name.unwrap_or_default();
+    if !valid_name(&room) || !valid_participant(&name) {
+        return (StatusCode::BAD_REQUEST, "bad room or participant name\n").into_response();
+    }
+    upgrade
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| session(app, room, name, socket))
+}
+
+/// One participant's socket: page messages become jobs on the router's
+/// loop; what the loop sends comes back out as JSON.
+async fn session(app: App, room: String, name: String, mut socket: WebSocket) {
+    let (tx, mut rx) = mpsc::channel(QUEUE);
+    let (r, n) = (room.clone(), name.clone());
+    let joined = app.media.call(move |sfu| join(sfu, r, n, tx)).await;
+    let (tid, peers) = match joined {
+        Ok(Ok(j)) => j,
+        Ok(Err(message)) => return refuse(socket, message).await,
+        Err(_) => return refuse(socket, "server busy".into()).await,
+    };
+    info!("room {room}: {name} joined ({tid})");
+    let mut gen = 0;
+    let mut stopping = app.stopping.clone();
+    let welcome = ServerMsg::Welcome {
+        you: name.clone(),
+        peers,
+    };
+    let mut ok = send(&mut socket, &welcome).await;
+    while ok {
+        tokio::select! {
+            m = socket.recv() => match m {
+                Some(Ok(Message::Text(text))) => {
+                    debug!("room {room}: {name} sent {}", text.get(..20).unwrap_or(&text));
+                    let reply = match serde_json::from_str::<ClientMsg>(&text) {
+                        Ok(msg) => handle(&app, tid, &mut gen, msg).await,
+                        Err(e) => Some(error(format!("bad message: {e}"))),
+                    };
+                    if let Some(reply) = reply {
+                        ok = send(&mut socket, &reply).await;
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    ok = send(&mut socket, &error("binary messages are not understood".into())).await;
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(_))) | None => break,
+                Some(Err(e)) => {
+                    debug!("room {room}: {name}: socket error: {e}");
+                    break;
+                }
+            },
+            out = rx.recv() => match out {
+                Some(ToPeer::Msg(m)) => ok = send(&mut socket, &m).await,
+                // Offers the router dropped when the page offered are stale.
+                Some(ToPeer::Offer { gen: g, sdp }) if g == gen => {
+                    debug!("room {room}: offer to {name}");
+                    ok = send(&mut socket, &ServerMsg::Offer { sdp }).await;
+                }
+                Some(ToPeer::Offer { .. }) => debug!("room {room}: {name}: stale offer dropped"),
+                Some(ToPeer::Close(why)) => {
+                    let _ = send(&mut socket, &error(why)).await;
+                    break;
+                }
+                None => break,
+            },
+            _ = crate::stopped(&mut stopping) => break,
+        }
+    }
+    let _ = tokio::time::timeout(SEND_WAIT, socket.send(Message::Close(None))).await;
+    let _ = app.media.call(move |sfu| leave(sfu, tid)).await;
+    info!("room {room}: {name} left");
+}
+
+async fn refuse(mut socket: WebSocket, message: String) {
+    let _ = send(&mut socket, &error(message)).await;
+    let _ = tokio::time::timeout(SEND_WAIT, socket.send(Message::Close(None))).await;
+}
+
+fn error(message: String) -> ServerMsg {
+    ServerMsg::Error { message }
+}
+
+/// Send one message; false if the socket is gone or stuck for 5 s.
+async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> bool {
+    let Ok(text) = serde_json::to_string(msg) else {
+        return true;
+    };
+    let sent = tokio::time::timeout(SEND_WAIT, socket.send(Message::Text(text.into()))).await;
+    matches!(sent, Ok(Ok(())))
+}
+
+/// A page message: run it on the loop; maybe reply.
+async fn handle(app: &App, tid: TransportId, gen: &mut u64, msg: ClientMsg) -> Option<ServerMsg> {
+    let result = app
+        .media
+        .call(move |sfu| {
+            let reply = command(sfu, tid, msg);
+            match sfu.sessions.get(&tid) {
+                Some(Session::Member(me)) => (Some(me.gen), reply),
+                _ => (None, reply),
+            }
+        })
+        .await;
+    let Ok((now, reply)) = result else {
+        return Some(error("server busy".into()));
+    };
+    // Whether the page's offer worked or not, offers made before it are stale.
+    *gen = now.unwrap_or(*gen);
+    match reply {
+        Ok(Reply::Answer(sdp)) => Some(ServerMsg::Answer { sdp }),
+        Ok(Reply::Nothing) => None,
+        Err(message) => Some(error(message)),
+    }
+}
+
+enum Reply {
+    Nothing,
+    Answer(String),
+}
+
+/// A page message, on the loop.
+fn command(sfu: &mut Sfu, tid: TransportId, msg: ClientMsg) -> Result<Reply, String> {
+    let Some(Session::Member(me)) = sfu.sessions.get_mut(&tid) else {
+        return Err("session closed".into());
+    };
+    match msg {
+        ClientMsg::Offer { sdp } => {
+            me.gen += 1;
+            let mut t = sfu.router.transport(tid).ok_or("session closed")?;
+            let sdp = t.accept_offer(&sdp).map_err(|e| readable(&e))?;
+            Ok(Reply::Answer(sdp))
+        }
+        ClientMsg::Answer { sdp } => {
+            let mut t = sfu.router.transport(tid).ok_or("session closed")?;
+            t.accept_answer(&sdp).map_err(|e| readable(&e))?;
+            Ok(Reply::Nothing)
+        }
+        ClientMsg::Mute { kind, muted } => {
+            match kind {
+                Kind::Audio => me.audio_muted = muted,
+                Kind::Video => me.video_muted = muted,
+            }
+            let (room, peer) = (me.room.clone(), me.name.clone());
+            apply_mute(sfu, tid, kind, muted);
+            broadcast(sfu, &room, tid, ServerMsg::Muted { peer, kind, muted });
+            Ok(Reply::Nothing)
+        }
+        ClientMsg::Receive { peer, kind, on } => {
+            let Some(t) = sfu.router.transport(tid) else {
+                return Err("session closed".into());
+            };
+            for c in t.consumers() {
+                let Some((p, k)) = sfu.router.consumer(c).map(|c| (c.producer(), c.kind())) else {
+                    continue;
+                };
+                if Kind::from(k) != kind || owner_name(sfu, p).as_deref() != Some(&peer) {
+                    continue;
+                }
+                if let Some(mut c) = sfu.router.consumer(c) {
+                    match on {
+                        true => c.resume(),
+                        false => c.pause(),
+                    }
+                }
+            }
+            Ok(Reply::Nothing)
+        }
+    }
+}
+
+/// Pause or resume a member's producers of `kind`: paused, they cost
+/// nobody bandwidth.
+fn apply_mute(sfu: &mut Sfu, tid: TransportId, kind: Kind, muted: bool) {
+    let producers = sfu.router.transport(tid).map(|t| t.producers());
+    for p in producers.unwrap_or_default() {
+        if let Some(mut p) = sfu.router.producer(p) {
+            if Kind::from(p.kind()) == kind {
+                match muted {
+                    true => p.pause(),
+                    false => p.resume(),
+                }
+            }
+        }
+    }
+}
+
+/// The name of the member whose transport carries producer `p`.
+fn owner_name(sfu: &mut Sfu, p: manifold_sfu::ProducerId) -> Option<String> {
+    let owner = sfu.router.producer(p)?.transport();
+    match sfu.sessions.get(&owner) {
+        Some(Session::Member(m)) => Some(m.name.clone()),
+        _ => None,
+    }
+}
+
+/// Join a room, on the loop: a transport that consumes everyone else.
+fn join(
+    sfu: &mut Sfu,
+    room: String,
+    name: String,
+    tx: mpsc::Sender<ToPeer>,
+) -> Result<(TransportId, Vec<Peer>), String> {
+    let others = sfu.rooms.rooms.get(&room).cloned().unwrap_or_default();
+    // A reloaded page replaces its old session at once.
+    for &o in &others {
+        if matches!(sfu.sessions.get(&o), Some(Session::Member(m)) if m.name == name) {
+            drop_member(sfu, o, Some("replaced by a new session with your name"));
+            sfu.close_transport(o);
+        }
+    }
+    let others = sfu.rooms.rooms.get(&room).cloned().unwrap_or_default();
+    if others.len() >= MAX_MEMBERS {
+        return Err(format!("room is full ({MAX_MEMBERS} participants)"));
+    }
+    let tid = sfu.new_transport().map_err(|e| e.to_string())?;
+    let mut peers = Vec::new();
+    for &o in &others {
+        if let Some(Session::Member(m)) = sfu.sessions.get(&o) {
+            peers.push(m.peer());
+        }
+        let producers = sfu.router.transport(o).map(|t| t.producers());
+        for p in producers.unwrap_or_default() {
+            if let Err(e) = sfu.router.consume(tid, p, ConsumerOptions::default()) {
+                warn!("room {room}: {name} cannot consume {p}: {e}");
+            }
+        }
+    }
+    let me = Member {
+        room: room.clone(),
+        name,
+        tx,
+        gen: 0,
+        audio_muted: false,
+        video_muted: false,
+    };
+    let joined = ServerMsg::Join { peer: me.peer() };
+    sfu.sessions.insert(tid, Session::Member(me));
+    sfu.rooms.rooms.entry(room.clone()).or_default().push(tid);
+    broadcast(sfu, &room, tid, joined);
+    Ok((tid, peers))
+}
+
+/// The page is gone: close its transport.
+fn leave(sfu: &mut Sfu, tid: TransportId) {
+    if matches!(sfu.sessions.get(&tid), Some(Session::Member(_))) {
+        drop_member(sfu, tid, None);
+        sfu.close_transport(tid);
+    }
+}
+
+/// Forget a member, tell the others, and end its socket with `why`.
+fn drop_member(sfu: &mut Sfu, tid: TransportId, why: Option<&str>) {
+    let Some(Session::Member(m)) = sfu.sessions.remove(&tid) else {
+        return;
+    };
+    if let Some(list) = sfu.rooms.rooms.get_mut(&m.room) {
+        list.retain(|x| *x != tid);
+        if list.is_empty() {
+            sfu.rooms.rooms.remove(&m.room);
+        }
+    }
+    if let Some(why) = why {
+        info!("room {}: {} dropped: {why}", m.room, m.name);
+        let _ = m.tx.try_send(ToPeer::Close(why.to_owned()));
+    }
+    broadcast(sfu, &m.room, tid, ServerMsg::Leave { peer: m.name });
+}
+
+/// Send to every member of `room` but `except`. A member whose queue is
+/// full is stuck: it is dropped.
+fn broadcast(sfu: &mut Sfu, room: &str, except: TransportId, msg: ServerMsg) {
+    let members = sfu.rooms.rooms.get(room).cloned().unwrap_or_default();
+    for tid in members.into_iter().filter(|t| *t != except) {
+        send_to(sfu, tid, ToPeer::Msg(msg.clone()));
+    }
+}
+
+fn send_to(sfu: &mut Sfu, tid: TransportId, msg: ToPeer) {
+    let Some(Session::Member(m)) = sfu.sessions.get(&tid) else {
+        return;
+    };
+    if m.tx.try_send(msg).is_err() {
+        drop_member(sfu, tid, Some("too slow to read its messages"));
+        sfu.close_transport(tid);
+    }
+}
+
+/// Events for room transports.
+pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
+    let Some(Session::Member(me)) = sfu.sessions.get(&tid) else {
+        return;
+    };
+    match e {
+        Event::ProducerAdded { producer, kind, .. } => {
+            // Muted before the track existed: start paused.
+            let muted = match Kind::from(kind) {
+                Kind::Audio => me.audio_muted,
+                Kind::Video => me.video_muted,
+            };
+            if muted {
+                apply_mute(sfu, tid, kind.into(), true);
+            }
+            let others = match sfu.sessions.get(&tid) {
+                Some(Session::Member(me)) => sfu.rooms.rooms.get(&me.room).cloned(),
+                _ => None,
+            };
+            for o in others.unwrap_or_default().into_iter().filter(|o| *o != tid) {
+                if let Err(e) = sfu.router.consume(o, producer, ConsumerOptions::default()) {
+                    warn!("cannot consume {producer} on {o}: {e}");
+                }
+            }
+        }
+        Event::ConsumerReady { consumer, mid, .. } => {
+            let Some(c) = sfu.router.consumer(consumer) else {
+                return;
+            };
+            let (p, kind) = (c.producer(), Kind::from(c.kind()));
+            if let Some(peer) = owner_name(sfu, p) {
+                send_to(sfu, tid, ToPeer::Msg(ServerMsg::Track { mid, peer, kind }));
+            }
+        }
+        Event::RenegotiationNeeded { offer, .. } => {
+            let gen = me.gen;
+            send_to(sfu, tid, ToPeer::Offer { gen, sdp: offer });
+        }
+        Event::TransportClosed { reason, .. } => {
+            drop_member(
+                sfu,
+                tid,
+                Some(&format!("media session closed ({reason:?})")),
+            );
+        }
+        _ => {}
+    }
+}

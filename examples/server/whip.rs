@@ -1,0 +1,436 @@
+//! WHIP (RFC 9725) publishing and WHEP viewing.
+//!
+//! * `POST /whip/{stream}` with an SDP offer: `201 Created`, the answer and
+//!   `Location: /whip/{stream}/{session}`. One publisher per stream.
+//! * `POST /whep/{stream}`: a viewer of every track of the stream's
+//!   publisher. Any number of viewers.
+//! * `DELETE` on a Location ends that session; when a publisher goes, its
+//!   viewers' transports are closed too (their tracks end).
+//! * `OPTIONS` answers CORS preflights; `PATCH` (trickle ICE) is 405.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use manifold_sfu::{ConsumerOptions, Event, ProducerId, RouterError, SignalingError, TransportId};
+use tracing::{debug, info, warn};
+
+use crate::media::{Session, Sfu};
+use crate::App;
+
+/// The HTTP routes of this module.
+pub fn routes() -> axum::Router<App> {
+    let session = || {
+        axum::routing::delete(end_session)
+            .patch(no_trickle)
+            .options(preflight)
+    };
+    axum::Router::new()
+        .route("/whip/{stream}", post(publish).options(preflight))
+        .route("/whep/{stream}", post(view).options(preflight))
+        .route("/whip/{stream}/{session}", session())
+        .route("/whep/{stream}/{session}", session())
+        .layer(axum::middleware::map_response(cors))
+}
+
+/// WHIP/WHEP state inside the router's loop.
+#[derive(Default)]
+pub struct Streams {
+    /// Stream name → its publisher's transport.
+    by_name: HashMap<String, Stream>,
+    /// Session id (the last part of a Location) → transport.
+    by_session: HashMap<String, TransportId>,
+}
+
+struct Stream {
+    publisher: TransportId,
+    viewers: Vec<TransportId>,
+}
+
+/// A WHIP publisher's session.
+pub struct Publisher {
+    stream: String,
+    id: String,
+}
+
+/// A WHEP viewer's session.
+pub struct Viewer {
+    stream: String,
+    id: String,
+}
+
+/// An error answer: status and a readable message.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.0, format!("{}\n", self.1)).into_response();
+        if self.0 == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+fn err(status: StatusCode, msg: impl Into<String>) -> ApiError {
+    ApiError(status, msg.into())
+}
+
+impl From<crate::media::Busy> for ApiError {
+    fn from(_: crate::media::Busy) -> Self {
+        err(StatusCode::SERVICE_UNAVAILABLE, "server busy, try again")
+    }
+}
+
+impl From<RouterError> for ApiError {
+    fn from(e: RouterError) -> Self {
+        let status = match &e {
+            RouterError::Signaling(SignalingError::SdpTooLarge { .. }) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            RouterError::Signaling(_) => StatusCode::BAD_REQUEST,
+            RouterError::Limit { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        err(status, readable(&e))
+    }
+}
+
+/// An error as one line, without the SDP parser's pointer offsets.
+pub fn readable(e: &dyn std::fmt::Display) -> String {
+    let mut text = e.to_string();
+    while let Some(at) = text.find(" at PointerOffset(") {
+        let end = text[at..].find(')').map_or(text.len(), |i| at + i + 1);
+        text.replace_range(at..end, "");
+    }
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join("; ")
+}
+
+/// Stream and room names: 1 to 64 of `A-Z a-z 0-9 - _ .`.
+pub fn valid_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+/// Check the bearer token, the content type and the body of an SDP POST.
+fn check_request(app: &App, headers: &HeaderMap, body: &Bytes) -> Result<String, ApiError> {
+    authorize(app, headers)?;
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    if !mime.eq_ignore_ascii_case("application/sdp") {
+        return Err(err(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/sdp",
+        ));
+    }
+    let sdp = std::str::from_utf8(body)
+        .map_err(|_| err(StatusCode::BAD_REQUEST, "the SDP is not UTF-8"))?;
+    if !sdp.trim_start().starts_with("v=0") {
+        return Err(err(StatusCode::BAD_REQUEST, "the body is not an SDP offer"));
+    }
+    Ok(sdp.to_owned())
+}
+
+fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match app.token_ok(given) {
+        true => Ok(()),
+        false => Err(err(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token",
+        )),
+    }
+}
+
+fn created(kind: &str, stream: &str, session: &str, answer: String) -> Response {
+    let location = format!("/{kind}/{stream}/{session}");
+    (
+        StatusCode::CREATED,
+        [
+            (header::CONTENT_TYPE, "application/sdp".to_owned()),
+            (header::LOCATION, location),
+        ],
+        answer,
+    )
+        .into_response()
+}
+
+fn new_session_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+async fn publish(
+    State(app): State<App>,
+    Path(stream): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if !valid_name(&stream) {
+        return Err(err(StatusCode::BAD_REQUEST, "bad stream name"));
+    }
+    let offer = check_request(&app, &headers, &body)?;
+    let name = stream.clone();
+    let (session, answer) = app
+        .media
+        .call(move |sfu| start_publisher(sfu, name, &offer))
+        .await??;
+    info!("stream {stream}: publisher {session}");
+    Ok(created("whip", &stream, &session, answer))
+}
+
+fn start_publisher(
+    sfu: &mut Sfu,
+    stream: String,
+    offer: &str,
+) -> Result<(String, String), ApiError> {
+    if sfu.streams.by_name.contains_key(&stream) {
+        return Err(err(
+            StatusCode::CONFLICT,
+            "the stream already has a publisher",
+        ));
+    }
+    let tid = sfu.new_transport()?;
+    let answer = answer_offer(sfu, tid, offer)?;
+    let tracks = sfu.router.transport(tid).map(|t| t.producers().len());
+    if tracks.unwrap_or(0) == 0 {
+        sfu.close_transport(tid);
+        return Err(err(StatusCode::BAD_REQUEST, "the offer sends no media"));
+    }
+    let id = new_session_id();
+    sfu.streams.by_session.insert(id.clone(), tid);
+    sfu.streams.by_name.insert(
+        stream.clone(),
+        Stream {
+            publisher: tid,
+            viewers: Vec::new(),
+        },
+    );
+    let session = Publisher {
+        stream,
+        id: id.clone(),
+    };
+    sfu.sessions.insert(tid, Session::Publisher(session));
+    Ok((id, answer))
+}
+
+/// Answer on a fresh transport, closing it if the offer is refused.
+fn answer_offer(sfu: &mut Sfu, tid: TransportId, offer: &str) -> Result<String, ApiError> {
+    let result = match sfu.router.transport(tid) {
+        Some(mut t) => t.accept_offer(offer),
+        None => Err(RouterError::UnknownTransport(tid)),
+    };
+    result.map_err(|e| {
+        sfu.close_transport(tid);
+        ApiError::from(e)
+    })
+}
+
+async fn view(
+    State(app): State<App>,
+    Path(stream): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if !valid_name(&stream) {
+        return Err(err(StatusCode::BAD_REQUEST, "bad stream name"));
+    }
+    let offer = check_request(&app, &headers, &body)?;
+    let name = stream.clone();
+    let (session, answer) = app
+        .media
+        .call(move |sfu| start_viewer(sfu, name, &offer))
+        .await??;
+    info!("stream {stream}: viewer {session}");
+    Ok(created("whep", &stream, &session, answer))
+}
+
+fn start_viewer(sfu: &mut Sfu, stream: String, offer: &str) -> Result<(String, String), ApiError> {
+    if !sfu.streams.by_name.contains_key(&stream) {
+        return Err(err(StatusCode::NOT_FOUND, "nobody publishes this stream"));
+    }
+    let publisher = sfu.streams.by_name.get(&stream).map(|s| s.publisher);
+    let producers = publisher.and_then(|p| sfu.router.transport(p).map(|t| t.producers()));
+    let tid = sfu.new_transport()?;
+    let answer = answer_offer(sfu, tid, offer)?;
+    consume(sfu, tid, &producers.unwrap_or_default());
+    let id = new_session_id();
+    sfu.streams.by_session.insert(id.clone(), tid);
+    if let Some(s) = sfu.streams.by_name.get_mut(&stream) {
+        s.viewers.push(tid);
+    }
+    let session = Viewer {
+        stream,
+        id: id.clone(),
+    };
+    sfu.sessions.insert(tid, Session::Viewer(session));
+    Ok((id, answer))
+}
+
+async fn end_session(
+    State(app): State<App>,
+    Path((stream, session)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&app, &headers)?;
+    let ended = app
+        .media
+        .call(move |sfu| end(sfu, &stream, &session))
+        .await?;
+    match ended {
+        true => Ok((StatusCode::OK, "session ended\n").into_response()),
+        false => Err(err(StatusCode::NOT_FOUND, "no such session")),
+    }
+}
+
+/// End a session by id; false if there is none by that id and stream.
+fn end(sfu: &mut Sfu, stream: &str, id: &str) -> bool {
+    let Some(&tid) = sfu.streams.by_session.get(id) else {
+        return false;
+    };
+    let stream_matches = match sfu.sessions.get(&tid) {
+        Some(Session::Publisher(p)) => p.stream == stream,
+        Some(Session::Viewer(v)) => v.stream == stream,
+        _ => false,
+    };
+    if !stream_matches {
+        return false;
+    }
+    forget(sfu, tid);
+    sfu.close_transport(tid);
+    true
+}
+
+/// Drop a session's state; a publisher's viewers are closed too.
+fn forget(sfu: &mut Sfu, tid: TransportId) {
+    match sfu.sessions.remove(&tid) {
+        Some(Session::Publisher(p)) => {
+            sfu.streams.by_session.remove(&p.id);
+            let viewers = match sfu.streams.by_name.remove(&p.stream) {
+                Some(s) => s.viewers,
+                None => Vec::new(),
+            };
+            info!(
+                "stream {}: publisher left, closing {} viewer(s)",
+                p.stream,
+                viewers.len()
+            );
+            for v in viewers {
+                forget(sfu, v);
+                sfu.close_transport(v);
+            }
+        }
+        Some(Session::Viewer(v)) => {
+            sfu.streams.by_session.remove(&v.id);
+            if let Some(s) = sfu.streams.by_name.get_mut(&v.stream) {
+                s.viewers.retain(|x| *x != tid);
+            }
+        }
+        Some(other) => {
+            sfu.sessions.insert(tid, other);
+        }
+        None => {}
+    }
+}
+
+/// Consume `producers` on `viewer`: consumers bind to the receive-only
+/// m-lines of its offer. A track it has no m-line for stays unsent (WHEP
+/// has no renegotiation).
+fn consume(sfu: &mut Sfu, viewer: TransportId, producers: &[ProducerId]) {
+    for &p in producers {
+        if let Err(e) = sfu.router.consume(viewer, p, ConsumerOptions::default()) {
+            warn!("viewer {viewer} cannot consume {p}: {e}");
+        }
+    }
+}
+
+/// The stream a WHIP/WHEP transport belongs to.
+fn stream_of(sfu: &Sfu, tid: TransportId) -> Option<&Stream> {
+    let name = match sfu.sessions.get(&tid)? {
+        Session::Publisher(p) => &p.stream,
+        Session::Viewer(v) => &v.stream,
+        Session::Member(_) => return None,
+    };
+    sfu.streams.by_name.get(name)
+}
+
+/// Events for WHIP/WHEP transports.
+pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
+    let is_viewer = matches!(sfu.sessions.get(&tid), Some(Session::Viewer(_)));
+    match e {
+        Event::TransportClosed { .. } => forget(sfu, tid),
+        // A publisher's track added later goes to every viewer too.
+        Event::ProducerAdded { producer, .. } if !is_viewer => {
+            let viewers = stream_of(sfu, tid).map(|s| s.viewers.clone());
+            for v in viewers.unwrap_or_default() {
+                consume(sfu, v, &[producer]);
+            }
+        }
+        // WHEP has no way to take a new offer: tracks the viewer did not
+        // offer to receive stay unsent.
+        Event::RenegotiationNeeded { .. } => debug!("no renegotiation on WHIP/WHEP {tid}"),
+        _ => {}
+    }
+}
+
+async fn no_trickle() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, "DELETE, OPTIONS")],
+        "trickle ICE and ICE restarts are not supported\n",
+    )
+        .into_response()
+}
+
+async fn preflight() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [
+            (header::ALLOW, "POST, DELETE, OPTIONS"),
+            (
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                "POST, DELETE, OPTIONS",
+            ),
+            (
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "Authorization, Content-Type",
+            ),
+            (header::ACCESS_CONTROL_MAX_AGE, "86400"),
+            (
+                header::HeaderName::from_static("accept-post"),
+                "application/sdp",
+            ),
+        ],
+    )
+        .into_response()
+}
+
+/// Let browser pages on any origin use the endpoints.
+async fn cors(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Location"),
+    );
+    r
+}
