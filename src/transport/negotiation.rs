@@ -63,6 +63,23 @@ pub(crate) struct AnswerOutcome {
     pub added: Vec<(ConsumerId, Mid)>,
 }
 
+/// A parser error fit to show a client: str0m's messages carry parser
+/// internals (pointer offsets) after the useful part.
+fn clean(msg: &str) -> String {
+    let cut = msg.find("PointerOffset").unwrap_or(msg.len());
+    let text: String = msg[..cut]
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    let text = text.trim_end_matches([' ', ',', ':', '(', '[']).trim();
+    if text.is_empty() {
+        "unparseable SDP".to_string()
+    } else {
+        text.to_string()
+    }
+}
+
 /// Refuse an SDP before parsing when it breaks the limits.
 pub(crate) fn check_sdp(sdp: &str, limits: &Limits) -> Result<(), SignalingError> {
     if sdp.len() > limits.max_sdp_bytes {
@@ -127,8 +144,8 @@ impl Transport {
         limits: &Limits,
     ) -> Result<String, SignalingError> {
         check_sdp(sdp, limits)?;
-        let offer =
-            SdpOffer::from_sdp_string(sdp).map_err(|e| SignalingError::BadSdp(e.to_string()))?;
+        let offer = SdpOffer::from_sdp_string(sdp)
+            .map_err(|e| SignalingError::BadSdp(clean(&e.to_string())))?;
         if offer.session.fingerprint().is_none()
             && offer.media_lines.iter().all(|m| m.fingerprint().is_none())
         {
@@ -211,8 +228,8 @@ impl Transport {
         limits: &Limits,
     ) -> Result<AnswerOutcome, SignalingError> {
         check_sdp(sdp, limits)?;
-        let answer =
-            SdpAnswer::from_sdp_string(sdp).map_err(|e| SignalingError::BadSdp(e.to_string()))?;
+        let answer = SdpAnswer::from_sdp_string(sdp)
+            .map_err(|e| SignalingError::BadSdp(clean(&e.to_string())))?;
         if answer.session.fingerprint().is_none()
             && answer.media_lines.iter().all(|m| m.fingerprint().is_none())
         {
