@@ -6,6 +6,8 @@
 # Works on the stable toolchain: RUSTC_BOOTSTRAP=1 unlocks the -Z flags that
 # cargo-fuzz passes. New corpus entries go to a scratch directory so the
 # checked-in seed corpus stays small; copy interesting ones over by hand.
+# Builds go to fuzz/target (cargo-fuzz's default) unless CARGO_TARGET_DIR
+# is set.
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -23,9 +25,14 @@ trap 'rm -rf "$scratch"' EXIT
 
 cargo fuzz build
 for target in $targets; do
+    # SDP seeds (real browser offers) are larger than datagrams.
+    case "$target" in
+        sdp) max_len=16384 ;;
+        *) max_len=4096 ;;
+    esac
     echo "=== fuzzing $target for ${seconds}s" >&2
     mkdir -p "$scratch/$target" "corpus/$target"
     cargo fuzz run "$target" "$scratch/$target" "corpus/$target" -- \
-        -max_total_time="$seconds" -max_len=4096 -print_final_stats=1
+        -max_total_time="$seconds" -max_len="$max_len" -print_final_stats=1
 done
 echo "all fuzz targets ran ${seconds}s without a crash" >&2

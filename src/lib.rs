@@ -114,6 +114,8 @@ mod consumer;
 mod error;
 mod event;
 pub mod ext;
+#[doc(hidden)]
+pub mod fuzzing;
 mod id;
 mod io;
 mod keyframe;

@@ -52,3 +52,13 @@ fn h264() {
 fn av1_dd() {
     replay("av1_dd", fuzzing::check_av1_dd);
 }
+
+#[test]
+fn router() {
+    replay("router", manifold_sfu::fuzzing::check_router);
+}
+
+#[test]
+fn sdp() {
+    replay("sdp", manifold_sfu::fuzzing::check_sdp);
+}

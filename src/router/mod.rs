@@ -349,16 +349,20 @@ impl Router {
     }
 
     fn timeout(&mut self, now: Instant) {
-        let mut due = Vec::new();
-        while let Some(&(at, timer)) = self.timers.first() {
-            if at > now {
-                break;
+        let due: Vec<(Instant, Timer)> = self
+            .timers
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .copied()
+            .collect();
+        for key in due {
+            // An earlier handler may have moved or removed this timer (a
+            // closing producer reschedules its consumers' transports): then
+            // it is not due any more, and its replacement fires on its own.
+            if !self.timers.remove(&key) {
+                continue;
             }
-            self.timers.pop_first();
-            due.push(timer);
-        }
-        for timer in due {
-            match timer {
+            match key.1 {
                 Timer::Transport(tid) => self.transport_timeout(tid, now),
                 Timer::Keyframe(pid, layer) => self.keyframe_timeout(pid, layer, now),
                 Timer::Layers(pid) => self.layers_timeout(pid, now),

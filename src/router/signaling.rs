@@ -160,10 +160,7 @@ impl Router {
         let Some(result) = t.make_offer() else {
             return;
         };
-        if let Some(u) = t.pending_ufrag().map(str::to_owned) {
-            self.demux.add_ufrag(&u, tid);
-            t.ufrags.push(u);
-        }
+        self.sync_ufrags(tid);
         self.drain_transport(tid);
         if let Ok(offer) = result {
             self.emit(Event::RenegotiationNeeded {
@@ -186,9 +183,7 @@ impl Router {
         if result.is_ok() {
             t.allocator.sdp_cap = sdp_video_bandwidth(sdp);
         }
-        if let Ok((_, Some(new))) = &result {
-            self.replace_ufrags(tid, new.clone());
-        }
+        self.sync_ufrags(tid);
         self.drain_transport(tid);
         self.process_work();
         if result.is_ok() {
@@ -197,7 +192,7 @@ impl Router {
         self.bind_queued(tid);
         self.try_offer(tid);
         self.process_work();
-        Ok(result?.0)
+        Ok(result?)
     }
 
     pub(crate) fn accept_answer(&mut self, tid: TransportId, sdp: &str) -> Result<(), RouterError> {
@@ -209,12 +204,10 @@ impl Router {
         if result.is_ok() {
             t.allocator.sdp_cap = sdp_video_bandwidth(sdp);
         }
+        self.sync_ufrags(tid);
         self.drain_transport(tid);
         self.process_work();
         let outcome = result?;
-        if let Some(new) = outcome.new_ufrag {
-            self.replace_ufrags(tid, new);
-        }
         for (cid, mid) in outcome.added {
             if let Some(t) = self.transports.get_mut(&tid) {
                 t.known_mids.push(mid);
@@ -250,15 +243,31 @@ impl Router {
         Ok(())
     }
 
-    /// After an ICE restart only the new ufrag routes to the transport.
-    fn replace_ufrags(&mut self, tid: TransportId, new: String) {
+    /// Route exactly the ufrags the transport answers to: the WebRTC
+    /// stack's current one, plus the new one of our pending ICE-restart
+    /// offer. Called after every change of either, so the old ufrag stops
+    /// routing after a restart, and one changed by an offer that was then
+    /// refused (str0m applies a client's ICE restart before it validates the
+    /// rest) still routes.
+    fn sync_ufrags(&mut self, tid: TransportId) {
         let Some(t) = self.transports.get_mut(&tid) else {
             return;
         };
+        let mut want: smallvec::SmallVec<[String; 2]> = smallvec::smallvec![t.local_ufrag()];
+        if let Some(p) = t.pending_ufrag() {
+            if !want.iter().any(|u| u == p) {
+                want.push(p.to_owned());
+            }
+        }
+        if t.ufrags == want {
+            return;
+        }
         for old in t.ufrags.drain(..) {
             self.demux.remove_ufrag(&old, tid);
         }
-        self.demux.add_ufrag(&new, tid);
-        t.ufrags.push(new);
+        for u in &want {
+            self.demux.add_ufrag(u, tid);
+        }
+        t.ufrags = want;
     }
 }

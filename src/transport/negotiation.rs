@@ -61,8 +61,6 @@ pub(crate) struct Negotiation {
 pub(crate) struct AnswerOutcome {
     /// Consumers now carried by these m-lines.
     pub added: Vec<(ConsumerId, Mid)>,
-    /// The new local ufrag after an ICE restart we asked for.
-    pub new_ufrag: Option<String>,
 }
 
 /// A parser error fit to show a client: str0m's messages carry parser
@@ -98,6 +96,14 @@ pub(crate) fn check_sdp(sdp: &str, limits: &Limits) -> Result<(), SignalingError
         });
     }
     Ok(())
+}
+
+/// The error for an SDP without a DTLS fingerprint (JSEP requires one in
+/// every offer and answer). str0m refuses it too, but by closing the whole
+/// session for good when it knows no fingerprint yet, which would leave an
+/// open transport that can never connect; so the router refuses it first.
+fn missing_fingerprint() -> SignalingError {
+    SignalingError::BadSdp("missing a=fingerprint".into())
 }
 
 /// The client's own video bandwidth limit: `b=TIAS` (bit/s) or `b=AS`
@@ -164,31 +170,34 @@ pub(crate) fn one_bandwidth_line(sdp: &str) -> std::borrow::Cow<'_, str> {
 }
 
 impl Transport {
-    /// Answer a client's offer. Returns the answer and, after an ICE restart
-    /// the client asked for, our new local ufrag.
+    /// Answer a client's offer. An ICE restart the client asks for changes
+    /// our local ufrag, even when the offer is then refused: the router
+    /// re-reads it afterwards either way.
     pub(crate) fn accept_offer(
         &mut self,
         sdp: &str,
         limits: &Limits,
-    ) -> Result<(String, Option<String>), SignalingError> {
+    ) -> Result<String, SignalingError> {
         check_sdp(sdp, limits)?;
         let offer = SdpOffer::from_sdp_string(&one_bandwidth_line(sdp))
             .map_err(|e| SignalingError::BadSdp(clean(&e.to_string())))?;
+        if offer.session.fingerprint().is_none()
+            && offer.media_lines.iter().all(|m| m.fingerprint().is_none())
+        {
+            return Err(missing_fingerprint());
+        }
         // Glare: drop our offer and queue its changes again, first.
         if let Some(p) = self.negotiation.pending.take() {
             for c in p.changes.into_iter().rev() {
                 self.negotiation.queue.push_front(c);
             }
         }
-        let before = self.local_ufrag();
         let answer = self
             .guarded(|rtc| rtc.sdp_api().accept_offer(offer))
             .ok_or(SignalingError::Closed)?
             .map_err(|e| SignalingError::Refused(e.to_string()))?;
         self.negotiation.has_remote = true;
-        let after = self.local_ufrag();
-        let restarted = (after != before).then_some(after);
-        Ok((answer.to_sdp_string(), restarted))
+        Ok(answer.to_sdp_string())
     }
 
     /// Make an offer from the queued changes, if the time is right.
@@ -256,21 +265,21 @@ impl Transport {
         check_sdp(sdp, limits)?;
         let answer = SdpAnswer::from_sdp_string(&one_bandwidth_line(sdp))
             .map_err(|e| SignalingError::BadSdp(clean(&e.to_string())))?;
+        if answer.session.fingerprint().is_none()
+            && answer.media_lines.iter().all(|m| m.fingerprint().is_none())
+        {
+            return Err(missing_fingerprint());
+        }
         let pending = self
             .negotiation
             .pending
             .take()
             .ok_or(SignalingError::NoPendingOffer)?;
-        let Pending {
-            offer,
-            added,
-            new_ufrag,
-            ..
-        } = pending;
+        let Pending { offer, added, .. } = pending;
         self.guarded(|rtc| rtc.sdp_api().accept_answer(offer, answer))
             .ok_or(SignalingError::Closed)?
             .map_err(|e| SignalingError::Refused(e.to_string()))?;
-        Ok(AnswerOutcome { added, new_ufrag })
+        Ok(AnswerOutcome { added })
     }
 
     /// Our current local ICE ufrag.

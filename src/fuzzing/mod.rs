@@ -1,0 +1,34 @@
+//! Whole-router invariant checks shared by the `fuzz/` targets `router` and
+//! `sdp` and by `tests/fuzz_corpus.rs`. Not part of the public API.
+//!
+//! [`Host`] drives a router through the public API only and, after every
+//! input or command, drains the output and asserts:
+//!
+//! * no [`Transmit`](crate::Transmit) goes to an address that did not
+//!   authenticate (here nothing can: the input cannot compute STUN
+//!   MESSAGE-INTEGRITY, so nothing may be sent at all), and no route,
+//!   connection or DTLS close happens;
+//! * [`Router::counts`](crate::Router::counts) agree with the picture the
+//!   events give, and stay within [`Limits`](crate::Limits): transports,
+//!   producers, consumers, routes, ufrags and timers; the queue empties when
+//!   drained, and one step yields a bounded number of outputs;
+//! * events are consistent: no unknown or reused id, children close before
+//!   their parent, close reasons fit (a transport without a peer only closes
+//!   on request or after the liveness timeout, never earlier);
+//! * refused commands (a bad offer or answer, a refused consume) change
+//!   nothing;
+//! * every open transport's WebRTC stack is alive, and the ICE ufrag it
+//!   currently answers to routes to it;
+//! * closing everything, or letting it expire, leaves every count at zero:
+//!   ufrags, routes and timers included.
+
+mod bytes;
+pub mod canned;
+mod host;
+mod router;
+mod sdp;
+mod wire;
+
+pub use host::{listen_infos, small_config, Host, TransportState, LISTEN};
+pub use router::check_router;
+pub use sdp::check_sdp;
