@@ -1,0 +1,230 @@
+//! Load generator for the reference server: P WHIP publishers of synthetic
+//! VP8 + Opus and S WHEP viewers, all str0m clients (RTP mode) on real UDP
+//! sockets, driven by a few threads.
+//!
+//! ```text
+//! cargo run --release --example loadgen -- --server http://127.0.0.1:8080 \
+//!     --publishers P --subscribers S --seconds T [--bitrate BPS]
+//! ```
+//!
+//! Publishers go first (streams `load-0` .. `load-{P-1}`), then viewers,
+//! spread evenly over the streams. Once everyone is connected and receiving
+//! (within `--setup-timeout`), the run lasts T seconds: a warm-up (`--warmup`,
+//! at most half of T), then the steady phase that is measured. Progress goes
+//! to stderr each second; the result is one JSON line on stdout:
+//!
+//! * `forwarded_pps`: distinct RTP packets all viewers received per second;
+//! * `loss_pct`: packets missing from the viewers' sequence numbers;
+//! * `latency_p50_ms`, `latency_p99_ms`: one-way, from the send time each
+//!   publisher stamps into its payloads;
+//! * `server_cpu_us_per_packet`: the server's CPU time (utime + stime from
+//!   `/proc/{pid}/stat`) per forwarded packet. The server's pid comes from
+//!   `--server-pid` or the process holding the UDP port of its candidates.
+//!
+//! Files: `peer.rs` (one str0m client), `source.rs` (synthetic media),
+//! `worker.rs` (a thread driving many peers), `stats.rs` (loss and latency),
+//! `signal.rs` (WHIP/WHEP HTTP), `procfs.rs` (CPU time, pid lookup).
+
+mod measure;
+mod peer;
+mod procfs;
+mod signal;
+mod source;
+mod stats;
+mod worker;
+
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+
+use peer::{Peer, Tally};
+use signal::Signal;
+use worker::{Report, Shared};
+
+#[derive(Parser, Debug)]
+#[command(about = "Load generator for the Manifold reference server (WHIP/WHEP)")]
+struct Args {
+    /// The server's HTTP base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// Streams published (WHIP), one publisher each.
+    #[arg(long, default_value_t = 1)]
+    publishers: usize,
+    /// Viewers (WHEP), spread evenly over the streams.
+    #[arg(long, default_value_t = 1)]
+    subscribers: usize,
+    /// Length of the run once set up, warm-up included.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Video bitrate of each publisher, bits per second.
+    #[arg(long, default_value_t = 1_500_000)]
+    bitrate: u64,
+    /// Warm-up before measuring, seconds (at most half of --seconds).
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+    /// Longest wait for all peers to connect and receive media, seconds.
+    #[arg(long, default_value_t = 30)]
+    setup_timeout: u64,
+    /// The server's process id (default: found from its UDP port).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Bearer token for WHIP/WHEP.
+    #[arg(long, env = "MANIFOLD_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Worker threads (default: the CPUs this process may use, at most 8).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct Workers {
+    queues: Vec<SyncSender<Peer>>,
+    handles: Vec<JoinHandle<Report>>,
+    next: usize,
+}
+
+impl Workers {
+    fn add(&mut self, peer: Peer) -> Result<(), String> {
+        let i = self.next % self.queues.len();
+        self.next += 1;
+        self.queues[i].send(peer).map_err(|_| "a worker stopped".into())
+    }
+}
+
+fn run(args: &Args) -> Result<String, String> {
+    if args.publishers == 0 || args.seconds == 0 {
+        return Err("--publishers and --seconds must be at least 1".into());
+    }
+    let epoch = Instant::now();
+    let signal = Signal::new(&args.server, args.token.clone())?;
+    let shared = Arc::new(Shared::default());
+    let threads = args.threads.unwrap_or_else(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cpus.min(8)
+    });
+    let mut workers = Workers {
+        queues: Vec::new(),
+        handles: Vec::new(),
+        next: 0,
+    };
+    for i in 0..threads.max(1) {
+        let (tx, h) = worker::spawn(i, shared.clone()).map_err(|e| format!("thread: {e}"))?;
+        workers.queues.push(tx);
+        workers.handles.push(h);
+    }
+    let mut locations = Vec::new();
+    let mut server_pid = args.server_pid;
+    let setup = setup(args, epoch, &signal, &shared, &mut workers, &mut locations, &mut server_pid);
+    let measured = setup.and_then(|()| measure::measure(args, &shared, server_pid));
+    shared.phase.store(worker::STOP, Ordering::Release);
+    let mut tally = Tally::default();
+    let mut outcomes = Vec::new();
+    for h in workers.handles {
+        let r = h.join().map_err(|_| "a worker panicked".to_string())?;
+        tally.merge(&r.tally);
+        outcomes.extend(r.outcomes);
+    }
+    for l in &locations {
+        signal.delete(l);
+    }
+    let m = measured?;
+    Ok(measure::result(args, &m, &tally, &outcomes, server_pid, threads))
+}
+
+/// Publish, then view; wait until all are connected and receiving.
+fn setup(
+    args: &Args,
+    epoch: Instant,
+    signal: &Signal,
+    shared: &Shared,
+    workers: &mut Workers,
+    locations: &mut Vec<String>,
+    server_pid: &mut Option<u32>,
+) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(args.setup_timeout);
+    let mut pid_checked = server_pid.is_some();
+    for i in 0..args.publishers {
+        let name = format!("pub-{i}");
+        let (mut peer, offer) = Peer::publisher(name, Instant::now(), epoch, args.bitrate, i as u64)
+            .map_err(|e| format!("UDP socket: {e}"))?;
+        let (answer, location) = signal.offer("whip", &stream_name(i), &offer)?;
+        locations.push(location);
+        if !pid_checked {
+            pid_checked = true;
+            let port = signal::candidate_port(&answer).ok_or("no UDP candidate in the answer")?;
+            match procfs::pid_of_udp_port(port) {
+                Ok(pid) => *server_pid = Some(pid),
+                Err(e) => eprintln!("loadgen: no server CPU figures: {e}"),
+            }
+        }
+        peer.accept_answer(&answer)?;
+        workers.add(peer)?;
+    }
+    wait_for(shared, args, deadline, "publishers to connect", |s| {
+        load(&s.publishers_connected) >= args.publishers as u64
+    })?;
+    for j in 0..args.subscribers {
+        let name = format!("sub-{j}");
+        let (mut peer, offer) =
+            Peer::subscriber(name, Instant::now(), epoch).map_err(|e| format!("UDP socket: {e}"))?;
+        let (answer, location) = signal.offer("whep", &stream_name(j % args.publishers), &offer)?;
+        locations.push(location);
+        peer.accept_answer(&answer)?;
+        workers.add(peer)?;
+    }
+    let n = args.subscribers as u64;
+    wait_for(shared, args, deadline, "viewers to connect and receive media", |s| {
+        load(&s.subscribers_connected) >= n && load(&s.subscribers_receiving) >= n
+    })
+}
+
+fn stream_name(i: usize) -> String {
+    format!("load-{i}")
+}
+
+fn load(a: &std::sync::atomic::AtomicU64) -> u64 {
+    a.load(Ordering::Relaxed)
+}
+
+/// Wait until `done`, printing progress each second; fail on a peer
+/// failure or at the deadline.
+fn wait_for(
+    shared: &Shared,
+    args: &Args,
+    deadline: Instant,
+    what: &str,
+    done: impl Fn(&Shared) -> bool,
+) -> Result<(), String> {
+    let mut progress = measure::Progress::setup(shared, args);
+    loop {
+        if done(shared) {
+            return Ok(());
+        }
+        if load(&shared.failed) > 0 {
+            return Err(format!("setup failed: {}", shared.failure()));
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("setup timed out waiting for {what}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        progress.tick(shared, "setup");
+    }
+}
