@@ -8,10 +8,10 @@
 //! ```
 //!
 //! Publishers go first (streams `load-0` .. `load-{P-1}`), then viewers,
-//! spread evenly over the streams. Once everyone is connected and receiving
-//! (within `--setup-timeout`), the run lasts T seconds: a warm-up (`--warmup`,
-//! at most half of T), then the steady phase that is measured. Progress goes
-//! to stderr each second; the result is one JSON line on stdout:
+//! spread evenly over the streams. Once everyone is connected and every viewer
+//! gets video (within `--setup-timeout`), the run lasts T seconds: a warm-up
+//! (`--warmup`, at most half of T), then the steady phase that is measured.
+//! Progress goes to stderr each second; the result is one JSON line on stdout:
 //!
 //! * `forwarded_pps`: distinct RTP packets all viewers received per second;
 //! * `loss_pct`: packets missing from the viewers' sequence numbers;
@@ -149,7 +149,7 @@ fn run(args: &Args) -> Result<String, String> {
     Ok(measure::result(args, &m, &tally, &outcomes, server_pid, threads))
 }
 
-/// Publish, then view; wait until all are connected and receiving.
+/// Publish, then view; wait until all are connected and viewers get video.
 fn setup(
     args: &Args,
     epoch: Instant,

@@ -132,7 +132,7 @@ impl<'a> Progress<'a> {
             *last = c;
         }
         eprintln!(
-            "[{:5.1}s] {phase:8} publishers {}/{}, viewers {}/{} ({} receiving), \
+            "[{:5.1}s] {phase:8} publishers {}/{}, viewers {}/{} ({} with video), \
              failed {}, rx {:.0} pkt/s, tx {:.0} pkt/s{cpu}",
             (now - self.start).as_secs_f64(),
             load(&shared.publishers_connected),

@@ -97,7 +97,7 @@ pub struct Outcome {
 pub struct Peer {
     pub name: String,
     pub state: State,
-    /// Whether a subscriber got any RTP yet.
+    /// Whether a subscriber got video yet (it starts on a keyframe).
     pub receiving: bool,
     rtc: Rtc,
     socket: UdpSocket,
@@ -372,7 +372,7 @@ impl Peer {
                 if !t.seq.on_packet(*p.seq_no) {
                     return;
                 }
-                self.receiving = true;
+                self.receiving |= t.video;
                 tally.received += 1;
                 if tally.steady {
                     tally.forwarded += 1;
