@@ -105,7 +105,9 @@ impl Workers {
     fn add(&mut self, peer: Peer) -> Result<(), String> {
         let i = self.next % self.queues.len();
         self.next += 1;
-        self.queues[i].send(peer).map_err(|_| "a worker stopped".into())
+        self.queues[i]
+            .send(peer)
+            .map_err(|_| "a worker stopped".into())
     }
 }
 
@@ -132,7 +134,15 @@ fn run(args: &Args) -> Result<String, String> {
     }
     let mut locations = Vec::new();
     let mut server_pid = args.server_pid;
-    let setup = setup(args, epoch, &signal, &shared, &mut workers, &mut locations, &mut server_pid);
+    let setup = setup(
+        args,
+        epoch,
+        &signal,
+        &shared,
+        &mut workers,
+        &mut locations,
+        &mut server_pid,
+    );
     let measured = setup.and_then(|()| measure::measure(args, &shared, server_pid));
     shared.phase.store(worker::STOP, Ordering::Release);
     let mut tally = Tally::default();
@@ -146,7 +156,9 @@ fn run(args: &Args) -> Result<String, String> {
         signal.delete(l);
     }
     let m = measured?;
-    Ok(measure::result(args, &m, &tally, &outcomes, server_pid, threads))
+    Ok(measure::result(
+        args, &m, &tally, &outcomes, server_pid, threads,
+    ))
 }
 
 /// Publish, then view; wait until all are connected and viewers get video.
@@ -163,8 +175,9 @@ fn setup(
     let mut pid_checked = server_pid.is_some();
     for i in 0..args.publishers {
         let name = format!("pub-{i}");
-        let (mut peer, offer) = Peer::publisher(name, Instant::now(), epoch, args.bitrate, i as u64)
-            .map_err(|e| format!("UDP socket: {e}"))?;
+        let (mut peer, offer) =
+            Peer::publisher(name, Instant::now(), epoch, args.bitrate, i as u64)
+                .map_err(|e| format!("UDP socket: {e}"))?;
         let (answer, location) = signal.offer("whip", &stream_name(i), &offer)?;
         locations.push(location);
         if !pid_checked {
@@ -183,17 +196,21 @@ fn setup(
     })?;
     for j in 0..args.subscribers {
         let name = format!("sub-{j}");
-        let (mut peer, offer) =
-            Peer::subscriber(name, Instant::now(), epoch).map_err(|e| format!("UDP socket: {e}"))?;
+        let (mut peer, offer) = Peer::subscriber(name, Instant::now(), epoch)
+            .map_err(|e| format!("UDP socket: {e}"))?;
         let (answer, location) = signal.offer("whep", &stream_name(j % args.publishers), &offer)?;
         locations.push(location);
         peer.accept_answer(&answer)?;
         workers.add(peer)?;
     }
     let n = args.subscribers as u64;
-    wait_for(shared, args, deadline, "viewers to connect and receive media", |s| {
-        load(&s.subscribers_connected) >= n && load(&s.subscribers_receiving) >= n
-    })
+    wait_for(
+        shared,
+        args,
+        deadline,
+        "viewers to connect and receive media",
+        |s| load(&s.subscribers_connected) >= n && load(&s.subscribers_receiving) >= n,
+    )
 }
 
 fn stream_name(i: usize) -> String {

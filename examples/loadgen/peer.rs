@@ -136,7 +136,11 @@ impl Peer {
     }
 
     /// A viewer receiving one audio and one video track, and its offer.
-    pub fn subscriber(name: String, now: Instant, epoch: Instant) -> std::io::Result<(Peer, String)> {
+    pub fn subscriber(
+        name: String,
+        now: Instant,
+        epoch: Instant,
+    ) -> std::io::Result<(Peer, String)> {
         let mut rtc = new_rtc(now);
         let mut api = rtc.sdp_api();
         api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
@@ -379,7 +383,9 @@ impl Peer {
                     tally.forwarded_video += u64::from(t.video);
                     if let Some(stamp) = source::stamp_of(t.video, &p.payload) {
                         let sent = self.epoch + std::time::Duration::from_nanos(stamp);
-                        tally.latency.record(p.timestamp.saturating_duration_since(sent));
+                        tally
+                            .latency
+                            .record(p.timestamp.saturating_duration_since(sent));
                     }
                 }
             }
@@ -401,7 +407,10 @@ fn new_rtc(now: Instant) -> Rtc {
 
 fn payload_type(rtc: &Rtc, codec: Codec) -> Option<Pt> {
     let params = rtc.codec_config().params();
-    params.iter().find(|p| p.spec().codec == codec).map(|p| p.pt())
+    params
+        .iter()
+        .find(|p| p.spec().codec == codec)
+        .map(|p| p.pt())
 }
 
 fn write_media(rtc: &mut Rtc, p: &mut Publisher, now: Instant, epoch: Instant, tally: &mut Tally) {

@@ -66,7 +66,11 @@ pub fn pid_of_udp_port(port: u16) -> Result<u32, String> {
     let procs = std::fs::read_dir("/proc").map_err(|e| format!("/proc: {e}"))?;
     for entry in procs.flatten() {
         // Processes come and go while we look: skip whatever fails.
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         if pid == own {

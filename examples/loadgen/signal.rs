@@ -91,7 +91,8 @@ pub fn candidate_port(sdp: &str) -> Option<u16> {
 mod tests {
     #[test]
     fn port_from_candidate() {
-        let sdp = "v=0\r\na=ice-lite\r\na=candidate:1 1 UDP 2130706431 127.0.0.1 40000 typ host\r\n";
+        let sdp =
+            "v=0\r\na=ice-lite\r\na=candidate:1 1 UDP 2130706431 127.0.0.1 40000 typ host\r\n";
         assert_eq!(super::candidate_port(sdp), Some(40000));
         assert_eq!(super::candidate_port("v=0\r\n"), None);
     }

@@ -173,7 +173,11 @@ mod tests {
         let mut out = Vec::new();
         // Four seconds: two keyframe intervals.
         s.poll(t0 + Duration::from_millis(3999), t0, &mut out);
-        let video: usize = out.iter().filter(|p| p.video).map(|p| p.payload.len()).sum();
+        let video: usize = out
+            .iter()
+            .filter(|p| p.video)
+            .map(|p| p.payload.len())
+            .sum();
         let bps = video as f64 * 8.0 / 4.0;
         assert!((1_400_000.0..1_600_000.0).contains(&bps), "{bps}");
         assert!(out.iter().all(|p| p.payload.len() <= MAX_PAYLOAD));

@@ -10,7 +10,7 @@
 //! socket, the tracks per subscriber, the histogram.
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -96,22 +96,17 @@ fn run(rx: Receiver<Peer>, shared: &Shared) -> Report {
     let mut last_flush = Instant::now();
     loop {
         // New peers: register and start them.
-        loop {
-            match rx.try_recv() {
-                Ok(mut p) => {
-                    let token = Token(peers.len());
-                    if let Err(e) = poll
-                        .registry()
-                        .register(p.socket_mut(), token, Interest::READABLE)
-                    {
-                        p.state = State::Failed(format!("epoll: {e}"));
-                    }
-                    p.tick(Instant::now(), &mut tally);
-                    peers.push(p);
-                    seen.push(Seen::default());
-                }
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+        while let Ok(mut p) = rx.try_recv() {
+            let token = Token(peers.len());
+            if let Err(e) = poll
+                .registry()
+                .register(p.socket_mut(), token, Interest::READABLE)
+            {
+                p.state = State::Failed(format!("epoll: {e}"));
             }
+            p.tick(Instant::now(), &mut tally);
+            peers.push(p);
+            seen.push(Seen::default());
         }
         let want = shared.phase.load(Ordering::Acquire);
         if want >= STEADY && phase < STEADY {
@@ -201,7 +196,10 @@ fn update_counts(peers: &[Peer], seen: &mut [Seen], shared: &Shared) {
         if now.failed && !s.failed {
             shared.failed.fetch_add(1, Ordering::Relaxed);
             if let State::Failed(why) = &p.state {
-                let mut first = shared.first_failure.lock().unwrap_or_else(|e| e.into_inner());
+                let mut first = shared
+                    .first_failure
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
                 first.get_or_insert_with(|| format!("{}: {why}", p.name));
             }
         }
