@@ -99,6 +99,7 @@ pub struct Peer {
     pub state: State,
     /// Whether a subscriber got video yet (it starts on a keyframe).
     pub receiving: bool,
+    ice_connected: bool,
     rtc: Rtc,
     socket: UdpSocket,
     local: SocketAddr,
@@ -167,6 +168,7 @@ impl Peer {
             name,
             state: State::Connecting,
             receiving: false,
+            ice_connected: false,
             rtc,
             socket: UdpSocket::from_std(std_socket),
             local,
@@ -342,8 +344,16 @@ impl Peer {
                 }
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                self.fail("ICE disconnected".into())
+                let why = match (&self.state, self.ice_connected) {
+                    (State::Connecting, false) => "ICE checks got no answer",
+                    (State::Connecting, true) => "ICE connected, then lost before DTLS",
+                    _ => "ICE disconnected",
+                };
+                self.fail(why.into())
             }
+            Event::IceConnectionStateChange(
+                IceConnectionState::Connected | IceConnectionState::Completed,
+            ) => self.ice_connected = true,
             Event::KeyframeRequest(_) => {
                 tally.keyframe_requests += 1;
                 if let Role::Publisher(p) = &mut self.role {
