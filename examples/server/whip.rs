@@ -208,12 +208,8 @@ fn start_publisher(
     }
     let tid = sfu.new_transport()?;
     let answer = answer_offer(sfu, tid, offer)?;
-    // Producers appear once the client connects; the answer says already
-    // whether there will be any.
-    let receives = answer
-        .lines()
-        .any(|l| matches!(l.trim(), "a=recvonly" | "a=sendrecv"));
-    if !receives {
+    let tracks = sfu.router.transport(tid).map(|t| t.producers().len());
+    if tracks.unwrap_or(0) == 0 {
         sfu.close_transport(tid);
         return Err(err(StatusCode::BAD_REQUEST, "the offer sends no media"));
     }
@@ -269,9 +265,11 @@ fn start_viewer(sfu: &mut Sfu, stream: String, offer: &str) -> Result<(String, S
     if !sfu.streams.by_name.contains_key(&stream) {
         return Err(err(StatusCode::NOT_FOUND, "nobody publishes this stream"));
     }
+    let publisher = sfu.streams.by_name.get(&stream).map(|s| s.publisher);
+    let producers = publisher.and_then(|p| sfu.router.transport(p).map(|t| t.producers()));
     let tid = sfu.new_transport()?;
     let answer = answer_offer(sfu, tid, offer)?;
-    // The viewer consumes once connected (see `on_event`).
+    consume(sfu, tid, &producers.unwrap_or_default());
     let id = new_session_id();
     sfu.streams.by_session.insert(id.clone(), tid);
     if let Some(s) = sfu.streams.by_name.get_mut(&stream) {
@@ -351,9 +349,9 @@ fn forget(sfu: &mut Sfu, tid: TransportId) {
     }
 }
 
-/// Consume `producers` on `viewer`. A viewer's receive-only m-lines are
-/// known once it is connected: consumers bind to them without renegotiation.
-/// A track it has no m-line for stays unsent (WHEP has no renegotiation).
+/// Consume `producers` on `viewer`: consumers bind to the receive-only
+/// m-lines of its offer. A track it has no m-line for stays unsent (WHEP
+/// has no renegotiation).
 fn consume(sfu: &mut Sfu, viewer: TransportId, producers: &[ProducerId]) {
     for &p in producers {
         if let Err(e) = sfu.router.consume(viewer, p, ConsumerOptions::default()) {
@@ -377,19 +375,12 @@ pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
     let is_viewer = matches!(sfu.sessions.get(&tid), Some(Session::Viewer(_)));
     match e {
         Event::TransportClosed { .. } => forget(sfu, tid),
-        // A producer appears when its publisher connects.
+        // A publisher's track added later goes to every viewer too.
         Event::ProducerAdded { producer, .. } if !is_viewer => {
             let viewers = stream_of(sfu, tid).map(|s| s.viewers.clone());
             for v in viewers.unwrap_or_default() {
-                if sfu.router.transport(v).is_some_and(|t| t.is_connected()) {
-                    consume(sfu, v, &[producer]);
-                }
+                consume(sfu, v, &[producer]);
             }
-        }
-        Event::TransportConnected { .. } if is_viewer => {
-            let publisher = stream_of(sfu, tid).map(|s| s.publisher);
-            let producers = publisher.and_then(|p| sfu.router.transport(p).map(|t| t.producers()));
-            consume(sfu, tid, &producers.unwrap_or_default());
         }
         // WHEP has no way to take a new offer: tracks the viewer did not
         // offer to receive stay unsent.
