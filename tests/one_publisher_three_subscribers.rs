@@ -29,6 +29,11 @@ fn one_publisher_three_subscribers() {
         .collect();
     sim.run_for(Duration::from_secs(10));
 
+    // The producers know what they carry.
+    let audio = sim.router.producer(producers[0]).unwrap();
+    assert_eq!(audio.codecs(), ["opus"]);
+    assert_eq!(audio.ssrcs().len(), 1);
+    assert_eq!(sim.router.producer(producers[1]).unwrap().codecs(), ["VP8"]);
     for s in subs {
         let c = sim.client(s);
         assert!(c.connected, "{} connected", c.name);

@@ -101,7 +101,16 @@ impl TransportApi<'_> {
 
     /// Bandwidth as the allocator sees it.
     pub fn bandwidth(&self) -> TransportBandwidth {
-        let t = &self.router.transports[&self.id];
+        // A command on this view may have closed the transport (a failed
+        // WebRTC stack): report nothing then.
+        let Some(t) = self.router.transports.get(&self.id) else {
+            return TransportBandwidth {
+                estimate_bps: None,
+                allocated_bps: 0,
+                desired_bps: 0,
+                sdp_cap_bps: None,
+            };
+        };
         TransportBandwidth {
             estimate_bps: t.allocator.estimate(),
             allocated_bps: t.allocator.allocated_bps,
@@ -170,6 +179,31 @@ impl ProducerApi<'_> {
     /// Its consumers.
     pub fn consumers(&self) -> Vec<ConsumerId> {
         self.get().consumers.clone()
+    }
+
+    /// Codecs seen on it so far, as MIME subtypes (`"VP8"`, `"opus"`...).
+    pub fn codecs(&self) -> Vec<String> {
+        self.get()
+            .codecs
+            .iter()
+            .map(|(_, p, _)| p.spec().codec.to_string())
+            .collect()
+    }
+
+    /// Incoming SSRCs seen on it so far (one per simulcast encoding).
+    pub fn ssrcs(&self) -> Vec<u32> {
+        let p = self.get();
+        self.router
+            .transports
+            .get(&p.transport)
+            .map(|t| {
+                t.ssrc_cache
+                    .iter()
+                    .filter(|(_, (pid, _))| *pid == self.id)
+                    .map(|(s, _)| **s)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Whether forwarding is paused.

@@ -111,36 +111,8 @@ impl Sim {
         video: bool,
     ) -> (TransportId, Vec<ProducerId>) {
         let offer = self.peers[i].client.offer_send(audio, video);
-        let t = self
-            .router
-            .create_webrtc_transport(self.transport_options())
-            .unwrap();
-        let first_event = self.events.len();
-        let answer = self
-            .router
-            .transport(t)
-            .unwrap()
-            .accept_offer(&offer)
-            .unwrap();
-        self.drain_router();
-        self.peers[i].client.accept_answer(&answer);
-        self.peers[i].client.transport = Some(t);
-        self.by_transport.insert(t, i);
-        let now = self.now;
-        self.peers[i].client.source = Some(Source::new(now, audio, video));
-        self.flush_client(i);
-        let producers = self.events[first_event..]
-            .iter()
-            .filter_map(|(_, e)| match e {
-                Event::ProducerAdded {
-                    producer,
-                    transport,
-                    ..
-                } if *transport == t => Some(*producer),
-                _ => None,
-            })
-            .collect();
-        (t, producers)
+        let source = Source::new(self.now, audio, video);
+        self.connect_publisher(i, &offer, source)
     }
 
     /// The client publishes audio and VP8 simulcast encodings `rids` (lowest
@@ -163,15 +135,36 @@ impl Sim {
         temporal: u8,
         av1: bool,
     ) -> (TransportId, Vec<ProducerId>) {
-        if rids.is_empty() {
-            let (t, producers) = self.publish(i, true, true);
-            let source = self.peers[i].client.source.as_mut().unwrap();
-            source.temporal_layers = temporal;
-            source.av1 = av1;
-            source.av1 = av1;
-            return (t, producers);
-        }
-        let offer = self.peers[i].client.offer_send_simulcast(true, rids);
+        let (offer, mut source) = if rids.is_empty() {
+            let offer = self.peers[i].client.offer_send(true, true);
+            (offer, Source::new(self.now, true, true))
+        } else {
+            let offer = self.peers[i].client.offer_send_simulcast(true, rids);
+            // Layer sizes: 1, 2 and 4 packets a frame (about 60, 410 and
+            // 1,100 kbit/s on the wire).
+            let layers = rids
+                .iter()
+                .enumerate()
+                .map(|(n, r)| {
+                    let (packets, size) = [(1, 150), (2, 800), (4, 1100)][n.min(2)];
+                    media::VideoLayer::new(Some(r), n as u8, packets, size)
+                })
+                .collect();
+            (offer, Source::with_layers(self.now, true, layers))
+        };
+        source.temporal_layers = temporal;
+        source.av1 = av1;
+        self.connect_publisher(i, &offer, source)
+    }
+
+    /// Give the client's send offer to a new transport, apply the answer and
+    /// start its media source.
+    fn connect_publisher(
+        &mut self,
+        i: usize,
+        offer: &str,
+        source: Source,
+    ) -> (TransportId, Vec<ProducerId>) {
         let t = self
             .router
             .create_webrtc_transport(self.transport_options())
@@ -181,23 +174,12 @@ impl Sim {
             .router
             .transport(t)
             .unwrap()
-            .accept_offer(&offer)
+            .accept_offer(offer)
             .unwrap();
         self.drain_router();
         self.peers[i].client.accept_answer(&answer);
         self.peers[i].client.transport = Some(t);
         self.by_transport.insert(t, i);
-        // Layer sizes: 1, 2 and 4 packets a frame (about 60, 410 and 1,100 kbit/s on the wire).
-        let layers = rids
-            .iter()
-            .enumerate()
-            .map(|(n, r)| {
-                let (packets, size) = [(1, 150), (2, 800), (4, 1100)][n.min(2)];
-                media::VideoLayer::new(Some(r), n as u8, packets, size)
-            })
-            .collect();
-        let mut source = Source::with_layers(self.now, true, layers);
-        source.temporal_layers = temporal;
         self.peers[i].client.source = Some(source);
         self.flush_client(i);
         let producers = self.events[first_event..]
