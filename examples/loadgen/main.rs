@@ -174,10 +174,8 @@ fn setup(
     let deadline = Instant::now() + Duration::from_secs(args.setup_timeout);
     let mut pid_checked = server_pid.is_some();
     for i in 0..args.publishers {
-        let name = format!("pub-{i}");
-        let (mut peer, offer) =
-            Peer::publisher(name, Instant::now(), epoch, args.bitrate, i as u64)
-                .map_err(|e| format!("UDP socket: {e}"))?;
+        let (mut peer, offer) = Peer::publisher(i, Instant::now(), epoch, args.bitrate, i as u64)
+            .map_err(|e| format!("UDP socket: {e}"))?;
         let (answer, location) = signal.offer("whip", &stream_name(i), &offer)?;
         locations.push(location);
         if !pid_checked {
@@ -196,9 +194,10 @@ fn setup(
     })?;
     for j in 0..args.subscribers {
         let name = format!("sub-{j}");
-        let (mut peer, offer) = Peer::subscriber(name, Instant::now(), epoch)
+        let stream = j % args.publishers;
+        let (mut peer, offer) = Peer::subscriber(name, stream, Instant::now(), epoch)
             .map_err(|e| format!("UDP socket: {e}"))?;
-        let (answer, location) = signal.offer("whep", &stream_name(j % args.publishers), &offer)?;
+        let (answer, location) = signal.offer("whep", &stream_name(stream), &offer)?;
         locations.push(location);
         peer.accept_answer(&answer)?;
         workers.add(peer)?;

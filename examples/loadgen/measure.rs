@@ -158,8 +158,21 @@ pub fn result(
 ) -> String {
     let secs = m.steady.as_secs_f64();
     let forwarded = tally.forwarded;
-    let expected: u64 = outcomes.iter().map(|o| o.expected).sum();
-    let lost: u64 = outcomes.iter().map(|o| o.lost).sum();
+    let viewers = outcomes.iter().filter(|o| !o.publisher);
+    let expected: u64 = viewers.clone().map(|o| o.expected).sum();
+    let lost: u64 = viewers.clone().map(|o| o.lost).sum();
+    // What full forwarding would have delivered: each packet published in
+    // the steady phase once per viewer of its stream.
+    let (mut full, mut full_video) = (0u64, 0u64);
+    for p in outcomes.iter().filter(|o| o.publisher) {
+        let n = viewers.clone().filter(|v| v.stream == p.stream).count() as u64;
+        full += p.sent * n;
+        full_video += p.sent_video * n;
+    }
+    let ratio = |a: u64, b: u64| match b {
+        0 => None,
+        b => Some(round(a as f64 * 100.0 / b as f64, 1)),
+    };
     let loss_pct = match expected {
         0 => 0.0,
         e => lost as f64 * 100.0 / e as f64,
@@ -172,13 +185,15 @@ pub fn result(
     let line = json!({
         "publishers": args.publishers,
         "subscribers": args.subscribers,
-        "subscribers_with_video": outcomes.iter().filter(|o| o.video).count(),
+        "subscribers_with_video": viewers.clone().filter(|o| o.video).count(),
         "seconds": args.seconds,
         "steady_seconds": round(secs, 3),
         "bitrate": args.bitrate,
         "forwarded_packets": forwarded,
         "forwarded_pps": round(forwarded as f64 / secs, 1),
         "forwarded_video_packets": tally.forwarded_video,
+        "delivered_pct": ratio(forwarded, full),
+        "video_delivered_pct": ratio(tally.forwarded_video, full_video),
         "expected_packets": expected,
         "lost_packets": lost,
         "loss_pct": round(loss_pct, 4),

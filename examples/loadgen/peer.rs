@@ -67,6 +67,9 @@ pub enum State {
 
 struct Publisher {
     bitrate: u64,
+    /// Packets written in the steady phase (all, video).
+    sent: u64,
+    sent_video: u64,
     seed: u64,
     source: Option<Source>,
     audio: Mid,
@@ -87,15 +90,25 @@ enum Role {
     Subscriber(Vec<Track>),
 }
 
-/// Per subscriber at the end: (expected, lost, has video).
+/// One peer at the end of the run.
 pub struct Outcome {
+    /// The stream published or viewed.
+    pub stream: usize,
+    pub publisher: bool,
+    /// Publisher: RTP packets written in the steady phase (all, video).
+    pub sent: u64,
+    pub sent_video: u64,
+    /// Subscriber: packets expected and missing by sequence number.
     pub expected: u64,
     pub lost: u64,
+    /// Subscriber: whether video came.
     pub video: bool,
 }
 
 pub struct Peer {
     pub name: String,
+    /// The stream published or viewed.
+    pub stream: usize,
     pub state: State,
     /// Whether a subscriber got video yet (it starts on a keyframe).
     pub receiving: bool,
@@ -112,7 +125,7 @@ pub struct Peer {
 impl Peer {
     /// A publisher of one audio and one video track, and its offer.
     pub fn publisher(
-        name: String,
+        stream: usize,
         now: Instant,
         epoch: Instant,
         bitrate: u64,
@@ -125,6 +138,8 @@ impl Peer {
         let (offer, pending) = api.apply().expect("an offer with new m-lines");
         let role = Role::Publisher(Box::new(Publisher {
             bitrate,
+            sent: 0,
+            sent_video: 0,
             seed,
             source: None,
             audio,
@@ -133,12 +148,15 @@ impl Peer {
             vp8: None,
             packets: Vec::new(),
         }));
-        Peer::new(name, rtc, pending, role, now, epoch).map(|p| (p, offer.to_sdp_string()))
+        let name = format!("pub-{stream}");
+        let peer = Peer::new(name, stream, rtc, pending, role, now, epoch)?;
+        Ok((peer, offer.to_sdp_string()))
     }
 
     /// A viewer receiving one audio and one video track, and its offer.
     pub fn subscriber(
         name: String,
+        stream: usize,
         now: Instant,
         epoch: Instant,
     ) -> std::io::Result<(Peer, String)> {
@@ -148,11 +166,13 @@ impl Peer {
         api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
         let (offer, pending) = api.apply().expect("an offer with new m-lines");
         let role = Role::Subscriber(Vec::new());
-        Peer::new(name, rtc, pending, role, now, epoch).map(|p| (p, offer.to_sdp_string()))
+        let peer = Peer::new(name, stream, rtc, pending, role, now, epoch)?;
+        Ok((peer, offer.to_sdp_string()))
     }
 
     fn new(
         name: String,
+        stream: usize,
         mut rtc: Rtc,
         pending: SdpPendingOffer,
         role: Role,
@@ -166,6 +186,7 @@ impl Peer {
         rtc.add_local_candidate(candidate);
         Ok(Peer {
             name,
+            stream,
             state: State::Connecting,
             receiving: false,
             ice_connected: false,
@@ -281,22 +302,29 @@ impl Peer {
         }
     }
 
-    /// A subscriber's totals over its tracks.
-    pub fn outcome(&self) -> Option<Outcome> {
-        let Role::Subscriber(tracks) = &self.role else {
-            return None;
-        };
+    /// What this peer sent or received.
+    pub fn outcome(&self) -> Outcome {
         let mut o = Outcome {
+            stream: self.stream,
+            publisher: self.is_publisher(),
+            sent: 0,
+            sent_video: 0,
             expected: 0,
             lost: 0,
-            video: tracks.iter().any(|t| t.video),
+            video: false,
         };
-        for t in tracks {
-            let (e, l) = t.seq.expected_lost();
-            o.expected += e;
-            o.lost += l;
+        match &self.role {
+            Role::Publisher(p) => (o.sent, o.sent_video) = (p.sent, p.sent_video),
+            Role::Subscriber(tracks) => {
+                o.video = tracks.iter().any(|t| t.video);
+                for t in tracks {
+                    let (e, l) = t.seq.expected_lost();
+                    o.expected += e;
+                    o.lost += l;
+                }
+            }
         }
-        Some(o)
+        o
     }
 
     fn failed(&self) -> bool {
@@ -443,5 +471,9 @@ fn write_media(rtc: &mut Rtc, p: &mut Publisher, now: Instant, epoch: Instant, t
             .nackable(pkt.video);
         tx.write_rtp(write);
         tally.sent += 1;
+        if tally.steady {
+            p.sent += 1;
+            p.sent_video += u64::from(pkt.video);
+        }
     }
 }

@@ -168,7 +168,7 @@ fn run(rx: Receiver<Peer>, shared: &Shared) -> Report {
     for p in &mut peers {
         p.close();
     }
-    let outcomes = peers.iter().filter_map(Peer::outcome).collect();
+    let outcomes = peers.iter().map(Peer::outcome).collect();
     Report { tally, outcomes }
 }
 
