@@ -10,10 +10,14 @@
 //! Publishers go first (streams `load-0` .. `load-{P-1}`), then viewers,
 //! spread evenly over the streams. Once everyone is connected and every viewer
 //! gets video (within `--setup-timeout`), the run lasts T seconds: a warm-up
-//! (`--warmup`, at most half of T), then the steady phase that is measured.
-//! Progress goes to stderr each second; the result is one JSON line on stdout:
+//! (`--warmup`, leaving at least one second), then the steady phase that is
+//! measured. Progress goes to stderr each second; the result is one JSON line
+//! on stdout:
 //!
 //! * `forwarded_pps`: distinct RTP packets all viewers received per second;
+//! * `delivered_pct`, `video_delivered_pct`: that count against what the
+//!   publishers sent times their viewers (below 100 when the router's
+//!   bandwidth allocator pauses video);
 //! * `loss_pct`: packets missing from the viewers' sequence numbers;
 //! * `latency_p50_ms`, `latency_p99_ms`: one-way, from the send time each
 //!   publisher stamps into its payloads;
@@ -64,7 +68,7 @@ struct Args {
     /// Video bitrate of each publisher, bits per second.
     #[arg(long, default_value_t = 1_500_000)]
     bitrate: u64,
-    /// Warm-up before measuring, seconds (at most half of --seconds).
+    /// Warm-up before measuring, seconds, within --seconds (at least 1 s is measured).
     #[arg(long, default_value_t = 2.0)]
     warmup: f64,
     /// Longest wait for all peers to connect and receive media, seconds.

@@ -53,7 +53,7 @@ pub fn measure(args: &Args, shared: &Shared, pid: Option<u32>) -> Result<Measure
     let total = Duration::from_secs(args.seconds);
     let warmup = Duration::try_from_secs_f64(args.warmup)
         .unwrap_or_default()
-        .min(total / 2);
+        .min(total.saturating_sub(Duration::from_secs(1)));
     let cpu = Cpu::new(pid);
     let mut progress = Progress::new(shared, args, &cpu);
     run_for(warmup, shared, &mut progress, "warm-up");
