@@ -5,7 +5,7 @@
 //! lowest layers or paused by priority), and climbs back to the top layers
 //! within 10 s of the cap being lifted without loss above 2%. The others
 //! keep their preferred layers throughout. The per-second quality table is
-//! written to `tests/snapshots/` for review.
+//! written to `target/quality/` for review.
 
 mod common;
 

@@ -158,6 +158,10 @@ fn sdp_size_and_m_line_count() {
         matches!(err, RouterError::Signaling(SignalingError::BadSdp(_))),
         "{err}"
     );
+    assert!(
+        !err.to_string().contains("PointerOffset"),
+        "clean message: {err}"
+    );
     // The transport survives bad SDP and still negotiates.
     let p = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
     let offer = sim.client(p).offer_send(true, false);

@@ -65,6 +65,23 @@ pub(crate) struct AnswerOutcome {
     pub new_ufrag: Option<String>,
 }
 
+/// A parser error fit to show a client: str0m's messages carry parser
+/// internals (pointer offsets) after the useful part.
+fn clean(msg: &str) -> String {
+    let cut = msg.find("PointerOffset").unwrap_or(msg.len());
+    let text: String = msg[..cut]
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    let text = text.trim_end_matches([' ', ',', ':', '(', '[']).trim();
+    if text.is_empty() {
+        "unparseable SDP".to_string()
+    } else {
+        text.to_string()
+    }
+}
+
 /// Refuse an SDP before parsing when it breaks the limits.
 pub(crate) fn check_sdp(sdp: &str, limits: &Limits) -> Result<(), SignalingError> {
     if sdp.len() > limits.max_sdp_bytes {
@@ -120,8 +137,8 @@ impl Transport {
         limits: &Limits,
     ) -> Result<(String, Option<String>), SignalingError> {
         check_sdp(sdp, limits)?;
-        let offer =
-            SdpOffer::from_sdp_string(sdp).map_err(|e| SignalingError::BadSdp(e.to_string()))?;
+        let offer = SdpOffer::from_sdp_string(sdp)
+            .map_err(|e| SignalingError::BadSdp(clean(&e.to_string())))?;
         // Glare: drop our offer and queue its changes again, first.
         if let Some(p) = self.negotiation.pending.take() {
             for c in p.changes.into_iter().rev() {
@@ -202,8 +219,8 @@ impl Transport {
         limits: &Limits,
     ) -> Result<AnswerOutcome, SignalingError> {
         check_sdp(sdp, limits)?;
-        let answer =
-            SdpAnswer::from_sdp_string(sdp).map_err(|e| SignalingError::BadSdp(e.to_string()))?;
+        let answer = SdpAnswer::from_sdp_string(sdp)
+            .map_err(|e| SignalingError::BadSdp(clean(&e.to_string())))?;
         let pending = self
             .negotiation
             .pending

@@ -1,5 +1,6 @@
 //! Quality tables: one row per second of a simulated run, written under
-//! `tests/snapshots/` (or locked, for fully deterministic runs).
+//! `target/quality/` for review, or locked as snapshots under
+//! `tests/snapshots/` for fully deterministic runs.
 
 use std::fmt::Write;
 use std::path::PathBuf;
