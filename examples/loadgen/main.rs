@@ -151,18 +151,26 @@ fn run(args: &Args) -> Result<String, String> {
     shared.phase.store(worker::STOP, Ordering::Release);
     let mut tally = Tally::default();
     let mut outcomes = Vec::new();
+    let mut panicked = false;
     for h in workers.handles {
-        let r = h.join().map_err(|_| "a worker panicked".to_string())?;
-        tally.merge(&r.tally);
-        outcomes.extend(r.outcomes);
+        match h.join() {
+            Ok(r) => {
+                tally.merge(&r.tally);
+                outcomes.extend(r.outcomes);
+            }
+            Err(_) => panicked = true,
+        }
     }
     for l in &locations {
         signal.delete(l);
     }
     let m = measured?;
-    Ok(measure::result(
-        args, &m, &tally, &outcomes, server_pid, threads,
-    ))
+    if panicked {
+        return Err("a worker thread panicked".into());
+    }
+    let failed = load(&shared.failed);
+    let r = measure::result(args, &m, &tally, &outcomes, server_pid, threads, failed);
+    Ok(r)
 }
 
 /// Publish, then view; wait until all are connected and viewers get video.
@@ -192,6 +200,7 @@ fn setup(
         }
         peer.accept_answer(&answer)?;
         workers.add(peer)?;
+        past(deadline, "publishing")?;
     }
     wait_for(shared, args, deadline, "publishers to connect", |s| {
         load(&s.publishers_connected) >= args.publishers as u64
@@ -205,6 +214,7 @@ fn setup(
         locations.push(location);
         peer.accept_answer(&answer)?;
         workers.add(peer)?;
+        past(deadline, "adding viewers")?;
     }
     let n = args.subscribers as u64;
     wait_for(
@@ -214,6 +224,13 @@ fn setup(
         "viewers to connect and receive media",
         |s| load(&s.subscribers_connected) >= n && load(&s.subscribers_receiving) >= n,
     )
+}
+
+fn past(deadline: Instant, what: &str) -> Result<(), String> {
+    match Instant::now() > deadline {
+        true => Err(format!("setup timed out {what}")),
+        false => Ok(()),
+    }
 }
 
 fn stream_name(i: usize) -> String {

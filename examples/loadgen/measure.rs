@@ -155,6 +155,7 @@ pub fn result(
     outcomes: &[Outcome],
     pid: Option<u32>,
     threads: usize,
+    failed: u64,
 ) -> String {
     let secs = m.steady.as_secs_f64();
     let forwarded = tally.forwarded;
@@ -210,6 +211,7 @@ pub fn result(
         "published_packets": tally.sent,
         "keyframe_requests": tally.keyframe_requests,
         "send_drops": tally.send_drops,
+        "failed_peers": failed,
     });
     line.to_string()
 }
