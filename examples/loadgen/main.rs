@@ -23,7 +23,9 @@
 //!   publisher stamps into its payloads;
 //! * `server_cpu_us_per_packet`: the server's CPU time (utime + stime from
 //!   `/proc/{pid}/stat`) per forwarded packet. The server's pid comes from
-//!   `--server-pid` or the process holding the UDP port of its candidates.
+//!   `--server-pid` or the process holding the UDP port of its candidates;
+//! * `server_socket_drops`, `loadgen_socket_drops`: datagrams dropped by full
+//!   receive buffers (`/proc/net/udp`), to tell where a loss happened.
 //!
 //! Files: `peer.rs` (one str0m client), `source.rs` (synthetic media),
 //! `worker.rs` (a thread driving many peers), `stats.rs` (loss and latency),
@@ -136,18 +138,12 @@ fn run(args: &Args) -> Result<String, String> {
         workers.queues.push(tx);
         workers.handles.push(h);
     }
-    let mut locations = Vec::new();
-    let mut server_pid = args.server_pid;
-    let setup = setup(
-        args,
-        epoch,
-        &signal,
-        &shared,
-        &mut workers,
-        &mut locations,
-        &mut server_pid,
-    );
-    let measured = setup.and_then(|()| measure::measure(args, &shared, server_pid));
+    let mut found = Found {
+        server_pid: args.server_pid,
+        ..Found::default()
+    };
+    let setup = setup(args, epoch, &signal, &shared, &mut workers, &mut found);
+    let measured = setup.and_then(|()| measure::measure(args, &shared, &found));
     shared.phase.store(worker::STOP, Ordering::Release);
     let mut tally = Tally::default();
     let mut outcomes = Vec::new();
@@ -161,7 +157,7 @@ fn run(args: &Args) -> Result<String, String> {
             Err(_) => panicked = true,
         }
     }
-    for l in &locations {
+    for l in &found.locations {
         signal.delete(l);
     }
     let m = measured?;
@@ -169,8 +165,28 @@ fn run(args: &Args) -> Result<String, String> {
         return Err("a worker thread panicked".into());
     }
     let failed = load(&shared.failed);
-    let r = measure::result(args, &m, &tally, &outcomes, server_pid, threads, failed);
+    let r = measure::result(
+        args,
+        &m,
+        &tally,
+        &outcomes,
+        found.server_pid,
+        threads,
+        failed,
+    );
     Ok(r)
+}
+
+/// What setup learnt.
+#[derive(Default)]
+pub struct Found {
+    /// Sessions (`Location`) to delete at the end.
+    locations: Vec<String>,
+    pub server_pid: Option<u32>,
+    /// The server's UDP port (from its candidates).
+    pub server_port: Option<u16>,
+    /// Our peers' UDP ports.
+    pub ports: Vec<u16>,
 }
 
 /// Publish, then view; wait until all are connected and viewers get video.
@@ -180,22 +196,23 @@ fn setup(
     signal: &Signal,
     shared: &Shared,
     workers: &mut Workers,
-    locations: &mut Vec<String>,
-    server_pid: &mut Option<u32>,
+    found: &mut Found,
 ) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(args.setup_timeout);
-    let mut pid_checked = server_pid.is_some();
     for i in 0..args.publishers {
         let (mut peer, offer) = Peer::publisher(i, Instant::now(), epoch, args.bitrate, i as u64)
             .map_err(|e| format!("UDP socket: {e}"))?;
         let (answer, location) = signal.offer("whip", &stream_name(i), &offer)?;
-        locations.push(location);
-        if !pid_checked {
-            pid_checked = true;
+        found.locations.push(location);
+        found.ports.push(peer.local_port());
+        if found.server_port.is_none() {
             let port = signal::candidate_port(&answer).ok_or("no UDP candidate in the answer")?;
-            match procfs::pid_of_udp_port(port) {
-                Ok(pid) => *server_pid = Some(pid),
-                Err(e) => eprintln!("loadgen: no server CPU figures: {e}"),
+            found.server_port = Some(port);
+            if found.server_pid.is_none() {
+                match procfs::pid_of_udp_port(port) {
+                    Ok(pid) => found.server_pid = Some(pid),
+                    Err(e) => eprintln!("loadgen: no server CPU figures: {e}"),
+                }
             }
         }
         peer.accept_answer(&answer)?;
@@ -211,7 +228,8 @@ fn setup(
         let (mut peer, offer) = Peer::subscriber(name, stream, Instant::now(), epoch)
             .map_err(|e| format!("UDP socket: {e}"))?;
         let (answer, location) = signal.offer("whep", &stream_name(stream), &offer)?;
-        locations.push(location);
+        found.locations.push(location);
+        found.ports.push(peer.local_port());
         peer.accept_answer(&answer)?;
         workers.add(peer)?;
         past(deadline, "adding viewers")?;

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::peer::{Outcome, Tally};
 use crate::worker::{self, Shared};
-use crate::{load, procfs, Args};
+use crate::{load, procfs, Args, Found};
 
 /// After the steady phase: time for retransmissions of steady-phase packets.
 const GRACE: Duration = Duration::from_millis(300);
@@ -21,6 +21,10 @@ pub struct Measured {
     pub server_cpu: Option<f64>,
     pub media_cpu: Option<f64>,
     pub loadgen_cpu: Option<f64>,
+    /// Datagrams dropped by full receive buffers in the steady phase: the
+    /// server's socket, ours.
+    pub server_drops: Option<u64>,
+    pub loadgen_drops: Option<u64>,
 }
 
 /// CPU time readers: one `stat` file each, ticks → seconds.
@@ -49,21 +53,28 @@ impl Cpu {
 }
 
 /// Warm up, measure the steady phase, let retransmissions in.
-pub fn measure(args: &Args, shared: &Shared, pid: Option<u32>) -> Result<Measured, String> {
+pub fn measure(args: &Args, shared: &Shared, found: &Found) -> Result<Measured, String> {
     let total = Duration::from_secs(args.seconds);
     let warmup = Duration::try_from_secs_f64(args.warmup)
         .unwrap_or_default()
         .min(total.saturating_sub(Duration::from_secs(1)));
-    let cpu = Cpu::new(pid);
+    let cpu = Cpu::new(found.server_pid);
+    let server_port: Vec<u16> = found.server_port.into_iter().collect();
+    let drops = || {
+        let server = procfs::udp_drops(&server_port).filter(|_| !server_port.is_empty());
+        (server, procfs::udp_drops(&found.ports))
+    };
     let mut progress = Progress::new(shared, args, &cpu);
     run_for(warmup, shared, &mut progress, "warm-up");
     let c0 = cpu.read();
+    let d0 = drops();
     let t0 = Instant::now();
     shared.phase.store(worker::STEADY, Ordering::Release);
     run_for(total - warmup, shared, &mut progress, "steady");
     shared.phase.store(worker::GRACE, Ordering::Release);
     let t1 = Instant::now();
     let c1 = cpu.read();
+    let d1 = drops();
     std::thread::sleep(GRACE);
     let delta = |i: usize| Some(c1[i]? - c0[i]?);
     Ok(Measured {
@@ -71,6 +82,8 @@ pub fn measure(args: &Args, shared: &Shared, pid: Option<u32>) -> Result<Measure
         server_cpu: delta(0),
         media_cpu: delta(1),
         loadgen_cpu: delta(2),
+        server_drops: d1.0.zip(d0.0).map(|(b, a)| b.saturating_sub(a)),
+        loadgen_drops: d1.1.zip(d0.1).map(|(b, a)| b.saturating_sub(a)),
     })
 }
 
@@ -211,6 +224,8 @@ pub fn result(
         "published_packets": tally.sent,
         "keyframe_requests": tally.keyframe_requests,
         "send_drops": tally.send_drops,
+        "server_socket_drops": m.server_drops,
+        "loadgen_socket_drops": m.loadgen_drops,
         "failed_peers": failed,
     });
     line.to_string()

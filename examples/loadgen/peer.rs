@@ -214,6 +214,10 @@ impl Peer {
             .map_err(|e| format!("answer refused: {e}"))
     }
 
+    pub fn local_port(&self) -> u16 {
+        self.local.port()
+    }
+
     pub fn socket_mut(&mut self) -> &mut UdpSocket {
         &mut self.socket
     }

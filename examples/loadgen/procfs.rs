@@ -100,26 +100,51 @@ pub fn pid_of_udp_port(port: u16) -> Result<u32, String> {
 }
 
 /// Inodes of the sockets bound to local `port` in a `/proc/net/udp{,6}`
-/// table: `sl local_address rem_address st ... uid timeout inode ...`,
-/// addresses as `HEXIP:HEXPORT`.
+/// table.
 fn udp_inodes(table: &str, port: u16) -> Vec<u64> {
-    let mut out = Vec::new();
-    for line in table.lines().skip(1) {
-        let f: Vec<&str> = line.split_ascii_whitespace().collect();
-        let (Some(local), Some(inode)) = (f.get(1), f.get(9)) else {
+    udp_rows(table)
+        .filter(|r| r.port == port && r.inode != 0)
+        .map(|r| r.inode)
+        .collect()
+}
+
+/// Datagrams dropped so far (receive buffer full) by the UDP sockets bound
+/// to each of `ports`, summed; `None` without `/proc/net/udp`.
+pub fn udp_drops(ports: &[u16]) -> Option<u64> {
+    let wanted: std::collections::HashSet<u16> = ports.iter().copied().collect();
+    let mut total = None;
+    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
             continue;
         };
-        let local_port = local
-            .rsplit_once(':')
-            .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
-        let inode = inode.parse::<u64>().ok().filter(|&i| i != 0);
-        if let (Some(p), Some(i)) = (local_port, inode) {
-            if p == port {
-                out.push(i);
-            }
-        }
+        let sum: u64 = udp_rows(&text)
+            .filter(|r| wanted.contains(&r.port))
+            .map(|r| r.drops)
+            .sum();
+        *total.get_or_insert(0) += sum;
     }
-    out
+    total
+}
+
+struct UdpRow {
+    port: u16,
+    inode: u64,
+    drops: u64,
+}
+
+/// Rows of a `/proc/net/udp{,6}` table: `sl local_address rem_address st
+/// tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ref pointer
+/// drops`, addresses as `HEXIP:HEXPORT`.
+fn udp_rows(table: &str) -> impl Iterator<Item = UdpRow> + '_ {
+    table.lines().skip(1).filter_map(|line| {
+        let f: Vec<&str> = line.split_ascii_whitespace().collect();
+        let (_, port) = f.get(1)?.rsplit_once(':')?;
+        Some(UdpRow {
+            port: u16::from_str_radix(port, 16).ok()?,
+            inode: f.get(9)?.parse().ok()?,
+            drops: f.get(12).and_then(|d| d.parse().ok()).unwrap_or(0),
+        })
+    })
 }
 
 #[cfg(test)]
@@ -136,10 +161,12 @@ mod tests {
     #[test]
     fn udp_table() {
         let table = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
-  512: 0100007F:9C40 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 81234 2 0000000000000000 0\n\
+  512: 0100007F:9C40 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 81234 2 0000000000000000 17\n\
   513: 0100007F:1F90 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 81235 2 0000000000000000 0\n";
         assert_eq!(udp_inodes(table, 40000), vec![81234]);
         assert_eq!(udp_inodes(table, 1), Vec::<u64>::new());
+        let drops: Vec<u64> = udp_rows(table).map(|r| r.drops).collect();
+        assert_eq!(drops, [17, 0]);
     }
 
     #[test]
