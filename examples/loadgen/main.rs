@@ -143,7 +143,7 @@ fn run(args: &Args) -> Result<String, String> {
         ..Found::default()
     };
     let setup = setup(args, epoch, &signal, &shared, &mut workers, &mut found);
-    let measured = setup.and_then(|()| measure::measure(args, &shared, &found));
+    let measured = setup.map(|()| measure::measure(args, &shared, &found));
     shared.phase.store(worker::STOP, Ordering::Release);
     let mut tally = Tally::default();
     let mut outcomes = Vec::new();

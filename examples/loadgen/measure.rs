@@ -53,7 +53,7 @@ impl Cpu {
 }
 
 /// Warm up, measure the steady phase, let retransmissions in.
-pub fn measure(args: &Args, shared: &Shared, found: &Found) -> Result<Measured, String> {
+pub fn measure(args: &Args, shared: &Shared, found: &Found) -> Measured {
     let total = Duration::from_secs(args.seconds);
     let warmup = Duration::try_from_secs_f64(args.warmup)
         .unwrap_or_default()
@@ -77,20 +77,21 @@ pub fn measure(args: &Args, shared: &Shared, found: &Found) -> Result<Measured, 
     let d1 = drops();
     std::thread::sleep(GRACE);
     let delta = |i: usize| Some(c1[i]? - c0[i]?);
-    Ok(Measured {
+    Measured {
         steady: t1 - t0,
         server_cpu: delta(0),
         media_cpu: delta(1),
         loadgen_cpu: delta(2),
         server_drops: d1.0.zip(d0.0).map(|(b, a)| b.saturating_sub(a)),
         loadgen_drops: d1.1.zip(d0.1).map(|(b, a)| b.saturating_sub(a)),
-    })
+    }
 }
 
 fn run_for(d: Duration, shared: &Shared, progress: &mut Progress, phase: &str) {
     let end = Instant::now() + d;
     while Instant::now() < end {
-        std::thread::sleep(Duration::from_millis(50).min(end - Instant::now()));
+        let left = end.saturating_duration_since(Instant::now());
+        std::thread::sleep(Duration::from_millis(50).min(left));
         progress.tick(shared, phase);
     }
 }
