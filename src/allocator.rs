@@ -35,7 +35,9 @@ pub(crate) const UPGRADE_HOLD: Duration = Duration::from_secs(2);
 const PROBE_INTERVAL: Duration = Duration::from_secs(4);
 /// How long after the first estimate allocation starts.
 pub(crate) const WARMUP: Duration = Duration::from_secs(3);
-/// Share of the estimate handed out (the rest absorbs estimate noise, RTX and RTCP).
+/// Share of the estimate an existing allocation may keep using.
+const KEEP: f64 = 1.0;
+/// Share of the estimate handed out to upgrades (the rest absorbs estimate noise, RTX and RTCP).
 const USABLE: f64 = 0.9;
 /// Assumed bitrate of a layer that has not been measured yet, by index.
 const DEFAULT_LAYER_BPS: [u64; 4] = [150_000, 500_000, 1_500_000, 3_000_000];
@@ -124,6 +126,8 @@ pub(crate) struct Allocator {
     pub allocated_bps: u64,
     pub desired_bps: u64,
     last_probe: Option<Instant>,
+    /// The last round handed str0m a lowered desired rate.
+    probe_lowered: bool,
     /// When the first estimate arrived.
     first_estimate: Option<Instant>,
 }
@@ -137,6 +141,7 @@ impl Allocator {
             allocated_bps: 0,
             desired_bps: 0,
             last_probe: None,
+            probe_lowered: false,
             first_estimate: None,
         }
     }
@@ -179,17 +184,22 @@ impl Allocator {
         {
             self.history.pop_front();
         }
-        let cap = |b: u64| {
-            let b = (b as f64 * USABLE) as u64;
+        let cap = |b: u64, share: f64| {
+            let b = (b as f64 * share) as u64;
             self.sdp_cap.map_or(b, |c| b.min(c))
         };
-        let latest = cap(self.estimate().unwrap_or(u64::MAX / 2));
-        let held = cap(self
-            .history
-            .iter()
-            .map(|(_, b)| *b)
-            .min()
-            .unwrap_or(u64::MAX / 2));
+        // Keeping what is allocated may use the whole estimate; going up
+        // must leave headroom. The gap between the two is what stops a
+        // layer that just fits from flapping with estimate noise.
+        let latest = cap(self.estimate().unwrap_or(u64::MAX / 2), KEEP);
+        let held = cap(
+            self.history
+                .iter()
+                .map(|(_, b)| *b)
+                .min()
+                .unwrap_or(u64::MAX / 2),
+            USABLE,
+        );
         let (fast, _) = allocate(latest, audio_bps, cands);
         let (slow, _) = allocate(held, audio_bps, cands);
         let mut out = Vec::with_capacity(cands.len());
@@ -231,16 +241,28 @@ impl Allocator {
         out
     }
 
-    /// Whether to ask str0m for a new probe now.
-    pub(crate) fn should_probe(&mut self, now: Instant) -> bool {
-        let short = self.allocated_bps < self.desired_bps;
+    /// The desired rate to hand str0m this round. str0m probes when the
+    /// desired rate rises above the estimate between two of its timeouts,
+    /// so while the allocation is short of what the subscriber wants, every
+    /// [`PROBE_INTERVAL`] one round hands it only the estimate and the next
+    /// the full desired rate again.
+    pub(crate) fn desired_for_str0m(&mut self, now: Instant) -> u64 {
+        let desired = self.desired_bps.max(self.allocated_bps);
+        let estimate = self.estimate().unwrap_or(0);
+        if self.probe_lowered {
+            self.probe_lowered = false;
+            return desired;
+        }
+        let short = self.allocated_bps < self.desired_bps && estimate < desired;
         let due = self
             .last_probe
             .is_none_or(|t| now.saturating_duration_since(t) >= PROBE_INTERVAL);
         if short && due {
             self.last_probe = Some(now);
+            self.probe_lowered = true;
+            return estimate.max(self.allocated_bps);
         }
-        short && due
+        desired
     }
 }
 

@@ -83,3 +83,45 @@ fn vp9_spatial_and_temporal_layers() {
     let v = sim.client(sub).track(MediaKind::Video).to_vec();
     assert_eq!(check::missing_seqs(&v), 0);
 }
+
+/// A publisher that sends keyframes only when asked (as Chromium does for
+/// VP9 SVC): a spatial up-switch asks for the keyframe it needs.
+#[test]
+fn vp9_up_switch_asks_for_a_keyframe() {
+    let mut config = RouterConfig::default();
+    config.seed = 26;
+    config.initial_bandwidth_bps = None;
+    let mut sim = Sim::with_config(config);
+    let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
+    let (_, producers) = sim.publish(publisher, true, true);
+    {
+        let s = sim.client(publisher).source.as_mut().unwrap();
+        s.vp9_svc = true;
+        s.temporal_layers = 3;
+        s.keyframe_interval = Duration::from_secs(600);
+    }
+    let sub = sim.add_peer("sub", LinkConfig::default(), LinkConfig::default());
+    let t = sim.subscribe(sub, &producers);
+    let consumer = sim.router.transport(t).unwrap().consumers()[1];
+    sim.router
+        .consumer(consumer)
+        .unwrap()
+        .set_preferred_layers(Layers::new(0, 2));
+    sim.run_for(Duration::from_secs(3));
+    assert_eq!(
+        sim.router.consumer(consumer).unwrap().current_layers(),
+        Some(Layers::new(0, 2))
+    );
+    for spatial in [2u8, 0, 1] {
+        sim.router
+            .consumer(consumer)
+            .unwrap()
+            .set_preferred_layers(Layers::new(spatial, 2));
+        sim.run_for(Duration::from_secs(1));
+        assert_eq!(
+            sim.router.consumer(consumer).unwrap().current_layers(),
+            Some(Layers::new(spatial, 2)),
+            "switched to S{spatial} within 1 s without a periodic keyframe"
+        );
+    }
+}

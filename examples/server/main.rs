@@ -3,16 +3,18 @@
 //!
 //! ```text
 //! cargo run --release --example server -- [--http ADDR] [--udp ADDR]
-//!     [--announce IP] [--token SECRET] [--log LEVEL]
+//!     [--announce IP] [--token SECRET] [--no-bwe] [--log LEVEL]
 //! ```
 //!
 //! Files:
 //! * `main.rs`: command line, startup and clean shutdown;
 //! * `media.rs`: the router's loop (UDP socket, timer, commands from HTTP);
 //! * `whip.rs`: WHIP (RFC 9725) and WHEP endpoints;
+//! * `layer.rs`: the WHEP layer extension (a viewer picks its layers);
 //! * `room.rs`: the conference room's pages and WebSocket signaling;
 //! * `page/`: the HTML and JavaScript served to browsers.
 
+mod layer;
 mod media;
 mod room;
 mod whip;
@@ -47,6 +49,10 @@ struct Args {
     /// Bearer token required for WHIP/WHEP and for joining rooms.
     #[arg(long, env = "MANIFOLD_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Turn per-viewer bandwidth estimation and allocation off: viewers get
+    /// the layers they ask for, and SDP bandwidth limits are not applied.
+    #[arg(long)]
+    no_bwe: bool,
     /// Log level: off, error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]
     log: LevelFilter,
@@ -120,7 +126,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let token = args.token.filter(|t| !t.is_empty()).map(Arc::from);
-    let (media, media_thread) = media::start(udp, args.announce)?;
+    let mut config = manifold_sfu::RouterConfig::default();
+    if args.no_bwe {
+        config.initial_bandwidth_bps = None;
+    }
+    let (media, media_thread) = media::start(udp, args.announce, config)?;
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -154,6 +164,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         println!("  WHIP publish:     POST {base}/whip/{{stream}}");
         println!("  WHEP view:        POST {base}/whep/{{stream}}");
         println!("  media:            udp {udp_addr} (candidates announce {announced})");
+        if args.no_bwe {
+            println!("  bandwidth:        estimation and allocation off (--no-bwe)");
+        }
         if app.token.is_some() {
             println!("  auth:             Authorization: Bearer <token> (rooms: ?token=<token>)");
         }

@@ -156,6 +156,7 @@ fn transport_of(e: &Event) -> Option<TransportId> {
 pub fn start(
     socket: std::net::UdpSocket,
     announce: Option<IpAddr>,
+    config: RouterConfig,
 ) -> std::io::Result<(Media, JoinHandle<()>)> {
     let local = socket.local_addr()?;
     socket.set_nonblocking(true)?;
@@ -175,7 +176,7 @@ pub fn start(
                     Ok(s) => s,
                     Err(e) => return warn!("UDP socket: {e}"),
                 };
-                let router = Router::new(RouterConfig::default(), Instant::now());
+                let router = Router::new(config, Instant::now());
                 let sfu = Sfu {
                     router,
                     listen,

@@ -8,6 +8,12 @@
 //!
 //! Messages are JSON objects with a `type` (see [`ClientMsg`] and
 //! [`ServerMsg`]), at most [`MAX_MESSAGE`] bytes each.
+//!
+//! Layers: the page says which layers it wants of each participant's video
+//! (`layers`: a low encoding for thumbnails, the highest for the large
+//! tile). The server applies it to the consumers there are and remembers it
+//! for those made later (the participant republishes, or its track arrives
+//! after the message).
 
 use std::collections::HashMap;
 
@@ -16,7 +22,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use manifold_sfu::{ConsumerOptions, Event, MediaKind, TransportId};
+use manifold_sfu::{ConsumerOptions, Event, Layers, MediaKind, ProducerId, TransportId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -100,6 +106,18 @@ pub enum ClientMsg {
     Mute { kind: Kind, muted: bool },
     /// Stop (`on: false`) or restart receiving one participant's track.
     Receive { peer: String, kind: Kind, on: bool },
+    /// The layers wanted of `peer`'s video: `spatial` is the simulcast
+    /// encoding (0 lowest) or SVC spatial layer, `temporal` the temporal
+    /// layer; both are clamped to what the stream has (255: the highest).
+    /// `priority` (default 1) is its bandwidth priority: e.g. 2 for the
+    /// pinned tile.
+    Layers {
+        peer: String,
+        spatial: u8,
+        temporal: u8,
+        #[serde(default)]
+        priority: Option<u8>,
+    },
 }
 
 /// To the page.
@@ -168,7 +186,14 @@ pub struct Member {
     gen: u64,
     audio_muted: bool,
     video_muted: bool,
+    /// Participant name → the layers and priority this member wants of its
+    /// video (at most [`MAX_PREFS`]).
+    prefs: HashMap<String, (Layers, u8)>,
 }
+
+/// Layer preferences remembered per member (names of past participants
+/// included, so more than the room holds).
+const MAX_PREFS: usize = 4 * MAX_MEMBERS;
 
 impl Member {
     fn peer(&self) -> Peer {
@@ -363,6 +388,52 @@ fn command(sfu: &mut Sfu, tid: TransportId, msg: ClientMsg) -> Result<Reply, Str
             }
             Ok(Reply::Nothing)
         }
+        ClientMsg::Layers {
+            peer,
+            spatial,
+            temporal,
+            priority,
+        } => {
+            if !valid_participant(&peer) {
+                return Err("bad participant name".into());
+            }
+            if me.prefs.len() >= MAX_PREFS && !me.prefs.contains_key(&peer) {
+                me.prefs.clear();
+            }
+            let want = (Layers::new(spatial, temporal), priority.unwrap_or(1));
+            me.prefs.insert(peer.clone(), want);
+            let consumers = sfu.router.transport(tid).map(|t| t.consumers());
+            for c in consumers.unwrap_or_default() {
+                let Some((p, k)) = sfu.router.consumer(c).map(|c| (c.producer(), c.kind())) else {
+                    continue;
+                };
+                if k != MediaKind::Video || owner_name(sfu, p).as_deref() != Some(&peer) {
+                    continue;
+                }
+                if let Some(mut c) = sfu.router.consumer(c) {
+                    debug!("{tid}: {peer}'s video at {:?}, priority {}", want.0, want.1);
+                    c.set_priority(want.1);
+                    c.set_preferred_layers(want.0);
+                }
+            }
+            Ok(Reply::Nothing)
+        }
+    }
+}
+
+/// Consume producer `p` on member `viewer`'s transport, with the layers
+/// and priority `viewer` asked for of its owner.
+fn consume_for(sfu: &mut Sfu, viewer: TransportId, p: ProducerId) {
+    let owner = owner_name(sfu, p);
+    let mut options = ConsumerOptions::default();
+    if let (Some(Session::Member(m)), Some(owner)) = (sfu.sessions.get(&viewer), owner) {
+        if let Some(&(layers, priority)) = m.prefs.get(&owner) {
+            options = options.with_preferred_layers(layers);
+            options.priority = priority;
+        }
+    }
+    if let Err(e) = sfu.router.consume(viewer, p, options) {
+        warn!("cannot consume {p} on {viewer}: {e}");
     }
 }
 
@@ -430,6 +501,7 @@ fn join(
         gen: 0,
         audio_muted: false,
         video_muted: false,
+        prefs: HashMap::new(),
     };
     let joined = ServerMsg::Join { peer: me.peer() };
     sfu.sessions.insert(tid, Session::Member(me));
@@ -503,9 +575,7 @@ pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
                 _ => None,
             };
             for o in others.unwrap_or_default().into_iter().filter(|o| *o != tid) {
-                if let Err(e) = sfu.router.consume(o, producer, ConsumerOptions::default()) {
-                    warn!("cannot consume {producer} on {o}: {e}");
-                }
+                consume_for(sfu, o, producer);
             }
         }
         Event::ConsumerReady { consumer, mid, .. } => {

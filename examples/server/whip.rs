@@ -7,6 +7,8 @@
 //! * `DELETE` on a Location ends that session; when a publisher goes, its
 //!   viewers' transports are closed too (their tracks end).
 //! * `OPTIONS` answers CORS preflights; `PATCH` (trickle ICE) is 405.
+//! * A viewer's 201 links the layer extension (`{Location}/layer`, see
+//!   [`crate::layer`]): the viewer picks its simulcast encoding or layers.
 
 use std::collections::HashMap;
 
@@ -33,6 +35,7 @@ pub fn routes() -> axum::Router<App> {
         .route("/whep/{stream}", post(view).options(preflight))
         .route("/whip/{stream}/{session}", session())
         .route("/whep/{stream}/{session}", session())
+        .merge(crate::layer::routes())
         .layer(axum::middleware::map_response(cors))
 }
 
@@ -76,7 +79,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn err(status: StatusCode, msg: impl Into<String>) -> ApiError {
+pub fn err(status: StatusCode, msg: impl Into<String>) -> ApiError {
     ApiError(status, msg.into())
 }
 
@@ -144,7 +147,7 @@ fn check_request(app: &App, headers: &HeaderMap, body: &Bytes) -> Result<String,
     Ok(sdp.to_owned())
 }
 
-fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+pub fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -161,15 +164,22 @@ fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
 
 fn created(kind: &str, stream: &str, session: &str, answer: String) -> Response {
     let location = format!("/{kind}/{stream}/{session}");
-    (
+    let mut r = (
         StatusCode::CREATED,
         [
             (header::CONTENT_TYPE, "application/sdp".to_owned()),
-            (header::LOCATION, location),
+            (header::LOCATION, location.clone()),
         ],
         answer,
     )
-        .into_response()
+        .into_response();
+    if kind == "whep" {
+        let link = format!("<{location}/layer>; rel=\"{}\"", crate::layer::REL);
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            r.headers_mut().insert(header::LINK, v);
+        }
+    }
+    r
 }
 
 fn new_session_id() -> String {
@@ -317,6 +327,15 @@ fn end(sfu: &mut Sfu, stream: &str, id: &str) -> bool {
     true
 }
 
+/// The transport of WHEP viewer session `id` of `stream`, if there is one.
+pub fn viewer_transport(sfu: &Sfu, stream: &str, id: &str) -> Option<TransportId> {
+    let tid = *sfu.streams.by_session.get(id)?;
+    match sfu.sessions.get(&tid) {
+        Some(Session::Viewer(v)) if v.stream == stream => Some(tid),
+        _ => None,
+    }
+}
+
 /// Drop a session's state; a publisher's viewers are closed too.
 fn forget(sfu: &mut Sfu, tid: TransportId) {
     match sfu.sessions.remove(&tid) {
@@ -430,7 +449,7 @@ async fn cors(mut r: Response) -> Response {
     );
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("Location"),
+        HeaderValue::from_static("Location, Link"),
     );
     r
 }

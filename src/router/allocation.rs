@@ -102,20 +102,11 @@ impl Router {
         let decisions = t.allocator.handle_timeout(now, audio, &cands);
         // Padding keeps the estimate honest up to what is allocated; a
         // desired rate above the estimate makes str0m probe for more.
-        let (minimum, desired) = (t.allocator.allocated_bps, t.allocator.desired_bps);
-        let estimate = t.allocator.estimate().unwrap_or(0);
-        let probe = t.allocator.should_probe(now);
+        let minimum = t.allocator.allocated_bps;
+        let desired = t.allocator.desired_for_str0m(now);
         t.guarded(|rtc| {
-            let mut bwe = rtc.bwe();
-            if probe {
-                // A rise of the desired rate above the estimate is what makes
-                // str0m probe: lower it to the estimate first.
-                bwe.set_bitrate(
-                    Bitrate::from(minimum.min(estimate)),
-                    Bitrate::from(estimate),
-                );
-            }
-            bwe.set_bitrate(Bitrate::from(minimum), Bitrate::from(desired.max(minimum)))
+            rtc.bwe()
+                .set_bitrate(Bitrate::from(minimum), Bitrate::from(desired.max(minimum)))
         });
         self.drain_transport(tid);
         for ((cid, layer), cand) in decisions.into_iter().zip(&cands) {

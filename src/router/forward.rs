@@ -236,6 +236,9 @@ impl Router {
         }
         let layers: SmallVec<[u8; 3]> = match layer {
             Some(l) if (l as usize) < p.layers.len() => smallvec::smallvec![l],
+            // SVC: one encoding carries every spatial layer, and an
+            // up-switch needs its keyframe.
+            Some(_) if p.svc_layers > 1 => smallvec::smallvec![0],
             Some(_) => SmallVec::new(),
             None => (0..p.layers.len() as u8).collect(),
         };

@@ -128,6 +128,41 @@ pub(crate) fn sdp_video_bandwidth(sdp: &str) -> Option<u64> {
     found
 }
 
+/// The SDP with at most one `b=` line per section, the first: str0m's
+/// parser takes one, and a second (`b=AS` next to `b=TIAS`, as RFC 8866
+/// allows and clients send) made it drop the section's attributes and
+/// refuse the whole SDP. The limits are read from the original SDP
+/// ([`sdp_video_bandwidth`]).
+pub(crate) fn one_bandwidth_line(sdp: &str) -> std::borrow::Cow<'_, str> {
+    let mut seen = false;
+    let mut extra = false;
+    for line in sdp.lines() {
+        if line.starts_with("m=") {
+            seen = false;
+        } else if line.starts_with("b=") {
+            extra |= seen;
+            seen = true;
+        }
+    }
+    if !extra {
+        return std::borrow::Cow::Borrowed(sdp);
+    }
+    let mut out = String::with_capacity(sdp.len());
+    seen = false;
+    for line in sdp.split_inclusive('\n') {
+        if line.starts_with("m=") {
+            seen = false;
+        } else if line.starts_with("b=") {
+            if seen {
+                continue;
+            }
+            seen = true;
+        }
+        out.push_str(line);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 impl Transport {
     /// Answer a client's offer. Returns the answer and, after an ICE restart
     /// the client asked for, our new local ufrag.
@@ -137,7 +172,7 @@ impl Transport {
         limits: &Limits,
     ) -> Result<(String, Option<String>), SignalingError> {
         check_sdp(sdp, limits)?;
-        let offer = SdpOffer::from_sdp_string(sdp)
+        let offer = SdpOffer::from_sdp_string(&one_bandwidth_line(sdp))
             .map_err(|e| SignalingError::BadSdp(clean(&e.to_string())))?;
         // Glare: drop our offer and queue its changes again, first.
         if let Some(p) = self.negotiation.pending.take() {
@@ -219,7 +254,7 @@ impl Transport {
         limits: &Limits,
     ) -> Result<AnswerOutcome, SignalingError> {
         check_sdp(sdp, limits)?;
-        let answer = SdpAnswer::from_sdp_string(sdp)
+        let answer = SdpAnswer::from_sdp_string(&one_bandwidth_line(sdp))
             .map_err(|e| SignalingError::BadSdp(clean(&e.to_string())))?;
         let pending = self
             .negotiation
@@ -251,5 +286,29 @@ impl Transport {
             .iter()
             .position(|(_, k)| *k == kind)?;
         Some(self.negotiation.spare.remove(i).0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_one_bandwidth_line_per_section() {
+        let sdp =
+            "v=0\r\nb=AS:5000\r\nb=CT:6000\r\nt=0 0\r\nm=audio 9 X 111\r\nb=AS:64\r\na=mid:0\r\n\
+                   m=video 9 X 96\r\nc=IN IP4 0.0.0.0\r\nb=AS:300\r\nb=TIAS:300000\r\na=mid:1\r\n";
+        assert_eq!(
+            one_bandwidth_line(sdp),
+            "v=0\r\nb=AS:5000\r\nt=0 0\r\nm=audio 9 X 111\r\nb=AS:64\r\na=mid:0\r\n\
+             m=video 9 X 96\r\nc=IN IP4 0.0.0.0\r\nb=AS:300\r\na=mid:1\r\n"
+        );
+        // The limit still comes from every line of the original.
+        assert_eq!(sdp_video_bandwidth(sdp), Some(300_000));
+        let plain = "v=0\r\nm=video 9 X 96\r\nb=TIAS:5\r\na=mid:1\r\n";
+        assert!(matches!(
+            one_bandwidth_line(plain),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

@@ -203,7 +203,134 @@ async function expectDecoding(page, label, ms = 30000) {
   return later;
 }
 
+/**
+ * WHIP-publish the fake camera at 1280x720 in layers (no audio). `mode`:
+ * 'simulcast' (VP8 rids q/h/f, scaled down by 4/2/1), 'vp9' (VP9 SVC
+ * L3T3_KEY) or 'av1' (AV1 L1T3 with the Dependency Descriptor). Resolves to
+ * { location, offer, answer }; keeps the connection in window.pc.
+ */
+async function whipPublishLayered({ url, token, mode, scale = 1 }) {
+  const media = await navigator.mediaDevices.getUserMedia({
+    video: { width: 1280, height: 720, frameRate: 30 },
+  });
+  const [track] = media.getVideoTracks();
+  const pc = new RTCPeerConnection();
+  const sendEncodings = {
+    simulcast: [
+      { rid: 'q', scaleResolutionDownBy: 4 },
+      { rid: 'h', scaleResolutionDownBy: 2 },
+      { rid: 'f', scaleResolutionDownBy: 1 },
+    ],
+    vp9: [{ scalabilityMode: 'L3T3_KEY' }],
+    av1: [{ scalabilityMode: 'L1T3' }],
+  }[mode];
+  if (scale !== 1) sendEncodings[0].scaleResolutionDownBy = scale;
+  const mime = { simulcast: 'video/VP8', vp9: 'video/VP9', av1: 'video/AV1' }[mode];
+  const codecs = RTCRtpSender.getCapabilities('video').codecs;
+  const first = codecs.filter((c) => c.mimeType === mime && !/profile-id=[^0]/.test(c.sdpFmtpLine || ''));
+  // The server answers with its own codec order (VP8 first), which is what
+  // Chromium sends by default: name the codec per encoding as well.
+  if (mode !== 'simulcast') sendEncodings[0].codec = first[0];
+  const tr = pc.addTransceiver(track, { direction: 'sendonly', sendEncodings });
+  tr.setCodecPreferences([...first, ...codecs.filter((c) => !first.includes(c))]);
+  if (mode === 'av1') {
+    // Chromium offers the Dependency Descriptor only when asked to.
+    const exts = tr.getHeaderExtensionsToNegotiate();
+    for (const e of exts) if (/dependency-descriptor/.test(e.uri)) e.direction = 'sendrecv';
+    tr.setHeaderExtensionsToNegotiate(exts);
+  }
+  await pc.setLocalDescription(await pc.createOffer());
+  const r = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` },
+    body: pc.localDescription.sdp,
+  });
+  const body = await r.text();
+  if (r.status !== 201) throw new Error(`WHIP answered ${r.status}: ${body}`);
+  await pc.setRemoteDescription({ type: 'answer', sdp: body });
+  // Keep the resolutions under test: no CPU or quality downscaling.
+  const params = tr.sender.getParameters();
+  params.degradationPreference = 'maintain-resolution';
+  await tr.sender.setParameters(params).catch(() => {});
+  window.pc = pc;
+  return { location: new URL(r.headers.get('Location'), url).href, offer: pc.localDescription.sdp, answer: body };
+}
+
+/**
+ * WHEP-view video only. `limit` (kbps) adds b=TIAS and b=AS to the video
+ * section of the offer POSTed (not to the local description); `dd` asks
+ * for the Dependency Descriptor. Resolves to { location, link, answer }.
+ */
+async function whepViewVideo({ url, token, limit, dd }) {
+  const pc = new RTCPeerConnection();
+  const tr = pc.addTransceiver('video', { direction: 'recvonly' });
+  if (dd) {
+    const exts = tr.getHeaderExtensionsToNegotiate();
+    for (const e of exts) if (/dependency-descriptor/.test(e.uri)) e.direction = 'sendrecv';
+    tr.setHeaderExtensionsToNegotiate(exts);
+  }
+  await pc.setLocalDescription(await pc.createOffer());
+  let sdp = pc.localDescription.sdp;
+  if (limit) {
+    sdp = sdp.replace(/(m=video[^\r\n]*\r\nc=[^\r\n]*\r\n)/,
+      `$1b=AS:${limit}\r\nb=TIAS:${limit * 1000}\r\n`);
+  }
+  const r = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` },
+    body: sdp,
+  });
+  const body = await r.text();
+  if (r.status !== 201) throw new Error(`WHEP answered ${r.status}: ${body}`);
+  await pc.setRemoteDescription({ type: 'answer', sdp: body });
+  window.pc = pc;
+  return {
+    location: new URL(r.headers.get('Location'), url).href,
+    link: r.headers.get('Link'),
+    offer: sdp,
+    answer: body,
+  };
+}
+
+/** window.pc's inbound video: decoded frames, size, PLIs, losses, codec. */
+async function videoStats() {
+  const out = { framesDecoded: 0, frameWidth: 0, frameHeight: 0, pliCount: 0, nackCount: 0, packetsLost: 0, codec: null };
+  const stats = await window.pc.getStats();
+  stats.forEach((s) => {
+    if (s.type !== 'inbound-rtp' || (s.kind || s.mediaType) !== 'video') return;
+    out.framesDecoded += s.framesDecoded || 0;
+    out.frameWidth = s.frameWidth || 0;
+    out.frameHeight = s.frameHeight || 0;
+    out.pliCount += s.pliCount || 0;
+    out.nackCount += s.nackCount || 0;
+    out.packetsLost += s.packetsLost || 0;
+    const c = s.codecId && stats.get(s.codecId);
+    out.codec = c ? c.mimeType : out.codec;
+  });
+  out.state = window.pc.connectionState;
+  out.at = performance.now();
+  return out;
+}
+
+/** window.pc's outbound video per encoding: rid, size, fps, bitrate so far. */
+async function sendStats() {
+  const out = [];
+  const stats = await window.pc.getStats();
+  stats.forEach((s) => {
+    if (s.type !== 'outbound-rtp' || (s.kind || s.mediaType) !== 'video') return;
+    out.push({
+      rid: s.rid || null, width: s.frameWidth || 0, height: s.frameHeight || 0,
+      fps: s.framesPerSecond || 0, bytes: s.bytesSent || 0, mode: s.scalabilityMode || null,
+      limit: s.qualityLimitationReason || null, active: s.active,
+      codec: (s.codecId && stats.get(s.codecId) && stats.get(s.codecId).mimeType) || null,
+    });
+  });
+  out.sort((a, b) => (a.rid || '').localeCompare(b.rid || ''));
+  return out;
+}
+
 module.exports = {
   sleep, waitFor, startServer, launchChromium, launchFirefox,
   whipPublish, whepView, receiveStats, expectDecoding,
+  whipPublishLayered, whepViewVideo, videoStats, sendStats,
 };

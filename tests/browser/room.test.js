@@ -1,6 +1,8 @@
 // 2. Three Chromium participants in one room: each page plays the two
-//    others. A muted camera stops reaching the others; a leaver's tile goes
-//    away from the others' pages within 2 s.
+//    others. The large tile gets a high layer and the thumbnail the lowest
+//    (320 px), and pinning the thumbnail swaps them. A muted camera stops
+//    reaching the others; a leaver's tile goes away from the others' pages
+//    within 2 s.
 'use strict';
 
 const test = require('node:test');
@@ -14,6 +16,16 @@ function playing() {
     if (!v.paused && v.readyState >= 2 && v.videoWidth > 0) {
       out[v.dataset.peer] = { time: v.currentTime, width: v.videoWidth };
     }
+  }
+  return out;
+}
+
+/** The decoded width of each remote video, and which tile is large. */
+function layout() {
+  const out = { widths: {}, large: null };
+  for (const v of document.querySelectorAll('video[data-remote]')) {
+    out.widths[v.dataset.peer] = v.videoWidth;
+    if (v.closest('.tile').classList.contains('large')) out.large = v.dataset.peer;
   }
   return out;
 }
@@ -61,6 +73,26 @@ test('three participants see each other; a leaver disappears within 2 s', { time
     t.diagnostic(`${name} plays ${others.map((o) => `${o} (${first[o].width}px)`).join(', ')} after ${Date.now() - start} ms`);
   }
   assert.equal(await pages.alice.locator('video[data-remote]').count(), 2);
+
+  // Layers: on alice's page the large tile (the first remote) asks for the
+  // highest layer, the thumbnail for q (1280 / 4 = 320 px). The large one
+  // gets h or f: the allocator decides which fits alice's estimate.
+  const { large } = await pages.alice.evaluate(layout);
+  const thumb = large === 'bob' ? 'carol' : 'bob';
+  assert.ok(large === 'bob' || large === 'carol', `a large tile (${large})`);
+  let l = await waitFor(async () => {
+    const l = await pages.alice.evaluate(layout);
+    return l.widths[thumb] === 320 && l.widths[large] > 320 && l;
+  }, 15000, `alice to play ${large} large and ${thumb} at 320 px`);
+  t.diagnostic(`alice: ${large} large at ${l.widths[large]} px, ${thumb} at ${l.widths[thumb]} px`);
+  // Pin the thumbnail: the layers swap.
+  const pinned = Date.now();
+  await pages.alice.click(`[data-tile="${thumb}"] video`);
+  l = await waitFor(async () => {
+    const l = await pages.alice.evaluate(layout);
+    return l.large === thumb && l.widths[large] === 320 && l.widths[thumb] > 320 && l;
+  }, 15000, `alice to play ${thumb} large and ${large} at 320 px once pinned`);
+  t.diagnostic(`alice pinned ${thumb}: ${thumb} at ${l.widths[thumb]} px, ${large} at ${l.widths[large]} px after ${Date.now() - pinned} ms`);
 
   // bob stops his camera: the server pauses his producer, nothing reaches carol.
   await pages.bob.click('#cam');

@@ -1,6 +1,12 @@
 // Conference room page: publishes camera + microphone (video in three
 // simulcast encodings) and shows one tile per other participant.
 //
+// Layout and layers: one remote tile is large (the pinned one, else the
+// first); the others are thumbnails. Click a tile to pin it (again to
+// unpin). The page asks the server for the highest layers of the large
+// tile's video and the lowest encoding of each thumbnail's, so a room costs
+// each participant one high-resolution stream.
+//
 // Signaling is a WebSocket of JSON messages (see room.rs). The page offers
 // once to publish; the server then offers whenever participants come and go.
 // The server is the polite side: if both offer at once, the page ignores the
@@ -24,14 +30,41 @@ let local = null;
 let makingOffer = false;
 const tracks = new Map(); // mid -> MediaStreamTrack (from ontrack)
 const owners = new Map(); // mid -> { peer, kind } (from the server)
-const tiles = new Map();  // participant -> { el, video, stream, flags }
+const tiles = new Map();  // participant -> { el, video, stream, flags, sent }
+let pinned = null;        // the participant pinned large, if any
+
+// Layers asked of the server (255: the highest the stream has).
+const HIGH = { spatial: 255, temporal: 255, priority: 2 };
+const LOW = { spatial: 0, temporal: 255, priority: 1 };
 
 // Handle messages one at a time, in order.
 let chain = Promise.resolve();
 const serially = (fn) => { chain = chain.then(fn).catch((e) => console.warn(e)); };
 
 function send(msg) {
-  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+  if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+  ws.send(JSON.stringify(msg));
+  return true;
+}
+
+// The large tile: the pinned participant, else the first remote one.
+function largePeer() {
+  if (pinned && tiles.has(pinned)) return pinned;
+  const [first] = tiles.keys();
+  return first || null;
+}
+
+// Lay the tiles out and tell the server which layers each tile needs.
+// The server remembers them for tracks that arrive later.
+function layout() {
+  const large = largePeer();
+  for (const [peer, t] of tiles) {
+    const isLarge = peer === large;
+    t.el.classList.toggle('large', isLarge);
+    t.el.classList.toggle('pinned', peer === pinned);
+    const want = isLarge ? HIGH : LOW;
+    if (t.sent !== want && send({ type: 'layers', peer, ...want })) t.sent = want;
+  }
 }
 
 function tile(peer) {
@@ -62,10 +95,16 @@ function tile(peer) {
   });
   bar.append(name, flags, mute, hide);
   el.append(video, bar);
+  el.title = `Click to pin ${peer} large`;
+  video.addEventListener('click', () => {
+    pinned = pinned === peer ? null : peer;
+    layout();
+  });
   $('tiles').append(el);
-  t = { el, video, stream: new MediaStream(), flags, muted: { audio: false, video: false } };
+  t = { el, video, stream: new MediaStream(), flags, muted: { audio: false, video: false }, sent: null };
   video.srcObject = t.stream;
   tiles.set(peer, t);
+  layout();
   return t;
 }
 
@@ -93,6 +132,8 @@ function removeTile(peer) {
   t.el.remove();
   tiles.delete(peer);
   for (const [mid, o] of owners) if (o.peer === peer) owners.delete(mid);
+  if (pinned === peer) pinned = null;
+  layout();
 }
 
 // Put the track of `mid` into its owner's tile once both are known.

@@ -1,0 +1,317 @@
+//! The WHEP layer extension: a viewer picks the simulcast encoding or the
+//! spatial/temporal layers it receives.
+//!
+//! The WHEP `201` carries `Link: <{session}/layer>;
+//! rel="urn:ietf:params:whep:ext:core:layer"`, where `{session}` is the
+//! `Location` path. On that URL:
+//!
+//! * `POST` with `Content-Type: application/json` and
+//!   `{"encodingId":"q"}` (a simulcast rid of the publisher) or
+//!   `{"spatialLayerId":1,"temporalLayerId":2}` (either may be left out:
+//!   the other stays as it was). `"mediaId"` (the viewer's `a=mid`) limits
+//!   it to one video track; without it every video track of the session
+//!   switches. `200` with the state below; `400` for bad JSON, an unknown
+//!   encoding or no layer at all; `404` for an unknown session.
+//! * `GET`: the state: per video track its preferred, target and current
+//!   layers and the allocator's share; the transport's bandwidth view.
+//!
+//! Layers above what the stream has are clamped by the router; the
+//! bandwidth allocator may hold a viewer below its choice.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use manifold_sfu::{ConsumerId, Layers, MediaKind, TransportId};
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+use crate::media::Sfu;
+use crate::whip::{authorize, err, viewer_transport, ApiError};
+use crate::App;
+
+/// The link relation of the layer extension.
+pub const REL: &str = "urn:ietf:params:whep:ext:core:layer";
+
+/// The body of a `POST`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct LayerRequest {
+    #[serde(default)]
+    media_id: Option<String>,
+    #[serde(default)]
+    encoding_id: Option<String>,
+    #[serde(default)]
+    spatial_layer_id: Option<u8>,
+    #[serde(default)]
+    temporal_layer_id: Option<u8>,
+}
+
+/// Layers as the extension names them.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LayerIds {
+    spatial_layer_id: u8,
+    temporal_layer_id: u8,
+    /// The simulcast rid of the spatial layer, if the stream has rids.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encoding_id: Option<String>,
+}
+
+/// One video track of the session.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TrackState {
+    media_id: Option<String>,
+    /// What the viewer asked for (255: the highest there is).
+    preferred: LayerIds,
+    /// What the router moves to (preference, live layers and allocation).
+    target: LayerIds,
+    /// What is forwarded now (`null` until the first keyframe).
+    current: Option<LayerIds>,
+    /// The allocator's cap for this track, bits per second.
+    allocated_bitrate: Option<u64>,
+    paused_for_bandwidth: bool,
+    /// The publisher's encodings, lowest first: rid, live, bits per second.
+    encodings: Vec<Encoding>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Encoding {
+    encoding_id: Option<String>,
+    live: bool,
+    bitrate: u64,
+}
+
+/// The session's bandwidth as the allocator sees it, bits per second.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Bandwidth {
+    estimate: Option<u64>,
+    allocated: u64,
+    desired: u64,
+    sdp_cap: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct SessionState {
+    tracks: Vec<TrackState>,
+    bandwidth: Bandwidth,
+}
+
+/// The HTTP routes of this module.
+pub fn routes() -> axum::Router<App> {
+    axum::Router::new().route(
+        "/whep/{stream}/{session}/layer",
+        axum::routing::post(select).get(show).options(preflight),
+    )
+}
+
+async fn select(
+    State(app): State<App>,
+    Path((stream, session)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&app, &headers)?;
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    if !mime.eq_ignore_ascii_case("application/json") {
+        return Err(err(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+        ));
+    }
+    let req: LayerRequest = serde_json::from_slice(&body)
+        .map_err(|e| err(StatusCode::BAD_REQUEST, format!("bad layer request: {e}")))?;
+    if req.encoding_id.is_some() && req.spatial_layer_id.is_some() {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "give encodingId or spatialLayerId, not both",
+        ));
+    }
+    if req.encoding_id.is_none()
+        && req.spatial_layer_id.is_none()
+        && req.temporal_layer_id.is_none()
+    {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "no layer given: encodingId, spatialLayerId or temporalLayerId",
+        ));
+    }
+    let log = format!("{req:?}");
+    let state = app
+        .media
+        .call(move |sfu| {
+            let tid = viewer_transport(sfu, &stream, &session)
+                .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such session"))?;
+            apply(sfu, tid, &req)?;
+            Ok::<_, ApiError>((tid, state(sfu, tid)))
+        })
+        .await??;
+    info!("viewer {}: layers {log}", state.0);
+    Ok(Json(state.1).into_response())
+}
+
+async fn show(
+    State(app): State<App>,
+    Path((stream, session)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&app, &headers)?;
+    let state = app
+        .media
+        .call(move |sfu| {
+            let tid = viewer_transport(sfu, &stream, &session)
+                .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such session"))?;
+            Ok::<_, ApiError>(state(sfu, tid))
+        })
+        .await??;
+    Ok(Json(state).into_response())
+}
+
+/// The video consumers of a viewer, with their `a=mid`.
+fn video_consumers(sfu: &mut Sfu, tid: TransportId) -> Vec<(ConsumerId, Option<String>)> {
+    let consumers = sfu.router.transport(tid).map(|t| t.consumers());
+    consumers
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| {
+            let c = sfu.router.consumer(c)?;
+            (c.kind() == MediaKind::Video).then(|| (c.id(), c.mid()))
+        })
+        .collect()
+}
+
+/// Check the whole request first, then switch every chosen track.
+fn apply(sfu: &mut Sfu, tid: TransportId, req: &LayerRequest) -> Result<(), ApiError> {
+    let mut chosen = video_consumers(sfu, tid);
+    if let Some(mid) = &req.media_id {
+        chosen.retain(|(_, m)| m.as_deref() == Some(mid.as_str()));
+    }
+    if chosen.is_empty() {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            match &req.media_id {
+                Some(mid) => format!("no video track on mediaId {mid}"),
+                None => "the session receives no video".into(),
+            },
+        ));
+    }
+    let mut plan = Vec::with_capacity(chosen.len());
+    for (cid, _) in chosen {
+        let Some(c) = sfu.router.consumer(cid) else {
+            continue;
+        };
+        let (pid, old) = (c.producer(), c.preferred_layers());
+        let spatial = match (&req.encoding_id, req.spatial_layer_id) {
+            (Some(rid), _) => {
+                let rids = sfu.router.producer(pid).map(|p| p.rids());
+                let rids = rids.unwrap_or_default();
+                let Some(i) = rids.iter().position(|r| r == rid) else {
+                    return Err(err(
+                        StatusCode::BAD_REQUEST,
+                        match rids.is_empty() {
+                            true => {
+                                format!("unknown encodingId {rid}: the stream has no simulcast")
+                            }
+                            false => format!(
+                                "unknown encodingId {rid}: the stream has {}",
+                                rids.join(", ")
+                            ),
+                        },
+                    ));
+                };
+                i as u8
+            }
+            (None, Some(s)) => s,
+            (None, None) => old.spatial,
+        };
+        let temporal = req.temporal_layer_id.unwrap_or(old.temporal);
+        plan.push((cid, Layers::new(spatial, temporal)));
+    }
+    for (cid, layers) in plan {
+        if let Some(mut c) = sfu.router.consumer(cid) {
+            c.set_preferred_layers(layers);
+        }
+    }
+    Ok(())
+}
+
+fn ids(layers: Layers, rids: &[String]) -> LayerIds {
+    LayerIds {
+        spatial_layer_id: layers.spatial,
+        temporal_layer_id: layers.temporal,
+        encoding_id: rids.get(layers.spatial as usize).cloned(),
+    }
+}
+
+/// What the session receives and why.
+fn state(sfu: &mut Sfu, tid: TransportId) -> SessionState {
+    let mut tracks = Vec::new();
+    for (cid, mid) in video_consumers(sfu, tid) {
+        let Some(c) = sfu.router.consumer(cid) else {
+            continue;
+        };
+        let (pid, preferred, stats) = (c.producer(), c.preferred_layers(), c.stats());
+        let Some(p) = sfu.router.producer(pid) else {
+            continue;
+        };
+        let rids = p.rids();
+        let encodings = p
+            .layers()
+            .into_iter()
+            .map(|l| Encoding {
+                encoding_id: l.rid,
+                live: l.live,
+                bitrate: l.bitrate_bps,
+            })
+            .collect();
+        tracks.push(TrackState {
+            media_id: mid,
+            preferred: ids(preferred, &rids),
+            target: ids(stats.target_layers, &rids),
+            current: stats.current_layers.map(|l| ids(l, &rids)),
+            allocated_bitrate: stats.allocated_bps,
+            paused_for_bandwidth: stats.paused_for_bandwidth,
+            encodings,
+        });
+    }
+    let bw = sfu.router.transport(tid).map(|t| t.bandwidth());
+    let bandwidth = match bw {
+        Some(b) => Bandwidth {
+            estimate: b.estimate_bps,
+            allocated: b.allocated_bps,
+            desired: b.desired_bps,
+            sdp_cap: b.sdp_cap_bps,
+        },
+        None => Bandwidth {
+            estimate: None,
+            allocated: 0,
+            desired: 0,
+            sdp_cap: None,
+        },
+    };
+    SessionState { tracks, bandwidth }
+}
+
+async fn preflight() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [
+            (header::ALLOW, "GET, POST, OPTIONS"),
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"),
+            (
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "Authorization, Content-Type",
+            ),
+            (header::ACCESS_CONTROL_MAX_AGE, "86400"),
+        ],
+    )
+        .into_response()
+}
