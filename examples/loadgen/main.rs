@@ -1,0 +1,285 @@
+//! Load generator for the reference server: P WHIP publishers of synthetic
+//! VP8 + Opus and S WHEP viewers, all str0m clients (RTP mode) on real UDP
+//! sockets, driven by a few threads.
+//!
+//! ```text
+//! cargo run --release --example loadgen -- --server http://127.0.0.1:8080 \
+//!     --publishers P --subscribers S --seconds T [--bitrate BPS]
+//! ```
+//!
+//! Publishers go first (streams `load-0` .. `load-{P-1}`), then viewers,
+//! spread evenly over the streams. Once everyone is connected and every viewer
+//! gets video (within `--setup-timeout`), the run lasts T seconds: a warm-up
+//! (`--warmup`, leaving at least one second), then the steady phase that is
+//! measured. Progress goes to stderr each second; the result is one JSON line
+//! on stdout:
+//!
+//! * `forwarded_pps`: distinct RTP packets all viewers received per second;
+//! * `delivered_pct`, `video_delivered_pct`: that count against what the
+//!   publishers sent times their viewers (below 100 when the router's
+//!   bandwidth allocator pauses video);
+//! * `loss_pct`: packets missing from the viewers' sequence numbers;
+//! * `latency_p50_ms`, `latency_p99_ms`: one-way, from the send time each
+//!   publisher stamps into its payloads;
+//! * `server_cpu_us_per_packet`: the server's CPU time (utime + stime from
+//!   `/proc/{pid}/stat`) per forwarded packet. The server's pid comes from
+//!   `--server-pid` or the process holding the UDP port of its candidates;
+//! * `server_socket_drops`, `loadgen_socket_drops`: datagrams dropped by full
+//!   receive buffers (`/proc/net/udp`), to tell where a loss happened.
+//!
+//! Files: `peer.rs` (one str0m client), `source.rs` (synthetic media),
+//! `worker.rs` (a thread driving many peers), `stats.rs` (loss and latency),
+//! `signal.rs` (WHIP/WHEP HTTP), `procfs.rs` (CPU time, pid lookup).
+
+mod measure;
+mod peer;
+mod procfs;
+mod signal;
+mod source;
+mod stats;
+mod worker;
+
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+
+use peer::{Peer, Tally};
+use signal::Signal;
+use worker::{Report, Shared};
+
+#[derive(Parser, Debug)]
+#[command(about = "Load generator for the Manifold reference server (WHIP/WHEP)")]
+struct Args {
+    /// The server's HTTP base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// Streams published (WHIP), one publisher each.
+    #[arg(long, default_value_t = 1)]
+    publishers: usize,
+    /// Viewers (WHEP), spread evenly over the streams.
+    #[arg(long, default_value_t = 1)]
+    subscribers: usize,
+    /// Length of the run once set up, warm-up included.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Video bitrate of each publisher, bits per second.
+    #[arg(long, default_value_t = 1_500_000)]
+    bitrate: u64,
+    /// Warm-up before measuring, seconds, within --seconds (at least 1 s is measured).
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+    /// Longest wait for all peers to connect and receive media, seconds.
+    #[arg(long, default_value_t = 30)]
+    setup_timeout: u64,
+    /// The server's process id (default: found from its UDP port).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Bearer token for WHIP/WHEP.
+    #[arg(long, env = "MANIFOLD_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Worker threads (default: the CPUs this process may use, at most 8).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct Workers {
+    queues: Vec<SyncSender<Peer>>,
+    handles: Vec<JoinHandle<Report>>,
+    next: usize,
+}
+
+impl Workers {
+    fn add(&mut self, peer: Peer) -> Result<(), String> {
+        let i = self.next % self.queues.len();
+        self.next += 1;
+        self.queues[i]
+            .send(peer)
+            .map_err(|_| "a worker stopped".into())
+    }
+}
+
+fn run(args: &Args) -> Result<String, String> {
+    if args.publishers == 0 || args.seconds == 0 {
+        return Err("--publishers and --seconds must be at least 1".into());
+    }
+    let epoch = Instant::now();
+    let signal = Signal::new(&args.server, args.token.clone())?;
+    let shared = Arc::new(Shared::default());
+    let threads = args.threads.unwrap_or_else(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cpus.min(8)
+    });
+    let mut workers = Workers {
+        queues: Vec::new(),
+        handles: Vec::new(),
+        next: 0,
+    };
+    for i in 0..threads.max(1) {
+        let (tx, h) = worker::spawn(i, shared.clone()).map_err(|e| format!("thread: {e}"))?;
+        workers.queues.push(tx);
+        workers.handles.push(h);
+    }
+    let mut found = Found {
+        server_pid: args.server_pid,
+        ..Found::default()
+    };
+    let setup = setup(args, epoch, &signal, &shared, &mut workers, &mut found);
+    let measured = setup.map(|()| measure::measure(args, &shared, &found));
+    shared.phase.store(worker::STOP, Ordering::Release);
+    let mut tally = Tally::default();
+    let mut outcomes = Vec::new();
+    let mut panicked = false;
+    for h in workers.handles {
+        match h.join() {
+            Ok(r) => {
+                tally.merge(&r.tally);
+                outcomes.extend(r.outcomes);
+            }
+            Err(_) => panicked = true,
+        }
+    }
+    for l in &found.locations {
+        signal.delete(l);
+    }
+    let m = measured?;
+    if panicked {
+        return Err("a worker thread panicked".into());
+    }
+    let failed = load(&shared.failed);
+    let r = measure::result(
+        args,
+        &m,
+        &tally,
+        &outcomes,
+        found.server_pid,
+        threads,
+        failed,
+    );
+    Ok(r)
+}
+
+/// What setup learnt.
+#[derive(Default)]
+pub struct Found {
+    /// Sessions (`Location`) to delete at the end.
+    locations: Vec<String>,
+    pub server_pid: Option<u32>,
+    /// The server's UDP port (from its candidates).
+    pub server_port: Option<u16>,
+    /// Our peers' UDP ports.
+    pub ports: Vec<u16>,
+}
+
+/// Publish, then view; wait until all are connected and viewers get video.
+fn setup(
+    args: &Args,
+    epoch: Instant,
+    signal: &Signal,
+    shared: &Shared,
+    workers: &mut Workers,
+    found: &mut Found,
+) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(args.setup_timeout);
+    for i in 0..args.publishers {
+        let (mut peer, offer) = Peer::publisher(i, Instant::now(), epoch, args.bitrate, i as u64)
+            .map_err(|e| format!("UDP socket: {e}"))?;
+        let (answer, location) = signal.offer("whip", &stream_name(i), &offer)?;
+        found.locations.push(location);
+        found.ports.push(peer.local_port());
+        if found.server_port.is_none() {
+            let port = signal::candidate_port(&answer).ok_or("no UDP candidate in the answer")?;
+            found.server_port = Some(port);
+            if found.server_pid.is_none() {
+                match procfs::pid_of_udp_port(port) {
+                    Ok(pid) => found.server_pid = Some(pid),
+                    Err(e) => eprintln!("loadgen: no server CPU figures: {e}"),
+                }
+            }
+        }
+        peer.accept_answer(&answer)?;
+        workers.add(peer)?;
+        past(deadline, "publishing")?;
+    }
+    wait_for(shared, args, deadline, "publishers to connect", |s| {
+        load(&s.publishers_connected) >= args.publishers as u64
+    })?;
+    for j in 0..args.subscribers {
+        let name = format!("sub-{j}");
+        let stream = j % args.publishers;
+        let (mut peer, offer) = Peer::subscriber(name, stream, Instant::now(), epoch)
+            .map_err(|e| format!("UDP socket: {e}"))?;
+        let (answer, location) = signal.offer("whep", &stream_name(stream), &offer)?;
+        found.locations.push(location);
+        found.ports.push(peer.local_port());
+        peer.accept_answer(&answer)?;
+        workers.add(peer)?;
+        past(deadline, "adding viewers")?;
+    }
+    let n = args.subscribers as u64;
+    wait_for(
+        shared,
+        args,
+        deadline,
+        "viewers to connect and receive media",
+        |s| load(&s.subscribers_connected) >= n && load(&s.subscribers_receiving) >= n,
+    )
+}
+
+fn past(deadline: Instant, what: &str) -> Result<(), String> {
+    match Instant::now() > deadline {
+        true => Err(format!("setup timed out {what}")),
+        false => Ok(()),
+    }
+}
+
+fn stream_name(i: usize) -> String {
+    format!("load-{i}")
+}
+
+fn load(a: &std::sync::atomic::AtomicU64) -> u64 {
+    a.load(Ordering::Relaxed)
+}
+
+/// Wait until `done`, printing progress each second; fail on a peer
+/// failure or at the deadline.
+fn wait_for(
+    shared: &Shared,
+    args: &Args,
+    deadline: Instant,
+    what: &str,
+    done: impl Fn(&Shared) -> bool,
+) -> Result<(), String> {
+    let mut progress = measure::Progress::setup(shared, args);
+    loop {
+        if done(shared) {
+            return Ok(());
+        }
+        if load(&shared.failed) > 0 {
+            return Err(format!("setup failed: {}", shared.failure()));
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("setup timed out waiting for {what}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        progress.tick(shared, "setup");
+    }
+}

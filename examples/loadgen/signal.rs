@@ -1,0 +1,99 @@
+//! WHIP/WHEP signaling over plain HTTP/1.1 (blocking, `ureq`).
+
+use std::time::Duration;
+
+/// How long one HTTP exchange may take.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Signal {
+    agent: ureq::Agent,
+    /// `http://host:port`, no trailing slash.
+    base: String,
+    token: Option<String>,
+}
+
+impl Signal {
+    pub fn new(base: &str, token: Option<String>) -> Result<Self, String> {
+        let base = base.trim_end_matches('/').to_string();
+        if !base.starts_with("http://") {
+            return Err(format!("--server {base}: expected http://HOST:PORT"));
+        }
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(HTTP_TIMEOUT))
+            // The server is local: never go through a proxy from the environment.
+            .proxy(None)
+            .build()
+            .new_agent();
+        Ok(Signal { agent, base, token })
+    }
+
+    /// POST an SDP offer to `/{kind}/{stream}` (`kind`: whip or whep);
+    /// returns the answer and the session's Location.
+    pub fn offer(&self, kind: &str, stream: &str, sdp: &str) -> Result<(String, String), String> {
+        let url = format!("{}/{kind}/{stream}", self.base);
+        let mut req = self
+            .agent
+            .post(&url)
+            .header("Content-Type", "application/sdp");
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        let mut resp = req.send(sdp).map_err(|e| format!("POST {url}: {e}"))?;
+        let status = resp.status().as_u16();
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = resp
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| format!("POST {url}: reading the answer: {e}"))?;
+        match (status, location) {
+            (201, Some(location)) => Ok((body, location)),
+            (201, None) => Err(format!("POST {url}: 201 without Location")),
+            (status, _) => Err(format!("POST {url}: {status}: {}", body.trim())),
+        }
+    }
+
+    /// DELETE a session (best effort: the server also times sessions out).
+    pub fn delete(&self, location: &str) {
+        let url = match location.starts_with("http") {
+            true => location.to_string(),
+            false => format!("{}{location}", self.base),
+        };
+        let mut req = self.agent.delete(&url);
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        let _ = req.call();
+    }
+}
+
+/// The UDP port of the first host candidate in an SDP answer.
+pub fn candidate_port(sdp: &str) -> Option<u16> {
+    sdp.lines().find_map(|l| {
+        // a=candidate:<foundation> <component> <transport> <priority> <ip> <port> typ <type>
+        let f: Vec<&str> = l
+            .trim()
+            .strip_prefix("a=candidate:")?
+            .split_ascii_whitespace()
+            .collect();
+        if !f.get(2)?.eq_ignore_ascii_case("udp") {
+            return None;
+        }
+        f.get(5)?.parse().ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn port_from_candidate() {
+        let sdp =
+            "v=0\r\na=ice-lite\r\na=candidate:1 1 UDP 2130706431 127.0.0.1 40000 typ host\r\n";
+        assert_eq!(super::candidate_port(sdp), Some(40000));
+        assert_eq!(super::candidate_port("v=0\r\n"), None);
+    }
+}
