@@ -128,6 +128,11 @@ pub(crate) struct Allocator {
     last_probe: Option<Instant>,
     /// The last round handed str0m a lowered desired rate.
     probe_lowered: bool,
+    /// Whether the estimate ever went down. Until it does, the estimator is
+    /// still ramping up from its starting value with no sign of congestion,
+    /// and holding anyone below their preferred layers would only slow the
+    /// ramp (it grows with what is sent): nobody is capped but by SDP.
+    congested: bool,
     /// When the first estimate arrived.
     first_estimate: Option<Instant>,
 }
@@ -142,6 +147,7 @@ impl Allocator {
             desired_bps: 0,
             last_probe: None,
             probe_lowered: false,
+            congested: false,
             first_estimate: None,
         }
     }
@@ -150,6 +156,12 @@ impl Allocator {
     pub(crate) fn on_estimate(&mut self, now: Instant, bps: u64) {
         if self.history.len() >= MAX_HISTORY {
             self.history.pop_front();
+        }
+        if self
+            .estimate()
+            .is_some_and(|last| (bps as f64) < last as f64 * 0.95)
+        {
+            self.congested = true;
         }
         self.history.push_back((now, bps));
         self.first_estimate.get_or_insert(now);
@@ -191,13 +203,19 @@ impl Allocator {
         // Keeping what is allocated may use the whole estimate; going up
         // must leave headroom. The gap between the two is what stops a
         // layer that just fits from flapping with estimate noise.
-        let latest = cap(self.estimate().unwrap_or(u64::MAX / 2), KEEP);
+        let unknown = u64::MAX / 4;
+        let latest = if self.congested {
+            cap(self.estimate().unwrap_or(unknown), KEEP)
+        } else {
+            cap(unknown, KEEP)
+        };
         let held = cap(
             self.history
                 .iter()
                 .map(|(_, b)| *b)
                 .min()
-                .unwrap_or(u64::MAX / 2),
+                .filter(|_| self.congested)
+                .unwrap_or(unknown),
             USABLE,
         );
         let (fast, _) = allocate(latest, audio_bps, cands);
@@ -303,7 +321,11 @@ mod tests {
         let t0 = Instant::now();
         let c = [cand(1, 1, 2)];
         let mut a = Allocator::new();
+        // While the estimate only ramps up, nobody is held back.
         a.on_estimate(t0, 300_000);
+        assert_eq!(a.handle_timeout(t0, 0, &c), [(ConsumerId(1), Some(2))]);
+        // A first drop is congestion: from now on the estimate rules.
+        a.on_estimate(t0, 250_000);
         assert_eq!(a.handle_timeout(t0, 0, &c), [(ConsumerId(1), Some(0))]);
         // The estimate jumps: no upgrade until it has held for UPGRADE_HOLD.
         a.on_estimate(t0 + Duration::from_millis(100), 3_000_000);
