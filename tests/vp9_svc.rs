@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::{check, LinkConfig, Rx, Sim};
-use manifold_sfu::{Layers, MediaKind, RouterConfig};
+use manifold_sfu::{ConsumerId, Layers, MediaKind, RouterConfig};
 
 fn window(sim: &mut Sim, sub: usize, from: std::time::Instant) -> Vec<Rx> {
     let mut v: Vec<Rx> = sim
@@ -23,10 +23,12 @@ fn window(sim: &mut Sim, sub: usize, from: std::time::Instant) -> Vec<Rx> {
     v
 }
 
-#[test]
-fn vp9_spatial_and_temporal_layers() {
+/// A VP9 3-spatial-layer SVC publisher (L3T3, keyframes every
+/// `keyframe_interval` or on request) and one subscriber, with no bandwidth
+/// allocator. Returns the sim, the subscriber's peer and its video consumer.
+fn vp9_session(seed: u64, keyframe_interval: Duration) -> (Sim, usize, ConsumerId) {
     let mut config = RouterConfig::default();
-    config.seed = 25;
+    config.seed = seed;
     config.initial_bandwidth_bps = None;
     let mut sim = Sim::with_config(config);
     let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
@@ -35,11 +37,17 @@ fn vp9_spatial_and_temporal_layers() {
         let s = sim.client(publisher).source.as_mut().unwrap();
         s.vp9_svc = true;
         s.temporal_layers = 3;
-        s.keyframe_interval = Duration::from_secs(2);
+        s.keyframe_interval = keyframe_interval;
     }
     let sub = sim.add_peer("sub", LinkConfig::default(), LinkConfig::default());
     let t = sim.subscribe(sub, &producers);
     let consumer = sim.router.transport(t).unwrap().consumers()[1];
+    (sim, sub, consumer)
+}
+
+#[test]
+fn vp9_spatial_and_temporal_layers() {
+    let (mut sim, sub, consumer) = vp9_session(25, Duration::from_secs(2));
     sim.run_for(Duration::from_secs(3));
 
     for (spatial, temporal) in [(2u8, 2u8), (0, 2), (1, 0), (2, 1)] {
@@ -88,21 +96,7 @@ fn vp9_spatial_and_temporal_layers() {
 /// VP9 SVC): a spatial up-switch asks for the keyframe it needs.
 #[test]
 fn vp9_up_switch_asks_for_a_keyframe() {
-    let mut config = RouterConfig::default();
-    config.seed = 26;
-    config.initial_bandwidth_bps = None;
-    let mut sim = Sim::with_config(config);
-    let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
-    let (_, producers) = sim.publish(publisher, true, true);
-    {
-        let s = sim.client(publisher).source.as_mut().unwrap();
-        s.vp9_svc = true;
-        s.temporal_layers = 3;
-        s.keyframe_interval = Duration::from_secs(600);
-    }
-    let sub = sim.add_peer("sub", LinkConfig::default(), LinkConfig::default());
-    let t = sim.subscribe(sub, &producers);
-    let consumer = sim.router.transport(t).unwrap().consumers()[1];
+    let (mut sim, _, consumer) = vp9_session(26, Duration::from_secs(600));
     sim.router
         .consumer(consumer)
         .unwrap()

@@ -15,7 +15,7 @@ use crate::consumer::{PacketInfo, Verdict};
 use crate::ext::RawDependencyDescriptor;
 use crate::io::Output;
 use crate::packet::{is_keyframe, CodecKind, DependencyDescriptor, Vp8Descriptor, Vp9Descriptor};
-use crate::producer::{codec_kind, codecs_compatible};
+use crate::producer::{codec_kind, codecs_compatible, Layer};
 use crate::Event;
 use crate::{ProducerId, TransportId};
 
@@ -254,11 +254,7 @@ impl Router {
     }
 
     pub(super) fn keyframe_timeout(&mut self, pid: ProducerId, layer: u8, now: Instant) {
-        let Some(l) = self
-            .producers
-            .get_mut(&pid)
-            .and_then(|p| p.layers.get_mut(layer as usize))
-        else {
+        let Some(l) = self.layer_mut(pid, layer) else {
             return;
         };
         l.scheduled = None;
@@ -268,12 +264,14 @@ impl Router {
         self.schedule_keyframe(pid, layer);
     }
 
-    fn schedule_keyframe(&mut self, pid: ProducerId, layer: u8) {
-        let Some(l) = self
-            .producers
+    fn layer_mut(&mut self, pid: ProducerId, layer: u8) -> Option<&mut Layer> {
+        self.producers
             .get_mut(&pid)
             .and_then(|p| p.layers.get_mut(layer as usize))
-        else {
+    }
+
+    fn schedule_keyframe(&mut self, pid: ProducerId, layer: u8) {
+        let Some(l) = self.layer_mut(pid, layer) else {
             return;
         };
         let (old, new) = (l.scheduled, l.keyframe.poll_timeout());
