@@ -1,6 +1,10 @@
 //! Whole-router invariant checks shared by the `fuzz/` targets `router` and
 //! `sdp` and by `tests/fuzz_corpus.rs`. Not part of the public API.
 //!
+//! Panicking is this module's job: every `assert!`, `expect` and `unwrap`
+//! here states an invariant (or a canned, known-good input) whose failure
+//! the fuzzer must report. None of it runs on the router's input path.
+//!
 //! [`Host`] drives a router through the public API only and, after every
 //! input or command, drains the output and asserts:
 //!
