@@ -1,17 +1,21 @@
 //! Bandwidth tests 1, 2 and 6: four publishers with three simulcast layers,
 //! four subscribers. One subscriber's downlink is capped at 600 kbit/s,
-//! then 250 kbit/s, then freed. It leaves the top layers within 5 s of the
-//! first cap, stays inside the second (after 5 s) with audio flowing (video down to the
-//! lowest layers or paused by priority), and climbs back to the top layers
-//! within 10 s of the cap being lifted without loss above 2%. The others
-//! keep their preferred layers throughout. The per-second quality table is
-//! written to `target/quality/` for review.
+//! then 250 kbit/s, then freed. It moves to lower layers within 2 s of each
+//! cap (inside the first within 5 s), stays inside the second (after 5 s)
+//! with audio flowing (video down to the lowest layers or paused by
+//! priority), and climbs back to the top layers within 10 s of the cap
+//! being lifted without loss above 2%. The others keep their preferred
+//! layers throughout. The per-second quality table (estimate, allocation,
+//! layers, longest freeze) is locked against `tests/snapshots/`; see
+//! `common::table`. Freezes are recorded, not asserted: after the first
+//! cap, str0m's estimate falls far below the link for several seconds and
+//! video pauses (see the README's allocator section).
 
 mod common;
 
 use std::time::Duration;
 
-use common::table::{kbps, Table};
+use common::table::{layers, quality_row, video_consumers, Table};
 use common::{LinkConfig, Sim};
 use manifold_sfu::{ConsumerId, MediaKind, TransportId};
 
@@ -19,21 +23,6 @@ struct Sub {
     peer: usize,
     t: TransportId,
     video: Vec<ConsumerId>,
-}
-
-fn layers(sim: &mut Sim, s: &Sub) -> String {
-    s.video
-        .iter()
-        .map(|c| {
-            let st = sim.router.consumer(*c).unwrap().stats();
-            match (st.paused_for_bandwidth, st.current_layers) {
-                (true, _) => "-".to_string(),
-                (false, Some(l)) => ["q", "h", "f"][l.spatial.min(2) as usize].to_string(),
-                (false, None) => "?".to_string(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("")
 }
 
 #[test]
@@ -58,20 +47,14 @@ fn weak_subscriber_degrades_alone_and_recovers() {
             LinkConfig::default(),
         );
         let t = sim.subscribe(peer, &all);
-        let video = sim
-            .router
-            .transport(t)
-            .unwrap()
-            .consumers()
-            .into_iter()
-            .filter(|c| sim.router.consumer(*c).unwrap().kind() == MediaKind::Video)
-            .collect();
+        let video = video_consumers(&mut sim, t);
         subs.push(Sub { peer, t, video });
     }
     sim.run_for(Duration::from_secs(8));
 
     let weak = 0;
-    let mut table = Table::new("       s | estimate |    alloc |   layers | others");
+    let mut table =
+        Table::new("       s | estimate |    alloc |   layers | freeze ms |         others");
     let phases = [(Some(600_000u64), 12), (Some(250_000), 12), (None, 14)];
     let mut changes = Vec::new();
     for (cap, secs) in phases {
@@ -79,16 +62,14 @@ fn weak_subscriber_degrades_alone_and_recovers() {
         changes.push((sim.now, cap));
         for _ in 0..secs {
             sim.run_for(Duration::from_secs(1));
-            let bw = sim.router.transport(subs[weak].t).unwrap().bandwidth();
-            let weak_layers = layers(&mut sim, &subs[weak]);
-            let others: Vec<String> = (1..4).map(|i| layers(&mut sim, &subs[i])).collect();
-            table.row(&[
-                format!("{}", (sim.now - changes[0].0).as_secs()),
-                kbps(bw.estimate_bps),
-                kbps(Some(bw.allocated_bps)),
-                weak_layers.clone(),
-                others.join(" "),
-            ]);
+            let (t, peer, video) = (subs[weak].t, subs[weak].peer, subs[weak].video.clone());
+            let others: Vec<String> = (1..4)
+                .map(|i| layers(&mut sim, &subs[i].video.clone()))
+                .collect();
+            let mut row = vec![format!("{}", (sim.now - changes[0].0).as_secs())];
+            row.extend(quality_row(&mut sim, t, peer, &video));
+            row.push(others.join(" "));
+            table.row(&row);
             // The others keep their preferred (top) layers throughout.
             for o in &others {
                 assert_eq!(o, "ffff", "another subscriber degraded:\n{}", table.text());
@@ -96,16 +77,18 @@ fn weak_subscriber_degrades_alone_and_recovers() {
         }
     }
     let text = table.text();
-    table.write("bandwidth_weak_subscriber");
     let rows: Vec<&str> = text.lines().skip(1).collect();
     let col = |sec: usize, c: usize| rows[sec - 1].split('|').nth(c).unwrap().trim().to_string();
     let kb = |sec: usize, c: usize| col(sec, c).parse::<u64>().unwrap_or(0);
-    // 600 kbit/s: within 5 s, no top layer and an allocation inside the
-    // cap, and it stays so.
+    // 600 kbit/s: lower layers within 2 s; within 5 s no top layer and an
+    // allocation inside the cap, and it stays so.
+    assert!((1..=2).any(|s| col(s, 3) != "ffff"), "600k:\n{text}");
     let inside = |sec: usize| !col(sec, 3).contains('f') && kb(sec, 2) <= 600;
     assert!((1..=5).any(inside), "600k:\n{text}");
     assert!((6..=12).all(inside), "600k:\n{text}");
-    // 250 kbit/s: after 5 s, only the lowest layers or paused video.
+    // 250 kbit/s: inside the cap within 2 s; after 5 s, only the lowest
+    // layers or paused video.
+    assert!((13..=14).any(|s| kb(s, 2) <= 250), "250k:\n{text}");
     for sec in 12 + 5..=24 {
         let l = col(sec, 3);
         assert!(
@@ -133,5 +116,7 @@ fn weak_subscriber_degrades_alone_and_recovers() {
     let link = &sim.peers[subs[weak].peer].down;
     let loss = (link.lost - lost0) as f64 / (link.sent - sent0).max(1) as f64;
     assert!(loss < 0.02, "loss after recovery {loss:.3}");
-    assert_eq!(layers(&mut sim, &subs[weak]), "ffff");
+    assert_eq!(layers(&mut sim, &subs[weak].video), "ffff");
+    // Last, the whole table against its snapshot.
+    table.lock("bandwidth_weak_subscriber");
 }

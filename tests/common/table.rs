@@ -1,8 +1,37 @@
-//! Quality tables: one row per second of a simulated run, written under
-//! `target/quality/` for review.
+//! Quality tables: one row per second of a simulated run (estimate,
+//! allocation, layers, freezes), written under `target/quality/` and locked
+//! against a snapshot in `tests/snapshots/`.
+//!
+//! The simulation is seeded, but str0m keeps its streams in std `HashMap`s,
+//! whose iteration order is random per instance, so the order in which
+//! streams are paced (and with it the congestion controller's exact timing)
+//! differs a little from run to run. A table is therefore compared with its
+//! snapshot row by row with a tolerance: a row matches when each of its
+//! cells agrees with the same column of a snapshot row at most [`SHIFT`]
+//! seconds away (numbers within a factor of two plus [`SLACK`] or
+//! [`SLACK_MS`], layer columns within [`LAYER_SLACK`] steps in all,
+//! anything else exactly). A real regression (a layer that no
+//! longer comes back, an estimate that collapses, a new freeze) shows up as
+//! a diff. `UPDATE_SNAPSHOTS=1` rewrites the snapshots.
 
 use std::fmt::Write;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use manifold_sfu::{ConsumerId, MediaKind, TransportId};
+
+use super::Sim;
+
+/// How many seconds a row may be shifted against its snapshot.
+const SHIFT: usize = 2;
+/// Absolute slack on numbers in kbit/s.
+const SLACK: u64 = 300;
+/// Absolute slack on numbers in a column whose header says "ms".
+const SLACK_MS: u64 = 500;
+/// A gap between complete frames longer than this is a freeze.
+const FREEZE: Duration = Duration::from_millis(300);
+/// How many layer steps a layer column may differ by, in all.
+const LAYER_SLACK: i64 = 3;
 
 #[derive(Default)]
 pub struct Table {
@@ -31,18 +60,109 @@ impl Table {
         self.rows.join("\n") + "\n"
     }
 
-    /// Write the table for review under `target/quality/` (the simulation
-    /// is seeded, but str0m's own randomness, SSRCs and DTLS, shifts its
-    /// congestion controller's timing a little between runs, so it is not
-    /// compared byte for byte).
-    pub fn write(&self, name: &str) {
+    /// Write the table under `target/quality/` and compare it with its
+    /// snapshot (see the module docs); panics with both tables on a
+    /// regression.
+    pub fn lock(&self, name: &str) {
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-        let path = target.join("quality").join(format!("{name}.txt"));
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, self.text()).unwrap();
+        let out = target.join("quality").join(format!("{name}.txt"));
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        std::fs::write(&out, self.text()).unwrap();
+        let snap = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/snapshots")
+            .join(format!("{name}.txt"));
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::create_dir_all(snap.parent().unwrap()).unwrap();
+            std::fs::write(&snap, self.text()).unwrap();
+            return;
+        }
+        let Ok(expected) = std::fs::read_to_string(&snap) else {
+            panic!(
+                "no snapshot {}; run with UPDATE_SNAPSHOTS=1 to create it",
+                snap.display()
+            );
+        };
+        let bad = mismatches(&expected, &self.text());
+        assert!(
+            bad.is_empty(),
+            "quality table {name} differs from its snapshot in rows {bad:?}\n\
+             --- snapshot ({})\n{expected}--- this run ({})\n{}",
+            snap.display(),
+            out.display(),
+            self.text()
+        );
     }
+}
+
+/// Row numbers (1-based, header excluded) of `got` that match no row of
+/// `expected` within the tolerance.
+pub fn mismatches(expected: &str, got: &str) -> Vec<usize> {
+    let parse = |t: &str| -> Vec<Vec<String>> {
+        t.lines()
+            .skip(1)
+            .map(|l| l.split('|').skip(1).map(|c| c.trim().to_string()).collect())
+            .collect()
+    };
+    let (e, g) = (parse(expected), parse(got));
+    if e.len() != g.len() || e.is_empty() {
+        return vec![0];
+    }
+    let slack: Vec<u64> = got
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split('|')
+        .skip(1)
+        .map(|h| if h.contains("ms") { SLACK_MS } else { SLACK })
+        .collect();
+    (0..g.len())
+        .filter(|&i| {
+            let near = i.saturating_sub(SHIFT)..=(i + SHIFT).min(e.len() - 1);
+            g[i].len() != e[i].len()
+                || g[i].iter().enumerate().any(|(c, cell)| {
+                    let s = slack.get(c).copied().unwrap_or(SLACK);
+                    !near
+                        .clone()
+                        .any(|j| e[j].get(c).is_some_and(|x| cell_matches(x, cell, s)))
+                })
+        })
+        .map(|i| i + 1)
+        .collect()
+}
+
+fn cell_matches(a: &str, b: &str, slack: u64) -> bool {
+    let num = |s: &str| {
+        if s == "-" {
+            Some(0)
+        } else {
+            s.parse::<u64>().ok()
+        }
+    };
+    if let (Some(x), Some(y)) = (num(a), num(b)) {
+        let (lo, hi) = (x.min(y), x.max(y));
+        return hi <= 2 * lo + slack;
+    }
+    if let (Some(x), Some(y)) = (layer_score(a), layer_score(b)) {
+        return (x - y).abs() <= LAYER_SLACK;
+    }
+    a == b
+}
+
+/// A layer column ("fhq-", several groups with spaces) as a number: q = 1,
+/// h = 2, f = 3, paused or unknown = 0.
+fn layer_score(s: &str) -> Option<i64> {
+    s.chars()
+        .filter(|c| *c != ' ')
+        .map(|c| match c {
+            'q' => Some(1),
+            'h' => Some(2),
+            'f' => Some(3),
+            '-' | '?' => Some(0),
+            _ => None,
+        })
+        .sum()
 }
 
 /// Kilobits per second, rounded to 50.
@@ -51,4 +171,79 @@ pub fn kbps(bps: Option<u64>) -> String {
         Some(b) => format!("{}", (b / 1000 + 25) / 50 * 50),
         None => "-".into(),
     }
+}
+
+/// The video consumers of a subscriber transport.
+pub fn video_consumers(sim: &mut Sim, t: TransportId) -> Vec<ConsumerId> {
+    sim.router
+        .transport(t)
+        .unwrap()
+        .consumers()
+        .into_iter()
+        .filter(|c| sim.router.consumer(*c).unwrap().kind() == MediaKind::Video)
+        .collect()
+}
+
+/// The layer each consumer forwards, one letter each: q, h, f by spatial
+/// layer, `-` paused for bandwidth, `?` nothing yet.
+pub fn layers(sim: &mut Sim, consumers: &[ConsumerId]) -> String {
+    consumers
+        .iter()
+        .map(|c| {
+            let st = sim.router.consumer(*c).unwrap().stats();
+            match (st.paused_for_bandwidth, st.current_layers) {
+                (true, _) => '-',
+                (false, Some(l)) => ['q', 'h', 'f'][l.spatial.min(2) as usize],
+                (false, None) => '?',
+            }
+        })
+        .collect()
+}
+
+/// How much of the last `window` the worst video track of `peer` spent
+/// frozen, in milliseconds rounded to 100: the part of the window covered
+/// by a gap between complete frames longer than [`FREEZE`] (a paused track
+/// is frozen for the whole window).
+pub fn freeze_ms(sim: &mut Sim, peer: usize, window: Duration) -> u64 {
+    let now = sim.now;
+    let since = now - window;
+    let mut worst = Duration::ZERO;
+    for (_, rx) in sim.client(peer).tracks(MediaKind::Video) {
+        let mut frames = rx.iter().filter(|r| r.marker).map(|r| r.at).peekable();
+        let mut prev: Option<Instant> = None;
+        let mut track = Duration::ZERO;
+        loop {
+            let next = frames.next();
+            let end = next.unwrap_or(now);
+            if let Some(p) = prev {
+                if end - p > FREEZE && end > since {
+                    track += end.min(now) - p.max(since);
+                }
+            } else if next.is_none() {
+                track = window;
+            }
+            if next.is_none() {
+                break;
+            }
+            prev = next;
+        }
+        worst = worst.max(track.min(window));
+    }
+    (worst.as_millis() as u64 + 50) / 100 * 100
+}
+
+/// The usual row: estimate, allocation, layers and freeze of one subscriber.
+pub fn quality_row(
+    sim: &mut Sim,
+    t: TransportId,
+    peer: usize,
+    video: &[ConsumerId],
+) -> Vec<String> {
+    let bw = sim.router.transport(t).unwrap().bandwidth();
+    vec![
+        kbps(bw.estimate_bps),
+        kbps(Some(bw.allocated_bps)),
+        layers(sim, video),
+        freeze_ms(sim, peer, Duration::from_secs(1)).to_string(),
+    ]
 }
