@@ -1,23 +1,28 @@
 //! Bandwidth tests 3, 4 and 5: priorities decide who gets the one high
 //! layer that fits; random loss alone on a wide link does not collapse the
 //! allocation; a publisher's maximum incoming bitrate reaches its sender.
+//! The first two lock their per-second quality tables (`common::table`).
 
 mod common;
 
 use std::time::Duration;
 
+use common::table::{quality_row, video_consumers, Table};
 use common::{LinkConfig, Sim};
-use manifold_sfu::{ConsumerId, ListenInfo, MediaKind, WebRtcTransportOptions};
+use manifold_sfu::{ConsumerId, ListenInfo, TransportId, WebRtcTransportOptions};
 
-fn video_consumers(sim: &mut Sim, t: manifold_sfu::TransportId) -> Vec<ConsumerId> {
-    sim.router
-        .transport(t)
-        .unwrap()
-        .consumers()
-        .into_iter()
-        .filter(|c| sim.router.consumer(*c).unwrap().kind() == MediaKind::Video)
-        .collect()
+/// Run for `secs` seconds, one quality-table row per second.
+fn run_rows(sim: &mut Sim, table: &mut Table, t: TransportId, peer: usize, secs: u64) {
+    let video = video_consumers(sim, t);
+    for _ in 0..secs {
+        sim.run_for(Duration::from_secs(1));
+        let mut row = vec![format!("{}", sim.elapsed().as_secs())];
+        row.extend(quality_row(sim, t, peer, &video));
+        table.row(&row);
+    }
 }
+
+const HEADER: &str = "       s | estimate |    alloc |   layers | freeze ms";
 
 fn spatial(sim: &mut Sim, c: ConsumerId) -> Option<u8> {
     sim.router
@@ -45,7 +50,8 @@ fn pinned_consumer_gets_the_only_high_layer() {
     let v = video_consumers(&mut sim, t);
     // The second publisher is pinned (or screen share): higher priority.
     sim.router.consumer(v[1]).unwrap().set_priority(3);
-    sim.run_for(Duration::from_secs(20));
+    let mut table = Table::new(HEADER);
+    run_rows(&mut sim, &mut table, t, sub, 20);
     // The estimate settles a little below the link: the pinned consumer
     // always gets the higher layer of the two.
     let (pinned, other) = (spatial(&mut sim, v[1]), spatial(&mut sim, v[0]));
@@ -56,12 +62,14 @@ fn pinned_consumer_gets_the_only_high_layer() {
     // Swap the priorities: the high layer follows.
     sim.router.consumer(v[1]).unwrap().set_priority(1);
     sim.router.consumer(v[0]).unwrap().set_priority(3);
-    sim.run_for(Duration::from_secs(10));
+    run_rows(&mut sim, &mut table, t, sub, 10);
     let (pinned, other) = (spatial(&mut sim, v[0]), spatial(&mut sim, v[1]));
     assert!(
         pinned > other && pinned >= Some(1),
-        "pinned {pinned:?}, other {other:?}"
+        "pinned {pinned:?}, other {other:?}\n{}",
+        table.text()
     );
+    table.lock("bandwidth_priorities");
 }
 
 #[test]
@@ -77,18 +85,25 @@ fn random_loss_alone_does_not_collapse_allocation() {
     let sub = sim.add_peer("sub", LinkConfig::default(), down);
     let t = sim.subscribe(sub, &producers);
     let v = video_consumers(&mut sim, t)[0];
-    sim.run_for(Duration::from_secs(8));
+    let mut table = Table::new(HEADER);
+    run_rows(&mut sim, &mut table, t, sub, 8);
     let mut low = 0;
     for _ in 0..20 {
-        sim.run_for(Duration::from_secs(1));
+        run_rows(&mut sim, &mut table, t, sub, 1);
         if spatial(&mut sim, v) == Some(0)
             || sim.router.consumer(v).unwrap().stats().paused_for_bandwidth
         {
             low += 1;
         }
     }
-    assert_eq!(low, 0, "fell to the lowest layer on loss alone");
+    assert_eq!(
+        low,
+        0,
+        "fell to the lowest layer on loss alone:\n{}",
+        table.text()
+    );
     assert_eq!(spatial(&mut sim, v), Some(2));
+    table.lock("bandwidth_lossy_link");
 }
 
 #[test]
