@@ -44,7 +44,13 @@ impl Router {
                     return;
                 };
                 let rid = rid.or(pkt.header.ext_vals.rid);
-                let Some(layer) = self.producers.get(&pid).and_then(|p| p.layer_index(rid)) else {
+                let layer = self
+                    .producers
+                    .get(&pid)
+                    .and_then(|p| p.layer_index(ssrc, rid));
+                let Some(layer) = layer else {
+                    // An encoding past the layer limit, or one never signalled.
+                    self.stats.dropped_unknown_layer += 1;
                     return;
                 };
                 if t.ssrc_cache.len() < self.config.limits.max_ssrcs_per_transport {
@@ -286,9 +292,12 @@ impl Router {
         let Some(t) = self.transports.get_mut(&p.transport) else {
             return;
         };
-        let (mid, rid) = (p.mid, p.layers.get(layer as usize).and_then(|l| l.rid));
+        let Some(key) = p.layers.get(layer as usize).map(|l| l.key) else {
+            return;
+        };
+        let mid = p.mid;
         t.guarded(|rtc| {
-            if let Some(rx) = rtc.direct_api().stream_rx_by_mid(mid, rid) {
+            if let Some(rx) = key.stream_rx(&mut rtc.direct_api(), mid) {
                 rx.request_keyframe(KeyframeRequestKind::Pli);
             }
         });
