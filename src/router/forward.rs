@@ -95,6 +95,7 @@ impl Router {
             tl0: None,
             svc_spatial: None,
             end_of_frame: false,
+            temporal_switch: None,
         };
         let dd = pkt
             .header
@@ -103,17 +104,25 @@ impl Router {
             .get::<RawDependencyDescriptor>();
         if let Some(raw) = dd {
             // The descriptor, not the payload, says which layer a frame is in.
-            if let Ok(d) = DependencyDescriptor::parse(&raw.0, producer.dd_structure.as_ref()) {
+            if let Ok(mut d) = DependencyDescriptor::parse(&raw.0, producer.dd_structure.as_ref()) {
                 info.temporal = Some(d.temporal_id);
                 info.frame_start = d.start_of_frame && d.spatial_id == 0;
                 info.end_of_frame = d.end_of_frame;
                 info.keyframe |= info.frame_start && d.attached_structure.is_some();
-                if let Some(s) = d.attached_structure {
+                if let Some(s) = d.attached_structure.take() {
                     producer.svc_layers = s.max_spatial_id() + 1;
                     producer.dd_structure = Some(s);
                 }
                 if producer.svc_layers > 1 {
                     info.svc_spatial = Some(d.spatial_id);
+                }
+                // Temporal layers switch at picture starts; the base
+                // layer's frame says for which targets it is a switch point.
+                if info.frame_start {
+                    info.temporal_switch = producer
+                        .dd_structure
+                        .as_ref()
+                        .map(|s| d.switch_points(s, 0));
                 }
             }
         } else if codec == CodecKind::Vp9 {
