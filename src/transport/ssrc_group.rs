@@ -55,7 +55,14 @@ impl Section {
         let layers = sim
             .iter()
             .map(|&s| {
-                let rtx = self.fid.iter().find(|(m, _)| *m == s).map(|(_, r)| *r);
+                // An RTX SSRC that is itself a layer (or the stream's own) is
+                // no repair stream.
+                let rtx = self
+                    .fid
+                    .iter()
+                    .find(|(m, _)| *m == s)
+                    .map(|(_, r)| *r)
+                    .filter(|r| *r != 0 && !sim.contains(r));
                 (Ssrc::from(s), rtx.map(Ssrc::from))
             })
             .collect();
@@ -174,5 +181,9 @@ mod tests {
         // One distinct SSRC in the first SIM group: no simulcast; the
         // second section has no mid.
         assert!(parse(sdp, 4, 8).is_empty());
+        let sdp = "m=video 9 X 96\r\na=mid:v\r\na=ssrc-group:SIM 1 2\r\n\
+                   a=ssrc-group:FID 1 1\r\na=ssrc-group:FID 2 1\r\n";
+        let v = parse(sdp, 4, 8);
+        assert!(v[0].layers.iter().all(|(_, rtx)| rtx.is_none()));
     }
 }
