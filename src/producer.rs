@@ -3,8 +3,10 @@
 use std::time::{Duration, Instant};
 
 use smallvec::SmallVec;
+use str0m::change::DirectApi;
 use str0m::format::PayloadParams;
 use str0m::media::{MediaKind, Mid, Pt, Rid};
+use str0m::rtp::{Ssrc, StreamRx};
 
 use crate::consumer::layers::LayerState;
 use crate::keyframe::KeyframeThrottle;
@@ -20,10 +22,62 @@ const PACKET_OVERHEAD: usize = 60;
 /// How often live layers and bitrates are re-evaluated.
 pub(crate) const LAYER_CHECK: Duration = Duration::from_millis(200);
 
+/// What tells a layer's packets apart from the other layers' of its producer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LayerKey {
+    /// The producer's only encoding: every packet of its m-line.
+    Only,
+    /// A simulcast encoding named by its rid (`a=simulcast`).
+    Rid(Rid),
+    /// A simulcast encoding named by its SSRC (`a=ssrc-group:SIM`, no rids).
+    Ssrc(Ssrc),
+}
+
+impl LayerKey {
+    pub(crate) fn rid(self) -> Option<Rid> {
+        match self {
+            LayerKey::Rid(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn ssrc(self) -> Option<Ssrc> {
+        match self {
+            LayerKey::Ssrc(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether a packet on `ssrc` (with this rid, if any) belongs to the layer.
+    fn matches(self, ssrc: Ssrc, rid: Option<Rid>) -> bool {
+        match self {
+            LayerKey::Only => true,
+            LayerKey::Rid(r) => rid == Some(r),
+            LayerKey::Ssrc(s) => s == ssrc,
+        }
+    }
+
+    /// The layer's receive stream in its transport's WebRTC stack: where
+    /// keyframe requests and REMB for this layer go.
+    pub(crate) fn stream_rx<'a>(
+        self,
+        api: &'a mut DirectApi<'_>,
+        mid: Mid,
+    ) -> Option<&'a mut StreamRx> {
+        match self {
+            LayerKey::Only => api.stream_rx_by_mid(mid, None),
+            LayerKey::Rid(r) => api.stream_rx_by_mid(mid, Some(r)),
+            // Several streams share the mid and no rid: only the SSRC tells them apart.
+            LayerKey::Ssrc(s) => api.stream_rx(&s),
+        }
+    }
+}
+
 /// One encoding of a producer: the only one, or one simulcast stream.
+/// Simulcast by rid and by SSRC group share all of it but the key.
 #[derive(Debug)]
 pub(crate) struct Layer {
-    pub rid: Option<Rid>,
+    pub key: LayerKey,
     pub last_packet: Option<Instant>,
     pub live: bool,
     /// Bytes in the current measuring window and the window's start.
@@ -36,9 +90,9 @@ pub(crate) struct Layer {
 }
 
 impl Layer {
-    pub(crate) fn new(rid: Option<Rid>, keyframe_interval: Duration) -> Self {
+    pub(crate) fn new(key: LayerKey, keyframe_interval: Duration) -> Self {
         Layer {
-            rid,
+            key,
             last_packet: None,
             live: false,
             bytes: 0,
@@ -81,7 +135,8 @@ pub(crate) struct Producer {
     pub transport: TransportId,
     pub mid: Mid,
     pub kind: MediaKind,
-    /// Encodings, lowest quality first (the order of `a=simulcast`).
+    /// Encodings, lowest quality first (the order of `a=simulcast` or of
+    /// `a=ssrc-group:SIM`).
     pub layers: SmallVec<[Layer; 3]>,
     /// Payload types seen on this producer, with their codec.
     pub codecs: SmallVec<[(Pt, PayloadParams, CodecKind); 2]>,
@@ -98,15 +153,12 @@ pub(crate) struct Producer {
 }
 
 impl Producer {
-    /// Index of the layer with this rid (a producer without rids has one layer).
-    pub(crate) fn layer_index(&self, rid: Option<Rid>) -> Option<u8> {
-        if self.layers.len() == 1 && self.layers[0].rid.is_none() {
-            return Some(0);
-        }
-        let rid = rid?;
+    /// Index of the layer a packet on `ssrc` (with this rid, if any)
+    /// belongs to; `None` for an encoding past the layer limit.
+    pub(crate) fn layer_index(&self, ssrc: Ssrc, rid: Option<Rid>) -> Option<u8> {
         self.layers
             .iter()
-            .position(|l| l.rid == Some(rid))
+            .position(|l| l.key.matches(ssrc, rid))
             .map(|i| i as u8)
     }
 

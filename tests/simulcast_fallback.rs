@@ -3,18 +3,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::check::first_at_layer;
 use common::{LinkConfig, Sim};
 use manifold_sfu::{MediaKind, RouterConfig};
-
-fn first_at_layer(sim: &mut Sim, sub: usize, layer: u8, after: Instant) -> Option<Instant> {
-    sim.client(sub)
-        .track(MediaKind::Video)
-        .iter()
-        .find(|r| r.at > after && r.vp8.is_some_and(|v| v.layer == layer))
-        .map(|r| r.at)
-}
 
 #[test]
 fn falls_back_when_a_layer_stops_and_returns_when_it_comes_back() {
@@ -36,7 +29,7 @@ fn falls_back_when_a_layer_stops_and_returns_when_it_comes_back() {
     sim.run_for(Duration::from_secs(2));
     let start = sim.start;
     assert!(
-        first_at_layer(&mut sim, sub, 2, start).is_some(),
+        first_at_layer(sim.client(sub).track(MediaKind::Video), 2, start).is_some(),
         "on the high layer"
     );
 
@@ -44,7 +37,8 @@ fn falls_back_when_a_layer_stops_and_returns_when_it_comes_back() {
     sim.client(publisher).source.as_mut().unwrap().layers[2].enabled = false;
     let stopped = sim.now;
     sim.run_for(Duration::from_secs(3));
-    let down = first_at_layer(&mut sim, sub, 1, stopped).expect("fell back to h");
+    let down = first_at_layer(sim.client(sub).track(MediaKind::Video), 1, stopped)
+        .expect("fell back to h");
     assert!(
         down - stopped <= Duration::from_secs(1),
         "fallback took {:?}",
@@ -58,7 +52,7 @@ fn falls_back_when_a_layer_stops_and_returns_when_it_comes_back() {
     sim.client(publisher).source.as_mut().unwrap().layers[2].enabled = true;
     let back = sim.now;
     sim.run_for(Duration::from_secs(3));
-    let up = first_at_layer(&mut sim, sub, 2, back).expect("back on f");
+    let up = first_at_layer(sim.client(sub).track(MediaKind::Video), 2, back).expect("back on f");
     assert!(
         up - back <= Duration::from_secs(1),
         "return took {:?}",

@@ -7,55 +7,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{check, LinkConfig, Rx, Sim};
+use common::{check, LinkConfig, Sim};
 use manifold_sfu::{Event, Layers, MediaKind, RouterConfig};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-/// Packets ordered by output sequence number.
-fn by_seq(rx: &[Rx]) -> Vec<Rx> {
-    let mut v = rx.to_vec();
-    v.sort_by_key(|r| r.seq);
-    v.dedup_by_key(|r| r.seq);
-    v
-}
-
-fn check_stream(rx: &[Rx]) -> usize {
-    let v = by_seq(rx);
-    let mut switches = 0;
-    for w in v.windows(2) {
-        let (a, b) = (w[0].vp8.unwrap(), w[1].vp8.unwrap());
-        if a.layer != b.layer {
-            switches += 1;
-            assert!(
-                b.keyframe,
-                "switch {}→{} at seq {} not on a keyframe",
-                a.layer, b.layer, w[1].seq
-            );
-        }
-        if b.start && b.picture_id != a.picture_id {
-            assert_eq!(
-                b.picture_id,
-                (a.picture_id + 1) & 0x7fff,
-                "picture id jump at seq {}",
-                w[1].seq
-            );
-        } else {
-            assert_eq!(
-                b.picture_id, a.picture_id,
-                "picture id changes inside a frame at seq {}",
-                w[1].seq
-            );
-        }
-        if let (Some(x), Some(y)) = (a.tl0, b.tl0) {
-            let d = y.wrapping_sub(x);
-            assert!(d <= 1, "tl0picidx jump {x}→{y} at seq {}", w[1].seq);
-        }
-    }
-    assert_eq!(check::missing_seqs(&v), 0, "sequence gap");
-    assert!(check::timestamps_monotonic(&v), "timestamps go backwards");
-    switches
-}
 
 #[test]
 fn switches_land_on_keyframes_with_continuous_numbering() {
@@ -99,7 +54,7 @@ fn switches_land_on_keyframes_with_continuous_numbering() {
     switch_to(&mut sim, &mut rng, 25);
     sim.run_for(Duration::from_secs(1));
     let lossless = sim.client(sub).track(MediaKind::Video).to_vec();
-    let switches = check_stream(&lossless);
+    let switches = check::simulcast_stream(&lossless);
     assert!(switches >= 10, "only {switches} switches landed");
     let changed = sim.count_events(
         |e| matches!(e, Event::ConsumerLayersChanged { consumer: c, .. } if *c == consumer),
@@ -114,7 +69,7 @@ fn switches_land_on_keyframes_with_continuous_numbering() {
     sim.peers[sub].down.config.loss = 0.0;
     sim.run_for(Duration::from_secs(2));
     let all = sim.client(sub).track(MediaKind::Video).to_vec();
-    assert!(check_stream(&all) > switches);
+    assert!(check::simulcast_stream(&all) > switches);
     // Keyframe requests stayed throttled: at most one per layer per 500 ms.
     let kf = sim.client(publisher).keyframe_requests;
     let secs = sim.elapsed().as_secs();

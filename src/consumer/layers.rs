@@ -10,7 +10,8 @@
 /// A spatial and a temporal layer index (0 = lowest).
 ///
 /// For simulcast the spatial index is the encoding's position in
-/// `a=simulcast` (Chromium's `q;h;f` → 0, 1, 2); for SVC it is the spatial id.
+/// `a=simulcast` (Chromium's `q;h;f` → 0, 1, 2) or, without rids, in
+/// `a=ssrc-group:SIM`; for SVC it is the spatial id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Layers {
     /// Spatial layer or simulcast encoding.

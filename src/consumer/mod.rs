@@ -97,6 +97,10 @@ pub(crate) struct PacketInfo {
     pub svc_spatial: Option<u8>,
     /// Last packet of the layer frame.
     pub end_of_frame: bool,
+    /// At a picture start: the temporal layers (bit per layer) the picture
+    /// is a switch point for, from the Dependency Descriptor; a temporal
+    /// up-switch lands only there. `None`: no such information (any picture).
+    pub temporal_switch: Option<u8>,
 }
 
 impl Consumer {
@@ -165,7 +169,14 @@ impl Consumer {
                 }
             }
             if let (Some(tid), Some(current)) = (p.temporal, self.current.as_mut()) {
-                if p.frame_start {
+                // Down at any picture start; up only where the descriptor
+                // (if any) allows it: a picture after a dropped one may
+                // reference it.
+                let up = target.temporal > current.temporal;
+                let allowed = p
+                    .temporal_switch
+                    .is_none_or(|m| m & (1 << target.temporal.min(7)) != 0);
+                if p.frame_start && (!up || allowed) {
                     current.temporal = target.temporal;
                 }
                 if tid > current.temporal {

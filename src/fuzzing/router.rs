@@ -54,7 +54,7 @@ const SOURCES: [&str; 6] = [
 const STRAY_LOCAL: &str = "192.0.2.1:40001";
 
 /// SDP lines worth inserting into a canned offer.
-const SDP_LINES: [&str; 16] = [
+const SDP_LINES: [&str; 18] = [
     "a=sendrecv",
     "a=sendonly",
     "a=recvonly",
@@ -66,6 +66,8 @@ const SDP_LINES: [&str; 16] = [
     "m=video 0 UDP/TLS/RTP/SAVPF 96",
     "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
     "a=ssrc-group:FID 2001 2001",
+    "a=ssrc-group:SIM 2001 2003 2005 2007 2009 2001",
+    "a=ssrc:2003 cname:f",
     "a=ice-ufrag:r3st",
     "a=setup:passive",
     "a=extmap:15 urn:ietf:params:rtp-hdrext:sdes:mid",

@@ -163,7 +163,7 @@ impl Router {
             .iter()
             .filter_map(|pid| self.producers.get(pid))
             .filter(|p| p.kind.is_video())
-            .flat_map(|p| p.layers.iter().map(move |l| (p.mid, l.rid)))
+            .flat_map(|p| p.layers.iter().map(move |l| (p.mid, l.key)))
             .collect();
         if streams.is_empty() {
             return;
@@ -173,8 +173,8 @@ impl Router {
         };
         t.guarded(|rtc| {
             let mut api = rtc.direct_api();
-            for (mid, rid) in streams {
-                if let Some(rx) = api.stream_rx_by_mid(mid, rid) {
+            for (mid, key) in streams {
+                if let Some(rx) = key.stream_rx(&mut api, mid) {
                     rx.request_remb(Bitrate::from(max));
                 }
             }

@@ -172,7 +172,7 @@ impl ProducerApi<'_> {
         self.get()
             .layers
             .iter()
-            .filter_map(|l| l.rid.map(|r| r.to_string()))
+            .filter_map(|l| l.key.rid().map(|r| r.to_string()))
             .collect()
     }
 
@@ -221,14 +221,15 @@ impl ProducerApi<'_> {
         self.get().keyframes_sent()
     }
 
-    /// Its layers (simulcast encodings), lowest first: rid, liveness and
-    /// measured bitrate.
+    /// Its layers (simulcast encodings), lowest first: rid or SSRC,
+    /// liveness and measured bitrate.
     pub fn layers(&self) -> Vec<ProducerLayer> {
         self.get()
             .layers
             .iter()
             .map(|l| ProducerLayer {
-                rid: l.rid.map(|r| r.to_string()),
+                rid: l.key.rid().map(|r| r.to_string()),
+                ssrc: l.key.ssrc().map(|s| *s),
                 live: l.live,
                 bitrate_bps: l.bitrate_bps,
             })
@@ -282,6 +283,9 @@ impl ProducerApi<'_> {
 pub struct ProducerLayer {
     /// The simulcast rid, if any.
     pub rid: Option<String>,
+    /// The SSRC, when simulcast is signalled by `a=ssrc-group:SIM` instead
+    /// of rids.
+    pub ssrc: Option<u32>,
     /// Whether packets arrived recently.
     pub live: bool,
     /// Measured bitrate over the last second.

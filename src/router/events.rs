@@ -5,7 +5,7 @@ use str0m::bwe::BweKind;
 use str0m::media::{MediaChanged, Mid, Rid, Rids};
 
 use super::{Router, Timer};
-use crate::producer::{Layer, Producer, LAYER_CHECK};
+use crate::producer::{Layer, LayerKey, Producer, LAYER_CHECK};
 use crate::{CloseReason, Event, ProducerId, TransportId};
 
 impl Router {
@@ -97,14 +97,35 @@ impl Router {
                 return;
             }
             let interval = self.config.keyframe_min_interval;
-            let layers: SmallVec<[Layer; 3]> = if rids.is_empty() {
-                smallvec::smallvec![Layer::new(None, interval)]
+            let max = limits.max_layers_per_producer;
+            let sim = t
+                .ssrc_simulcast
+                .iter()
+                .find(|s| s.mid == mid && kind.is_video())
+                .cloned();
+            let keys: SmallVec<[LayerKey; 4]> = if !rids.is_empty() {
+                self.stats.ignored_layers += rids.len().saturating_sub(max) as u64;
+                rids.iter().take(max).map(|r| LayerKey::Rid(*r)).collect()
+            } else if let Some(sim) = sim {
+                // Simulcast by SSRC group: same layers, keyed by SSRC.
+                self.stats.ignored_layers += sim.ignored as u64;
+                t.guarded(|rtc| {
+                    let mut api = rtc.direct_api();
+                    for &(ssrc, rtx) in &sim.layers {
+                        // str0m made a stream of every `a=ssrc`; one listed
+                        // only in the group still needs one. `mid` is a media
+                        // of this Rtc (looked up above), so this cannot panic.
+                        if api.stream_rx(&ssrc).is_none() {
+                            api.expect_stream_rx(ssrc, rtx, mid, None);
+                        }
+                    }
+                });
+                sim.layers.iter().map(|(s, _)| LayerKey::Ssrc(*s)).collect()
             } else {
-                rids.iter()
-                    .take(limits.max_layers_per_producer)
-                    .map(|r| Layer::new(Some(*r), interval))
-                    .collect()
+                smallvec::smallvec![LayerKey::Only]
             };
+            let layers: SmallVec<[Layer; 3]> =
+                keys.into_iter().map(|k| Layer::new(k, interval)).collect();
             // Every producer's layers are measured: liveness and bitrate feed layer
             // selection and bandwidth allocation.
             let monitor_at = Some(self.now + LAYER_CHECK);

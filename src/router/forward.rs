@@ -44,7 +44,13 @@ impl Router {
                     return;
                 };
                 let rid = rid.or(pkt.header.ext_vals.rid);
-                let Some(layer) = self.producers.get(&pid).and_then(|p| p.layer_index(rid)) else {
+                let layer = self
+                    .producers
+                    .get(&pid)
+                    .and_then(|p| p.layer_index(ssrc, rid));
+                let Some(layer) = layer else {
+                    // An encoding past the layer limit, or one never signalled.
+                    self.stats.dropped_unknown_layer += 1;
                     return;
                 };
                 if t.ssrc_cache.len() < self.config.limits.max_ssrcs_per_transport {
@@ -89,6 +95,7 @@ impl Router {
             tl0: None,
             svc_spatial: None,
             end_of_frame: false,
+            temporal_switch: None,
         };
         let dd = pkt
             .header
@@ -97,17 +104,25 @@ impl Router {
             .get::<RawDependencyDescriptor>();
         if let Some(raw) = dd {
             // The descriptor, not the payload, says which layer a frame is in.
-            if let Ok(d) = DependencyDescriptor::parse(&raw.0, producer.dd_structure.as_ref()) {
+            if let Ok(mut d) = DependencyDescriptor::parse(&raw.0, producer.dd_structure.as_ref()) {
                 info.temporal = Some(d.temporal_id);
                 info.frame_start = d.start_of_frame && d.spatial_id == 0;
                 info.end_of_frame = d.end_of_frame;
                 info.keyframe |= info.frame_start && d.attached_structure.is_some();
-                if let Some(s) = d.attached_structure {
+                if let Some(s) = d.attached_structure.take() {
                     producer.svc_layers = s.max_spatial_id() + 1;
                     producer.dd_structure = Some(s);
                 }
                 if producer.svc_layers > 1 {
                     info.svc_spatial = Some(d.spatial_id);
+                }
+                // Temporal layers switch at picture starts; the base
+                // layer's frame says for which targets it is a switch point.
+                if info.frame_start {
+                    info.temporal_switch = producer
+                        .dd_structure
+                        .as_ref()
+                        .map(|s| d.switch_points(s, 0));
                 }
             }
         } else if codec == CodecKind::Vp9 {
@@ -286,9 +301,12 @@ impl Router {
         let Some(t) = self.transports.get_mut(&p.transport) else {
             return;
         };
-        let (mid, rid) = (p.mid, p.layers.get(layer as usize).and_then(|l| l.rid));
+        let Some(key) = p.layers.get(layer as usize).map(|l| l.key) else {
+            return;
+        };
+        let mid = p.mid;
         t.guarded(|rtc| {
-            if let Some(rx) = rtc.direct_api().stream_rx_by_mid(mid, rid) {
+            if let Some(rx) = key.stream_rx(&mut rtc.direct_api(), mid) {
                 rx.request_keyframe(KeyframeRequestKind::Pli);
             }
         });

@@ -79,6 +79,13 @@ pub struct RouterStats {
     pub rtp_out: u64,
     /// Keyframe requests sent to publishers.
     pub keyframe_requests: u64,
+    /// RTP packets (counted in `rtp_in`) dropped because they belong to no
+    /// layer of their producer: an encoding past
+    /// [`Limits::max_layers_per_producer`](crate::Limits), or one never signalled.
+    pub dropped_unknown_layer: u64,
+    /// Simulcast encodings (rids or SSRCs of `a=ssrc-group:SIM`) signalled
+    /// past [`Limits::max_layers_per_producer`](crate::Limits) and ignored.
+    pub ignored_layers: u64,
 }
 
 /// How many objects the router holds, for checks that state is freed.

@@ -7,6 +7,7 @@ use crate::consumer::rewrite::Rewriter;
 use crate::consumer::Consumer;
 use crate::error::{RouterError, SignalingError};
 use crate::transport::negotiation::{sdp_video_bandwidth, Change};
+use crate::transport::ssrc_group;
 use crate::{ConsumerId, Event, ProducerId, TransportId};
 
 impl Router {
@@ -179,9 +180,13 @@ impl Router {
             .transports
             .get_mut(&tid)
             .ok_or(RouterError::UnknownTransport(tid))?;
-        let result = t.accept_offer(sdp, &self.config.limits);
+        let limits = &self.config.limits;
+        let result = t.accept_offer(sdp, limits);
         if result.is_ok() {
             t.allocator.sdp_cap = sdp_video_bandwidth(sdp);
+            // Before str0m's events turn new m-lines into producers.
+            t.ssrc_simulcast =
+                ssrc_group::parse(sdp, limits.max_layers_per_producer, limits.max_m_lines);
         }
         self.sync_ufrags(tid);
         self.drain_transport(tid);

@@ -11,6 +11,7 @@
 //! mutation in this crate is followed by it before anything else happens.
 
 pub(crate) mod negotiation;
+pub(crate) mod ssrc_group;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -86,6 +87,9 @@ pub(crate) struct Transport {
     pub producer_by_mid: SmallVec<[(Mid, ProducerId); 4]>,
     /// Incoming SSRC to (producer, layer index); filled on first packet.
     pub ssrc_cache: HashMap<Ssrc, (ProducerId, u8)>,
+    /// The `a=ssrc-group:SIM` groups of the client's last accepted offer,
+    /// read when its m-lines become producers.
+    pub ssrc_simulcast: SmallVec<[ssrc_group::SsrcSimulcast; 1]>,
     pub consumers: Vec<ConsumerId>,
     pub consumer_by_mid: HashMap<Mid, ConsumerId>,
     pub negotiation: Negotiation,
@@ -150,6 +154,7 @@ impl Transport {
             producers: SmallVec::new(),
             producer_by_mid: SmallVec::new(),
             ssrc_cache: HashMap::new(),
+            ssrc_simulcast: SmallVec::new(),
             consumers: Vec::new(),
             consumer_by_mid: HashMap::new(),
             negotiation: Negotiation::default(),

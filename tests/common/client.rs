@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::media::{Direction, MediaKind, Mid};
+use str0m::media::{Direction, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpWrite, SeqNo};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
@@ -50,6 +50,68 @@ pub struct Client {
     pub remb: Vec<u64>,
     /// The last SDP answer from the router.
     pub remote_sdp: String,
+    /// Keyframe requests received, by the rid of the stream they name
+    /// (SSRC simulcast: [`ssrc_label`] of its SSRC).
+    pub keyframe_requests_by_rid: HashMap<Option<Rid>, u64>,
+    /// Video encodings signalled by SSRC group: (SSRC, RTX SSRC), declared
+    /// as send streams once the answer makes the m-line.
+    ssrc_layers: Vec<(u32, u32)>,
+}
+
+/// The local rid that labels an SSRC-simulcast encoding's send stream
+/// (its SSRC in hex: at most 8 characters, as a rid allows). It never goes on
+/// the wire; it lets str0m's keyframe requests say which SSRC they name.
+pub fn ssrc_label(ssrc: u32) -> String {
+    format!("{ssrc:x}")
+}
+
+/// Rewrite `offer` so its `mid` m-line announces simulcast the legacy way:
+/// `a=ssrc-group:SIM` over `layers` (lowest first), an `a=ssrc-group:FID`
+/// per RTX pair, `a=ssrc` lines for all, and no rid header extensions (so
+/// no rid is ever sent). The m-line's own `a=ssrc` lines are replaced.
+pub fn munge_ssrc_simulcast(offer: &str, mid: Mid, layers: &[(u32, u32)]) -> String {
+    let mut sections: Vec<Vec<&str>> = vec![Vec::new()];
+    for line in offer.lines() {
+        if line.starts_with("m=") {
+            sections.push(Vec::new());
+        }
+        sections.last_mut().unwrap().push(line);
+    }
+    let mid_line = format!("a=mid:{mid}");
+    let mut out = String::new();
+    for section in sections {
+        if !section.contains(&mid_line.as_str()) {
+            for l in section {
+                out.push_str(l);
+                out.push_str("\r\n");
+            }
+            continue;
+        }
+        let cname = section
+            .iter()
+            .find_map(|l| l.strip_prefix("a=ssrc:")?.split_once(" cname:"))
+            .map(|(_, c)| c.to_string())
+            .unwrap_or_else(|| "munged".into());
+        for l in section {
+            let drop = l.starts_with("a=ssrc:")
+                || l.starts_with("a=ssrc-group:")
+                || (l.starts_with("a=extmap:") && l.contains("rtp-stream-id"));
+            if !drop {
+                out.push_str(l);
+                out.push_str("\r\n");
+            }
+        }
+        let sim: Vec<String> = layers.iter().map(|(s, _)| s.to_string()).collect();
+        out.push_str(&format!("a=ssrc-group:SIM {}\r\n", sim.join(" ")));
+        for (s, r) in layers {
+            out.push_str(&format!("a=ssrc-group:FID {s} {r}\r\n"));
+        }
+        for (s, r) in layers {
+            out.push_str(&format!("a=ssrc:{s} cname:{cname}\r\n"));
+            out.push_str(&format!("a=ssrc:{r} cname:{cname}\r\n"));
+        }
+    }
+    out
 }
 
 impl Client {
@@ -80,6 +142,8 @@ impl Client {
             transport: None,
             remote_sdp: String::new(),
             remb: Vec::new(),
+            keyframe_requests_by_rid: HashMap::new(),
+            ssrc_layers: Vec::new(),
         }
     }
 
@@ -125,6 +189,23 @@ impl Client {
             .sdp_api()
             .accept_answer(pending, answer)
             .expect("accept answer");
+        if let Some(mid) = self.video_mid {
+            let mut api = self.rtc.direct_api();
+            for &(ssrc, rtx) in &self.ssrc_layers {
+                let rid = Rid::from(ssrc_label(ssrc).as_str());
+                api.declare_stream_tx(ssrc.into(), Some(rtx.into()), mid, Some(rid));
+            }
+        }
+    }
+
+    /// Offer to send audio and video as simulcast signalled by SSRC group
+    /// (see [`munge_ssrc_simulcast`]): `layers` are (SSRC, RTX SSRC), lowest
+    /// first.
+    pub fn offer_send_ssrc_simulcast(&mut self, audio: bool, layers: &[(u32, u32)]) -> String {
+        let offer = self.offer_send(audio, true);
+        self.ssrc_layers = layers.to_vec();
+        let mid = self.video_mid.expect("video m-line");
+        munge_ssrc_simulcast(&offer, mid, layers)
     }
 
     pub fn accept_offer(&mut self, offer: &str) -> String {
@@ -254,6 +335,7 @@ impl Client {
             }
             Event::KeyframeRequest(r) => {
                 self.keyframe_requests += 1;
+                *self.keyframe_requests_by_rid.entry(r.rid).or_default() += 1;
                 if let Some(s) = self.source.as_mut() {
                     s.force_keyframe(r.rid);
                 }

@@ -72,8 +72,6 @@ pub fn av1_payload(keyframe: bool, frame: u32, layer: u8, len: usize) -> Vec<u8>
 /// structure of the AV1 RTP specification.
 pub fn l1t3_descriptor(keyframe: bool, tid: u8, start: bool, end: bool, frame: u32) -> Vec<u8> {
     use manifold_sfu::packet::fuzzing::example_structure_l1t3;
-    use manifold_sfu::packet::DependencyDescriptor;
-    let structure = example_structure_l1t3();
     // Templates: 0 keyframe, 1 base layer, 2 first and 3 second temporal layer.
     let idx = match (keyframe, tid) {
         (true, _) => 0,
@@ -81,13 +79,73 @@ pub fn l1t3_descriptor(keyframe: bool, tid: u8, start: bool, end: bool, frame: u
         (false, 1) => 2,
         _ => 3,
     };
+    let attach = keyframe && start;
+    descriptor(
+        &example_structure_l1t3(),
+        idx,
+        start,
+        end,
+        frame as u16,
+        attach,
+    )
+}
+
+/// The Dependency Descriptor bytes of one packet of spatial layer `sid` in
+/// the L3T3 full SVC example structure of the AV1 RTP specification.
+/// `phase` is the temporal unit's place in the 4-unit cycle (T0, T2, T1,
+/// T2); `frame_number` counts layer frames (three per temporal unit). The
+/// first packet of a keyframe's base layer carries the structure.
+pub fn l3t3_descriptor(
+    keyframe: bool,
+    sid: u8,
+    phase: u32,
+    start: bool,
+    end: bool,
+    frame_number: u16,
+) -> Vec<u8> {
+    use manifold_sfu::packet::fuzzing::example_structure_l3t3;
+    // Per spatial layer, five templates: key, T0, T1, first T2, second T2.
+    let kind = match (keyframe, phase % 4) {
+        (true, _) => 0,
+        (false, 0) => 1,
+        (false, 2) => 2,
+        (false, 1) => 3,
+        _ => 4,
+    };
+    let idx = 5 * sid.min(2) as usize + kind;
+    let attach = keyframe && sid == 0 && start;
+    descriptor(
+        &example_structure_l3t3(),
+        idx,
+        start,
+        end,
+        frame_number,
+        attach,
+    )
+}
+
+/// The temporal id of a temporal unit at `phase` of the L1T3/L3T3 cycle.
+pub fn t3_temporal_id(phase: u32) -> u8 {
+    [0u8, 2, 1, 2][(phase % 4) as usize]
+}
+
+/// One packet's descriptor using template `idx` of `structure`.
+fn descriptor(
+    structure: &manifold_sfu::packet::FrameDependencyStructure,
+    idx: usize,
+    start: bool,
+    end: bool,
+    frame_number: u16,
+    attach: bool,
+) -> Vec<u8> {
+    use manifold_sfu::packet::DependencyDescriptor;
     let tpl = &structure.templates[idx];
     let dd = DependencyDescriptor {
         start_of_frame: start,
         end_of_frame: end,
         frame_dependency_template_id: ((structure.template_id_offset as usize + idx) % 64) as u8,
-        frame_number: frame as u16,
-        attached_structure: (keyframe && start).then(|| structure.clone()),
+        frame_number,
+        attached_structure: attach.then(|| structure.clone()),
         spatial_id: tpl.spatial_id,
         temporal_id: tpl.temporal_id,
         dtis: tpl.dtis.iter().copied().collect(),
@@ -96,7 +154,7 @@ pub fn l1t3_descriptor(keyframe: bool, tid: u8, start: bool, end: bool, frame: u
         ..Default::default()
     };
     let mut out = Vec::new();
-    dd.write(Some(&structure), &mut out)
+    dd.write(Some(structure), &mut out)
         .expect("write descriptor");
     out
 }
@@ -164,6 +222,8 @@ pub struct VideoLayer {
     pub keyframe_packets: usize,
     pub packet_size: usize,
     pub keyframes_sent: u64,
+    /// Temporal units sent since the last keyframe.
+    since_keyframe: u32,
 }
 
 impl VideoLayer {
@@ -181,6 +241,7 @@ impl VideoLayer {
             keyframe_packets: packets_per_frame * 3,
             packet_size,
             keyframes_sent: 0,
+            since_keyframe: 0,
         }
     }
 }
@@ -196,6 +257,9 @@ pub struct Source {
     pub av1: bool,
     /// Send VP9 k-SVC with three spatial layers (L3T3_KEY) instead of VP8.
     pub vp9_svc: bool,
+    /// With `av1`: send AV1 full SVC with three spatial layers in one
+    /// stream (L3T3, the specification's example structure).
+    pub av1_l3t3: bool,
     start: Instant,
     next_audio: Instant,
     next_video: Instant,
@@ -221,6 +285,7 @@ impl Source {
             temporal_layers: 1,
             av1: false,
             vp9_svc: false,
+            av1_l3t3: false,
             start: now,
             next_audio: now,
             next_video: now,
@@ -291,12 +356,52 @@ impl Source {
                 // A keyframe is always a base-layer picture.
                 let tid = if keyframe { tid.map(|_| 0) } else { tid };
                 if keyframe {
+                    l.since_keyframe = 0;
                     l.force_keyframe = false;
                     l.last_keyframe = Some(at);
                     l.keyframes_sent += 1;
                 }
                 if tid == Some(0) {
                     l.tl0 = l.tl0.wrapping_add(1);
+                }
+                if self.av1 && self.av1_l3t3 {
+                    // Spatial layer s: 1 + s packets (three times that on a
+                    // keyframe); the marker ends the temporal unit.
+                    // The cycle restarts at each keyframe, so every frame
+                    // references only frames since the last keyframe.
+                    let phase = l.since_keyframe;
+                    l.since_keyframe += 1;
+                    for sid in 0..3u8 {
+                        let n = (1 + sid as usize) * if keyframe { 3 } else { 1 };
+                        let frame_number =
+                            (self.frame as u16).wrapping_mul(3).wrapping_add(sid as u16);
+                        for i in 0..n {
+                            let (start, end) = (i == 0, i + 1 == n);
+                            out.push(Packet {
+                                video: true,
+                                dd: Some(l3t3_descriptor(
+                                    keyframe,
+                                    sid,
+                                    phase,
+                                    start,
+                                    end,
+                                    frame_number,
+                                )),
+                                rid: l.rid,
+                                seq: l.seq,
+                                ts,
+                                marker: sid == 2 && end,
+                                payload: av1_payload(
+                                    keyframe && sid == 0 && start,
+                                    self.frame,
+                                    sid,
+                                    l.packet_size,
+                                ),
+                            });
+                            l.seq += 1;
+                        }
+                    }
+                    continue;
                 }
                 if self.vp9_svc {
                     let t = tid.unwrap_or(0);

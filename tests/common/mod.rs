@@ -140,20 +140,30 @@ impl Sim {
             (offer, Source::new(self.now, true, true))
         } else {
             let offer = self.peers[i].client.offer_send_simulcast(true, rids);
-            // Layer sizes: 1, 2 and 4 packets a frame (about 60, 410 and
-            // 1,100 kbit/s on the wire).
-            let layers = rids
-                .iter()
-                .enumerate()
-                .map(|(n, r)| {
-                    let (packets, size) = [(1, 150), (2, 800), (4, 1100)][n.min(2)];
-                    media::VideoLayer::new(Some(r), n as u8, packets, size)
-                })
-                .collect();
-            (offer, Source::with_layers(self.now, true, layers))
+            (
+                offer,
+                Source::with_layers(self.now, true, simulcast_layers(rids)),
+            )
         };
         source.temporal_layers = temporal;
         source.av1 = av1;
+        self.connect_publisher(i, &offer, source)
+    }
+
+    /// Like [`Self::publish_simulcast`], with simulcast signalled the legacy
+    /// way (`a=ssrc-group:SIM`, no rids): `layers` are (SSRC, RTX SSRC),
+    /// lowest first.
+    pub fn publish_ssrc_simulcast(
+        &mut self,
+        i: usize,
+        layers: &[(u32, u32)],
+        temporal: u8,
+    ) -> (TransportId, Vec<ProducerId>) {
+        let offer = self.peers[i].client.offer_send_ssrc_simulcast(true, layers);
+        let labels: Vec<String> = layers.iter().map(|(s, _)| client::ssrc_label(*s)).collect();
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let mut source = Source::with_layers(self.now, true, simulcast_layers(&labels));
+        source.temporal_layers = temporal;
         self.connect_publisher(i, &offer, source)
     }
 
@@ -363,9 +373,79 @@ impl Sim {
     }
 }
 
+/// VP8 simulcast encodings named `rids`, lowest first. Layer sizes: 1, 2
+/// and 4 packets a frame (about 60, 410 and 1,100 kbit/s on the wire).
+fn simulcast_layers(rids: &[&str]) -> Vec<media::VideoLayer> {
+    rids.iter()
+        .enumerate()
+        .map(|(n, r)| {
+            let (packets, size) = [(1, 150), (2, 800), (4, 1100)][n.min(2)];
+            media::VideoLayer::new(Some(r), n as u8, packets, size)
+        })
+        .collect()
+}
+
 /// Checks on a received stream.
 pub mod check {
+    use std::time::Instant;
+
     use super::Rx;
+
+    /// Packets ordered by output sequence number, duplicates removed.
+    pub fn by_seq(rx: &[Rx]) -> Vec<Rx> {
+        let mut v = rx.to_vec();
+        v.sort_by_key(|r| r.seq);
+        v.dedup_by_key(|r| r.seq);
+        v
+    }
+
+    /// Assert a received VP8 simulcast stream is one continuous stream:
+    /// every switch between encodings lands on a keyframe, picture IDs and
+    /// TL0PICIDX advance by at most one, no sequence gap, timestamps never go
+    /// backwards. Returns the number of switches.
+    pub fn simulcast_stream(rx: &[Rx]) -> usize {
+        let v = by_seq(rx);
+        let mut switches = 0;
+        for w in v.windows(2) {
+            let (a, b) = (w[0].vp8.unwrap(), w[1].vp8.unwrap());
+            if a.layer != b.layer {
+                switches += 1;
+                assert!(
+                    b.keyframe,
+                    "switch {}→{} at seq {} not on a keyframe",
+                    a.layer, b.layer, w[1].seq
+                );
+            }
+            if b.start && b.picture_id != a.picture_id {
+                assert_eq!(
+                    b.picture_id,
+                    (a.picture_id + 1) & 0x7fff,
+                    "picture id jump at seq {}",
+                    w[1].seq
+                );
+            } else {
+                assert_eq!(
+                    b.picture_id, a.picture_id,
+                    "picture id changes inside a frame at seq {}",
+                    w[1].seq
+                );
+            }
+            if let (Some(x), Some(y)) = (a.tl0, b.tl0) {
+                let d = y.wrapping_sub(x);
+                assert!(d <= 1, "tl0picidx jump {x}→{y} at seq {}", w[1].seq);
+            }
+        }
+        assert_eq!(missing_seqs(&v), 0, "sequence gap");
+        assert!(timestamps_monotonic(&v), "timestamps go backwards");
+        switches
+    }
+
+    /// When the first packet of VP8 simulcast encoding `layer` arrived after `after`.
+    pub fn first_at_layer(rx: &[Rx], layer: u8, after: Instant) -> Option<Instant> {
+        rx.iter()
+            .find(|r| r.at > after && r.vp8.is_some_and(|v| v.layer == layer))
+            .map(|r| r.at)
+    }
 
     /// Sequence numbers (in arrival order, after sorting) have no holes.
     pub fn missing_seqs(rx: &[Rx]) -> usize {

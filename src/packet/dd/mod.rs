@@ -82,6 +82,30 @@ fn all_targets(dt_count: u8) -> u32 {
 }
 
 impl DependencyDescriptor {
+    /// The decode targets of spatial layer `spatial` this frame is a switch
+    /// point for (its DTI is `Switch`), one bit per temporal layer: bit `t`
+    /// set means a receiver may start the target with temporal layer `t` at
+    /// this frame. Bits above the structure's highest temporal layer copy
+    /// that layer's bit, so "the highest there is" can be asked for as 7.
+    pub fn switch_points(&self, structure: &FrameDependencyStructure, spatial: u8) -> u8 {
+        let mut mask = 0u8;
+        let mut top = 0u8;
+        for (dti, (s, t)) in self.dtis.iter().zip(structure.decode_target_layers()) {
+            if s != spatial {
+                continue;
+            }
+            let t = t.min(7);
+            top = top.max(t);
+            if *dti == Dti::Switch {
+                mask |= 1 << t;
+            }
+        }
+        if mask & (1 << top) != 0 {
+            mask |= u8::MAX << top;
+        }
+        mask
+    }
+
     /// Parses a descriptor from the extension element's data.
     ///
     /// `structure` is the stream's latest structure; it is ignored when the

@@ -333,3 +333,32 @@ fn random_structures_round_trip() {
         assert_eq!(DependencyDescriptor::parse(&bytes, None).unwrap(), dd);
     }
 }
+
+#[test]
+fn switch_points_follow_the_dtis() {
+    let s = example_structure_l3t3();
+    let at = |idx: usize| {
+        let tpl = &s.templates[idx];
+        let dd = DependencyDescriptor {
+            spatial_id: tpl.spatial_id,
+            temporal_id: tpl.temporal_id,
+            dtis: tpl.dtis.iter().copied().collect(),
+            ..Default::default()
+        };
+        dd.switch_points(&s, 0)
+    };
+    // Keyframe and T0: every temporal target of S0 (and "the highest").
+    assert_eq!(at(0), 0xff);
+    assert_eq!(at(1), 0xff);
+    // T1 ("RR-RR-SD-"): a switch point for S0T2 only.
+    assert_eq!(at(2), 0b1111_1100);
+    // T2 frames are no switch points.
+    assert_eq!(at(3), 0);
+    assert_eq!(at(4), 0);
+    let l1 = example_structure_l1t3();
+    let dd = DependencyDescriptor {
+        dtis: l1.templates[2].dtis.iter().copied().collect(),
+        ..Default::default()
+    };
+    assert_eq!(dd.switch_points(&l1, 0), 0b1111_1100);
+}
