@@ -147,6 +147,10 @@ pub(crate) struct Producer {
     pub monitor_at: Option<Instant>,
     /// The latest AV1 Dependency Descriptor structure seen.
     pub dd_structure: Option<FrameDependencyStructure>,
+    /// The sender marks VP8 layer-sync frames (Y bit). Until one is seen,
+    /// temporal up-switches are not held for them (a sender that never
+    /// sets the bit would otherwise keep viewers on the base rate).
+    pub vp8_layer_sync: bool,
     /// Spatial layers inside the stream (SVC), from the VP9 scalability
     /// structure or the Dependency Descriptor; 1 otherwise.
     pub svc_layers: u8,

@@ -1,6 +1,7 @@
 //! Simulcast test 3 (VP8 part): temporal layers above the preferred one are
-//! dropped; the output frame rate follows the chosen temporal layer and the
-//! sequence stays continuous.
+//! dropped; the output frame rate follows the chosen temporal layer, the
+//! sequence stays continuous, and a layer is only added back at one of its
+//! layer-sync frames (VP8 Y bit).
 
 mod common;
 
@@ -24,12 +25,30 @@ fn output_frame_rate_follows_temporal_layer() {
     sim.run_for(Duration::from_secs(4));
 
     let mut rates = Vec::new();
-    for tl in [0u8, 1, 2, 0] {
+    for tl in [0u8, 1, 2, 0, 2] {
+        let before = sim.now;
+        let prev = sim.router.consumer(consumer).unwrap().current_layers();
         sim.router
             .consumer(consumer)
             .unwrap()
             .set_preferred_layers(Layers::new(2, tl));
         sim.run_for(Duration::from_millis(500));
+        // Going up, each newly forwarded layer starts on a layer-sync frame
+        // (its references were forwarded); T2 after T1 is never first.
+        let old = prev.map_or(0, |l| l.temporal);
+        for layer in old.saturating_add(1)..=tl {
+            let first = sim
+                .client(sub)
+                .track(MediaKind::Video)
+                .iter()
+                .filter(|r| r.at > before)
+                .filter_map(|r| r.vp8)
+                .find(|v| v.start && v.tid == Some(layer));
+            assert!(
+                first.is_some_and(|v| v.sync),
+                "T{layer} resumed on {first:?}"
+            );
+        }
         let from = sim.now;
         sim.run_for(Duration::from_secs(4));
         let frames = sim
@@ -46,7 +65,7 @@ fn output_frame_rate_follows_temporal_layer() {
         );
     }
     // 30 fps source in an L1T3 pattern: 7.5, 15 and 30 fps.
-    let expect = [7.5, 15.0, 30.0, 7.5];
+    let expect = [7.5, 15.0, 30.0, 7.5, 30.0];
     for (got, want) in rates.iter().zip(expect) {
         assert!((got - want).abs() <= 1.0, "frame rates {rates:?}");
     }

@@ -98,8 +98,9 @@ pub(crate) struct PacketInfo {
     /// Last packet of the layer frame.
     pub end_of_frame: bool,
     /// At a picture start: the temporal layers (bit per layer) the picture
-    /// is a switch point for, from the Dependency Descriptor; a temporal
-    /// up-switch lands only there. `None`: no such information (any picture).
+    /// is a switch point for, from the Dependency Descriptor or the VP8
+    /// layer-sync bit; a temporal up-switch goes to the highest of them not
+    /// above the target. `None`: no such information (any picture).
     pub temporal_switch: Option<u8>,
 }
 
@@ -169,15 +170,17 @@ impl Consumer {
                 }
             }
             if let (Some(tid), Some(current)) = (p.temporal, self.current.as_mut()) {
-                // Down at any picture start; up only where the descriptor
-                // (if any) allows it: a picture after a dropped one may
-                // reference it.
-                let up = target.temporal > current.temporal;
-                let allowed = p
-                    .temporal_switch
-                    .is_none_or(|m| m & (1 << target.temporal.min(7)) != 0);
-                if p.frame_start && (!up || allowed) {
-                    current.temporal = target.temporal;
+                // Down at any picture start; up only where the stream says
+                // it is safe (a picture after a dropped one may reference it).
+                if p.frame_start {
+                    current.temporal = match p.temporal_switch {
+                        _ if target.temporal <= current.temporal => target.temporal,
+                        None => target.temporal,
+                        Some(m) => (current.temporal + 1..=target.temporal.min(7))
+                            .rev()
+                            .find(|l| m & (1 << l) != 0)
+                            .unwrap_or(current.temporal),
+                    };
                 }
                 if tid > current.temporal {
                     self.rewriter.skip(p.seq);

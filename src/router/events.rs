@@ -145,6 +145,7 @@ impl Router {
                     packets: 0,
                     monitor_at,
                     dd_structure: None,
+                    vp8_layer_sync: false,
                     svc_layers: 1,
                 },
             );

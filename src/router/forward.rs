@@ -144,6 +144,15 @@ impl Router {
                 info.frame_start = d.start_of_partition && d.partition_id == 0;
                 info.picture_id = d.picture_id;
                 info.tl0 = d.tl0picidx;
+                // A layer-sync frame of layer t references only the base
+                // layer: the one safe place to start forwarding layer t.
+                let tid = d.tid.unwrap_or(0);
+                let sync = d.layer_sync && tid > 0;
+                producer.vp8_layer_sync |= sync;
+                if info.frame_start && producer.vp8_layer_sync {
+                    let here = if sync { 1u8 << tid.min(7) } else { 0 };
+                    info.temporal_switch = Some(if info.keyframe { u8::MAX } else { here });
+                }
             }
         }
         let video = producer.kind.is_video();

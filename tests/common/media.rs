@@ -14,6 +14,8 @@ pub struct Vp8Info {
     pub picture_id: u16,
     pub tl0: Option<u8>,
     pub tid: Option<u8>,
+    /// Layer sync (Y bit).
+    pub sync: bool,
     pub start: bool,
     pub keyframe: bool,
     pub frame: u32,
@@ -33,8 +35,7 @@ pub fn vp8_payload(i: &Vp8Info, len: usize) -> Vec<u8> {
     if temporal {
         p.push(i.tl0.unwrap_or(0));
         let tid = i.tid.unwrap_or(0);
-        let sync = tid > 0;
-        p.push((tid << 6) | if sync { 0x20 } else { 0 });
+        p.push((tid << 6) | if i.sync { 0x20 } else { 0 });
     }
     p.push(if i.keyframe { 0x00 } else { 0x01 });
     p.extend_from_slice(&i.frame.to_be_bytes());
@@ -51,6 +52,7 @@ pub fn vp8_info(payload: &[u8]) -> Option<Vp8Info> {
         picture_id: d.picture_id?,
         tl0: d.tl0picidx,
         tid: d.tid,
+        sync: d.layer_sync,
         start: d.start_of_partition && d.partition_id == 0,
         keyframe: d.start_of_partition && rest.first()? & 0x01 == 0,
         frame: u32::from_be_bytes(rest.get(1..5)?.try_into().ok()?),
@@ -464,6 +466,15 @@ impl Source {
                         tid,
                         start: i == 0,
                         keyframe,
+                        // Layer sync (Y) as libwebrtc's L1T3 sets it: on a
+                        // frame that references only the base layer, i.e.
+                        // every T1 frame and the T2 frame right after a T0
+                        // one (not the T2 frame after a T1).
+                        sync: match tid {
+                            Some(1) => true,
+                            Some(2) => self.frame % 4 == 1,
+                            _ => false,
+                        },
                         frame: self.frame,
                         layer: l.index,
                     };
