@@ -25,9 +25,12 @@ trap 'rm -rf "$scratch"' EXIT
 
 cargo fuzz build
 for target in $targets; do
-    # SDP seeds (real browser offers) are larger than datagrams.
+    # SDP seeds (real browser offers) are larger than datagrams; signal
+    # inputs hold whole WebSocket sessions (one seed passes the 64 layer
+    # preferences a member may keep).
     case "$target" in
         sdp) max_len=16384 ;;
+        signal) max_len=8192 ;;
         *) max_len=4096 ;;
     esac
     echo "=== fuzzing $target for ${seconds}s" >&2

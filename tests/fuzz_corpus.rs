@@ -5,6 +5,14 @@
 use manifold_sfu::packet::fuzzing;
 use std::path::Path;
 
+// The example server's signaling code and its checks, as the `signal` fuzz
+// target includes them. Parts of it only the server uses.
+#[allow(dead_code)]
+#[path = "../examples/server/signal.rs"]
+mod signal;
+#[path = "../examples/server/signal_fuzzing.rs"]
+mod signal_fuzzing;
+
 fn replay(target: &str, check: fn(&[u8])) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz/corpus")
@@ -61,4 +69,9 @@ fn router() {
 #[test]
 fn sdp() {
     replay("sdp", manifold_sfu::fuzzing::check_sdp);
+}
+
+#[test]
+fn signal() {
+    replay("signal", signal_fuzzing::check_signal);
 }

@@ -24,29 +24,16 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use manifold_sfu::{ConsumerId, Layers, MediaKind, TransportId};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tracing::info;
 
 use crate::media::Sfu;
-use crate::whip::{authorize, err, viewer_transport, ApiError};
+use crate::signal::{mime_is, parse_layer_request, LayerRequest};
+use crate::whip::{authorize, content_type, err, viewer_transport, ApiError};
 use crate::App;
 
 /// The link relation of the layer extension.
 pub const REL: &str = "urn:ietf:params:whep:ext:core:layer";
-
-/// The body of a `POST`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct LayerRequest {
-    #[serde(default)]
-    media_id: Option<String>,
-    #[serde(default)]
-    encoding_id: Option<String>,
-    #[serde(default)]
-    spatial_layer_id: Option<u8>,
-    #[serde(default)]
-    temporal_layer_id: Option<u8>,
-}
 
 /// Layers as the extension names them.
 #[derive(Debug, Serialize)]
@@ -116,34 +103,13 @@ async fn select(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     authorize(&app, &headers)?;
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mime = ct.split(';').next().unwrap_or("").trim();
-    if !mime.eq_ignore_ascii_case("application/json") {
+    if !mime_is(content_type(&headers), "application/json") {
         return Err(err(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Content-Type must be application/json",
         ));
     }
-    let req: LayerRequest = serde_json::from_slice(&body)
-        .map_err(|e| err(StatusCode::BAD_REQUEST, format!("bad layer request: {e}")))?;
-    if req.encoding_id.is_some() && req.spatial_layer_id.is_some() {
-        return Err(err(
-            StatusCode::BAD_REQUEST,
-            "give encodingId or spatialLayerId, not both",
-        ));
-    }
-    if req.encoding_id.is_none()
-        && req.spatial_layer_id.is_none()
-        && req.temporal_layer_id.is_none()
-    {
-        return Err(err(
-            StatusCode::BAD_REQUEST,
-            "no layer given: encodingId, spatialLayerId or temporalLayerId",
-        ));
-    }
+    let req = parse_layer_request(&body)?;
     let log = format!("{req:?}");
     let state = app
         .media
@@ -209,30 +175,9 @@ fn apply(sfu: &mut Sfu, tid: TransportId, req: &LayerRequest) -> Result<(), ApiE
             continue;
         };
         let (pid, old) = (c.producer(), c.preferred_layers());
-        let spatial = match (&req.encoding_id, req.spatial_layer_id) {
-            (Some(rid), _) => {
-                let rids = sfu.router.producer(pid).map(|p| p.rids());
-                let rids = rids.unwrap_or_default();
-                let Some(i) = rids.iter().position(|r| r == rid) else {
-                    return Err(err(
-                        StatusCode::BAD_REQUEST,
-                        match rids.is_empty() {
-                            true => {
-                                format!("unknown encodingId {rid}: the stream has no simulcast")
-                            }
-                            false => format!(
-                                "unknown encodingId {rid}: the stream has {}",
-                                rids.join(", ")
-                            ),
-                        },
-                    ));
-                };
-                i as u8
-            }
-            (None, Some(s)) => s,
-            (None, None) => old.spatial,
-        };
-        let temporal = req.temporal_layer_id.unwrap_or(old.temporal);
+        let rids = sfu.router.producer(pid).map(|p| p.rids());
+        let (spatial, temporal) =
+            req.layers(&rids.unwrap_or_default(), (old.spatial, old.temporal))?;
         plan.push((cid, Layers::new(spatial, temporal)));
     }
     for (cid, layers) in plan {

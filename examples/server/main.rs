@@ -12,11 +12,14 @@
 //! * `whip.rs`: WHIP (RFC 9725) and WHEP endpoints;
 //! * `layer.rs`: the WHEP layer extension (a viewer picks its layers);
 //! * `room.rs`: the conference room's pages and WebSocket signaling;
+//! * `signal.rs`: what clients send, parsed and checked without I/O (the
+//!   `signal` fuzz target's subject; `signal_fuzzing.rs` its invariants);
 //! * `page/`: the HTML and JavaScript served to browsers.
 
 mod layer;
 mod media;
 mod room;
+mod signal;
 mod whip;
 
 use std::net::{IpAddr, SocketAddr};
@@ -30,9 +33,7 @@ use tracing::level_filters::LevelFilter;
 use tracing::{info, warn};
 
 use media::Media;
-
-/// Largest HTTP request body (an SDP offer); larger ones get 413.
-pub const MAX_BODY: usize = 64 * 1024;
+use signal::MAX_BODY;
 
 #[derive(Parser, Debug)]
 #[command(about = "Manifold SFU reference server: WHIP, WHEP and conference rooms")]
@@ -74,19 +75,10 @@ impl App {
     pub fn token_ok(&self, given: Option<&str>) -> bool {
         match (&self.token, given) {
             (None, _) => true,
-            (Some(t), Some(g)) => ct_eq(t.as_bytes(), g.as_bytes()),
+            (Some(t), Some(g)) => signal::ct_eq(t.as_bytes(), g.as_bytes()),
             (Some(_), None) => false,
         }
     }
-}
-
-/// Compare secrets in time that depends only on their lengths.
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = u8::from(a.len() != b.len());
-    for (i, x) in a.iter().enumerate() {
-        diff |= x ^ b.get(i).copied().unwrap_or(0);
-    }
-    std::hint::black_box(diff) == 0
 }
 
 fn main() -> std::process::ExitCode {
@@ -220,15 +212,4 @@ async fn shutdown_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn ct_eq_compares() {
-        assert!(super::ct_eq(b"secret", b"secret"));
-        assert!(!super::ct_eq(b"secret", b"secreT"));
-        assert!(!super::ct_eq(b"secret", b"secret2"));
-        assert!(!super::ct_eq(b"secret", b""));
-    }
 }

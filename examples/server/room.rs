@@ -23,18 +23,18 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use manifold_sfu::{ConsumerOptions, Event, Layers, MediaKind, ProducerId, TransportId};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use crate::media::{Session, Sfu};
-use crate::whip::{readable, valid_name};
+use crate::signal::{
+    on_frame, valid_name, valid_participant, ClientMsg, Frame, Kind, LayerPrefs, Peer, ServerMsg,
+    Step, MAX_MEMBERS, MAX_MESSAGE,
+};
+use crate::whip::readable;
 use crate::App;
 
-/// Largest WebSocket message either way (an SDP of a big room fits).
-pub const MAX_MESSAGE: usize = 256 * 1024;
-/// Participants per room.
-const MAX_MEMBERS: usize = 16;
 /// Messages queued for one participant's socket before it counts as stuck.
 const QUEUE: usize = 256;
 /// How long one WebSocket send may take before the page counts as gone.
@@ -68,23 +68,6 @@ async fn room_page(Path(room): Path<String>) -> Response {
     }
 }
 
-/// Participant names: 1 to 32 letters, digits, spaces or `-_.`.
-fn valid_participant(s: &str) -> bool {
-    let n = s.chars().count();
-    (1..=32).contains(&n)
-        && s.trim() == s
-        && s.chars()
-            .all(|c| c.is_alphanumeric() || c == ' ' || "-_.".contains(c))
-}
-
-/// Audio or video, as the page names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Audio,
-    Video,
-}
-
 impl From<MediaKind> for Kind {
     fn from(k: MediaKind) -> Self {
         match k {
@@ -92,70 +75,6 @@ impl From<MediaKind> for Kind {
             MediaKind::Video => Kind::Video,
         }
     }
-}
-
-/// From the page.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-pub enum ClientMsg {
-    /// An offer of the page (its first one publishes camera and microphone).
-    Offer { sdp: String },
-    /// The answer to our latest `offer`.
-    Answer { sdp: String },
-    /// Pause (`muted: true`) or resume the page's own producer of a kind.
-    Mute { kind: Kind, muted: bool },
-    /// Stop (`on: false`) or restart receiving one participant's track.
-    Receive { peer: String, kind: Kind, on: bool },
-    /// The layers wanted of `peer`'s video: `spatial` is the simulcast
-    /// encoding (0 lowest) or SVC spatial layer, `temporal` the temporal
-    /// layer; both are clamped to what the stream has (255: the highest).
-    /// `priority` (default 1) is its bandwidth priority: e.g. 2 for the
-    /// pinned tile.
-    Layers {
-        peer: String,
-        spatial: u8,
-        temporal: u8,
-        #[serde(default)]
-        priority: Option<u8>,
-    },
-}
-
-/// To the page.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum ServerMsg {
-    /// Joined; these participants were already there.
-    Welcome { you: String, peers: Vec<Peer> },
-    /// Someone joined.
-    Join { peer: Peer },
-    /// Someone left: drop their tile.
-    Leave { peer: String },
-    /// A server offer: answer it.
-    Offer { sdp: String },
-    /// The answer to the page's offer.
-    Answer { sdp: String },
-    /// The m-line `mid` carries `peer`'s `kind` track.
-    Track {
-        mid: String,
-        peer: String,
-        kind: Kind,
-    },
-    /// A participant paused or resumed a producer.
-    Muted {
-        peer: String,
-        kind: Kind,
-        muted: bool,
-    },
-    /// Something the page sent was refused.
-    Error { message: String },
-}
-
-/// A participant as others see it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Peer {
-    name: String,
-    audio_muted: bool,
-    video_muted: bool,
 }
 
 /// From the router's loop to a participant's socket task.
@@ -186,14 +105,10 @@ pub struct Member {
     gen: u64,
     audio_muted: bool,
     video_muted: bool,
-    /// Participant name → the layers and priority this member wants of its
-    /// video (at most [`MAX_PREFS`]).
-    prefs: HashMap<String, (Layers, u8)>,
+    /// The layers and priority this member wants of each participant's
+    /// video.
+    prefs: LayerPrefs,
 }
-
-/// Layer preferences remembered per member (names of past participants
-/// included, so more than the room holds).
-const MAX_PREFS: usize = 4 * MAX_MEMBERS;
 
 impl Member {
     fn peer(&self) -> Peer {
@@ -251,27 +166,30 @@ async fn session(app: App, room: String, name: String, mut socket: WebSocket) {
     let mut ok = send(&mut socket, &welcome).await;
     while ok {
         tokio::select! {
-            m = socket.recv() => match m {
-                Some(Ok(Message::Text(text))) => {
-                    debug!("room {room}: {name} sent {}", text.get(..20).unwrap_or(&text));
-                    let reply = match serde_json::from_str::<ClientMsg>(&text) {
-                        Ok(msg) => handle(&app, tid, &mut gen, msg).await,
-                        Err(e) => Some(error(format!("bad message: {e}"))),
-                    };
-                    if let Some(reply) = reply {
-                        ok = send(&mut socket, &reply).await;
+            m = socket.recv() => {
+                let frame = match &m {
+                    Some(Ok(Message::Text(text))) => {
+                        debug!("room {room}: {name} sent {}", text.get(..20).unwrap_or(text));
+                        Frame::Text(text)
                     }
+                    Some(Ok(Message::Binary(_))) => Frame::Binary,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Frame::Control,
+                    Some(Ok(Message::Close(_))) | None => Frame::Close,
+                    Some(Err(e)) => {
+                        debug!("room {room}: {name}: socket error: {e}");
+                        Frame::Close
+                    }
+                };
+                let reply = match on_frame(frame) {
+                    Step::Run(msg) => handle(&app, tid, &mut gen, msg).await,
+                    Step::Reply(reply) => Some(reply),
+                    Step::Ignore => None,
+                    Step::End => break,
+                };
+                if let Some(reply) = reply {
+                    ok = send(&mut socket, &reply).await;
                 }
-                Some(Ok(Message::Binary(_))) => {
-                    ok = send(&mut socket, &error("binary messages are not understood".into())).await;
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                Some(Ok(Message::Close(_))) | None => break,
-                Some(Err(e)) => {
-                    debug!("room {room}: {name}: socket error: {e}");
-                    break;
-                }
-            },
+            }
             out = rx.recv() => match out {
                 Some(ToPeer::Msg(m)) => ok = send(&mut socket, &m).await,
                 // Offers the router dropped when the page offered are stale.
@@ -388,20 +306,13 @@ fn command(sfu: &mut Sfu, tid: TransportId, msg: ClientMsg) -> Result<Reply, Str
             }
             Ok(Reply::Nothing)
         }
-        ClientMsg::Layers {
-            peer,
-            spatial,
-            temporal,
-            priority,
-        } => {
-            if !valid_participant(&peer) {
-                return Err("bad participant name".into());
-            }
-            if me.prefs.len() >= MAX_PREFS && !me.prefs.contains_key(&peer) {
-                me.prefs.clear();
-            }
-            let want = (Layers::new(spatial, temporal), priority.unwrap_or(1));
-            me.prefs.insert(peer.clone(), want);
+        ClientMsg::Layers { .. } => {
+            // parse_client_msg checked the name.
+            let Some((peer, want)) = me.prefs.apply(&msg) else {
+                return Ok(Reply::Nothing);
+            };
+            let peer = peer.to_owned();
+            let want = (Layers::new(want.spatial, want.temporal), want.priority);
             let consumers = sfu.router.transport(tid).map(|t| t.consumers());
             for c in consumers.unwrap_or_default() {
                 let Some((p, k)) = sfu.router.consumer(c).map(|c| (c.producer(), c.kind())) else {
@@ -427,9 +338,9 @@ fn consume_for(sfu: &mut Sfu, viewer: TransportId, p: ProducerId) {
     let owner = owner_name(sfu, p);
     let mut options = ConsumerOptions::default();
     if let (Some(Session::Member(m)), Some(owner)) = (sfu.sessions.get(&viewer), owner) {
-        if let Some(&(layers, priority)) = m.prefs.get(&owner) {
-            options = options.with_preferred_layers(layers);
-            options.priority = priority;
+        if let Some(want) = m.prefs.get(&owner) {
+            options = options.with_preferred_layers(Layers::new(want.spatial, want.temporal));
+            options.priority = want.priority;
         }
     }
     if let Err(e) = sfu.router.consume(viewer, p, options) {
@@ -501,7 +412,7 @@ fn join(
         gen: 0,
         audio_muted: false,
         video_muted: false,
-        prefs: HashMap::new(),
+        prefs: LayerPrefs::default(),
     };
     let joined = ServerMsg::Join { peer: me.peer() };
     sfu.sessions.insert(tid, Session::Member(me));

@@ -21,6 +21,7 @@ use manifold_sfu::{ConsumerOptions, Event, ProducerId, RouterError, SignalingErr
 use tracing::{debug, info, warn};
 
 use crate::media::{Session, Sfu};
+use crate::signal::{mime_is, sdp_body, valid_name, SignalError};
 use crate::App;
 
 /// The HTTP routes of this module.
@@ -103,6 +104,16 @@ impl From<RouterError> for ApiError {
     }
 }
 
+impl From<SignalError> for ApiError {
+    fn from(e: SignalError) -> Self {
+        let status = match e {
+            SignalError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        err(status, e.to_string())
+    }
+}
+
 /// An error as one line, without the SDP parser's pointer offsets.
 pub fn readable(e: &dyn std::fmt::Display) -> String {
     let mut text = e.to_string();
@@ -118,33 +129,24 @@ pub fn readable(e: &dyn std::fmt::Display) -> String {
     lines.join("; ")
 }
 
-/// Stream and room names: 1 to 64 of `A-Z a-z 0-9 - _ .`.
-pub fn valid_name(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-}
-
 /// Check the bearer token, the content type and the body of an SDP POST.
 fn check_request(app: &App, headers: &HeaderMap, body: &Bytes) -> Result<String, ApiError> {
     authorize(app, headers)?;
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mime = ct.split(';').next().unwrap_or("").trim();
-    if !mime.eq_ignore_ascii_case("application/sdp") {
+    if !mime_is(content_type(headers), "application/sdp") {
         return Err(err(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Content-Type must be application/sdp",
         ));
     }
-    let sdp = std::str::from_utf8(body)
-        .map_err(|_| err(StatusCode::BAD_REQUEST, "the SDP is not UTF-8"))?;
-    if !sdp.trim_start().starts_with("v=0") {
-        return Err(err(StatusCode::BAD_REQUEST, "the body is not an SDP offer"));
-    }
-    Ok(sdp.to_owned())
+    Ok(sdp_body(body)?.to_owned())
+}
+
+/// A request's `Content-Type`, or "" without a readable one.
+pub fn content_type(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 pub fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
