@@ -16,6 +16,7 @@
 //! after the message).
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
@@ -29,8 +30,8 @@ use tracing::{debug, info, warn};
 
 use crate::media::{Session, Sfu};
 use crate::signal::{
-    on_frame, valid_name, valid_participant, ClientMsg, Frame, Kind, LayerPrefs, Peer, ServerMsg,
-    Step, MAX_MEMBERS, MAX_MESSAGE,
+    on_frame, valid_name, valid_participant, ClientMsg, Frame, Kind, LayerPrefs, MessageBudget,
+    Peer, ServerMsg, Step, MAX_MEMBERS, MAX_MESSAGE,
 };
 use crate::whip::readable;
 use crate::App;
@@ -164,6 +165,7 @@ async fn session(app: App, room: String, name: String, mut socket: WebSocket) {
         peers,
     };
     let mut ok = send(&mut socket, &welcome).await;
+    let mut budget = MessageBudget::default();
     while ok {
         tokio::select! {
             m = socket.recv() => {
@@ -180,7 +182,9 @@ async fn session(app: App, room: String, name: String, mut socket: WebSocket) {
                         Frame::Close
                     }
                 };
-                let reply = match on_frame(frame) {
+                let counted = matches!(frame, Frame::Text(_) | Frame::Binary);
+                let over = if counted { budget.take(Instant::now()) } else { None };
+                let reply = match over.unwrap_or_else(|| on_frame(frame)) {
                     Step::Run(msg) => handle(&app, tid, &mut gen, msg).await,
                     Step::Reply(reply) => Some(reply),
                     Step::Ignore => None,

@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,10 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub const MAX_MESSAGE: usize = 256 * 1024;
 /// Participants per room.
 pub const MAX_MEMBERS: usize = 16;
+/// Room messages a page may send per second, sustained.
+pub const MAX_MESSAGES_PER_SECOND: u32 = 50;
+/// Room messages a page may send at once before the rate applies.
+pub const MAX_MESSAGE_BURST: u32 = 100;
 /// Layer preferences remembered per member (names of past participants
 /// included, so more than the room holds).
 pub const MAX_PREFS: usize = 4 * MAX_MEMBERS;
@@ -261,6 +266,54 @@ pub fn on_frame(frame: Frame<'_>) -> Step {
     }
 }
 
+/// One connection's message budget: a token bucket of
+/// [`MAX_MESSAGE_BURST`] refilled at [`MAX_MESSAGES_PER_SECOND`]. A message
+/// past it is dropped; only the first of a run is answered (with
+/// [`RATE_REFUSAL`]) so a flood is not echoed back.
+#[derive(Debug)]
+pub struct MessageBudget {
+    tokens: f64,
+    at: Option<Instant>,
+    refusing: bool,
+}
+
+/// The error text for messages past the budget.
+pub const RATE_REFUSAL: &str = "too many messages: at most 50 per second";
+
+impl Default for MessageBudget {
+    fn default() -> Self {
+        MessageBudget {
+            tokens: f64::from(MAX_MESSAGE_BURST),
+            at: None,
+            refusing: false,
+        }
+    }
+}
+
+impl MessageBudget {
+    /// Spend one message at `now`: `None` if it may run, otherwise what to
+    /// do with it.
+    pub fn take(&mut self, now: Instant) -> Option<Step> {
+        let elapsed = self
+            .at
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        self.at = Some(now);
+        self.tokens = (self.tokens + elapsed.as_secs_f64() * f64::from(MAX_MESSAGES_PER_SECOND))
+            .min(f64::from(MAX_MESSAGE_BURST));
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.refusing = false;
+            return None;
+        }
+        if std::mem::replace(&mut self.refusing, true) {
+            return Some(Step::Ignore);
+        }
+        Some(Step::Reply(ServerMsg::Error {
+            message: RATE_REFUSAL.into(),
+        }))
+    }
+}
+
 /// The layers and bandwidth priority a member wants of someone's video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Want {
@@ -374,6 +427,30 @@ impl LayerRequest {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn message_budget_holds_at_its_edge() {
+        let t0 = Instant::now();
+        let mut b = MessageBudget::default();
+        for _ in 0..MAX_MESSAGE_BURST {
+            assert!(b.take(t0).is_none());
+        }
+        // One past the burst: refused with the error, then silently.
+        assert!(
+            matches!(b.take(t0), Some(Step::Reply(ServerMsg::Error { message })) if message == RATE_REFUSAL)
+        );
+        assert!(matches!(b.take(t0), Some(Step::Ignore)));
+        // One message's worth of time later, exactly one more.
+        let t1 = t0 + Duration::from_secs(1) / MAX_MESSAGES_PER_SECOND;
+        assert!(b.take(t1).is_none());
+        assert!(b.take(t1).is_some());
+        // A full second refills the sustained rate, never past the burst.
+        let t2 = t1 + Duration::from_secs(10);
+        let ok = (0..2 * MAX_MESSAGE_BURST)
+            .filter(|_| b.take(t2).is_none())
+            .count();
+        assert_eq!(ok, MAX_MESSAGE_BURST as usize);
+    }
     use super::*;
 
     #[test]
