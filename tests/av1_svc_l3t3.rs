@@ -12,10 +12,10 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::{check, LinkConfig, Rx, Sim};
+use common::{check, Rx, Sim};
 use manifold_sfu::packet::fuzzing::example_structure_l3t3;
 use manifold_sfu::packet::{DependencyDescriptor, FrameDependencyStructure};
-use manifold_sfu::{ConsumerId, Layers, MediaKind, RouterConfig};
+use manifold_sfu::{ConsumerId, Layers, MediaKind};
 
 /// One forwarded packet with its descriptor.
 struct Fwd {
@@ -41,22 +41,11 @@ fn forwarded(sim: &mut Sim, sub: usize, from: Instant, s: &FrameDependencyStruct
 /// An AV1 L3T3 publisher (keyframes only on request) and one subscriber,
 /// with no bandwidth allocator.
 fn session(seed: u64) -> (Sim, usize, ConsumerId) {
-    let mut config = RouterConfig::default();
-    config.seed = seed;
-    config.initial_bandwidth_bps = None;
-    let mut sim = Sim::with_config(config);
-    let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
-    let (_, producers) = sim.publish(publisher, true, true);
-    {
-        let s = sim.client(publisher).source.as_mut().unwrap();
+    Sim::layer_session(seed, |s| {
         s.av1 = true;
         s.av1_l3t3 = true;
         s.keyframe_interval = Duration::from_secs(600);
-    }
-    let sub = sim.add_peer("sub", LinkConfig::default(), LinkConfig::default());
-    let t = sim.subscribe(sub, &producers);
-    let consumer = sim.router.transport(t).unwrap().consumers()[1];
-    (sim, sub, consumer)
+    })
 }
 
 /// Every forwarded layer frame references only forwarded frames (after the

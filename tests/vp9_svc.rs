@@ -8,8 +8,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{check, LinkConfig, Rx, Sim};
-use manifold_sfu::{ConsumerId, Layers, MediaKind, RouterConfig};
+use common::{check, Rx, Sim};
+use manifold_sfu::{ConsumerId, Layers, MediaKind};
 
 fn window(sim: &mut Sim, sub: usize, from: std::time::Instant) -> Vec<Rx> {
     let mut v: Vec<Rx> = sim
@@ -27,22 +27,11 @@ fn window(sim: &mut Sim, sub: usize, from: std::time::Instant) -> Vec<Rx> {
 /// `keyframe_interval` or on request) and one subscriber, with no bandwidth
 /// allocator. Returns the sim, the subscriber's peer and its video consumer.
 fn vp9_session(seed: u64, keyframe_interval: Duration) -> (Sim, usize, ConsumerId) {
-    let mut config = RouterConfig::default();
-    config.seed = seed;
-    config.initial_bandwidth_bps = None;
-    let mut sim = Sim::with_config(config);
-    let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
-    let (_, producers) = sim.publish(publisher, true, true);
-    {
-        let s = sim.client(publisher).source.as_mut().unwrap();
+    Sim::layer_session(seed, |s| {
         s.vp9_svc = true;
         s.temporal_layers = 3;
         s.keyframe_interval = keyframe_interval;
-    }
-    let sub = sim.add_peer("sub", LinkConfig::default(), LinkConfig::default());
-    let t = sim.subscribe(sub, &producers);
-    let consumer = sim.router.transport(t).unwrap().consumers()[1];
-    (sim, sub, consumer)
+    })
 }
 
 #[test]

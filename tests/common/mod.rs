@@ -19,8 +19,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use manifold_sfu::{
-    ConsumerOptions, Event, Input, ListenInfo, Output, ProducerId, Router, RouterConfig,
-    TransportId, WebRtcTransportOptions,
+    ConsumerId, ConsumerOptions, Event, Input, ListenInfo, Output, ProducerId, Router,
+    RouterConfig, TransportId, WebRtcTransportOptions,
 };
 
 pub use client::{Client, Rx};
@@ -74,6 +74,24 @@ impl Sim {
             auto_answer: true,
             seed,
         }
+    }
+
+    /// Switching under test, not bandwidth: a router with no allocator, one
+    /// publisher whose synthetic source `setup` configures, and one
+    /// subscriber to it. Returns the sim, the subscriber's peer and its
+    /// video consumer.
+    pub fn layer_session(seed: u64, setup: impl FnOnce(&mut Source)) -> (Sim, usize, ConsumerId) {
+        let mut config = RouterConfig::default();
+        config.seed = seed;
+        config.initial_bandwidth_bps = None;
+        let mut sim = Sim::with_config(config);
+        let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
+        let (_, producers) = sim.publish(publisher, true, true);
+        setup(sim.client(publisher).source.as_mut().unwrap());
+        let sub = sim.add_peer("sub", LinkConfig::default(), LinkConfig::default());
+        let t = sim.subscribe(sub, &producers);
+        let consumer = sim.router.transport(t).unwrap().consumers()[1];
+        (sim, sub, consumer)
     }
 
     pub fn elapsed(&self) -> Duration {
