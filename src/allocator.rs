@@ -14,7 +14,13 @@
 //!
 //! Hysteresis: downgrades follow the latest estimate at once; upgrades use
 //! the *lowest* estimate of the last [`UPGRADE_HOLD`], so a layer is only
-//! added once the estimate has held for that long. The router runs it every
+//! added once the estimate has held for that long; a paused consumer
+//! resumes on its lowest layer after [`RESUME_HOLD`].
+//!
+//! The congestion-control feedback corrects the estimate (see
+//! [`crate::loss_guard`]): after heavy loss the allocation keeps to what
+//! got through; on a clean link the media that flows is not taken away by
+//! an estimate that falls without loss. The router runs it every
 //! [`ALLOCATION_INTERVAL`] (`handle_timeout`) once an estimate exists.
 
 use std::collections::VecDeque;
@@ -22,12 +28,16 @@ use std::time::{Duration, Instant};
 
 use smallvec::SmallVec;
 
+use crate::loss_guard::{LossGuard, Verdict};
 use crate::ConsumerId;
 
 /// How often an allocator runs.
 pub(crate) const ALLOCATION_INTERVAL: Duration = Duration::from_millis(250);
 /// How long the estimate must hold before a consumer is upgraded.
 pub(crate) const UPGRADE_HOLD: Duration = Duration::from_secs(2);
+/// How long it must hold before a paused consumer resumes on its lowest
+/// layer: shorter, since a paused video is a freeze.
+pub(crate) const RESUME_HOLD: Duration = Duration::from_secs(1);
 /// How often a probe is asked for while the allocation is short of what
 /// the subscriber wants (str0m probes when the desired rate rises above the
 /// estimate, but only on a rise): without it, a consumer paused on a low
@@ -135,6 +145,10 @@ pub(crate) struct Allocator {
     congested: bool,
     /// When the first estimate arrived.
     first_estimate: Option<Instant>,
+    /// What the subscriber's congestion-control feedback says.
+    pub loss: LossGuard,
+    /// The feedback said the link is clean at the last round.
+    clean: bool,
 }
 
 impl Allocator {
@@ -149,6 +163,8 @@ impl Allocator {
             probe_lowered: false,
             congested: false,
             first_estimate: None,
+            loss: LossGuard::default(),
+            clean: false,
         }
     }
 
@@ -204,22 +220,45 @@ impl Allocator {
         // must leave headroom. The gap between the two is what stops a
         // layer that just fits from flapping with estimate noise.
         let unknown = u64::MAX / 4;
-        let latest = if self.congested {
-            cap(self.estimate().unwrap_or(unknown), KEEP)
-        } else {
-            cap(unknown, KEEP)
-        };
-        let held = cap(
+        let verdict = self.loss.handle_timeout(now);
+        if matches!(verdict, Verdict::Through(_)) {
+            self.congested = true;
+        }
+        self.clean = matches!(verdict, Verdict::Clean(_));
+        let lowest = |window: Duration| {
             self.history
                 .iter()
+                .filter(|(t, _)| now.saturating_duration_since(*t) <= window)
                 .map(|(_, b)| *b)
                 .min()
+                .or(self.estimate())
                 .filter(|_| self.congested)
-                .unwrap_or(unknown),
-            USABLE,
-        );
+                .unwrap_or(unknown)
+        };
+        let mut latest = if self.congested {
+            self.estimate().unwrap_or(unknown)
+        } else {
+            unknown
+        };
+        let (mut held, mut resume) = (lowest(UPGRADE_HOLD), lowest(RESUME_HOLD));
+        match verdict {
+            // Heavy loss: keep to what got through, whatever the estimate.
+            Verdict::Through(r) => {
+                latest = r;
+                held = held.min(r);
+                resume = r;
+            }
+            // Clean: what went through without loss may stay, whatever the
+            // estimate says (consumers may still trade layers within it).
+            Verdict::Clean(rate) => latest = latest.max(rate),
+            Verdict::None => {}
+        }
+        let latest = cap(latest, KEEP);
+        let held = cap(held, USABLE);
+        let resume = cap(resume, USABLE);
         let (fast, _) = allocate(latest, audio_bps, cands);
         let (slow, _) = allocate(held, audio_bps, cands);
+        let (quick, _) = allocate(resume, audio_bps, cands);
         let mut out = Vec::with_capacity(cands.len());
         let mut total = 0;
         for (i, c) in cands.iter().enumerate() {
@@ -233,11 +272,23 @@ impl Allocator {
                 (Some(_), None) => true,
                 _ => false,
             };
-            // Down (or equal) follows the latest estimate; up waits for the held one.
+            // Down (or equal) follows the latest estimate; up waits for the
+            // held one, resuming from a pause (lowest layer) for a shorter one.
+            let lowest_layer = (0..c.layers.len())
+                .find(|l| c.rate(*l).is_some())
+                .map(|l| l as u8);
+            // Without heavy loss the estimate may lower a layer but not
+            // switch a video off.
             let l = if !up(fast[i], prev) {
-                fast[i]
+                match verdict {
+                    Verdict::Through(_) => fast[i],
+                    _ if fast[i].is_none() && prev.is_some() => lowest_layer,
+                    _ => fast[i],
+                }
             } else if up(slow[i], prev) {
                 slow[i].min(fast[i]).max(prev)
+            } else if prev.is_none() && quick[i].is_some() && fast[i].is_some() {
+                lowest_layer
             } else {
                 prev
             };
@@ -272,9 +323,15 @@ impl Allocator {
             return desired;
         }
         let short = self.allocated_bps < self.desired_bps && estimate < desired;
+        // On a clean link probing costs little: probe twice as often.
+        let interval = if self.clean {
+            PROBE_INTERVAL / 2
+        } else {
+            PROBE_INTERVAL
+        };
         let due = self
             .last_probe
-            .is_none_or(|t| now.saturating_duration_since(t) >= PROBE_INTERVAL);
+            .is_none_or(|t| now.saturating_duration_since(t) >= interval);
         if short && due {
             self.last_probe = Some(now);
             self.probe_lowered = true;

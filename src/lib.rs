@@ -119,6 +119,7 @@ pub mod fuzzing;
 mod id;
 mod io;
 mod keyframe;
+mod loss_guard;
 pub mod packet;
 mod producer;
 mod router;

@@ -63,6 +63,7 @@ fn pinned_consumer_gets_the_only_high_layer() {
     sim.router.consumer(v[1]).unwrap().set_priority(1);
     sim.router.consumer(v[0]).unwrap().set_priority(3);
     run_rows(&mut sim, &mut table, t, sub, 10);
+    table.save("bandwidth_priorities");
     let (pinned, other) = (spatial(&mut sim, v[0]), spatial(&mut sim, v[1]));
     assert!(
         pinned > other && pinned >= Some(1),

@@ -49,6 +49,12 @@ impl Router {
                 BweKind::Twcc { estimate, .. } | BweKind::Remb { estimate, .. },
             ) => self.on_estimate(tid, estimate.as_u64()),
             str0m::Event::MediaChanged(c) => self.on_media_changed(tid, c),
+            str0m::Event::PeerStats(s) => {
+                if let Some(t) = self.transports.get_mut(&tid) {
+                    let loss = s.egress_loss_fraction;
+                    (t.allocator.loss).on_stats(self.now, s.peer_bytes_tx, loss);
+                }
+            }
             str0m::Event::Closed => {
                 if let Some(t) = self.transports.get_mut(&tid) {
                     t.failure = Some(crate::transport::Failure::PeerClosed);

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use smallvec::SmallVec;
 use str0m::bwe::Bitrate;
@@ -35,6 +35,10 @@ use crate::router::queue::OutQueue;
 use crate::{ConsumerId, ProducerId, TransportId};
 
 use negotiation::Negotiation;
+
+/// How often str0m reports peer stats when bandwidth estimation is on:
+/// the allocator's loss guard reads the feedback's loss from them.
+pub(crate) const STATS_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Shared, expensive-to-make material for new transports: the crypto
 /// provider and one DTLS certificate (generating a certificate is most of
@@ -129,7 +133,7 @@ impl Transport {
             .enable_av1(codecs.av1)
             .set_send_buffer_audio(limits.rtx_cache_audio)
             .set_send_buffer_video(limits.rtx_cache_video)
-            .set_stats_interval(None)
+            .set_stats_interval(config.initial_bandwidth_bps.map(|_| STATS_INTERVAL))
             .enable_bwe(config.initial_bandwidth_bps.map(Bitrate::from))
             .set_extension(
                 crate::ext::DEPENDENCY_DESCRIPTOR_ID,
