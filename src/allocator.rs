@@ -43,6 +43,11 @@ pub(crate) const RESUME_HOLD: Duration = Duration::from_secs(1);
 /// estimate, but only on a rise): without it, a consumer paused on a low
 /// estimate would never see the estimate grow again.
 const PROBE_INTERVAL: Duration = Duration::from_secs(4);
+/// How long a clean link may be held short of what the subscriber wants
+/// before str0m's estimator is restarted ([`Allocator::refresh_estimator`]).
+const STUCK_CLEAN: Duration = Duration::from_secs(3);
+/// Shortest time between two such restarts.
+const STUCK_COOLDOWN: Duration = Duration::from_secs(6);
 /// How long after the first estimate allocation starts.
 pub(crate) const WARMUP: Duration = Duration::from_secs(3);
 /// Share of the estimate an existing allocation may keep using.
@@ -149,6 +154,10 @@ pub(crate) struct Allocator {
     pub loss: LossGuard,
     /// The feedback said the link is clean at the last round.
     clean: bool,
+    /// Since when it has said so.
+    clean_since: Option<Instant>,
+    /// The last time str0m's estimator was restarted.
+    last_refresh: Option<Instant>,
 }
 
 impl Allocator {
@@ -165,6 +174,8 @@ impl Allocator {
             first_estimate: None,
             loss: LossGuard::default(),
             clean: false,
+            clean_since: None,
+            last_refresh: None,
         }
     }
 
@@ -225,6 +236,11 @@ impl Allocator {
             self.congested = true;
         }
         self.clean = matches!(verdict, Verdict::Clean(_));
+        if self.clean {
+            self.clean_since.get_or_insert(now);
+        } else {
+            self.clean_since = None;
+        }
         let lowest = |window: Duration| {
             self.history
                 .iter()
@@ -308,6 +324,26 @@ impl Allocator {
             + audio_bps;
         self.current = out.clone();
         out
+    }
+
+    /// Whether to restart str0m's estimator from its current estimate this
+    /// round: the link has been clean for [`STUCK_CLEAN`] while the
+    /// allocation stays short of what the subscriber wants. A restart
+    /// forgets the loss controller's memory of old losses and probes from
+    /// the estimate upward at once (its start-up probes), instead of waiting
+    /// for an application-limited probe.
+    pub(crate) fn refresh_estimator(&mut self, now: Instant) -> Option<u64> {
+        // Materially short (a layer missing), not measurement noise.
+        let short = (self.allocated_bps as f64) < self.desired_bps as f64 * 0.8;
+        let clean_for = self.clean_since.map(|t| now.saturating_duration_since(t));
+        let due = self
+            .last_refresh
+            .is_none_or(|t| now.saturating_duration_since(t) >= STUCK_COOLDOWN);
+        if !(short && due && clean_for.is_some_and(|d| d >= STUCK_CLEAN)) {
+            return None;
+        }
+        self.last_refresh = Some(now);
+        self.estimate()
     }
 
     /// The desired rate to hand str0m this round. str0m probes when the

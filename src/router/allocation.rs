@@ -103,6 +103,9 @@ impl Router {
         // Padding keeps the estimate honest up to what is allocated; a
         // desired rate above the estimate makes str0m probe for more.
         let minimum = t.allocator.allocated_bps;
+        if let Some(e) = t.allocator.refresh_estimator(now) {
+            t.guarded(|rtc| rtc.bwe().reset(Bitrate::from(e)));
+        }
         let desired = t.allocator.desired_for_str0m(now);
         t.guarded(|rtc| {
             rtc.bwe()

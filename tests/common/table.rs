@@ -35,7 +35,9 @@ const SLACK: u64 = 300;
 const SLACK_MS: u64 = 500;
 /// A gap between complete frames longer than this is a freeze.
 const FREEZE: Duration = Duration::from_millis(300);
-/// How many layer steps a layer column may differ by, in all.
+/// How many layer steps a layer column may differ by, in all: this many,
+/// or one per consumer in the column if more (mid-ramp, each consumer's
+/// switch lands a little earlier or later).
 const LAYER_SLACK: i64 = 3;
 
 #[derive(Default)]
@@ -166,7 +168,8 @@ fn cell_matches(a: &str, b: &str, (slack, rise): (u64, bool)) -> bool {
         return hi <= FACTOR * lo + slack;
     }
     if let (Some(x), Some(y)) = (layer_score(a), layer_score(b)) {
-        return (x - y).abs() <= LAYER_SLACK;
+        let letters = b.chars().filter(|c| *c != ' ').count() as i64;
+        return (x - y).abs() <= LAYER_SLACK.max(letters);
     }
     a == b
 }
