@@ -146,7 +146,8 @@ async fn select(
     }
     let log = format!("{req:?}");
     let state = app
-        .media
+        .workers
+        .of(&stream)
         .call(move |sfu| {
             let tid = viewer_transport(sfu, &stream, &session)
                 .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such session"))?;
@@ -165,7 +166,8 @@ async fn show(
 ) -> Result<Response, ApiError> {
     authorize(&app, &headers)?;
     let state = app
-        .media
+        .workers
+        .of(&stream)
         .call(move |sfu| {
             let tid = viewer_transport(sfu, &stream, &session)
                 .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such session"))?;

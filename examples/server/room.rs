@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use crate::media::{Session, Sfu};
+use crate::media::{Media, Session, Sfu};
 use crate::whip::{readable, valid_name};
 use crate::App;
 
@@ -235,7 +235,9 @@ async fn ws(
 async fn session(app: App, room: String, name: String, mut socket: WebSocket) {
     let (tx, mut rx) = mpsc::channel(QUEUE);
     let (r, n) = (room.clone(), name.clone());
-    let joined = app.media.call(move |sfu| join(sfu, r, n, tx)).await;
+    // Every member of a room is on the same worker.
+    let media = app.workers.of(&room).clone();
+    let joined = media.call(move |sfu| join(sfu, r, n, tx)).await;
     let (tid, peers) = match joined {
         Ok(Ok(j)) => j,
         Ok(Err(message)) => return refuse(socket, message).await,
@@ -255,7 +257,7 @@ async fn session(app: App, room: String, name: String, mut socket: WebSocket) {
                 Some(Ok(Message::Text(text))) => {
                     debug!("room {room}: {name} sent {}", text.get(..20).unwrap_or(&text));
                     let reply = match serde_json::from_str::<ClientMsg>(&text) {
-                        Ok(msg) => handle(&app, tid, &mut gen, msg).await,
+                        Ok(msg) => handle(&media, tid, &mut gen, msg).await,
                         Err(e) => Some(error(format!("bad message: {e}"))),
                     };
                     if let Some(reply) = reply {
@@ -290,7 +292,7 @@ async fn session(app: App, room: String, name: String, mut socket: WebSocket) {
         }
     }
     let _ = tokio::time::timeout(SEND_WAIT, socket.send(Message::Close(None))).await;
-    let _ = app.media.call(move |sfu| leave(sfu, tid)).await;
+    let _ = media.call(move |sfu| leave(sfu, tid)).await;
     info!("room {room}: {name} left");
 }
 
@@ -313,9 +315,13 @@ async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> bool {
 }
 
 /// A page message: run it on the loop; maybe reply.
-async fn handle(app: &App, tid: TransportId, gen: &mut u64, msg: ClientMsg) -> Option<ServerMsg> {
-    let result = app
-        .media
+async fn handle(
+    media: &Media,
+    tid: TransportId,
+    gen: &mut u64,
+    msg: ClientMsg,
+) -> Option<ServerMsg> {
+    let result = media
         .call(move |sfu| {
             let reply = command(sfu, tid, msg);
             match sfu.sessions.get(&tid) {

@@ -198,7 +198,8 @@ async fn publish(
     let offer = check_request(&app, &headers, &body)?;
     let name = stream.clone();
     let (session, answer) = app
-        .media
+        .workers
+        .of(&stream)
         .call(move |sfu| start_publisher(sfu, name, &offer))
         .await??;
     info!("stream {stream}: publisher {session}");
@@ -264,7 +265,8 @@ async fn view(
     let offer = check_request(&app, &headers, &body)?;
     let name = stream.clone();
     let (session, answer) = app
-        .media
+        .workers
+        .of(&stream)
         .call(move |sfu| start_viewer(sfu, name, &offer))
         .await??;
     info!("stream {stream}: viewer {session}");
@@ -300,7 +302,8 @@ async fn end_session(
 ) -> Result<Response, ApiError> {
     authorize(&app, &headers)?;
     let ended = app
-        .media
+        .workers
+        .of(&stream)
         .call(move |sfu| end(sfu, &stream, &session))
         .await?;
     match ended {
