@@ -329,7 +329,7 @@ fn drain(sfu: &mut Sfu, io: &mut UdpIo) -> Instant {
         match sfu.router.poll_output() {
             Output::Transmit(t) => {
                 io.push(t);
-                if io.queued() >= udp::SEND_BATCH {
+                if io.batch_ready() {
                     io.flush();
                 }
             }

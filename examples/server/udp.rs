@@ -51,6 +51,9 @@ pub struct IoStats {
     pub send_calls: u64,
     /// Datagrams sent.
     pub sent: u64,
+    /// Times the socket was found full (`EAGAIN`) and sending paused until
+    /// it was writable again; nothing is lost.
+    pub stalls: u64,
     /// Datagrams the kernel refused (not `EAGAIN`), dropped.
     pub send_errors: u64,
     /// Datagrams dropped because [`MAX_QUEUE`] were already waiting.
@@ -73,6 +76,8 @@ pub struct UdpIo {
     queue: VecDeque<Transmit>,
     /// Destinations of the batch being sent (kept to reuse the allocation).
     addrs: Vec<SockAddr>,
+    /// The last flush found the socket full.
+    stalled: bool,
     pub stats: IoStats,
 }
 
@@ -94,6 +99,7 @@ impl UdpIo {
             received: Vec::with_capacity(RECV_BATCH),
             queue: VecDeque::new(),
             addrs: Vec::with_capacity(SEND_BATCH),
+            stalled: false,
             stats: IoStats::default(),
         })
     }
@@ -145,9 +151,10 @@ impl UdpIo {
         self.queue.push_back(t);
     }
 
-    /// Datagrams queued and not sent yet.
-    pub fn queued(&self) -> usize {
-        self.queue.len()
+    /// Whether a batch is ready to send: [`SEND_BATCH`] datagrams queued
+    /// and the socket not known to be full.
+    pub fn batch_ready(&self) -> bool {
+        self.queue.len() >= SEND_BATCH && !self.stalled
     }
 
     /// Send queued datagrams, in order, until the queue is empty or the
@@ -168,11 +175,16 @@ impl UdpIo {
             match r {
                 Ok(n) => {
                     // Fewer than asked: the next call reports why.
+                    self.stalled = false;
                     self.stats.send_calls += 1;
                     self.stats.sent += n as u64;
                     self.queue.drain(..n);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.stats.stalls += u64::from(!self.stalled);
+                    self.stalled = true;
+                    return true;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     // The first datagram of the batch failed: drop it alone.
@@ -310,7 +322,7 @@ mod tests {
             // tokio learns that a new socket is writable on its first poll.
             a.writable().await.unwrap();
             assert!(!a.flush());
-            assert_eq!(a.queued(), 0);
+            assert!(a.queue.is_empty());
             assert_eq!(a.stats.sent, 100);
             assert_eq!(a.stats.send_calls, 2);
             for (io, first) in [(&mut b, 0u8), (&mut c, 1u8)] {
