@@ -274,7 +274,12 @@ async fn run(mut sfu: Sfu, mut io: UdpIo, local: SocketAddr, mut jobs: mpsc::Rec
         }
         tokio::select! {
             r = io.readable() => match r {
-                Ok(()) => receive(&mut sfu, &mut io, local),
+                // A full batch: the socket has a backlog and the loop will
+                // not sleep soon. Let other threads on this core run (the
+                // HTTP runtime: under SCHED_FIFO nothing else would).
+                Ok(()) => if receive(&mut sfu, &mut io, local) == udp::RECV_BATCH {
+                    std::thread::yield_now();
+                },
                 Err(e) => debug!("UDP receive: {e}"),
             },
             // The socket was full: it has room again (flushed at the top).
@@ -291,12 +296,16 @@ async fn run(mut sfu: Sfu, mut io: UdpIo, local: SocketAddr, mut jobs: mpsc::Rec
     info!("media loop on {local} stopped: {:?}", io.stats);
 }
 
-/// Feed one batch of datagrams to the router, draining after each.
-fn receive(sfu: &mut Sfu, io: &mut UdpIo, local: SocketAddr) {
+/// Feed one batch of datagrams to the router, draining after each;
+/// returns how many there were.
+fn receive(sfu: &mut Sfu, io: &mut UdpIo, local: SocketAddr) -> usize {
     let n = match io.recv_batch() {
         Ok(n) => n,
         // E.g. ICMP port unreachable from a peer that went away.
-        Err(e) => return debug!("UDP receive: {e}"),
+        Err(e) => {
+            debug!("UDP receive: {e}");
+            return 0;
+        }
     };
     for i in 0..n {
         let (source, data) = io.datagram(i);
@@ -311,7 +320,13 @@ fn receive(sfu: &mut Sfu, io: &mut UdpIo, local: SocketAddr) {
             })
         });
         drain(sfu, io);
+        // Send now, not after the rest of the batch: str0m stamped these
+        // datagrams' send time (TWCC) already, and holding them while it
+        // handles more input would look like network queueing to the
+        // viewers' bandwidth estimators.
+        io.flush();
     }
+    n
 }
 
 /// Run `f`; a panic (a bug) is logged and the loop goes on serving.

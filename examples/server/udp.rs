@@ -76,7 +76,7 @@ pub struct UdpIo {
     queue: VecDeque<Transmit>,
     /// Destinations of the batch being sent (kept to reuse the allocation).
     addrs: Vec<SockAddr>,
-    /// The last flush found the socket full.
+    /// The last flush found the socket full (to count stalls, not retries).
     stalled: bool,
     pub stats: IoStats,
 }
@@ -151,10 +151,9 @@ impl UdpIo {
         self.queue.push_back(t);
     }
 
-    /// Whether a batch is ready to send: [`SEND_BATCH`] datagrams queued
-    /// and the socket not known to be full.
+    /// Whether a whole batch ([`SEND_BATCH`]) is queued.
     pub fn batch_ready(&self) -> bool {
-        self.queue.len() >= SEND_BATCH && !self.stalled
+        self.queue.len() >= SEND_BATCH
     }
 
     /// Send queued datagrams, in order, until the queue is empty or the
