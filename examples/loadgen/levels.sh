@@ -7,9 +7,10 @@
 #   examples/loadgen/levels.sh [SUBSCRIBERS...]        # default: 50 100 200
 #
 # Environment: PUBLISHERS (1), BITRATE (1500000), RUN_SECONDS (10),
-# WARMUP (2), SERVER_CPU (0), LOADGEN_CPU (1), and PRIO: a command prefix for
-# both processes, e.g. PRIO="chrt -f 10" (root) so that other work on a shared
-# machine does not preempt them.
+# WARMUP (2), SERVER_CPU (0; a taskset list such as 0,1 for several workers),
+# LOADGEN_CPU (1), SERVER_ARGS (more server flags, e.g. "--workers 2") and
+# PRIO: a command prefix for both processes, e.g. PRIO="chrt -f 10" (root) so
+# that other work on a shared machine does not preempt them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TARGET="${CARGO_TARGET_DIR:-target}"
@@ -22,6 +23,7 @@ SERVER_CPU="${SERVER_CPU:-0}"
 LOADGEN_CPU="${LOADGEN_CPU:-1}"
 WARMUP="${WARMUP:-2}"
 PRIO="${PRIO:-}"
+SERVER_ARGS="${SERVER_ARGS:-}"
 LEVELS=("$@")
 [ ${#LEVELS[@]} -gt 0 ] || LEVELS=(50 100 200)
 
@@ -36,8 +38,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# shellcheck disable=SC2086 # PRIO and SERVER_ARGS are meant to split into words.
 $PRIO taskset -c "$SERVER_CPU" "$SERVER" --http 127.0.0.1:0 --udp 127.0.0.1:0 \
-  --log warn >"$work/server.out" 2>"$work/server.err" &
+  --log warn $SERVER_ARGS >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 url=""
 for _ in $(seq 100); do

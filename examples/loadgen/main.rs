@@ -183,8 +183,9 @@ pub struct Found {
     /// Sessions (`Location`) to delete at the end.
     locations: Vec<String>,
     pub server_pid: Option<u32>,
-    /// The server's UDP port (from its candidates).
-    pub server_port: Option<u16>,
+    /// The server's UDP ports (from its candidates; one per server worker
+    /// that holds a stream).
+    pub server_ports: Vec<u16>,
     /// Our peers' UDP ports.
     pub ports: Vec<u16>,
 }
@@ -205,9 +206,9 @@ fn setup(
         let (answer, location) = signal.offer("whip", &stream_name(i), &offer)?;
         found.locations.push(location);
         found.ports.push(peer.local_port());
-        if found.server_port.is_none() {
-            let port = signal::candidate_port(&answer).ok_or("no UDP candidate in the answer")?;
-            found.server_port = Some(port);
+        let port = signal::candidate_port(&answer).ok_or("no UDP candidate in the answer")?;
+        if !found.server_ports.contains(&port) {
+            found.server_ports.push(port);
             if found.server_pid.is_none() {
                 match procfs::pid_of_udp_port(port) {
                     Ok(pid) => found.server_pid = Some(pid),

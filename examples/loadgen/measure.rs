@@ -59,9 +59,9 @@ pub fn measure(args: &Args, shared: &Shared, found: &Found) -> Measured {
         .unwrap_or_default()
         .min(total.saturating_sub(Duration::from_secs(1)));
     let cpu = Cpu::new(found.server_pid);
-    let server_port: Vec<u16> = found.server_port.into_iter().collect();
+    let server_ports = &found.server_ports;
     let drops = || {
-        let server = procfs::udp_drops(&server_port).filter(|_| !server_port.is_empty());
+        let server = procfs::udp_drops(server_ports).filter(|_| !server_ports.is_empty());
         (server, procfs::udp_drops(&found.ports))
     };
     let mut progress = Progress::new(shared, args, &cpu);

@@ -112,7 +112,8 @@ async fn select(
     let req = parse_layer_request(&body)?;
     let log = format!("{req:?}");
     let state = app
-        .media
+        .workers
+        .of(&stream)
         .call(move |sfu| {
             let tid = viewer_transport(sfu, &stream, &session)
                 .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such session"))?;
@@ -131,7 +132,8 @@ async fn show(
 ) -> Result<Response, ApiError> {
     authorize(&app, &headers)?;
     let state = app
-        .media
+        .workers
+        .of(&stream)
         .call(move |sfu| {
             let tid = viewer_transport(sfu, &stream, &session)
                 .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such session"))?;

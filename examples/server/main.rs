@@ -1,14 +1,17 @@
 //! Manifold's reference server: WHIP publishing, WHEP viewing and a
-//! conference room, all on one [`manifold_sfu::Router`] and one UDP port.
+//! conference room, on one [`manifold_sfu::Router`] and one UDP port per
+//! worker thread (one by default).
 //!
 //! ```text
 //! cargo run --release --example server -- [--http ADDR] [--udp ADDR]
-//!     [--announce IP] [--token SECRET] [--no-bwe] [--log LEVEL]
+//!     [--workers N] [--announce IP] [--token SECRET] [--no-bwe] [--log LEVEL]
 //! ```
 //!
 //! Files:
 //! * `main.rs`: command line, startup and clean shutdown;
-//! * `media.rs`: the router's loop (UDP socket, timer, commands from HTTP);
+//! * `media.rs`: the router's loop (UDP socket, timer, commands from HTTP)
+//!   and the placement of streams and rooms on workers;
+//! * `udp.rs`: batched UDP receive and send (`recvmmsg`, `sendmmsg`);
 //! * `whip.rs`: WHIP (RFC 9725) and WHEP endpoints;
 //! * `layer.rs`: the WHEP layer extension (a viewer picks its layers);
 //! * `room.rs`: the conference room's pages and WebSocket signaling;
@@ -20,6 +23,7 @@ mod layer;
 mod media;
 mod room;
 mod signal;
+mod udp;
 mod whip;
 
 use std::net::{IpAddr, SocketAddr};
@@ -32,7 +36,7 @@ use tokio::sync::watch;
 use tracing::level_filters::LevelFilter;
 use tracing::{info, warn};
 
-use media::Media;
+use media::Workers;
 use signal::MAX_BODY;
 
 #[derive(Parser, Debug)]
@@ -41,9 +45,14 @@ struct Args {
     /// HTTP address: pages, WHIP/WHEP and WebSocket signaling (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     http: SocketAddr,
-    /// UDP address for all media (port 0: any free port).
+    /// UDP address for media: worker i binds this port + i (port 0: any
+    /// free port for each).
     #[arg(long, default_value = "127.0.0.1:40000")]
     udp: SocketAddr,
+    /// Media worker threads, each with its own router and UDP port. A
+    /// stream or room lives on one worker (by a hash of its name).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    workers: u16,
     /// IP put in ICE candidates (needed when --udp binds 0.0.0.0 or sits behind NAT).
     #[arg(long)]
     announce: Option<IpAddr>,
@@ -62,8 +71,8 @@ struct Args {
 /// What every HTTP handler gets.
 #[derive(Clone)]
 pub struct App {
-    /// Commands to the router's loop.
-    pub media: Media,
+    /// Commands to the routers' loops: `workers.of(name).call(...)`.
+    pub workers: Workers,
     /// The bearer token, if one is required.
     pub token: Option<Arc<str>>,
     /// Becomes `true` when the server shuts down; WebSocket sessions end.
@@ -106,11 +115,27 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Bind one UDP socket per worker: port, port + 1, ... (or any free ports).
+fn bind_udp(first: SocketAddr, n: u16) -> Result<Vec<std::net::UdpSocket>, String> {
+    (0..n)
+        .map(|i| {
+            let port = match first.port() {
+                0 => Some(0),
+                p => p.checked_add(i),
+            };
+            let addr = SocketAddr::new(first.ip(), port.ok_or("--udp port + workers > 65535")?);
+            std::net::UdpSocket::bind(addr).map_err(|e| format!("cannot bind UDP {addr}: {e}"))
+        })
+        .collect()
+}
+
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let udp = std::net::UdpSocket::bind(args.udp)
-        .map_err(|e| format!("cannot bind UDP {}: {e}", args.udp))?;
-    let udp_addr = udp.local_addr()?;
-    if udp_addr.ip().is_unspecified() && args.announce.is_none() {
+    let sockets = bind_udp(args.udp, args.workers)?;
+    let udp_addrs = sockets
+        .iter()
+        .map(|s| s.local_addr())
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.udp.ip().is_unspecified() && args.announce.is_none() {
         return Err(
             "--udp binds every interface: say which IP to put in candidates \
                     with --announce IP"
@@ -122,7 +147,14 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.no_bwe {
         config.initial_bandwidth_bps = None;
     }
-    let (media, media_thread) = media::start(udp, args.announce, config)?;
+    let mut media = Vec::new();
+    let mut threads = Vec::new();
+    for (i, socket) in sockets.into_iter().enumerate() {
+        let (m, thread) = media::start(i, socket, args.announce, config.clone())?;
+        media.push(m);
+        threads.push(thread);
+    }
+    let workers = Workers::new(media);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -135,7 +167,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let http = tcp.local_addr()?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let app = App {
-            media: media.clone(),
+            workers: workers.clone(),
             token,
             stopping: stop_rx,
         };
@@ -150,12 +182,24 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             true => format!("http://localhost:{}", http.port()),
             false => format!("http://{http}"),
         };
-        let announced = args.announce.unwrap_or(udp_addr.ip());
+        let announced = args.announce.unwrap_or(args.udp.ip());
         println!("Manifold server is up.");
         println!("  conference rooms: {base}/");
         println!("  WHIP publish:     POST {base}/whip/{{stream}}");
         println!("  WHEP view:        POST {base}/whep/{{stream}}");
-        println!("  media:            udp {udp_addr} (candidates announce {announced})");
+        match &udp_addrs[..] {
+            [one] => println!("  media:            udp {one} (candidates announce {announced})"),
+            all => {
+                println!(
+                    "  media:            {} workers, udp {} (candidates announce {announced})",
+                    all.len(),
+                    all.iter()
+                        .map(|a| a.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+            }
+        }
         if args.no_bwe {
             println!("  bandwidth:        estimation and allocation off (--no-bwe)");
         }
@@ -185,11 +229,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         // Close every transport (DTLS close_notify to each client).
-        media.shutdown().await;
+        workers.shutdown().await;
         Ok::<(), Box<dyn std::error::Error>>(())
     })?;
     drop(rt);
-    let _ = media_thread.join();
+    for t in threads {
+        let _ = t.join();
+    }
     println!("Manifold server stopped.");
     Ok(())
 }

@@ -1,18 +1,23 @@
-//! The router's loop: the one place that owns the [`Router`].
+//! The router's loop: the one place that owns a [`Router`].
 //!
-//! A dedicated thread runs a small tokio runtime with one task that owns the
-//! router, the UDP socket and the timer. HTTP and WebSocket handlers never
-//! touch the router: they send a job (a closure over [`Sfu`]) on a bounded
-//! channel and await its result on a oneshot channel ([`Media::call`]).
+//! Each worker is a dedicated thread running a small tokio runtime with one
+//! task that owns its router, its UDP socket and its timer. HTTP and
+//! WebSocket handlers never touch a router: they send a job (a closure over
+//! [`Sfu`]) on the owning worker's bounded channel and await its result on
+//! a oneshot channel ([`Media::call`]); [`Workers::of`] picks the worker
+//! from the stream or room name.
 //!
-//! After every input (datagram, timeout or job) the loop drains
+//! After every input (a datagram, a timeout or a job) the loop drains
 //! [`Router::poll_output`] until it returns a timeout: transmits go to the
-//! socket, events go to the session that owns the event's transport, and
-//! the deadline is when the loop wakes up next if nothing arrives first.
-//! This is the loop to copy when embedding the router in your own server.
+//! send queue (flushed with `sendmmsg`, see [`crate::udp`]), events go to
+//! the session that owns the event's transport, and the deadline is when
+//! the loop wakes up next if nothing arrives first. Datagrams are read up
+//! to 32 per system call; due timers run after each batch. This is the loop
+//! to copy when embedding the router in your own server.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -20,18 +25,20 @@ use manifold_sfu::{
     CloseReason, Event, Input, ListenInfo, Output, Router, RouterConfig, RouterError, TransportId,
     WebRtcTransportOptions,
 };
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
+use crate::udp::{self, UdpIo};
 use crate::{room, whip};
 
 /// Jobs waiting for the loop; past this, HTTP handlers wait (then get 503).
 const JOB_QUEUE: usize = 256;
 /// How long a handler waits for room in the job queue or for the reply.
 const JOB_WAIT: Duration = Duration::from_secs(5);
-/// Largest datagram we read.
-const MAX_DATAGRAM: usize = 2048;
+/// How long a stopping loop keeps flushing its last datagrams.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(1);
+/// How often the loop logs datagrams it dropped (if any).
+const DROP_REPORT: Duration = Duration::from_secs(10);
 
 /// A command for the loop: runs on the loop's state, between two inputs.
 type Job = Box<dyn FnOnce(&mut Sfu) + Send>;
@@ -79,6 +86,42 @@ impl Media {
             })
             .await;
     }
+}
+
+/// Every worker's loop. A stream or room lives on one worker, picked by a
+/// stable hash of its name, so a publisher and its viewers (a room and its
+/// members) share one router; every request about it goes there.
+#[derive(Clone)]
+pub struct Workers(Arc<[Media]>);
+
+impl Workers {
+    pub fn new(media: Vec<Media>) -> Self {
+        assert!(!media.is_empty(), "at least one worker");
+        Self(media.into())
+    }
+
+    /// The loop that owns stream or room `name`.
+    pub fn of(&self, name: &str) -> &Media {
+        &self.0[place(name, self.0.len())]
+    }
+
+    /// Close every transport on every worker and stop the loops.
+    pub async fn shutdown(&self) {
+        let all = self.0.iter().map(|m| m.shutdown());
+        for f in all.collect::<Vec<_>>() {
+            f.await;
+        }
+    }
+}
+
+/// The worker of `name` out of `n`: FNV-1a, the same in every build and run
+/// (unlike std's hasher), so placement is reproducible.
+pub fn place(name: &str, n: usize) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h % n as u64) as usize
 }
 
 /// Who a transport belongs to; events about it go there.
@@ -152,14 +195,27 @@ fn transport_of(e: &Event) -> Option<TransportId> {
     })
 }
 
-/// Start the loop on its own thread, on an already bound socket.
+/// Start worker `index`'s loop on its own thread, on an already bound
+/// socket.
 pub fn start(
+    index: usize,
     socket: std::net::UdpSocket,
     announce: Option<IpAddr>,
     config: RouterConfig,
 ) -> std::io::Result<(Media, JoinHandle<()>)> {
     let local = socket.local_addr()?;
     socket.set_nonblocking(true)?;
+    match udp::grow_buffers(&socket) {
+        Ok((rx, tx)) if rx < udp::SOCKET_BUFFER || tx < udp::SOCKET_BUFFER => warn!(
+            "udp {local}: socket buffers {} KiB in / {} KiB out, asked for {} KiB: \
+             raise net.core.rmem_max and wmem_max",
+            rx / 1024,
+            tx / 1024,
+            udp::SOCKET_BUFFER / 1024
+        ),
+        Ok((rx, tx)) => debug!("udp {local}: socket buffers {rx} / {tx} bytes"),
+        Err(e) => warn!("udp {local}: cannot size socket buffers: {e}"),
+    }
     let mut listen = ListenInfo::new(local);
     if let Some(ip) = announce {
         listen = listen.with_announced(ip);
@@ -168,51 +224,66 @@ pub fn start(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let thread = std::thread::Builder::new()
-        .name("media".into())
-        .spawn(move || {
-            rt.block_on(async move {
-                let socket = match UdpSocket::from_std(socket) {
-                    Ok(s) => s,
-                    Err(e) => return warn!("UDP socket: {e}"),
-                };
-                let router = Router::new(config, Instant::now());
-                let sfu = Sfu {
-                    router,
-                    listen,
-                    sessions: HashMap::new(),
-                    streams: Default::default(),
-                    rooms: Default::default(),
-                    stopping: false,
-                };
-                run(sfu, socket, local, rx).await;
-            })
-        })?;
+    let name = match index {
+        0 => "media".to_owned(),
+        i => format!("media-{i}"),
+    };
+    let thread = std::thread::Builder::new().name(name).spawn(move || {
+        rt.block_on(async move {
+            let io = match UdpIo::new(socket) {
+                Ok(io) => io,
+                Err(e) => return warn!("UDP socket: {e}"),
+            };
+            let router = Router::new(config, Instant::now());
+            let sfu = Sfu {
+                router,
+                listen,
+                sessions: HashMap::new(),
+                streams: Default::default(),
+                rooms: Default::default(),
+                stopping: false,
+            };
+            run(sfu, io, local, rx).await;
+        })
+    })?;
     Ok((Media { jobs: tx }, thread))
 }
 
-/// The loop: wait for a datagram, a job or the router's deadline; feed it;
-/// drain the output; repeat.
-async fn run(mut sfu: Sfu, socket: UdpSocket, local: SocketAddr, mut jobs: mpsc::Receiver<Job>) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
+/// The loop: wait for datagrams, a job or the router's deadline; feed it;
+/// drain the output into the send queue; flush; repeat.
+async fn run(mut sfu: Sfu, mut io: UdpIo, local: SocketAddr, mut jobs: mpsc::Receiver<Job>) {
+    let mut drops = Drops::new(local);
     loop {
-        let deadline = drain(&mut sfu, &socket).await;
+        let mut deadline = drain(&mut sfu, &mut io);
+        // Run due timers before reading more: str0m releases forwarded
+        // packets on its timeout, so a batch of input goes out here.
+        let now = Instant::now();
+        if deadline <= now {
+            guard(&mut sfu, |sfu| sfu.router.handle_input(Input::Timeout(now)));
+            deadline = drain(&mut sfu, &mut io);
+        }
+        let backlog = io.flush();
+        drops.check(&io);
         if sfu.stopping {
+            // Let the goodbyes (DTLS close_notify) leave.
+            let _ = tokio::time::timeout(SHUTDOWN_FLUSH, async {
+                while io.flush() && io.writable().await.is_ok() {}
+            })
+            .await;
             break;
         }
         tokio::select! {
-            r = socket.recv_from(&mut buf) => match r {
-                Ok((n, source)) => guard(&mut sfu, |sfu| sfu.router.handle_input(Input::Receive {
-                    now: Instant::now(),
-                    source,
-                    // The socket's own address, even when the peer reached
-                    // it from another interface (peer-reflexive).
-                    destination: local,
-                    data: &buf[..n],
-                })),
-                // E.g. ICMP port unreachable from a peer that went away.
+            r = io.readable() => match r {
+                // A full batch: the socket has a backlog and the loop will
+                // not sleep soon. Let other threads on this core run (the
+                // HTTP runtime: under SCHED_FIFO nothing else would).
+                Ok(()) => if receive(&mut sfu, &mut io, local) == udp::RECV_BATCH {
+                    std::thread::yield_now();
+                },
                 Err(e) => debug!("UDP receive: {e}"),
             },
+            // The socket was full: it has room again (flushed at the top).
+            _ = io.writable(), if backlog => {}
             job = jobs.recv() => match job {
                 Some(job) => guard(&mut sfu, job),
                 None => break,
@@ -222,7 +293,40 @@ async fn run(mut sfu: Sfu, socket: UdpSocket, local: SocketAddr, mut jobs: mpsc:
             }
         }
     }
-    info!("media loop stopped");
+    info!("media loop on {local} stopped: {:?}", io.stats);
+}
+
+/// Feed one batch of datagrams to the router, draining after each;
+/// returns how many there were.
+fn receive(sfu: &mut Sfu, io: &mut UdpIo, local: SocketAddr) -> usize {
+    let n = match io.recv_batch() {
+        Ok(n) => n,
+        // E.g. ICMP port unreachable from a peer that went away.
+        Err(e) => {
+            debug!("UDP receive: {e}");
+            return 0;
+        }
+    };
+    for i in 0..n {
+        let (source, data) = io.datagram(i);
+        guard(sfu, |sfu| {
+            sfu.router.handle_input(Input::Receive {
+                now: Instant::now(),
+                source,
+                // The socket's own address, even when the peer reached
+                // it from another interface (peer-reflexive).
+                destination: local,
+                data,
+            })
+        });
+        drain(sfu, io);
+        // Send now, not after the rest of the batch: str0m stamped these
+        // datagrams' send time (TWCC) already, and holding them while it
+        // handles more input would look like network queueing to the
+        // viewers' bandwidth estimators.
+        io.flush();
+    }
+    n
 }
 
 /// Run `f`; a panic (a bug) is logged and the loop goes on serving.
@@ -233,17 +337,74 @@ fn guard(sfu: &mut Sfu, f: impl FnOnce(&mut Sfu)) {
     }
 }
 
-/// Drain the router until it says when to wake up next.
-async fn drain(sfu: &mut Sfu, socket: &UdpSocket) -> Instant {
+/// Drain the router until it says when to wake up next. Transmits go to
+/// the send queue, sent a batch at a time.
+fn drain(sfu: &mut Sfu, io: &mut UdpIo) -> Instant {
     loop {
         match sfu.router.poll_output() {
             Output::Transmit(t) => {
-                if let Err(e) = socket.send_to(&t.contents, t.destination).await {
-                    debug!("UDP send to {}: {e}", t.destination);
+                io.push(t);
+                if io.batch_ready() {
+                    io.flush();
                 }
             }
             Output::Event(e) => guard(sfu, |sfu| sfu.dispatch(e)),
             Output::Timeout(at) => return at,
         }
+    }
+}
+
+/// Logs datagrams the loop dropped, at most every [`DROP_REPORT`].
+struct Drops {
+    local: SocketAddr,
+    next: Instant,
+    seen: (u64, u64, u64),
+}
+
+impl Drops {
+    fn new(local: SocketAddr) -> Self {
+        let next = Instant::now() + DROP_REPORT;
+        Self {
+            local,
+            next,
+            seen: (0, 0, 0),
+        }
+    }
+
+    fn check(&mut self, io: &UdpIo) {
+        let now = Instant::now();
+        if now < self.next {
+            return;
+        }
+        self.next = now + DROP_REPORT;
+        let s = io.stats;
+        let counts = (s.send_errors, s.queue_drops, s.unreadable);
+        if counts != self.seen {
+            warn!(
+                "udp {}: dropped so far: {} refused by the kernel, {} past the send queue, \
+                 {} unreadable received",
+                self.local, counts.0, counts.1, counts.2
+            );
+            self.seen = counts;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::place;
+
+    #[test]
+    fn placement_is_stable_and_spread() {
+        assert_eq!(place("anything", 1), 0);
+        // Fixed values: placement must not change between builds.
+        // (The load generator's streams load-0, load-1... alternate.)
+        assert_eq!([place("load-0", 2), place("load-1", 2)], [0, 1]);
+        assert_eq!([place("load-1", 4), place("load-2", 4)], [3, 2]);
+        let mut per = [0; 4];
+        for i in 0..400 {
+            per[place(&format!("load-{i}"), 4)] += 1;
+        }
+        assert!(per.iter().all(|&k| k > 60), "{per:?}");
     }
 }

@@ -28,7 +28,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use crate::media::{Session, Sfu};
+use crate::media::{Media, Session, Sfu};
 use crate::signal::{
     on_frame, valid_name, valid_participant, ClientMsg, Frame, Kind, LayerPrefs, MessageBudget,
     Peer, ServerMsg, Step, MAX_MEMBERS, MAX_MESSAGE,
@@ -151,7 +151,9 @@ async fn ws(
 async fn session(app: App, room: String, name: String, mut socket: WebSocket) {
     let (tx, mut rx) = mpsc::channel(QUEUE);
     let (r, n) = (room.clone(), name.clone());
-    let joined = app.media.call(move |sfu| join(sfu, r, n, tx)).await;
+    // Every member of a room is on the same worker.
+    let media = app.workers.of(&room).clone();
+    let joined = media.call(move |sfu| join(sfu, r, n, tx)).await;
     let (tid, peers) = match joined {
         Ok(Ok(j)) => j,
         Ok(Err(message)) => return refuse(socket, message).await,
@@ -185,7 +187,7 @@ async fn session(app: App, room: String, name: String, mut socket: WebSocket) {
                 let counted = matches!(frame, Frame::Text(_) | Frame::Binary);
                 let over = if counted { budget.take(Instant::now()) } else { None };
                 let reply = match over.unwrap_or_else(|| on_frame(frame)) {
-                    Step::Run(msg) => handle(&app, tid, &mut gen, msg).await,
+                    Step::Run(msg) => handle(&media, tid, &mut gen, msg).await,
                     Step::Reply(reply) => Some(reply),
                     Step::Ignore => None,
                     Step::End => break,
@@ -212,7 +214,7 @@ async fn session(app: App, room: String, name: String, mut socket: WebSocket) {
         }
     }
     let _ = tokio::time::timeout(SEND_WAIT, socket.send(Message::Close(None))).await;
-    let _ = app.media.call(move |sfu| leave(sfu, tid)).await;
+    let _ = media.call(move |sfu| leave(sfu, tid)).await;
     info!("room {room}: {name} left");
 }
 
@@ -235,9 +237,13 @@ async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> bool {
 }
 
 /// A page message: run it on the loop; maybe reply.
-async fn handle(app: &App, tid: TransportId, gen: &mut u64, msg: ClientMsg) -> Option<ServerMsg> {
-    let result = app
-        .media
+async fn handle(
+    media: &Media,
+    tid: TransportId,
+    gen: &mut u64,
+    msg: ClientMsg,
+) -> Option<ServerMsg> {
+    let result = media
         .call(move |sfu| {
             let reply = command(sfu, tid, msg);
             match sfu.sessions.get(&tid) {

@@ -200,7 +200,8 @@ async fn publish(
     let offer = check_request(&app, &headers, &body)?;
     let name = stream.clone();
     let (session, answer) = app
-        .media
+        .workers
+        .of(&stream)
         .call(move |sfu| start_publisher(sfu, name, &offer))
         .await??;
     info!("stream {stream}: publisher {session}");
@@ -266,7 +267,8 @@ async fn view(
     let offer = check_request(&app, &headers, &body)?;
     let name = stream.clone();
     let (session, answer) = app
-        .media
+        .workers
+        .of(&stream)
         .call(move |sfu| start_viewer(sfu, name, &offer))
         .await??;
     info!("stream {stream}: viewer {session}");
@@ -302,7 +304,8 @@ async fn end_session(
 ) -> Result<Response, ApiError> {
     authorize(&app, &headers)?;
     let ended = app
-        .media
+        .workers
+        .of(&stream)
         .call(move |sfu| end(sfu, &stream, &session))
         .await?;
     match ended {

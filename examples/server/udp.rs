@@ -1,0 +1,366 @@
+//! Batched UDP I/O for a router loop: `recvmmsg` reads up to
+//! [`RECV_BATCH`] datagrams per system call, `sendmmsg` sends up to
+//! [`SEND_BATCH`] per call, each to its own destination (an SFU's fan-out
+//! goes to a different viewer every datagram, so GSO, which batches
+//! segments to one destination, does not apply).
+//!
+//! Sending never waits: [`UdpIo::push`] queues a transmit and
+//! [`UdpIo::flush`] sends what the socket takes. When the socket's send
+//! buffer is full (`EAGAIN`) the rest stays queued, in order, until the
+//! loop sees the socket writable again; past [`MAX_QUEUE`] queued datagrams
+//! new ones are dropped and counted. A datagram the kernel refuses for any
+//! other reason (`ENOBUFS`, unreachable, ...) is dropped and counted; the
+//! ones after it are still sent.
+//!
+//! The two system calls are the only `unsafe` code in the server: each
+//! fills an array of `mmsghdr` that points at buffers living on the
+//! caller's stack or in `self` for the duration of the call.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+
+use manifold_sfu::Transmit;
+use socket2::{SockAddr, SockAddrStorage, SockRef};
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+
+/// Datagrams read per `recvmmsg`.
+pub const RECV_BATCH: usize = 32;
+/// Datagrams sent per `sendmmsg` (the kernel's limit is 1024).
+pub const SEND_BATCH: usize = 64;
+/// Datagrams waiting for room in the socket; past this, new ones are dropped.
+const MAX_QUEUE: usize = 32 * 1024;
+/// Largest datagram we read; longer ones are truncated and dropped.
+const MAX_DATAGRAM: usize = 2048;
+/// Socket buffer size asked for, each way. Linux caps it at
+/// `net.core.rmem_max` / `wmem_max` and then doubles it.
+pub const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
+
+/// Counters of one socket, since it was opened.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct IoStats {
+    /// `recvmmsg` calls that returned datagrams.
+    pub recv_calls: u64,
+    /// Datagrams read.
+    pub received: u64,
+    /// Datagrams longer than [`MAX_DATAGRAM`] (or without an IP source), dropped.
+    pub unreadable: u64,
+    /// `sendmmsg` calls that sent something.
+    pub send_calls: u64,
+    /// Datagrams sent.
+    pub sent: u64,
+    /// Times the socket was found full (`EAGAIN`) and sending paused until
+    /// it was writable again; nothing is lost.
+    pub stalls: u64,
+    /// Datagrams the kernel refused (not `EAGAIN`), dropped.
+    pub send_errors: u64,
+    /// Datagrams dropped because [`MAX_QUEUE`] were already waiting.
+    pub queue_drops: u64,
+}
+
+/// One received datagram: which buffer, its length and its source.
+#[derive(Debug, Clone, Copy)]
+struct Received {
+    slot: usize,
+    len: usize,
+    source: SocketAddr,
+}
+
+/// A non-blocking UDP socket with batched receive and send.
+pub struct UdpIo {
+    socket: UdpSocket,
+    bufs: Box<[[u8; MAX_DATAGRAM]; RECV_BATCH]>,
+    received: Vec<Received>,
+    queue: VecDeque<Transmit>,
+    /// Destinations of the batch being sent (kept to reuse the allocation).
+    addrs: Vec<SockAddr>,
+    /// The last flush found the socket full (to count stalls, not retries).
+    stalled: bool,
+    pub stats: IoStats,
+}
+
+/// Ask for [`SOCKET_BUFFER`] bytes of receive and send buffer; returns what
+/// the kernel granted (receive, send).
+pub fn grow_buffers(socket: &std::net::UdpSocket) -> io::Result<(usize, usize)> {
+    let s = SockRef::from(socket);
+    s.set_recv_buffer_size(SOCKET_BUFFER)?;
+    s.set_send_buffer_size(SOCKET_BUFFER)?;
+    Ok((s.recv_buffer_size()?, s.send_buffer_size()?))
+}
+
+impl UdpIo {
+    /// Wrap a bound, non-blocking socket; call inside a tokio runtime.
+    pub fn new(socket: std::net::UdpSocket) -> io::Result<Self> {
+        Ok(Self {
+            socket: UdpSocket::from_std(socket)?,
+            bufs: Box::new([[0; MAX_DATAGRAM]; RECV_BATCH]),
+            received: Vec::with_capacity(RECV_BATCH),
+            queue: VecDeque::new(),
+            addrs: Vec::with_capacity(SEND_BATCH),
+            stalled: false,
+            stats: IoStats::default(),
+        })
+    }
+
+    /// Wait until the socket may have datagrams to read.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.socket.readable().await
+    }
+
+    /// Wait until the socket may take more datagrams.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.socket.writable().await
+    }
+
+    /// Read one batch without waiting; returns how many datagrams it
+    /// holds (0 if none were waiting). [`datagram`](Self::datagram) gives
+    /// each one.
+    pub fn recv_batch(&mut self) -> io::Result<usize> {
+        self.received.clear();
+        let (socket, bufs, out) = (&self.socket, &mut self.bufs, &mut self.received);
+        let r = socket.try_io(Interest::READABLE, || {
+            recv_mmsg(socket.as_raw_fd(), bufs, out)
+        });
+        let n = match r {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) => return Err(e),
+        };
+        if n > 0 {
+            self.stats.recv_calls += 1;
+            self.stats.received += n as u64;
+            self.stats.unreadable += (n - self.received.len()) as u64;
+        }
+        Ok(self.received.len())
+    }
+
+    /// The source and bytes of the `i`th datagram of the last batch.
+    pub fn datagram(&self, i: usize) -> (SocketAddr, &[u8]) {
+        let r = self.received[i];
+        (r.source, &self.bufs[r.slot][..r.len])
+    }
+
+    /// Queue a datagram; sends happen in [`flush`](Self::flush).
+    pub fn push(&mut self, t: Transmit) {
+        if self.queue.len() >= MAX_QUEUE {
+            self.stats.queue_drops += 1;
+            return;
+        }
+        self.queue.push_back(t);
+    }
+
+    /// Whether a whole batch ([`SEND_BATCH`]) is queued.
+    pub fn batch_ready(&self) -> bool {
+        self.queue.len() >= SEND_BATCH
+    }
+
+    /// Send queued datagrams, in order, until the queue is empty or the
+    /// socket is full. Returns whether datagrams are left (wait for
+    /// [`writable`](Self::writable)). Until tokio has seen the socket
+    /// writable once (its first poll), everything stays queued.
+    pub fn flush(&mut self) -> bool {
+        while !self.queue.is_empty() {
+            let batch = self.queue.as_slices().0;
+            let batch = &batch[..batch.len().min(SEND_BATCH)];
+            self.addrs.clear();
+            self.addrs
+                .extend(batch.iter().map(|t| SockAddr::from(t.destination)));
+            let (socket, addrs) = (&self.socket, &self.addrs);
+            let r = socket.try_io(Interest::WRITABLE, || {
+                send_mmsg(socket.as_raw_fd(), batch, addrs)
+            });
+            match r {
+                Ok(n) => {
+                    // Fewer than asked: the next call reports why.
+                    self.stalled = false;
+                    self.stats.send_calls += 1;
+                    self.stats.sent += n as u64;
+                    self.queue.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.stats.stalls += u64::from(!self.stalled);
+                    self.stalled = true;
+                    return true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // The first datagram of the batch failed: drop it alone.
+                    tracing::debug!("UDP send: {e}");
+                    self.stats.send_errors += 1;
+                    self.queue.pop_front();
+                }
+            }
+        }
+        false
+    }
+}
+
+/// One `recvmmsg` into `bufs`; appends a [`Received`] to `out` for every
+/// datagram but truncated ones and returns how many were read.
+fn recv_mmsg(
+    fd: RawFd,
+    bufs: &mut [[u8; MAX_DATAGRAM]; RECV_BATCH],
+    out: &mut Vec<Received>,
+) -> io::Result<usize> {
+    let mut addrs: [SockAddrStorage; RECV_BATCH] =
+        std::array::from_fn(|_| SockAddrStorage::zeroed());
+    let mut iovs: [libc::iovec; RECV_BATCH] = std::array::from_fn(|i| libc::iovec {
+        iov_base: bufs[i].as_mut_ptr().cast(),
+        iov_len: MAX_DATAGRAM,
+    });
+    // SAFETY: all-zero is a valid `mmsghdr` (null pointers, zero lengths).
+    let mut hdrs: [libc::mmsghdr; RECV_BATCH] = unsafe { std::mem::zeroed() };
+    for (i, h) in hdrs.iter_mut().enumerate() {
+        h.msg_hdr.msg_name = (&mut addrs[i] as *mut SockAddrStorage).cast();
+        h.msg_hdr.msg_namelen = addrs[i].size_of();
+        h.msg_hdr.msg_iov = &mut iovs[i];
+        h.msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: every header points at one address storage and one iovec of
+    // this frame, and each iovec at a distinct MAX_DATAGRAM-byte buffer in
+    // `bufs`; all outlive the call and the kernel writes within those sizes.
+    let n = unsafe {
+        libc::recvmmsg(
+            fd,
+            hdrs.as_mut_ptr(),
+            RECV_BATCH as _,
+            0,
+            std::ptr::null_mut(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    for (slot, (h, addr)) in hdrs.iter().zip(addrs).take(n as usize).enumerate() {
+        if h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+            continue;
+        }
+        // SAFETY: the kernel wrote a socket address of this length.
+        let source = unsafe { SockAddr::new(addr, h.msg_hdr.msg_namelen) }.as_socket();
+        // A datagram without an IP source cannot be answered; skip it.
+        if let Some(source) = source {
+            let len = h.msg_len as usize;
+            out.push(Received { slot, len, source });
+        }
+    }
+    Ok(n as usize)
+}
+
+/// One `sendmmsg` of `batch` (at most [`SEND_BATCH`]) to `addrs` (one per
+/// datagram); returns how many the kernel took, from the front.
+fn send_mmsg(fd: RawFd, batch: &[Transmit], addrs: &[SockAddr]) -> io::Result<usize> {
+    let n = batch.len().min(addrs.len()).min(SEND_BATCH);
+    let mut iovs: [libc::iovec; SEND_BATCH] = std::array::from_fn(|i| match batch.get(i) {
+        Some(t) => libc::iovec {
+            iov_base: t.contents.as_ptr().cast_mut().cast(),
+            iov_len: t.contents.len(),
+        },
+        None => libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        },
+    });
+    // SAFETY: all-zero is a valid `mmsghdr` (null pointers, zero lengths).
+    let mut hdrs: [libc::mmsghdr; SEND_BATCH] = unsafe { std::mem::zeroed() };
+    for (i, h) in hdrs.iter_mut().enumerate().take(n) {
+        h.msg_hdr.msg_name = addrs[i].as_ptr().cast_mut().cast();
+        h.msg_hdr.msg_namelen = addrs[i].len();
+        h.msg_hdr.msg_iov = &mut iovs[i];
+        h.msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: the first `n` headers point at live addresses in `addrs` and
+    // at iovecs over the transmits' contents, which the kernel only reads.
+    let sent = unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), n as _, 0) };
+    match sent {
+        s if s < 0 => Err(io::Error::last_os_error()),
+        s => Ok(s as usize),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transmit(from: SocketAddr, to: SocketAddr, byte: u8) -> Transmit {
+        Transmit {
+            source: from,
+            destination: to,
+            contents: vec![byte; 100 + byte as usize],
+        }
+    }
+
+    /// Datagrams to several destinations leave in one call, in order, and
+    /// arrive whole with the right source.
+    #[test]
+    fn batches_go_out_and_come_in() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let bind = || {
+                let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                s.set_nonblocking(true).unwrap();
+                s
+            };
+            let (a, b, c) = (bind(), bind(), bind());
+            let (a_addr, b_addr, c_addr) = (
+                a.local_addr().unwrap(),
+                b.local_addr().unwrap(),
+                c.local_addr().unwrap(),
+            );
+            let mut a = UdpIo::new(a).unwrap();
+            let mut b = UdpIo::new(b).unwrap();
+            let mut c = UdpIo::new(c).unwrap();
+            for i in 0..100u8 {
+                let to = if i % 2 == 0 { b_addr } else { c_addr };
+                a.push(transmit(a_addr, to, i));
+            }
+            // tokio learns that a new socket is writable on its first poll.
+            a.writable().await.unwrap();
+            assert!(!a.flush());
+            assert!(a.queue.is_empty());
+            assert_eq!(a.stats.sent, 100);
+            assert_eq!(a.stats.send_calls, 2);
+            for (io, first) in [(&mut b, 0u8), (&mut c, 1u8)] {
+                let mut want = first;
+                while want < 100 {
+                    io.readable().await.unwrap();
+                    let n = io.recv_batch().unwrap();
+                    for i in 0..n {
+                        let (source, data) = io.datagram(i);
+                        assert_eq!(source, a_addr);
+                        assert_eq!(data, vec![want; 100 + want as usize].as_slice());
+                        want += 2;
+                    }
+                }
+                assert_eq!(io.stats.received, 50);
+            }
+        });
+    }
+
+    /// An unsendable datagram is dropped and counted; the rest still go.
+    #[test]
+    fn a_refused_datagram_does_not_block_the_rest() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            b.set_nonblocking(true).unwrap();
+            let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+            a.set_nonblocking(true).unwrap();
+            let mut a = UdpIo::new(a).unwrap();
+            // An IPv6 destination on an IPv4 socket: EAFNOSUPPORT or EINVAL.
+            a.push(transmit(a_addr, "[::1]:9".parse().unwrap(), 1));
+            a.push(transmit(a_addr, b_addr, 2));
+            a.writable().await.unwrap();
+            assert!(!a.flush());
+            assert_eq!((a.stats.sent, a.stats.send_errors), (1, 1));
+        });
+    }
+}
