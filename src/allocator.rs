@@ -313,6 +313,26 @@ impl Allocator {
             }
             out.push((c.id, l));
         }
+        // What got through is measured over a second that may straddle a
+        // burst: it never switches every video off at once. The
+        // highest-priority video that was flowing keeps its lowest layer.
+        if matches!(verdict, Verdict::Through(_)) && out.iter().all(|(_, l)| l.is_none()) {
+            let was_on = |c: &Candidate| {
+                self.current
+                    .iter()
+                    .any(|(id, l)| *id == c.id && l.is_some())
+            };
+            let keep = (0..cands.len())
+                .filter(|&i| was_on(&cands[i]))
+                .min_by_key(|&i| (std::cmp::Reverse(cands[i].priority), i));
+            if let Some(i) = keep {
+                let c = &cands[i];
+                if let Some(l) = (0..c.layers.len()).find(|l| c.rate(*l).is_some()) {
+                    total += c.rate(l).unwrap_or(0);
+                    out[i].1 = Some(l as u8);
+                }
+            }
+        }
         self.allocated_bps = total + audio_bps;
         self.desired_bps = cands
             .iter()

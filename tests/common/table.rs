@@ -9,7 +9,8 @@
 //! snapshot row by row with a tolerance: a row matches when each of its
 //! cells agrees with the same column of a snapshot row at most [`SHIFT`]
 //! seconds away (numbers within a factor of [`FACTOR`] plus [`SLACK`] or
-//! [`SLACK_MS`], time frozen only checked for a rise, layer columns within
+//! [`SLACK_MS`], time frozen only checked for a rise and the estimate only
+//! for a drop, layer columns within
 //! [`LAYER_SLACK`] steps in all, anything else exactly). A real regression (a layer that no
 //! longer comes back, an estimate that collapses, a new freeze) shows up as
 //! a diff. `UPDATE_SNAPSHOTS=1` rewrites the snapshots.
@@ -23,7 +24,7 @@ use manifold_sfu::{ConsumerId, MediaKind, TransportId};
 use super::Sim;
 
 /// How many seconds a row may be shifted against its snapshot.
-const SHIFT: usize = 3;
+const SHIFT: usize = 4;
 /// How many times larger than the other a number may be. Loose: the
 /// estimator's ramp after a cap is lifted varies most between runs (its
 /// probes land at different times), and a real regression (a collapse, a
@@ -122,17 +123,25 @@ pub fn mismatches(expected: &str, got: &str) -> Vec<usize> {
     if e.len() != g.len() || e.is_empty() {
         return vec![0];
     }
-    // Per column: the slack on numbers, and whether only a rise counts
-    // (time frozen: less of it is no regression).
-    let rules: Vec<(u64, bool)> = got
+    // Per column: the slack on numbers, and which way counts (time frozen:
+    // only a rise; the estimate: only a drop, since a higher one, e.g. a
+    // probe overshooting an unlimited link, is no regression).
+    let rules: Vec<(u64, Way)> = got
         .lines()
         .next()
         .unwrap_or("")
         .split('|')
         .skip(1)
-        .map(|h| match (h.contains("ms"), h.contains("freeze")) {
-            (true, rise) => (SLACK_MS, rise),
-            (false, rise) => (SLACK, rise),
+        .map(|h| {
+            let slack = if h.contains("ms") { SLACK_MS } else { SLACK };
+            let way = if h.contains("freeze") {
+                Way::Rise
+            } else if h.contains("estimate") {
+                Way::Drop
+            } else {
+                Way::Both
+            };
+            (slack, way)
         })
         .collect();
     (0..g.len())
@@ -140,7 +149,7 @@ pub fn mismatches(expected: &str, got: &str) -> Vec<usize> {
             let near = i.saturating_sub(SHIFT)..=(i + SHIFT).min(e.len() - 1);
             g[i].len() != e[i].len()
                 || g[i].iter().enumerate().any(|(c, cell)| {
-                    let rule = rules.get(c).copied().unwrap_or((SLACK, false));
+                    let rule = rules.get(c).copied().unwrap_or((SLACK, Way::Both));
                     !near
                         .clone()
                         .any(|j| e[j].get(c).is_some_and(|x| cell_matches(x, cell, rule)))
@@ -150,9 +159,17 @@ pub fn mismatches(expected: &str, got: &str) -> Vec<usize> {
         .collect()
 }
 
+/// Which change of a number counts as a difference.
+#[derive(Clone, Copy)]
+enum Way {
+    Both,
+    Rise,
+    Drop,
+}
+
 /// Whether `b` (this run) matches `a` (the snapshot) under a column's
-/// (slack, only a rise counts) rule.
-fn cell_matches(a: &str, b: &str, (slack, rise): (u64, bool)) -> bool {
+/// (slack, way) rule.
+fn cell_matches(a: &str, b: &str, (slack, way): (u64, Way)) -> bool {
     let num = |s: &str| {
         if s == "-" {
             Some(0)
@@ -161,11 +178,13 @@ fn cell_matches(a: &str, b: &str, (slack, rise): (u64, bool)) -> bool {
         }
     };
     if let (Some(x), Some(y)) = (num(a), num(b)) {
-        if rise {
-            return y <= FACTOR * x + slack;
-        }
-        let (lo, hi) = (x.min(y), x.max(y));
-        return hi <= FACTOR * lo + slack;
+        let rise_ok = y <= FACTOR * x + slack;
+        let drop_ok = x <= FACTOR * y + slack;
+        return match way {
+            Way::Both => rise_ok && drop_ok,
+            Way::Rise => rise_ok,
+            Way::Drop => drop_ok,
+        };
     }
     if let (Some(x), Some(y)) = (layer_score(a), layer_score(b)) {
         let letters = b.chars().filter(|c| *c != ' ').count() as i64;
