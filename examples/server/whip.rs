@@ -194,18 +194,39 @@ async fn publish(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    open(app, stream, &headers, &body, "whip", start_publisher).await
+}
+
+/// Starts a publisher or viewer session on the loop: (session id, SDP answer).
+type StartSession = fn(&mut Sfu, String, &str) -> Result<(String, String), ApiError>;
+
+/// A WHIP or WHEP POST: check it, start the session on the stream's worker
+/// and answer 201 with the session's resource.
+async fn open(
+    app: App,
+    stream: String,
+    headers: &HeaderMap,
+    body: &Bytes,
+    kind: &'static str,
+    start: StartSession,
+) -> Result<Response, ApiError> {
     if !valid_name(&stream) {
         return Err(err(StatusCode::BAD_REQUEST, "bad stream name"));
     }
-    let offer = check_request(&app, &headers, &body)?;
+    let offer = check_request(&app, headers, body)?;
     let name = stream.clone();
     let (session, answer) = app
         .workers
         .of(&stream)
-        .call(move |sfu| start_publisher(sfu, name, &offer))
+        .call(move |sfu| start(sfu, name, &offer))
         .await??;
-    info!("stream {stream}: publisher {session}");
-    Ok(created("whip", &stream, &session, answer))
+    let role = if kind == "whip" {
+        "publisher"
+    } else {
+        "viewer"
+    };
+    info!("stream {stream}: {role} {session}");
+    Ok(created(kind, &stream, &session, answer))
 }
 
 fn start_publisher(
@@ -261,18 +282,7 @@ async fn view(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    if !valid_name(&stream) {
-        return Err(err(StatusCode::BAD_REQUEST, "bad stream name"));
-    }
-    let offer = check_request(&app, &headers, &body)?;
-    let name = stream.clone();
-    let (session, answer) = app
-        .workers
-        .of(&stream)
-        .call(move |sfu| start_viewer(sfu, name, &offer))
-        .await??;
-    info!("stream {stream}: viewer {session}");
-    Ok(created("whep", &stream, &session, answer))
+    open(app, stream, &headers, &body, "whep", start_viewer).await
 }
 
 fn start_viewer(sfu: &mut Sfu, stream: String, offer: &str) -> Result<(String, String), ApiError> {
