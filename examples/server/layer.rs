@@ -115,14 +115,19 @@ async fn select(
         .workers
         .of(&stream)
         .call(move |sfu| {
-            let tid = viewer_transport(sfu, &stream, &session)
-                .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such session"))?;
+            let tid = viewer_or_404(sfu, &stream, &session)?;
             apply(sfu, tid, &req)?;
             Ok::<_, ApiError>((tid, state(sfu, tid)))
         })
         .await??;
     info!("viewer {}: layers {log}", state.0);
     Ok(Json(state.1).into_response())
+}
+
+/// The viewer session's transport, or 404.
+fn viewer_or_404(sfu: &mut Sfu, stream: &str, session: &str) -> Result<TransportId, ApiError> {
+    viewer_transport(sfu, stream, session)
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such session"))
 }
 
 async fn show(
@@ -135,8 +140,7 @@ async fn show(
         .workers
         .of(&stream)
         .call(move |sfu| {
-            let tid = viewer_transport(sfu, &stream, &session)
-                .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such session"))?;
+            let tid = viewer_or_404(sfu, &stream, &session)?;
             Ok::<_, ApiError>(state(sfu, tid))
         })
         .await??;
