@@ -10,6 +10,7 @@
 //! drain of its `poll_output`. [`Transport::drain`] does that drain, and every
 //! mutation in this crate is followed by it before anything else happens.
 
+mod dtls;
 pub(crate) mod negotiation;
 pub(crate) mod ssrc_group;
 
@@ -50,7 +51,8 @@ pub(crate) struct TransportFactory {
 
 impl TransportFactory {
     pub(crate) fn new() -> Self {
-        let provider = str0m::crypto::from_feature_flags();
+        let mut provider = str0m::crypto::from_feature_flags();
+        provider.dtls_provider = dtls::provider();
         // A provider that cannot make a certificate is a build
         // misconfiguration, not peer input.
         let cert = provider
