@@ -22,14 +22,21 @@
 //! `poll_output` until `Timeout` (feeding `Input::Timeout` once when that
 //! timeout is already due), dropping the transmits.
 //!
-//! SRTP profile: the router cannot restrict its profiles, and str0m 0.25
-//! cannot restrict a client's: dimpl 0.9 always offers all three, and its
-//! DTLS server always picks `SRTP_AEAD_AES_256_GCM` first. So the router is
-//! measured with AES-256-GCM (asserted from the clients' DTLS output); the
-//! floor is measured for AES-256-GCM, AES-128-GCM and AES-128-CM-SHA1-80.
+//! SRTP profile: str0m 0.25's DTLS (dimpl 0.9) always offers all three
+//! profiles, AES-256-GCM first, and neither the router nor a str0m client can
+//! restrict the list; as DTLS server the router takes the client's first. So
+//! by default the router is measured with AES-256-GCM (what str0m clients
+//! and browsers get). With `--features bench-openssl` the clients of two
+//! more runs use an OpenSSL DTLS client offering only AES-128-GCM or only
+//! AES-128-CM-SHA1-80 (`support/openssl_dtls.rs`), so the router is measured
+//! with every profile. Each run asserts the profile every session
+//! negotiated. The floor is measured for all three.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[cfg(feature = "bench-openssl")]
+#[path = "support/openssl_dtls.rs"]
+mod openssl_dtls;
 mod support;
 
 use std::collections::VecDeque;
@@ -130,9 +137,26 @@ impl DtlsInstance for RecordingInstance {
     }
 }
 
-fn recording_provider() -> Arc<CryptoProvider> {
+/// A client crypto provider whose DTLS sessions record their SRTP profile.
+/// `Profile::AeadAes256Gcm` keeps str0m's own DTLS (which offers all three
+/// profiles, AES-256-GCM first, as browsers do); the other two offer only
+/// that profile, through OpenSSL (`support/openssl_dtls.rs`).
+fn recording_provider(profile: Profile) -> Arc<CryptoProvider> {
     let mut p = str0m::crypto::from_feature_flags();
-    p.dtls_provider = Box::leak(Box::new(RecordingDtls(p.dtls_provider)));
+    let dtls: &'static dyn DtlsProvider = match profile {
+        Profile::AeadAes256Gcm => p.dtls_provider,
+        #[cfg(feature = "bench-openssl")]
+        Profile::AeadAes128Gcm | Profile::Aes128CmSha1_80 => {
+            Box::leak(Box::new(openssl_dtls::OpensslDtls {
+                profile: profile.srtp(),
+            }))
+        }
+        #[cfg(not(feature = "bench-openssl"))]
+        Profile::AeadAes128Gcm | Profile::Aes128CmSha1_80 => {
+            panic!("the router with {profile:?} needs `--features bench-openssl`")
+        }
+    };
+    p.dtls_provider = Box::leak(Box::new(RecordingDtls(dtls)));
     Arc::new(p)
 }
 
@@ -182,9 +206,9 @@ fn is_rtp(d: &[u8]) -> bool {
 }
 
 impl Forward {
-    fn new(subscribers: usize) -> Forward {
+    fn new(subscribers: usize, profile: Profile) -> Forward {
         PROFILES.lock().unwrap().clear();
-        let provider = recording_provider();
+        let provider = recording_provider(profile);
         let mut config = RouterConfig::default();
         config.seed = 7;
         config.initial_bandwidth_bps = None;
@@ -218,7 +242,10 @@ impl Forward {
             transmits: 0,
         };
         let deadline = f.sim.now + Duration::from_secs(5);
-        f.run_with_keyframes(|s| s.client(publisher).connected, deadline);
+        assert!(
+            f.run_with_keyframes(|s| s.client(publisher).connected, deadline),
+            "the publisher connects"
+        );
 
         let subs: Vec<usize> = (0..subscribers)
             .map(|i| {
@@ -248,7 +275,7 @@ impl Forward {
             "one DTLS session per client"
         );
         assert!(
-            profiles.iter().all(|p| *p == SrtpProfile::AEAD_AES_256_GCM),
+            profiles.iter().all(|p| *p == profile.srtp()),
             "negotiated {profiles:?}"
         );
 
@@ -420,7 +447,7 @@ fn drain(router: &mut Router, now: Instant) -> u64 {
 // ---------------------------------------------------------------------------
 // The floor: decrypt once, then per subscriber copy + rewrite + encrypt.
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Profile {
     AeadAes256Gcm,
     AeadAes128Gcm,
@@ -433,6 +460,36 @@ impl Profile {
             Profile::AeadAes256Gcm => "aead_aes_256_gcm",
             Profile::AeadAes128Gcm => "aead_aes_128_gcm",
             Profile::Aes128CmSha1_80 => "aes_128_cm_sha1_80",
+        }
+    }
+
+    const ALL: [Profile; 3] = [
+        Profile::AeadAes256Gcm,
+        Profile::AeadAes128Gcm,
+        Profile::Aes128CmSha1_80,
+    ];
+
+    /// Profiles the router is measured with: all three with the
+    /// `bench-openssl` feature (an OpenSSL client can offer one profile),
+    /// else the one str0m's own DTLS negotiates.
+    const ROUTER: &'static [Profile] = if cfg!(feature = "bench-openssl") {
+        &Profile::ALL
+    } else {
+        &[Profile::AeadAes256Gcm]
+    };
+
+    fn from_name(name: &str) -> Profile {
+        *Profile::ALL
+            .iter()
+            .find(|p| p.name() == name)
+            .unwrap_or_else(|| panic!("unknown profile {name}"))
+    }
+
+    fn srtp(self) -> SrtpProfile {
+        match self {
+            Profile::AeadAes256Gcm => SrtpProfile::AEAD_AES_256_GCM,
+            Profile::AeadAes128Gcm => SrtpProfile::AEAD_AES_128_GCM,
+            Profile::Aes128CmSha1_80 => SrtpProfile::AES128_CM_SHA1_80,
         }
     }
 
@@ -672,37 +729,40 @@ fn forward(c: &mut Criterion<CpuTime>) {
     };
     for &n in sizes {
         g.throughput(Throughput::Elements(n as u64));
-        let setup = Instant::now();
-        let mut f = Forward::new(n);
-        eprintln!(
-            "forward: setup with {n} subscribers took {:?}",
-            setup.elapsed()
-        );
-        f.transmits = 0;
-        let before = f.sim.router.stats();
-        g.bench_function(BenchmarkId::new("router/aead_aes_256_gcm", n), |b| {
-            b.iter_custom(|iters| f.run(iters))
-        });
-        let after = f.sim.router.stats();
-        let fed = after.rtp_in - before.rtp_in;
-        eprintln!(
-            "forward: {n} subscribers: {fed} packets in, {:.2} transmits per input packet",
-            f.transmits as f64 / fed.max(1) as f64
-        );
-        // Every packet went to every subscriber: the figure is per forwarded packet.
-        assert_eq!(
-            after.rtp_out - before.rtp_out,
-            fed * n as u64,
-            "forwarded packets"
-        );
-        f.refill();
-        let sample = f.chunk.front().expect("a publisher packet").1.clone();
-        drop(f);
-        for profile in [
-            Profile::AeadAes256Gcm,
-            Profile::AeadAes128Gcm,
-            Profile::Aes128CmSha1_80,
-        ] {
+        let mut sample = None;
+        for &profile in Profile::ROUTER {
+            let setup = Instant::now();
+            let mut f = Forward::new(n, profile);
+            eprintln!(
+                "forward: setup with {n} subscribers ({}) took {:?}",
+                profile.name(),
+                setup.elapsed()
+            );
+            f.transmits = 0;
+            let before = f.sim.router.stats();
+            g.bench_function(
+                BenchmarkId::new(format!("router/{}", profile.name()), n),
+                |b| b.iter_custom(|iters| f.run(iters)),
+            );
+            let after = f.sim.router.stats();
+            let fed = after.rtp_in - before.rtp_in;
+            eprintln!(
+                "forward: {n} subscribers: {fed} packets in, {:.2} transmits per input packet",
+                f.transmits as f64 / fed.max(1) as f64
+            );
+            // Every packet went to every subscriber: the figure is per forwarded packet.
+            assert_eq!(
+                after.rtp_out - before.rtp_out,
+                fed * n as u64,
+                "forwarded packets"
+            );
+            if profile == Profile::AeadAes256Gcm {
+                f.refill();
+                sample = Some(f.chunk.front().expect("a publisher packet").1.clone());
+            }
+        }
+        let sample = sample.expect("an AES-256-GCM sample");
+        for profile in Profile::ALL {
             let mut floor = Floor::new(profile, n, &sample);
             g.bench_function(
                 BenchmarkId::new(format!("floor/{}", profile.name()), n),
@@ -713,16 +773,19 @@ fn forward(c: &mut Criterion<CpuTime>) {
     g.finish();
 }
 
-/// `FORWARD_PROFILE=<subscribers>[,<packets>]`: set up, feed that many
-/// publisher packets (default 2000) once and print what the router did; for
+/// `FORWARD_PROFILE=<subscribers>[,<packets>[,<srtp profile>]]`: set up,
+/// feed that many publisher packets (default 2000, profile
+/// `aead_aes_256_gcm`) once and print what the router did; for
 /// profilers (`valgrind --tool=callgrind --toggle-collect='*forward::feed*'`).
 fn profile(spec: &str) {
-    let mut it = spec
-        .split(',')
-        .map(|v| v.trim().parse::<u64>().expect("number"));
-    let n = it.next().expect("subscribers") as usize;
-    let packets = it.next().unwrap_or(2000);
-    let mut f = Forward::new(n);
+    let fields: Vec<&str> = spec.split(',').map(str::trim).collect();
+    let number = |i: usize| fields.get(i).map(|v| v.parse::<u64>().expect("number"));
+    let n = number(0).expect("subscribers") as usize;
+    let packets = number(1).unwrap_or(2000);
+    let profile = fields
+        .get(2)
+        .map_or(Profile::AeadAes256Gcm, |name| Profile::from_name(name));
+    let mut f = Forward::new(n, profile);
     f.transmits = 0;
     let before = f.sim.router.stats();
     let t = f.run(packets);
@@ -741,6 +804,12 @@ fn main() {
     if let Ok(spec) = std::env::var("FORWARD_PROFILE") {
         profile(&spec);
         return;
+    }
+    if !cfg!(feature = "bench-openssl") {
+        eprintln!(
+            "forward: the router is measured with AES-256-GCM only; \
+             `--features bench-openssl` adds AES-128-GCM and AES-128-CM-SHA1-80"
+        );
     }
     let mut c = support::criterion();
     forward(&mut c);
