@@ -25,8 +25,8 @@
 //! SRTP profile: str0m 0.25's DTLS (dimpl 0.9) always offers all three
 //! profiles, AES-256-GCM first, and neither the router nor a str0m client can
 //! restrict the list; as DTLS server the router takes the client's first. So
-//! by default the router is measured with AES-256-GCM (what str0m clients
-//! and browsers get). With `--features bench-openssl` the clients of two
+//! by default the router is measured with AES-256-GCM (what any str0m
+//! client gets). With `--features bench-openssl` the clients of two
 //! more runs use an OpenSSL DTLS client offering only AES-128-GCM or only
 //! AES-128-CM-SHA1-80 (`support/openssl_dtls.rs`), so the router is measured
 //! with every profile. Each run asserts the profile every session
