@@ -17,7 +17,8 @@ const GRACE: Duration = Duration::from_millis(300);
 /// What the timed run measured.
 pub struct Measured {
     pub steady: Duration,
-    /// CPU seconds in the steady phase: the server, its media thread, us.
+    /// CPU seconds in the steady phase: the server, its media threads (all
+    /// workers), us.
     pub server_cpu: Option<f64>,
     pub media_cpu: Option<f64>,
     pub loadgen_cpu: Option<f64>,
@@ -27,17 +28,18 @@ pub struct Measured {
     pub loadgen_drops: Option<u64>,
 }
 
-/// CPU time readers: one `stat` file each, ticks → seconds.
+/// CPU time readers: `stat` files summed per figure, ticks → seconds.
 struct Cpu {
     tck: f64,
-    files: [Option<PathBuf>; 3],
+    /// The server process, its media worker threads, this process.
+    files: [Vec<PathBuf>; 3],
 }
 
 impl Cpu {
     fn new(pid: Option<u32>) -> Cpu {
-        let server = pid.map(procfs::process_stat);
-        let media = pid.and_then(|p| procfs::thread_stat(p, "media"));
-        let own = Some(procfs::process_stat(std::process::id()));
+        let server = pid.map(procfs::process_stat).into_iter().collect();
+        let media = pid.map_or_else(Vec::new, |p| procfs::thread_stats(p, "media"));
+        let own = vec![procfs::process_stat(std::process::id())];
         Cpu {
             tck: procfs::clk_tck() as f64,
             files: [server, media, own],
@@ -45,8 +47,14 @@ impl Cpu {
     }
 
     fn read(&self) -> [Option<f64>; 3] {
-        self.files.each_ref().map(|f| {
-            let ticks = procfs::cpu_ticks(f.as_ref()?)?;
+        self.files.each_ref().map(|files| {
+            if files.is_empty() {
+                return None;
+            }
+            let ticks = files
+                .iter()
+                .map(|f| procfs::cpu_ticks(f))
+                .sum::<Option<u64>>()?;
             Some(ticks as f64 / self.tck)
         })
     }

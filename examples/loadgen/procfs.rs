@@ -38,17 +38,28 @@ pub fn process_stat(pid: u32) -> std::path::PathBuf {
     Path::new("/proc").join(pid.to_string()).join("stat")
 }
 
-/// The `stat` path of the process's thread called `name` (e.g. the
-/// server's `media` thread), if there is one.
-pub fn thread_stat(pid: u32, name: &str) -> Option<std::path::PathBuf> {
+/// The `stat` paths of the process's threads called `name` or `name-<i>`
+/// (the server's media workers: `media`, `media-1`, ...).
+pub fn thread_stats(pid: u32, name: &str) -> Vec<std::path::PathBuf> {
     let tasks = Path::new("/proc").join(pid.to_string()).join("task");
-    for entry in std::fs::read_dir(tasks).ok()?.flatten() {
-        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
-        if comm.trim_end() == name {
-            return Some(entry.path().join("stat"));
-        }
-    }
-    None
+    let Ok(entries) = std::fs::read_dir(tasks) else {
+        return Vec::new();
+    };
+    let worker = |comm: &str| {
+        comm == name
+            || comm
+                .strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            worker(comm.trim_end())
+        })
+        .map(|entry| entry.path().join("stat"))
+        .collect()
 }
 
 /// The process that has a UDP socket bound to local port `port`.
