@@ -167,6 +167,7 @@ impl Router {
             exts.user_values.set(raw.clone());
         }
         let max_routes = self.config.limits.max_addrs_per_transport;
+        let now = self.now;
         // Layers whose keyframe some consumer waits for (bit per layer).
         let mut want_keyframe = 0u32;
         for &cid in &producer.consumers {
@@ -230,15 +231,27 @@ impl Router {
             });
             self.stats.rtp_out += 1;
             c.bytes_sent += pkt.payload.len() as u64;
-            drain_into(
-                st,
-                &mut self.out,
-                &mut self.demux,
-                &mut self.scratch,
-                &mut self.work,
-                &mut self.failed,
-                max_routes,
-            );
+            let mut drain = |st: &mut crate::transport::Transport| {
+                drain_into(
+                    st,
+                    &mut self.out,
+                    &mut self.demux,
+                    &mut self.scratch,
+                    &mut self.work,
+                    &mut self.failed,
+                    max_routes,
+                )
+            };
+            drain(st);
+            // str0m's pacer hands a written packet out only from its next
+            // timeout, which it asks for at once: run that timeout here (a
+            // mutation after a full drain, as str0m requires) so the packet
+            // leaves in this call instead of after a round trip through the
+            // timer set and the host.
+            if st.rtc_timeout <= now {
+                let _ = st.guarded(|rtc| rtc.handle_input(str0m::Input::Timeout(now)));
+                drain(st);
+            }
             schedule_transport(&mut self.timers, st, &self.config);
         }
         for layer in 0..32u8 {
