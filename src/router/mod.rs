@@ -11,7 +11,7 @@ pub(crate) mod queue;
 mod ratelimit;
 mod signaling;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,7 @@ use str0m::IceCreds;
 use crate::config::{RouterConfig, WebRtcTransportOptions};
 use crate::consumer::Consumer;
 use crate::error::RouterError;
-use crate::id::IdGen;
+use crate::id::{IdGen, IdMap};
 use crate::io::{Input, Output};
 use crate::packet::{classify, stun_local_ufrag, DatagramKind};
 use crate::producer::Producer;
@@ -128,9 +128,9 @@ pub struct Router {
     pub(crate) now: Instant,
     ids: IdGen,
     factory: TransportFactory,
-    pub(crate) transports: HashMap<TransportId, Transport>,
-    pub(crate) producers: HashMap<ProducerId, Producer>,
-    pub(crate) consumers: HashMap<crate::ConsumerId, Consumer>,
+    pub(crate) transports: IdMap<TransportId, Transport>,
+    pub(crate) producers: IdMap<ProducerId, Producer>,
+    pub(crate) consumers: IdMap<crate::ConsumerId, Consumer>,
     pub(crate) demux: Demux,
     timers: BTreeSet<(Instant, Timer)>,
     pub(crate) out: OutQueue,
@@ -157,9 +157,9 @@ impl Router {
             now,
             ids: IdGen::default(),
             factory: TransportFactory::new(),
-            transports: HashMap::new(),
-            producers: HashMap::new(),
-            consumers: HashMap::new(),
+            transports: IdMap::default(),
+            producers: IdMap::default(),
+            consumers: IdMap::default(),
             demux: Demux::default(),
             timers: BTreeSet::new(),
             work: VecDeque::new(),

@@ -203,6 +203,10 @@ impl Transport {
 
     /// Drain str0m's output to its next timeout: transmits go to `out`
     /// (remembering the peer's address as a route), events to `events`.
+    ///
+    /// One guard around the whole loop, not one per `poll_output`: every
+    /// forwarded packet passes through here, and each output moved out of a
+    /// guard is another copy of str0m's large `Output`.
     pub(crate) fn drain(
         &mut self,
         out: &mut OutQueue,
@@ -210,62 +214,51 @@ impl Transport {
         max_routes: usize,
         events: &mut Vec<str0m::Event>,
     ) {
-        loop {
-            let polled = self.guarded(|rtc| rtc.poll_output());
-            let output = match polled {
-                Some(Ok(o)) => o,
-                Some(Err(_)) => {
-                    self.failure = Some(Failure::Internal);
-                    return;
-                }
-                None => return,
-            };
-            match output {
-                str0m::Output::Timeout(t) => {
-                    self.rtc_timeout = t;
-                    return;
-                }
-                str0m::Output::Transmit(t) => {
-                    let Some(local) = self
-                        .listen
-                        .iter()
-                        .find(|l| l.candidate_addr() == t.source)
-                        .map(|l| l.addr)
-                    else {
-                        continue;
-                    };
-                    self.add_route(t.destination, local, demux, max_routes);
-                    out.push(Output::Transmit(Transmit {
-                        source: local,
-                        destination: t.destination,
-                        contents: t.contents.into(),
-                    }));
-                }
-                str0m::Output::Event(e) => events.push(e),
-            }
-        }
-    }
-
-    /// str0m only sends to a peer that authenticated (a STUN check with our
-    /// credentials), so its destinations are the addresses we may route
-    /// datagrams from.
-    fn add_route(
-        &mut self,
-        remote: SocketAddr,
-        local: SocketAddr,
-        demux: &mut Demux,
-        max_routes: usize,
-    ) {
-        let key = (remote, local);
-        if self.routes.last() == Some(&key) || self.routes.contains(&key) {
+        if self.failure.is_some() {
             return;
         }
-        if self.routes.len() >= max_routes.max(1) {
-            let old = self.routes.remove(0);
-            demux.remove_route(old, self.id);
+        let inject = std::mem::take(&mut self.panic_next);
+        let Transport {
+            id,
+            rtc,
+            listen,
+            routes,
+            rtc_timeout,
+            ..
+        } = self;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            if inject {
+                panic!("injected transport panic");
+            }
+            loop {
+                match rtc.poll_output() {
+                    Ok(str0m::Output::Timeout(t)) => {
+                        *rtc_timeout = t;
+                        return true;
+                    }
+                    Ok(str0m::Output::Transmit(t)) => {
+                        let Some(local) = listen
+                            .iter()
+                            .find(|l| l.candidate_addr() == t.source)
+                            .map(|l| l.addr)
+                        else {
+                            continue;
+                        };
+                        add_route(*id, routes, (t.destination, local), demux, max_routes);
+                        out.push(Output::Transmit(Transmit {
+                            source: local,
+                            destination: t.destination,
+                            contents: t.contents.into(),
+                        }));
+                    }
+                    Ok(str0m::Output::Event(e)) => events.push(e),
+                    Err(_) => return false,
+                }
+            }
+        }));
+        if !matches!(result, Ok(true)) {
+            self.failure = Some(Failure::Internal);
         }
-        self.routes.push(key);
-        demux.add_route(key, self.id);
     }
 
     pub(crate) fn producer_for_mid(&self, mid: Mid) -> Option<ProducerId> {
@@ -279,4 +272,25 @@ impl Transport {
     pub(crate) fn liveness_deadline(&self, config: &RouterConfig) -> Instant {
         self.last_rx + config.liveness_timeout
     }
+}
+
+/// str0m only sends to a peer that authenticated (a STUN check with our
+/// credentials), so its destinations are the addresses we may route
+/// datagrams from.
+fn add_route(
+    id: TransportId,
+    routes: &mut SmallVec<[(SocketAddr, SocketAddr); 4]>,
+    key: (SocketAddr, SocketAddr),
+    demux: &mut Demux,
+    max_routes: usize,
+) {
+    if routes.last() == Some(&key) || routes.contains(&key) {
+        return;
+    }
+    if routes.len() >= max_routes.max(1) {
+        let old = routes.remove(0);
+        demux.remove_route(old, id);
+    }
+    routes.push(key);
+    demux.add_route(key, id);
 }
