@@ -669,7 +669,9 @@ fn header_len(p: &[u8]) -> usize {
 impl Floor {
     /// `sample`: a real publisher SRTP datagram; its header and payload size are reused.
     fn new(profile: Profile, subscribers: usize, sample: &[u8]) -> Floor {
-        let provider = str0m::crypto::from_feature_flags();
+        // The router's own provider: the floor gets the same kept key
+        // schedules as the router's transports.
+        let provider = manifold_sfu::crypto_provider();
         let hlen = header_len(sample);
         let payload_len = sample.len() - hlen - AeadAes256Gcm::TAG_LEN;
         let header = sample[..hlen].to_vec();

@@ -138,3 +138,4 @@ pub use router::api::{
 };
 pub use router::{Router, RouterCounts, RouterStats};
 pub use str0m::media::MediaKind;
+pub use transport::crypto_provider;

@@ -12,6 +12,7 @@
 
 mod dtls;
 pub(crate) mod negotiation;
+mod srtp;
 pub(crate) mod ssrc_group;
 
 use std::collections::HashMap;
@@ -49,10 +50,22 @@ pub(crate) struct TransportFactory {
     pub cert: DtlsCert,
 }
 
+/// The crypto provider a router gives its transports: str0m's aws-lc-rs
+/// provider with one prepared DTLS configuration shared by all sessions and
+/// SRTP ciphers that keep their key schedules (see `docs/benchmarks.md`).
+/// A host that runs its own str0m peers in the same process (test clients,
+/// a load generator) can hand them the same provider.
+pub fn crypto_provider() -> CryptoProvider {
+    let mut provider = str0m::crypto::from_feature_flags();
+    provider.dtls_provider = dtls::provider();
+    provider.srtp_provider = srtp::provider();
+    provider.sha1_hmac_provider = &srtp::CachedHmac;
+    provider
+}
+
 impl TransportFactory {
     pub(crate) fn new() -> Self {
-        let mut provider = str0m::crypto::from_feature_flags();
-        provider.dtls_provider = dtls::provider();
+        let provider = crypto_provider();
         // A provider that cannot make a certificate is a build
         // misconfiguration, not peer input.
         let cert = provider
