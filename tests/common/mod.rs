@@ -112,6 +112,14 @@ impl Sim {
         i
     }
 
+    /// Remove peers `first..` with their clients and links (the router's
+    /// transports stay); datagrams the router sends them count as stray.
+    pub fn drop_peers_from(&mut self, first: usize) {
+        self.peers.truncate(first);
+        self.by_addr.retain(|_, i| *i < first);
+        self.by_transport.retain(|_, i| *i < first);
+    }
+
     pub fn client(&mut self, i: usize) -> &mut Client {
         &mut self.peers[i].client
     }
