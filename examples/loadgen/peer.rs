@@ -4,11 +4,12 @@
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use mio::net::UdpSocket;
 use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::config::{CryptoProvider, DtlsCert};
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, Mid, Pt};
 use str0m::net::{Protocol, Receive};
@@ -436,14 +437,31 @@ impl Peer {
     }
 }
 
+/// One crypto provider and one DTLS certificate for every simulated peer:
+/// the router's provider (a DTLS configuration shared by all sessions, SRTP
+/// keys kept), so that setting up thousands of peers and encrypting their
+/// media costs the load generator as little as it costs the server.
+fn shared_crypto() -> &'static (Arc<CryptoProvider>, DtlsCert) {
+    static SHARED: OnceLock<(Arc<CryptoProvider>, DtlsCert)> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let provider = manifold_sfu::crypto_provider();
+        let cert = provider
+            .dtls_provider
+            .generate_certificate()
+            .expect("crypto provider generates a DTLS certificate");
+        (Arc::new(provider), cert)
+    })
+}
+
 fn new_rtc(now: Instant) -> Rtc {
-    let provider = Arc::new(str0m::crypto::from_feature_flags());
+    let (provider, cert) = shared_crypto();
     RtcConfig::new()
         .set_rtp_mode(true)
         .clear_codecs()
         .enable_opus(true, false)
         .enable_vp8(true)
-        .set_crypto_provider(provider)
+        .set_crypto_provider(provider.clone())
+        .set_dtls_cert(cert.clone())
         .build(now)
 }
 
