@@ -194,24 +194,8 @@ impl Transport {
     /// Run `f` on the `Rtc`, turning a panic inside str0m into a failure of
     /// this transport only.
     pub(crate) fn guarded<R>(&mut self, f: impl FnOnce(&mut Rtc) -> R) -> Option<R> {
-        if self.failure.is_some() {
-            return None;
-        }
-        let inject = std::mem::take(&mut self.panic_next);
         let rtc = &mut self.rtc;
-        let result = catch_unwind(AssertUnwindSafe(move || {
-            if inject {
-                panic!("injected transport panic");
-            }
-            f(rtc)
-        }));
-        match result {
-            Ok(r) => Some(r),
-            Err(_) => {
-                self.failure = Some(Failure::Internal);
-                None
-            }
-        }
+        guard(&mut self.failure, &mut self.panic_next, move || f(rtc))
     }
 
     /// Drain str0m's output to its next timeout: transmits go to `out`
@@ -227,49 +211,42 @@ impl Transport {
         max_routes: usize,
         events: &mut Vec<str0m::Event>,
     ) {
-        if self.failure.is_some() {
-            return;
-        }
-        let inject = std::mem::take(&mut self.panic_next);
         let Transport {
             id,
             rtc,
             listen,
             routes,
             rtc_timeout,
+            failure,
+            panic_next,
             ..
         } = self;
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            if inject {
-                panic!("injected transport panic");
-            }
-            loop {
-                match rtc.poll_output() {
-                    Ok(str0m::Output::Timeout(t)) => {
-                        *rtc_timeout = t;
-                        return true;
-                    }
-                    Ok(str0m::Output::Transmit(t)) => {
-                        let Some(local) = listen
-                            .iter()
-                            .find(|l| l.candidate_addr() == t.source)
-                            .map(|l| l.addr)
-                        else {
-                            continue;
-                        };
-                        add_route(*id, routes, (t.destination, local), demux, max_routes);
-                        out.push(Output::Transmit(Transmit {
-                            source: local,
-                            destination: t.destination,
-                            contents: t.contents.into(),
-                        }));
-                    }
-                    Ok(str0m::Output::Event(e)) => events.push(e),
-                    Err(_) => return false,
+        let drained = guard(failure, panic_next, || loop {
+            match rtc.poll_output() {
+                Ok(str0m::Output::Timeout(t)) => {
+                    *rtc_timeout = t;
+                    return true;
                 }
+                Ok(str0m::Output::Transmit(t)) => {
+                    let Some(local) = listen
+                        .iter()
+                        .find(|l| l.candidate_addr() == t.source)
+                        .map(|l| l.addr)
+                    else {
+                        continue;
+                    };
+                    add_route(*id, routes, (t.destination, local), demux, max_routes);
+                    out.push(Output::Transmit(Transmit {
+                        source: local,
+                        destination: t.destination,
+                        contents: t.contents.into(),
+                    }));
+                }
+                Ok(str0m::Output::Event(e)) => events.push(e),
+                Err(_) => return false,
             }
-        }));
-        if !matches!(result, Ok(true)) {
+        });
+        if drained == Some(false) {
             self.failure = Some(Failure::Internal);
         }
     }
@@ -284,6 +261,32 @@ impl Transport {
     /// Earliest time this transport needs a timeout, not counting producers.
     pub(crate) fn liveness_deadline(&self, config: &RouterConfig) -> Instant {
         self.last_rx + config.liveness_timeout
+    }
+}
+
+/// Run `f` unless the transport already failed, turning a panic (or the
+/// test hook's injected one) into a failure of this transport only.
+fn guard<R>(
+    failure: &mut Option<Failure>,
+    panic_next: &mut bool,
+    f: impl FnOnce() -> R,
+) -> Option<R> {
+    if failure.is_some() {
+        return None;
+    }
+    let inject = std::mem::take(panic_next);
+    let result = catch_unwind(AssertUnwindSafe(move || {
+        if inject {
+            panic!("injected transport panic");
+        }
+        f()
+    }));
+    match result {
+        Ok(r) => Some(r),
+        Err(_) => {
+            *failure = Some(Failure::Internal);
+            None
+        }
     }
 }
 

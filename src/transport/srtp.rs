@@ -171,22 +171,22 @@ impl Sha1HmacProvider for CachedHmac {
                 slots.resize_with(HMAC_SLOTS, || None);
             }
             let slot = &mut slots[slot_of(key)];
-            let hit = slot
+            if slot
                 .as_ref()
-                .is_some_and(|s| &s.bytes[..s.len as usize] == key);
-            if !hit {
+                .is_some_and(|s| &s.bytes[..s.len as usize] != key)
+            {
+                *slot = None;
+            }
+            let s = slot.get_or_insert_with(|| {
                 let mut bytes = [0u8; HMAC_MAX_KEY];
                 bytes[..key.len()].copy_from_slice(key);
-                *slot = Some(HmacSlot {
+                HmacSlot {
                     len: key.len() as u8,
                     bytes,
                     key: fresh(),
-                });
-            }
-            match slot {
-                Some(s) => sign(&s.key, payloads),
-                None => sign(&fresh(), payloads),
-            }
+                }
+            });
+            sign(&s.key, payloads)
         })
     }
 }
