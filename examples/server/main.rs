@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! cargo run --release --example server -- [--http ADDR] [--udp ADDR]
-//!     [--workers N] [--announce IP] [--token SECRET] [--no-bwe] [--log LEVEL]
+//!     [--workers N] [--announce IP] [--token SECRET] [--no-bwe]
+//!     [--liveness-timeout SECS] [--log LEVEL]
 //! ```
 //!
 //! Files:
@@ -63,6 +64,10 @@ struct Args {
     /// the layers they ask for, and SDP bandwidth limits are not applied.
     #[arg(long)]
     no_bwe: bool,
+    /// Seconds a transport may hear nothing from its peer (consent checks
+    /// included) before it is closed; also bounds how long connecting may take.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    liveness_timeout: u64,
     /// Log level: off, error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]
     log: LevelFilter,
@@ -147,6 +152,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.no_bwe {
         config.initial_bandwidth_bps = None;
     }
+    config.liveness_timeout = Duration::from_secs(args.liveness_timeout);
     let mut media = Vec::new();
     let mut threads = Vec::new();
     for (i, socket) in sockets.into_iter().enumerate() {
