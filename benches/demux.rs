@@ -95,7 +95,7 @@ impl Setup {
         let (wall, cpu) = (Instant::now(), thread_cpu());
         for _ in 0..k {
             router
-                .create_webrtc_transport(options())
+                .create_webrtc_transport(now, options())
                 .expect("create transport");
             while !matches!(router.poll_output(), Output::Timeout(_)) {}
         }
@@ -202,10 +202,10 @@ fn demux(c: &mut Criterion<CpuTime>) {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     let start = thread_cpu();
-                    let t = s.router.create_webrtc_transport(options());
+                    let t = s.router.create_webrtc_transport(s.now, options());
                     total += thread_cpu() - start;
                     let t = t.expect("create transport");
-                    s.router.transport(t).expect("transport").close();
+                    s.router.transport(t).expect("transport").close(s.now);
                     while !matches!(s.router.poll_output(), Output::Timeout(_)) {}
                 }
                 total

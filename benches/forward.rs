@@ -210,7 +210,7 @@ impl Forward {
         PROFILES.lock().unwrap().clear();
         let provider = recording_provider(profile);
         let mut config = RouterConfig::default();
-        config.seed = 7;
+        config.seed = Some(7);
         config.initial_bandwidth_bps = None;
         let mut sim = Sim::with_config(config);
         let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());

@@ -83,7 +83,7 @@ fn live() -> isize {
 /// media, for `k` subscribers.
 fn measure(k: usize) -> (isize, isize) {
     let mut config = RouterConfig::default();
-    config.seed = 7;
+    config.seed = Some(7);
     if std::env::var_os("MEMORY_NO_BWE").is_some() {
         config.initial_bandwidth_bps = None;
     }
@@ -92,7 +92,7 @@ fn measure(k: usize) -> (isize, isize) {
     let (_, producers) = sim.publish(publisher, true, true);
     sim.run_for(Duration::from_secs(2));
     for p in &producers {
-        sim.router.producer(*p).unwrap().pause();
+        sim.router.producer(*p).unwrap().pause(sim.now);
     }
     sim.drain_router();
     sim.run_for(Duration::from_millis(200));
@@ -126,7 +126,7 @@ fn measure(k: usize) -> (isize, isize) {
     // Media for 4 s with subscribers whose clients are gone: the router
     // keeps sending (and caching for RTX) until the liveness timeout.
     for p in &producers {
-        sim.router.producer(*p).unwrap().resume();
+        sim.router.producer(*p).unwrap().resume(sim.now);
     }
     sim.drain_router();
     sim.run_for(Duration::from_secs(4));

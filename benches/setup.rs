@@ -58,7 +58,7 @@ impl Setup {
             &mut cpu,
             None,
         );
-        self.router.transport(t).expect("transport").close();
+        self.router.transport(t).expect("transport").close(self.now);
         while !matches!(self.router.poll_output(), Output::Timeout(_)) {}
         cpu
     }

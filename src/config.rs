@@ -11,9 +11,15 @@ use crate::Layers;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RouterConfig {
-    /// Seed of the router's random number generator (ICE credentials, initial
-    /// sequence numbers and timestamps). Same seed, same inputs: same outputs.
-    pub seed: u64,
+    /// Where the router's randomness (ICE credentials, initial sequence
+    /// numbers and timestamps) comes from.
+    ///
+    /// `None` (the default): a ChaCha generator seeded from the operating
+    /// system's CSPRNG, different for every router. `Some(seed)`: a fixed
+    /// seed, so the same inputs give the same outputs. **A fixed seed is for
+    /// reproducible tests only and unfit for production**: anyone who knows
+    /// it can compute every ICE password the router hands out.
+    pub seed: Option<u64>,
     /// Minimum interval between two keyframe requests sent to one producer.
     /// Requests inside the interval are merged into one sent when it ends.
     pub keyframe_min_interval: Duration,
@@ -33,7 +39,7 @@ pub struct RouterConfig {
 impl Default for RouterConfig {
     fn default() -> Self {
         RouterConfig {
-            seed: 0x6d61_6e69_666f_6c64,
+            seed: None,
             keyframe_min_interval: Duration::from_millis(500),
             liveness_timeout: Duration::from_secs(15),
             codecs: Codecs::default(),

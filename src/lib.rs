@@ -30,6 +30,34 @@
 //! the host's socket(s): the router demultiplexes each datagram in O(1), by
 //! ICE username for STUN and by address pair for the rest.
 //!
+//! # Time
+//!
+//! The router has no clock of its own: it knows only the times the host
+//! hands it. So **every input and every command that changes state takes
+//! the host's current time** (`now: Instant`, from a monotonic clock such as
+//! [`std::time::Instant::now`], or a virtual clock in tests):
+//! [`Input::Receive`] and [`Input::Timeout`] carry it, and
+//! [`Router::create_webrtc_transport`], [`Router::consume`] and every
+//! changing command of [`TransportApi`], [`ProducerApi`] and
+//! [`ConsumerApi`] take it as their first argument. A command first brings
+//! the router's clock up to `now`, so nothing it creates or (re)starts is
+//! stamped with the time of the last datagram: a router that has heard
+//! nothing for an hour creates a transport that works, and its liveness
+//! and consent deadlines, keyframe throttles, layer checks, allocation
+//! start-up and rate limits count from `now`.
+//!
+//! Time never goes backwards: a `now` older than one the router has already
+//! seen is treated as that time. Read-only getters take no time.
+//!
+//! # Randomness
+//!
+//! ICE credentials, initial RTP sequence numbers and timestamps come from a
+//! generator seeded from the operating system's CSPRNG, different for every
+//! router ([`RouterConfig::seed`] `None`, the default); DTLS keys and
+//! certificates come from the crypto library's own OS-seeded generator.
+//! A fixed seed makes a router reproducible for tests and is unfit for
+//! production.
+//!
 //! # A complete host loop
 //!
 //! ```no_run
@@ -44,8 +72,9 @@
 //!
 //! // Signaling (HTTP, WebSocket...) is the host's: here, one WHIP-style offer.
 //! let offer: String = std::fs::read_to_string("offer.sdp")?;
-//! let t = router.create_webrtc_transport(WebRtcTransportOptions::new([ListenInfo::new(local)]))?;
-//! let answer = router.transport(t).unwrap().accept_offer(&offer)?;
+//! let options = WebRtcTransportOptions::new([ListenInfo::new(local)]);
+//! let t = router.create_webrtc_transport(Instant::now(), options)?;
+//! let answer = router.transport(t).unwrap().accept_offer(Instant::now(), &offer)?;
 //! println!("{answer}");
 //!
 //! let mut buf = vec![0u8; 2048];

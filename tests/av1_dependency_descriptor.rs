@@ -36,7 +36,7 @@ fn av1_temporal_layers_follow_the_dependency_descriptor() {
         sim.router
             .consumer(consumer)
             .unwrap()
-            .set_preferred_layers(Layers::new(0, tl));
+            .set_preferred_layers(sim.now, Layers::new(0, tl));
         sim.run_for(Duration::from_millis(500));
         let from = sim.now;
         sim.run_for(Duration::from_secs(4));

@@ -91,7 +91,7 @@ fn av1_l3t3_spatial_and_temporal_layers_follow_the_descriptor() {
         sim.router
             .consumer(consumer)
             .unwrap()
-            .set_preferred_layers(Layers::new(spatial, temporal));
+            .set_preferred_layers(sim.now, Layers::new(spatial, temporal));
         sim.drain_router();
         // Up-switches ask for the keyframe they need.
         sim.run_for(Duration::from_secs(1));
@@ -161,7 +161,7 @@ fn av1_l3t3_temporal_up_switch_waits_for_a_switch_point() {
             sim.router
                 .consumer(consumer)
                 .unwrap()
-                .set_preferred_layers(Layers::new(1, temporal));
+                .set_preferred_layers(sim.now, Layers::new(1, temporal));
             sim.drain_router();
             sim.run_for(Duration::from_millis(300 + 33 * k));
         }

@@ -49,7 +49,7 @@ fn pinned_consumer_gets_the_only_high_layer() {
     let t = sim.subscribe(sub, &all);
     let v = video_consumers(&mut sim, t);
     // The second publisher is pinned (or screen share): higher priority.
-    sim.router.consumer(v[1]).unwrap().set_priority(3);
+    sim.router.consumer(v[1]).unwrap().set_priority(sim.now, 3);
     let mut table = Table::new(HEADER);
     run_rows(&mut sim, &mut table, t, sub, 20);
     // The estimate settles a little below the link: the pinned consumer
@@ -60,8 +60,8 @@ fn pinned_consumer_gets_the_only_high_layer() {
         "pinned {pinned:?}, other {other:?}"
     );
     // Swap the priorities: the high layer follows.
-    sim.router.consumer(v[1]).unwrap().set_priority(1);
-    sim.router.consumer(v[0]).unwrap().set_priority(3);
+    sim.router.consumer(v[1]).unwrap().set_priority(sim.now, 1);
+    sim.router.consumer(v[0]).unwrap().set_priority(sim.now, 3);
     run_rows(&mut sim, &mut table, t, sub, 10);
     table.save("bandwidth_priorities");
     let (pinned, other) = (spatial(&mut sim, v[0]), spatial(&mut sim, v[1]));
@@ -114,12 +114,15 @@ fn publisher_is_told_its_max_incoming_bitrate() {
     let offer = sim.client(p).offer_send(true, true);
     let options = WebRtcTransportOptions::new([ListenInfo::new(sim.server)])
         .with_max_incoming_bitrate(1_000_000);
-    let t = sim.router.create_webrtc_transport(options).unwrap();
+    let t = sim
+        .router
+        .create_webrtc_transport(sim.now, options)
+        .unwrap();
     let answer = sim
         .router
         .transport(t)
         .unwrap()
-        .accept_offer(&offer)
+        .accept_offer(sim.now, &offer)
         .unwrap();
     sim.drain_router();
     sim.client(p).accept_answer(&answer);

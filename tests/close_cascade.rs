@@ -32,7 +32,7 @@ fn producer_close_cascades_and_transport_close_frees_everything() {
     // Close the video producer: its three consumers go first, with events.
     let video = producers[1];
     let mark = sim.events.len();
-    sim.router.producer(video).unwrap().close();
+    sim.router.producer(video).unwrap().close(sim.now);
     sim.drain_router();
     let closed_consumers = sim.events[mark..]
         .iter()
@@ -50,7 +50,7 @@ fn producer_close_cascades_and_transport_close_frees_everything() {
 
     // Close the publisher's transport: the audio producer and its consumers go too.
     let mark = sim.events.len();
-    sim.router.transport(tp).unwrap().close();
+    sim.router.transport(tp).unwrap().close(sim.now);
     sim.drain_router();
     assert!(sim.events[mark..].iter().any(|(_, e)| matches!(
         e,
@@ -70,7 +70,7 @@ fn producer_close_cascades_and_transport_close_frees_everything() {
     assert_eq!((c.transports, c.producers, c.consumers), (3, 0, 0));
 
     for t in subs {
-        sim.router.transport(t).unwrap().close();
+        sim.router.transport(t).unwrap().close(sim.now);
     }
     sim.drain_router();
     let c = sim.router.counts();

@@ -12,7 +12,7 @@ use str0m::media::KeyframeRequestKind;
 #[test]
 fn pli_storm_is_throttled() {
     let mut config = RouterConfig::default();
-    config.seed = 4;
+    config.seed = Some(4);
     config.keyframe_min_interval = Duration::from_millis(500);
     let mut sim = Sim::with_config(config);
     let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());

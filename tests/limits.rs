@@ -14,7 +14,7 @@ use rand::SeedableRng;
 
 fn sim_with(f: impl FnOnce(&mut RouterConfig)) -> Sim {
     let mut config = RouterConfig::default();
-    config.seed = 13;
+    config.seed = Some(13);
     f(&mut config);
     Sim::with_config(config)
 }
@@ -24,12 +24,12 @@ fn max_transports() {
     let mut sim = sim_with(|c| c.limits.max_transports = 5);
     for _ in 0..5 {
         sim.router
-            .create_webrtc_transport(sim.transport_options())
+            .create_webrtc_transport(sim.now, sim.transport_options())
             .unwrap();
     }
     let err = sim
         .router
-        .create_webrtc_transport(sim.transport_options())
+        .create_webrtc_transport(sim.now, sim.transport_options())
         .unwrap_err();
     assert!(
         matches!(
@@ -54,14 +54,14 @@ fn max_consumers_per_transport_and_per_producer() {
     let (_, producers) = sim.publish(p, true, true);
     let t1 = sim
         .router
-        .create_webrtc_transport(sim.transport_options())
+        .create_webrtc_transport(sim.now, sim.transport_options())
         .unwrap();
     sim.router
-        .consume(t1, producers[0], ConsumerOptions::default())
+        .consume(sim.now, t1, producers[0], ConsumerOptions::default())
         .unwrap();
     let err = sim
         .router
-        .consume(t1, producers[1], ConsumerOptions::default())
+        .consume(sim.now, t1, producers[1], ConsumerOptions::default())
         .unwrap_err();
     assert!(
         matches!(
@@ -75,18 +75,18 @@ fn max_consumers_per_transport_and_per_producer() {
     );
     let t2 = sim
         .router
-        .create_webrtc_transport(sim.transport_options())
+        .create_webrtc_transport(sim.now, sim.transport_options())
         .unwrap();
     let t3 = sim
         .router
-        .create_webrtc_transport(sim.transport_options())
+        .create_webrtc_transport(sim.now, sim.transport_options())
         .unwrap();
     sim.router
-        .consume(t2, producers[0], ConsumerOptions::default())
+        .consume(sim.now, t2, producers[0], ConsumerOptions::default())
         .unwrap();
     let err = sim
         .router
-        .consume(t3, producers[0], ConsumerOptions::default())
+        .consume(sim.now, t3, producers[0], ConsumerOptions::default())
         .unwrap_err();
     assert!(
         matches!(
@@ -118,14 +118,14 @@ fn sdp_size_and_m_line_count() {
     });
     let t = sim
         .router
-        .create_webrtc_transport(sim.transport_options())
+        .create_webrtc_transport(sim.now, sim.transport_options())
         .unwrap();
     let big = "v=0\r\n".to_string() + &"a=x\r\n".repeat(2000);
     let err = sim
         .router
         .transport(t)
         .unwrap()
-        .accept_offer(&big)
+        .accept_offer(sim.now, &big)
         .unwrap_err();
     assert!(
         matches!(
@@ -139,7 +139,7 @@ fn sdp_size_and_m_line_count() {
         .router
         .transport(t)
         .unwrap()
-        .accept_offer(&many)
+        .accept_offer(sim.now, &many)
         .unwrap_err();
     assert!(
         matches!(
@@ -152,7 +152,7 @@ fn sdp_size_and_m_line_count() {
         .router
         .transport(t)
         .unwrap()
-        .accept_offer("v=0\r\ngarbage")
+        .accept_offer(sim.now, "v=0\r\ngarbage")
         .unwrap_err();
     assert!(
         matches!(err, RouterError::Signaling(SignalingError::BadSdp(_))),
@@ -169,7 +169,7 @@ fn sdp_size_and_m_line_count() {
         .router
         .transport(t)
         .unwrap()
-        .accept_offer(&offer)
+        .accept_offer(sim.now, &offer)
         .is_ok());
 }
 

@@ -12,7 +12,7 @@ use manifold_sfu::{CloseReason, Event, MediaKind, RouterConfig};
 #[test]
 fn silent_peer_is_closed_after_liveness_timeout() {
     let mut config = RouterConfig::default();
-    config.seed = 10;
+    config.seed = Some(10);
     config.liveness_timeout = Duration::from_secs(4);
     let mut sim = Sim::with_config(config);
     let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
@@ -75,7 +75,7 @@ fn ice_restart_from_client_and_from_server() {
         .router
         .transport(t)
         .unwrap()
-        .accept_offer(&offer)
+        .accept_offer(sim.now, &offer)
         .unwrap();
     sim.drain_router();
     sim.client(sub).accept_answer(&answer);
@@ -94,7 +94,11 @@ fn ice_restart_from_client_and_from_server() {
     assert_eq!(sim.router.counts().ufrags, 2, "old ufrag no longer routed");
 
     // The server restarts ICE: an offer with new credentials, answered.
-    sim.router.transport(t).unwrap().restart_ice().unwrap();
+    sim.router
+        .transport(t)
+        .unwrap()
+        .restart_ice(sim.now)
+        .unwrap();
     sim.drain_router();
     let offered = sim
         .events

@@ -22,11 +22,11 @@ fn producer_and_consumer_pause_resume_without_gaps() {
 
     // Pause the video producer: both subscribers stop getting video.
     let video = producers[1];
-    sim.router.producer(video).unwrap().pause();
+    sim.router.producer(video).unwrap().pause(sim.now);
     let paused_at = sim.now;
     sim.run_for(Duration::from_secs(2));
     let resumed_at = sim.now;
-    sim.router.producer(video).unwrap().resume();
+    sim.router.producer(video).unwrap().resume(sim.now);
     sim.drain_router();
     sim.run_for(Duration::from_secs(2));
 
@@ -39,11 +39,11 @@ fn producer_and_consumer_pause_resume_without_gaps() {
         .into_iter()
         .find(|c| sim.router.consumer(*c).unwrap().kind() == MediaKind::Audio)
         .unwrap();
-    sim.router.consumer(b_audio).unwrap().pause();
+    sim.router.consumer(b_audio).unwrap().pause(sim.now);
     let c_paused_at = sim.now;
     sim.run_for(Duration::from_secs(2));
     let c_resumed_at = sim.now;
-    sim.router.consumer(b_audio).unwrap().resume();
+    sim.router.consumer(b_audio).unwrap().resume(sim.now);
     sim.run_for(Duration::from_secs(2));
 
     let in_flight = Duration::from_millis(100);

@@ -34,7 +34,7 @@ fn consumers_added_to_connected_transport_renegotiate() {
     // Signaling is under test here, not bandwidth: no allocator pausing the
     // third video track while the estimate ramps up.
     let mut config = RouterConfig::default();
-    config.seed = 9;
+    config.seed = Some(9);
     config.initial_bandwidth_bps = None;
     let mut sim = Sim::with_config(config);
     let mut streams = Vec::new();
@@ -56,7 +56,7 @@ fn consumers_added_to_connected_transport_renegotiate() {
     // 1. One consumer on a connected transport: offer, answer (automatic), new track.
     let v0 = video_of(&mut sim, &streams[0]);
     sim.router
-        .consume(t, v0, ConsumerOptions::default())
+        .consume(sim.now, t, v0, ConsumerOptions::default())
         .unwrap();
     sim.drain_router();
     assert_eq!(offers(&sim, t).len(), 1);
@@ -71,11 +71,11 @@ fn consumers_added_to_connected_transport_renegotiate() {
     let v1 = video_of(&mut sim, &streams[1]);
     let v2 = video_of(&mut sim, &streams[2]);
     sim.router
-        .consume(t, v1, ConsumerOptions::default())
+        .consume(sim.now, t, v1, ConsumerOptions::default())
         .unwrap();
     sim.drain_router();
     sim.router
-        .consume(t, v2, ConsumerOptions::default())
+        .consume(sim.now, t, v2, ConsumerOptions::default())
         .unwrap();
     sim.drain_router();
     let o = offers(&sim, t);
@@ -94,7 +94,7 @@ fn consumers_added_to_connected_transport_renegotiate() {
     // 3. Glare: the router offers, the client offers at the same time.
     let a1 = streams[1][0];
     sim.router
-        .consume(t, a1, ConsumerOptions::default())
+        .consume(sim.now, t, a1, ConsumerOptions::default())
         .unwrap();
     sim.drain_router();
     assert_eq!(offers(&sim, t).len(), 4);
@@ -112,7 +112,7 @@ fn consumers_added_to_connected_transport_renegotiate() {
         .router
         .transport(t)
         .unwrap()
-        .accept_offer(&client_offer)
+        .accept_offer(sim.now, &client_offer)
         .unwrap();
     sim.drain_router();
     sim.client(sub).accept_answer(&answer);
@@ -132,6 +132,6 @@ fn consumers_added_to_connected_transport_renegotiate() {
         .router
         .transport(t)
         .unwrap()
-        .accept_answer(&answer)
+        .accept_answer(sim.now, &answer)
         .is_err());
 }

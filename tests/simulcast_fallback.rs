@@ -13,7 +13,7 @@ use manifold_sfu::{MediaKind, RouterConfig};
 fn falls_back_when_a_layer_stops_and_returns_when_it_comes_back() {
     // Layer liveness is under test, not bandwidth: no allocator.
     let mut config = RouterConfig::default();
-    config.seed = 22;
+    config.seed = Some(22);
     config.initial_bandwidth_bps = None;
     let mut sim = Sim::with_config(config);
     let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());

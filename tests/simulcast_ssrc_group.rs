@@ -42,7 +42,7 @@ fn session(config: RouterConfig) -> (Sim, usize, usize, ConsumerId) {
 
 fn config(seed: u64) -> RouterConfig {
     let mut config = RouterConfig::default();
-    config.seed = seed;
+    config.seed = Some(seed);
     config.initial_bandwidth_bps = None;
     config
 }
@@ -84,7 +84,7 @@ fn ssrc_group_layers_switch_like_rid_simulcast() {
         sim.router
             .consumer(consumer)
             .unwrap()
-            .set_preferred_layers(Layers::new(spatial, 2));
+            .set_preferred_layers(sim.now, Layers::new(spatial, 2));
         sim.drain_router();
         sim.run_for(Duration::from_secs(1));
         assert_eq!(current(&mut sim), Some(spatial), "switched to {spatial}");
@@ -106,7 +106,7 @@ fn ssrc_group_layers_switch_like_rid_simulcast() {
     sim.router
         .consumer(consumer)
         .unwrap()
-        .set_preferred_layers(Layers::MAX);
+        .set_preferred_layers(sim.now, Layers::MAX);
     sim.run_for(Duration::from_secs(1));
     assert_eq!(current(&mut sim), Some(2));
     sim.client(publisher).source.as_mut().unwrap().layers[2].enabled = false;

@@ -16,7 +16,7 @@ use rand::{Rng, SeedableRng};
 fn switches_land_on_keyframes_with_continuous_numbering() {
     // Switching is under test, not bandwidth: no allocator.
     let mut config = RouterConfig::default();
-    config.seed = 21;
+    config.seed = Some(21);
     config.initial_bandwidth_bps = None;
     let mut sim = Sim::with_config(config);
     let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
@@ -46,7 +46,7 @@ fn switches_land_on_keyframes_with_continuous_numbering() {
             sim.router
                 .consumer(consumer)
                 .unwrap()
-                .set_preferred_layers(Layers::new(s, tl));
+                .set_preferred_layers(sim.now, Layers::new(s, tl));
             sim.drain_router();
             sim.run_for(Duration::from_millis(rng.random_range(300..900)));
         }

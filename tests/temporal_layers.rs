@@ -14,7 +14,7 @@ use manifold_sfu::{Layers, MediaKind, RouterConfig};
 fn output_frame_rate_follows_temporal_layer() {
     // Switching is under test, not bandwidth: no allocator.
     let mut config = RouterConfig::default();
-    config.seed = 23;
+    config.seed = Some(23);
     config.initial_bandwidth_bps = None;
     let mut sim = Sim::with_config(config);
     let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
@@ -31,7 +31,7 @@ fn output_frame_rate_follows_temporal_layer() {
         sim.router
             .consumer(consumer)
             .unwrap()
-            .set_preferred_layers(Layers::new(2, tl));
+            .set_preferred_layers(sim.now, Layers::new(2, tl));
         sim.run_for(Duration::from_millis(500));
         // Going up, each newly forwarded layer starts on a layer-sync frame
         // (its references were forwarded); T2 after T1 is never first.

@@ -43,7 +43,7 @@ fn vp9_spatial_and_temporal_layers() {
         sim.router
             .consumer(consumer)
             .unwrap()
-            .set_preferred_layers(Layers::new(spatial, temporal));
+            .set_preferred_layers(sim.now, Layers::new(spatial, temporal));
         // Up-switches wait for a keyframe (every 2 s here).
         sim.run_for(Duration::from_millis(2500));
         let from = sim.now;
@@ -89,7 +89,7 @@ fn vp9_up_switch_asks_for_a_keyframe() {
     sim.router
         .consumer(consumer)
         .unwrap()
-        .set_preferred_layers(Layers::new(0, 2));
+        .set_preferred_layers(sim.now, Layers::new(0, 2));
     sim.run_for(Duration::from_secs(3));
     assert_eq!(
         sim.router.consumer(consumer).unwrap().current_layers(),
@@ -99,7 +99,7 @@ fn vp9_up_switch_asks_for_a_keyframe() {
         sim.router
             .consumer(consumer)
             .unwrap()
-            .set_preferred_layers(Layers::new(spatial, 2));
+            .set_preferred_layers(sim.now, Layers::new(spatial, 2));
         sim.run_for(Duration::from_secs(1));
         assert_eq!(
             sim.router.consumer(consumer).unwrap().current_layers(),

@@ -91,10 +91,13 @@ pub fn connect(
 
     let offer = client.offer_send(audio, video);
     let options = WebRtcTransportOptions::new([ListenInfo::new(server)]);
-    let t =
-        timed(router_cpu, || router.create_webrtc_transport(options)).expect("create transport");
+    let t = timed(router_cpu, || router.create_webrtc_transport(*now, options))
+        .expect("create transport");
     let answer = timed(router_cpu, || {
-        router.transport(t).expect("transport").accept_offer(&offer)
+        router
+            .transport(t)
+            .expect("transport")
+            .accept_offer(*now, &offer)
     })
     .expect("accept offer");
     client.accept_answer(&answer);

@@ -25,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use manifold_sfu::{ConsumerId, Layers, MediaKind, TransportId};
 use serde::Serialize;
+use std::time::Instant;
 use tracing::info;
 
 use crate::media::Sfu;
@@ -188,7 +189,7 @@ fn apply(sfu: &mut Sfu, tid: TransportId, req: &LayerRequest) -> Result<(), ApiE
     }
     for (cid, layers) in plan {
         if let Some(mut c) = sfu.router.consumer(cid) {
-            c.set_preferred_layers(layers);
+            c.set_preferred_layers(Instant::now(), layers);
         }
     }
     Ok(())

@@ -80,7 +80,7 @@ impl Media {
                 sfu.stopping = true;
                 for t in sfu.router.transport_ids() {
                     if let Some(t) = sfu.router.transport(t) {
-                        t.close();
+                        t.close(Instant::now());
                     }
                 }
             })
@@ -153,13 +153,13 @@ impl Sfu {
     /// A new transport on the server's UDP port.
     pub fn new_transport(&mut self) -> Result<TransportId, RouterError> {
         self.router
-            .create_webrtc_transport(WebRtcTransportOptions::new([self.listen]))
+            .create_webrtc_transport(Instant::now(), WebRtcTransportOptions::new([self.listen]))
     }
 
     /// Close a transport if it is open; its `TransportClosed` event follows.
     pub fn close_transport(&mut self, id: TransportId) {
         if let Some(t) = self.router.transport(id) {
-            t.close();
+            t.close(Instant::now());
         }
     }
 

@@ -278,12 +278,15 @@ fn command(sfu: &mut Sfu, tid: TransportId, msg: ClientMsg) -> Result<Reply, Str
         ClientMsg::Offer { sdp } => {
             me.gen += 1;
             let mut t = sfu.router.transport(tid).ok_or("session closed")?;
-            let sdp = t.accept_offer(&sdp).map_err(|e| readable(&e))?;
+            let sdp = t
+                .accept_offer(Instant::now(), &sdp)
+                .map_err(|e| readable(&e))?;
             Ok(Reply::Answer(sdp))
         }
         ClientMsg::Answer { sdp } => {
             let mut t = sfu.router.transport(tid).ok_or("session closed")?;
-            t.accept_answer(&sdp).map_err(|e| readable(&e))?;
+            t.accept_answer(Instant::now(), &sdp)
+                .map_err(|e| readable(&e))?;
             Ok(Reply::Nothing)
         }
         ClientMsg::Mute { kind, muted } => {
@@ -309,8 +312,8 @@ fn command(sfu: &mut Sfu, tid: TransportId, msg: ClientMsg) -> Result<Reply, Str
                 }
                 if let Some(mut c) = sfu.router.consumer(c) {
                     match on {
-                        true => c.resume(),
-                        false => c.pause(),
+                        true => c.resume(Instant::now()),
+                        false => c.pause(Instant::now()),
                     }
                 }
             }
@@ -333,8 +336,8 @@ fn command(sfu: &mut Sfu, tid: TransportId, msg: ClientMsg) -> Result<Reply, Str
                 }
                 if let Some(mut c) = sfu.router.consumer(c) {
                     debug!("{tid}: {peer}'s video at {:?}, priority {}", want.0, want.1);
-                    c.set_priority(want.1);
-                    c.set_preferred_layers(want.0);
+                    c.set_priority(Instant::now(), want.1);
+                    c.set_preferred_layers(Instant::now(), want.0);
                 }
             }
             Ok(Reply::Nothing)
@@ -353,7 +356,7 @@ fn consume_for(sfu: &mut Sfu, viewer: TransportId, p: ProducerId) {
             options.priority = want.priority;
         }
     }
-    if let Err(e) = sfu.router.consume(viewer, p, options) {
+    if let Err(e) = sfu.router.consume(Instant::now(), viewer, p, options) {
         warn!("cannot consume {p} on {viewer}: {e}");
     }
 }
@@ -366,8 +369,8 @@ fn apply_mute(sfu: &mut Sfu, tid: TransportId, kind: Kind, muted: bool) {
         if let Some(mut p) = sfu.router.producer(p) {
             if Kind::from(p.kind()) == kind {
                 match muted {
-                    true => p.pause(),
-                    false => p.resume(),
+                    true => p.pause(Instant::now()),
+                    false => p.resume(Instant::now()),
                 }
             }
         }
@@ -410,7 +413,10 @@ fn join(
         }
         let producers = sfu.router.transport(o).map(|t| t.producers());
         for p in producers.unwrap_or_default() {
-            if let Err(e) = sfu.router.consume(tid, p, ConsumerOptions::default()) {
+            if let Err(e) = sfu
+                .router
+                .consume(Instant::now(), tid, p, ConsumerOptions::default())
+            {
                 warn!("room {room}: {name} cannot consume {p}: {e}");
             }
         }

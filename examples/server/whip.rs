@@ -11,6 +11,7 @@
 //!   [`crate::layer`]): the viewer picks its simulcast encoding or layers.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -267,7 +268,7 @@ fn start_publisher(
 /// Answer on a fresh transport, closing it if the offer is refused.
 fn answer_offer(sfu: &mut Sfu, tid: TransportId, offer: &str) -> Result<String, ApiError> {
     let result = match sfu.router.transport(tid) {
-        Some(mut t) => t.accept_offer(offer),
+        Some(mut t) => t.accept_offer(Instant::now(), offer),
         None => Err(RouterError::UnknownTransport(tid)),
     };
     result.map_err(|e| {
@@ -388,7 +389,10 @@ fn forget(sfu: &mut Sfu, tid: TransportId) {
 /// has no renegotiation).
 fn consume(sfu: &mut Sfu, viewer: TransportId, producers: &[ProducerId]) {
     for &p in producers {
-        if let Err(e) = sfu.router.consume(viewer, p, ConsumerOptions::default()) {
+        if let Err(e) = sfu
+            .router
+            .consume(Instant::now(), viewer, p, ConsumerOptions::default())
+        {
             warn!("viewer {viewer} cannot consume {p}: {e}");
         }
     }

@@ -17,7 +17,7 @@ use crate::{
 /// reached, and a short liveness timeout, so transports expire.
 pub fn small_config() -> RouterConfig {
     RouterConfig {
-        seed: 0x00f0_220f,
+        seed: Some(0x00f0_220f),
         liveness_timeout: Duration::from_secs(5),
         limits: Limits {
             max_transports: 8,
@@ -126,7 +126,7 @@ impl Host {
         let before = self.router.counts();
         let result = self
             .router
-            .create_webrtc_transport(crate::WebRtcTransportOptions::new(listen.clone()));
+            .create_webrtc_transport(self.now, crate::WebRtcTransportOptions::new(listen.clone()));
         let at_limit = before.transports >= self.limits().max_transports;
         let id = match result {
             Ok(id) => {
@@ -169,12 +169,13 @@ impl Host {
     pub fn offer(&mut self, t: TransportId, sdp: &str) -> Option<String> {
         let before = self.router.counts();
         let open = self.transports.contains_key(&t);
+        let now = self.now;
         let Some(mut api) = self.router.transport(t) else {
             assert!(!open, "no view of open transport {t}");
             return None;
         };
         assert!(open, "view of closed transport {t}");
-        let result = api.accept_offer(sdp);
+        let result = api.accept_offer(now, sdp);
         self.step(before);
         match result {
             Ok(answer) => {
@@ -197,11 +198,12 @@ impl Host {
     pub fn answer(&mut self, t: TransportId, sdp: &str) -> bool {
         let before = self.router.counts();
         let open = self.transports.contains_key(&t);
+        let now = self.now;
         let Some(mut api) = self.router.transport(t) else {
             assert!(!open, "no view of open transport {t}");
             return false;
         };
-        let result = api.accept_answer(sdp);
+        let result = api.accept_answer(now, sdp);
         self.step(before);
         match result {
             Ok(()) => true,
@@ -225,7 +227,7 @@ impl Host {
     ) -> Option<ConsumerId> {
         use crate::RouterError as E;
         let before = self.router.counts();
-        let result = self.router.consume(t, p, options);
+        let result = self.router.consume(self.now, t, p, options);
         let of_t = self.consumers.values().filter(|(x, _)| *x == t).count();
         let of_p = self.consumers.values().filter(|(_, x)| *x == p).count();
         let l = self.limits().clone();
@@ -595,7 +597,10 @@ impl Host {
         for t in ids {
             let before = self.router.counts();
             self.closing = true;
-            self.router.transport(t).expect("open transport").close();
+            self.router
+                .transport(t)
+                .expect("open transport")
+                .close(self.now);
             self.step(before);
             self.closing = false;
             assert!(self.router.transport(t).is_none(), "{t} open after close");

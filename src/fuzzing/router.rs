@@ -205,6 +205,7 @@ fn run_op(host: &mut Host, b: &mut Bytes) {
 }
 
 fn producer_op(host: &mut Host, b: &mut Bytes) {
+    let now = host.now;
     let Some(p) = b.pick(&host.producer_ids) else {
         return;
     };
@@ -218,11 +219,11 @@ fn producer_op(host: &mut Host, b: &mut Bytes) {
     };
     assert_eq!(Some(api.transport()), open, "view of {p}");
     match what {
-        0 => api.pause(),
-        1 => api.resume(),
+        0 => api.pause(now),
+        1 => api.resume(now),
         2 => {
             host.closing = true;
-            api.close();
+            api.close(now);
         }
         _ => {
             let layers = api.layers();
@@ -243,6 +244,7 @@ fn producer_op(host: &mut Host, b: &mut Bytes) {
 }
 
 fn consumer_op(host: &mut Host, b: &mut Bytes) {
+    let now = host.now;
     let Some(c) = b.pick(&host.consumer_ids) else {
         return;
     };
@@ -256,20 +258,20 @@ fn consumer_op(host: &mut Host, b: &mut Bytes) {
     };
     assert_eq!(Some((api.transport(), api.producer())), open, "view of {c}");
     match what {
-        0 => api.pause(),
-        1 => api.resume(),
+        0 => api.pause(now),
+        1 => api.resume(now),
         2 => {
             host.closing = true;
-            let result = api.close();
+            let result = api.close(now);
             assert!(result.is_ok());
         }
-        3 => api.request_keyframe(),
+        3 => api.request_keyframe(now),
         4 => {
             let layers = Layers::new(x, (y & 0xff) as u8);
-            api.set_preferred_layers(layers);
+            api.set_preferred_layers(now, layers);
             assert_eq!(api.preferred_layers(), layers);
         }
-        5 => api.set_max_bitrate((x & 1 == 1).then_some(u64::from(y))),
+        5 => api.set_max_bitrate(now, (x & 1 == 1).then_some(u64::from(y))),
         _ => {
             assert_eq!(api.packets_sent(), 0, "media without a connection");
             assert_eq!(api.current_layers(), None, "layers without media");
@@ -281,6 +283,7 @@ fn consumer_op(host: &mut Host, b: &mut Bytes) {
 }
 
 fn transport_op(host: &mut Host, b: &mut Bytes) {
+    let now = host.now;
     let Some(t) = b.pick(&host.transport_ids) else {
         return;
     };
@@ -294,11 +297,11 @@ fn transport_op(host: &mut Host, b: &mut Bytes) {
     match what {
         0 => {
             host.closing = true;
-            api.close();
+            api.close(now);
         }
         1 => {
             // Nothing connects here, so no offer can follow; either answer is fine.
-            let _ = api.restart_ice();
+            let _ = api.restart_ice(now);
         }
         _ => {
             assert!(!api.is_connected(), "{t} connected without authentication");

@@ -3,6 +3,12 @@
 //! Get one with [`Router::transport`], [`Router::producer`] or
 //! [`Router::consumer`], use it, drop it, then drain
 //! [`Router::poll_output`]: commands may queue datagrams and events.
+//!
+//! Every command that changes state takes the host's `now`: the router
+//! first brings its clock (and any timers that fell due) up to it, so a
+//! command never acts on the time of the router's last input.
+
+use std::time::Instant;
 
 use str0m::media::MediaKind;
 
@@ -57,19 +63,22 @@ impl TransportApi<'_> {
     /// ([`Event::ProducerAdded`](crate::Event)); m-lines it receives on carry
     /// consumers. If an offer of ours is pending (glare), ours is dropped
     /// and offered again later.
-    pub fn accept_offer(&mut self, sdp: &str) -> Result<String, RouterError> {
+    pub fn accept_offer(&mut self, now: Instant, sdp: &str) -> Result<String, RouterError> {
+        self.router.advance(now);
         self.router.accept_offer(self.id, sdp)
     }
 
     /// Apply the client's answer to the offer of the last
     /// [`Event::RenegotiationNeeded`](crate::Event).
-    pub fn accept_answer(&mut self, sdp: &str) -> Result<(), RouterError> {
+    pub fn accept_answer(&mut self, now: Instant, sdp: &str) -> Result<(), RouterError> {
+        self.router.advance(now);
         self.router.accept_answer(self.id, sdp)
     }
 
     /// Restart ICE with new credentials: an offer follows as
     /// [`Event::RenegotiationNeeded`](crate::Event).
-    pub fn restart_ice(&mut self) -> Result<(), RouterError> {
+    pub fn restart_ice(&mut self, now: Instant) -> Result<(), RouterError> {
+        self.router.advance(now);
         self.router.restart_ice(self.id)
     }
 
@@ -120,7 +129,8 @@ impl TransportApi<'_> {
     }
 
     /// Close the transport with its producers and consumers.
-    pub fn close(self) {
+    pub fn close(self, now: Instant) {
+        self.router.advance(now);
         self.router.close_transport(self.id, CloseReason::Requested);
         self.router.process_work();
     }
@@ -237,13 +247,15 @@ impl ProducerApi<'_> {
     }
 
     /// Stop forwarding to every consumer (a muted sender costs nobody bandwidth).
-    pub fn pause(&mut self) {
+    pub fn pause(&mut self, now: Instant) {
+        self.router.advance(now);
         self.set_paused(true);
     }
 
     /// Forward again; consumers continue without sequence gaps, video from
     /// the next keyframe (requested now).
-    pub fn resume(&mut self) {
+    pub fn resume(&mut self, now: Instant) {
+        self.router.advance(now);
         self.set_paused(false);
     }
 
@@ -271,7 +283,8 @@ impl ProducerApi<'_> {
     }
 
     /// Close it and its consumers.
-    pub fn close(self) {
+    pub fn close(self, now: Instant) {
+        self.router.advance(now);
         self.router.close_producer(self.id, CloseReason::Requested);
         self.router.process_work();
     }
@@ -374,7 +387,8 @@ impl ConsumerApi<'_> {
     }
 
     /// Bandwidth priority (higher first). See [`ConsumerOptions::priority`](crate::ConsumerOptions).
-    pub fn set_priority(&mut self, priority: u8) {
+    pub fn set_priority(&mut self, now: Instant, priority: u8) {
+        self.router.advance(now);
         if let Some(c) = self.router.consumers.get_mut(&self.id) {
             c.priority = priority;
         }
@@ -395,14 +409,16 @@ impl ConsumerApi<'_> {
     }
 
     /// Stop forwarding to this subscriber.
-    pub fn pause(&mut self) {
+    pub fn pause(&mut self, now: Instant) {
+        self.router.advance(now);
         if let Some(c) = self.router.consumers.get_mut(&self.id) {
             c.paused = true;
         }
     }
 
     /// Forward again, without sequence gaps; video from the next keyframe.
-    pub fn resume(&mut self) {
+    pub fn resume(&mut self, now: Instant) {
+        self.router.advance(now);
         let Some(c) = self.router.consumers.get_mut(&self.id) else {
             return;
         };
@@ -416,8 +432,11 @@ impl ConsumerApi<'_> {
     }
 
     /// Ask the producer for a keyframe of the forwarded layer (throttled).
-    pub fn request_keyframe(&mut self) {
-        let c = self.get();
+    pub fn request_keyframe(&mut self, now: Instant) {
+        self.router.advance(now);
+        let Some(c) = self.router.consumers.get(&self.id) else {
+            return;
+        };
         let (pid, layer) = (c.producer, c.current.unwrap_or(c.selector.target()).spatial);
         self.router.request_keyframe(pid, Some(layer));
     }
@@ -426,13 +445,15 @@ impl ConsumerApi<'_> {
     /// keyframe of the new spatial layer (asked for now) or the next frame
     /// for a temporal change; it never goes above what the producer has
     /// live, and falls back to the best live lower layer when a layer stops.
-    pub fn set_preferred_layers(&mut self, layers: Layers) {
+    pub fn set_preferred_layers(&mut self, now: Instant, layers: Layers) {
+        self.router.advance(now);
         self.update_selector(|s, states| s.set_preferred(layers, states));
     }
 
     /// Cap the bitrate this consumer may use (`None`: no cap), as a
     /// bandwidth allocator does: the target drops to the best layer that fits.
-    pub fn set_max_bitrate(&mut self, bps: Option<u64>) {
+    pub fn set_max_bitrate(&mut self, now: Instant, bps: Option<u64>) {
+        self.router.advance(now);
         self.update_selector(|s, states| s.set_max_bitrate(bps, states));
     }
 
@@ -469,7 +490,8 @@ impl ConsumerApi<'_> {
     }
 
     /// Close it; the subscriber's m-line is stopped in the next offer.
-    pub fn close(self) -> Result<(), RouterError> {
+    pub fn close(self, now: Instant) -> Result<(), RouterError> {
+        self.router.advance(now);
         self.router.close_consumer(self.id, CloseReason::Requested);
         self.router.process_work();
         Ok(())

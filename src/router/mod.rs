@@ -147,7 +147,10 @@ impl Router {
     /// A router starting at time `now`.
     pub fn new(config: RouterConfig, now: Instant) -> Router {
         Router {
-            rng: StdRng::seed_from_u64(config.seed),
+            rng: match config.seed {
+                Some(seed) => StdRng::seed_from_u64(seed),
+                None => StdRng::from_os_rng(),
+            },
             stun_limit: StunRateLimit::new(
                 config.limits.max_unauthenticated_stun_per_source,
                 config.limits.max_unauthenticated_sources,
@@ -224,14 +227,52 @@ impl Router {
         Output::Timeout(next)
     }
 
+    /// Bring the router's clock to the host's `now` before a command acts,
+    /// so a command never stamps new state with the time of the router's
+    /// last input. A `now` older than the router's clock is ignored (time
+    /// never goes back). Timers that fell due meanwhile run at the next
+    /// input, which the host makes at once: [`poll_output`](Self::poll_output)
+    /// then returns a timeout in the past.
+    pub(crate) fn advance(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+    }
+
+    /// [`advance`](Self::advance), then run the timers that fell due: used
+    /// by the router's own commands (not by borrowed views, whose object
+    /// must outlive the call), so that e.g. a transport whose liveness ran
+    /// out is closed before something is added to it.
+    pub(crate) fn catch_up(&mut self, now: Instant) {
+        if now <= self.now {
+            return;
+        }
+        self.now = now;
+        self.timeout(now);
+        self.process_work();
+    }
+
+    /// Bring a transport's WebRTC stack to the router's clock before a
+    /// command changes it (its own clock moves only with its input), and
+    /// drain what that produced.
+    pub(crate) fn sync_transport_clock(&mut self, tid: TransportId) {
+        let now = self.now;
+        let Some(t) = self.transports.get_mut(&tid) else {
+            return;
+        };
+        let _ = t.guarded(|rtc| rtc.handle_input(str0m::Input::Timeout(now)));
+        self.drain_transport(tid);
+    }
+
     /// Create a WebRTC transport (ICE-lite, DTLS-SRTP, BUNDLE, rtcp-mux) for
-    /// one client. Then either hand it the client's offer
+    /// one client, at the host's time `now`. Then either hand it the
+    /// client's offer
     /// ([`TransportApi::accept_offer`](crate::TransportApi::accept_offer)) or
     /// add consumers and let the router offer.
     pub fn create_webrtc_transport(
         &mut self,
+        now: Instant,
         options: WebRtcTransportOptions,
     ) -> Result<TransportId, RouterError> {
+        self.catch_up(now);
         let max = self.config.limits.max_transports;
         if self.transports.len() >= max {
             return Err(RouterError::Limit {

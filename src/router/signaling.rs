@@ -15,13 +15,16 @@ impl Router {
     /// client. It binds to an m-line the client already offered to receive
     /// on, or the router offers a new one
     /// ([`Event::RenegotiationNeeded`]) once the transport is connected.
-    /// [`Event::ConsumerReady`] says when it is bound.
+    /// [`Event::ConsumerReady`] says when it is bound. `now` is the host's
+    /// time (see [`Router`]'s time contract).
     pub fn consume(
         &mut self,
+        now: std::time::Instant,
         transport: TransportId,
         producer: ProducerId,
         options: ConsumerOptions,
     ) -> Result<ConsumerId, RouterError> {
+        self.catch_up(now);
         let limits = &self.config.limits;
         let Some(p) = self.producers.get(&producer) else {
             return Err(RouterError::UnknownProducer(producer));
@@ -176,6 +179,7 @@ impl Router {
         tid: TransportId,
         sdp: &str,
     ) -> Result<String, RouterError> {
+        self.sync_transport_clock(tid);
         let t = self
             .transports
             .get_mut(&tid)
@@ -201,6 +205,7 @@ impl Router {
     }
 
     pub(crate) fn accept_answer(&mut self, tid: TransportId, sdp: &str) -> Result<(), RouterError> {
+        self.sync_transport_clock(tid);
         let t = self
             .transports
             .get_mut(&tid)
@@ -228,6 +233,7 @@ impl Router {
 
     /// Ask for an ICE restart in the next offer.
     pub(crate) fn restart_ice(&mut self, tid: TransportId) -> Result<(), RouterError> {
+        self.sync_transport_clock(tid);
         let t = self
             .transports
             .get_mut(&tid)

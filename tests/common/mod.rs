@@ -54,13 +54,15 @@ pub struct Sim {
 impl Sim {
     pub fn new(seed: u64) -> Sim {
         let mut config = RouterConfig::default();
-        config.seed = seed;
+        config.seed = Some(seed);
         Self::with_config(config)
     }
 
-    pub fn with_config(config: RouterConfig) -> Sim {
+    /// A sim around a router with `config`; the harness is deterministic,
+    /// so a config without a seed gets a fixed one.
+    pub fn with_config(mut config: RouterConfig) -> Sim {
         let start = Instant::now();
-        let seed = config.seed;
+        let seed = *config.seed.get_or_insert(1);
         Sim {
             start,
             now: start,
@@ -82,7 +84,7 @@ impl Sim {
     /// video consumer.
     pub fn layer_session(seed: u64, setup: impl FnOnce(&mut Source)) -> (Sim, usize, ConsumerId) {
         let mut config = RouterConfig::default();
-        config.seed = seed;
+        config.seed = Some(seed);
         config.initial_bandwidth_bps = None;
         let mut sim = Sim::with_config(config);
         let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
@@ -92,6 +94,13 @@ impl Sim {
         let t = sim.subscribe(sub, &producers);
         let consumer = sim.router.transport(t).unwrap().consumers()[1];
         (sim, sub, consumer)
+    }
+
+    /// The host feeds the router nothing for `dur`, not even a timeout: a
+    /// server nobody used for a while. Only the virtual clock moves, so the
+    /// next command or input is the router's first news of the new time.
+    pub fn idle(&mut self, dur: Duration) {
+        self.now += dur;
     }
 
     pub fn elapsed(&self) -> Duration {
@@ -203,14 +212,14 @@ impl Sim {
     ) -> (TransportId, Vec<ProducerId>) {
         let t = self
             .router
-            .create_webrtc_transport(self.transport_options())
+            .create_webrtc_transport(self.now, self.transport_options())
             .unwrap();
         let first_event = self.events.len();
         let answer = self
             .router
             .transport(t)
             .unwrap()
-            .accept_offer(offer)
+            .accept_offer(self.now, offer)
             .unwrap();
         self.drain_router();
         self.peers[i].client.accept_answer(&answer);
@@ -243,18 +252,18 @@ impl Sim {
         let offer = self.peers[i].client.offer_recv(audio, video);
         let t = self
             .router
-            .create_webrtc_transport(self.transport_options())
+            .create_webrtc_transport(self.now, self.transport_options())
             .unwrap();
         for p in producers {
             self.router
-                .consume(t, *p, ConsumerOptions::default())
+                .consume(self.now, t, *p, ConsumerOptions::default())
                 .unwrap();
         }
         let answer = self
             .router
             .transport(t)
             .unwrap()
-            .accept_offer(&offer)
+            .accept_offer(self.now, &offer)
             .unwrap();
         self.drain_router();
         self.peers[i].client.accept_answer(&answer);
@@ -384,7 +393,7 @@ impl Sim {
         self.router
             .transport(t)
             .unwrap()
-            .accept_answer(&answer)
+            .accept_answer(self.now, &answer)
             .unwrap();
         self.drain_router();
     }
