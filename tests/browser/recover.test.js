@@ -100,6 +100,9 @@ async function cutAndRecover(t, what) {
     await srv.stop();
   });
   const { pages, before } = await twoMembers(t, srv, browser);
+  // Why the page rejoined (its console: "session N: <why>").
+  const why = [];
+  pages.alice.on('console', (m) => { if (/^session \d+:/.test(m.text())) why.push(m.text()); });
   const marker = await pages.alice.evaluate(mark);
   const m0 = await members(srv);
   const alice0 = m0.members.find((m) => m.name === 'alice');
@@ -121,7 +124,7 @@ async function cutAndRecover(t, what) {
     'bob to decode alice again');
   const took = Date.now() - cut;
   t.diagnostic(`${what} cut: both decode each other again after ${took} ms ` +
-    `(alice: ${alice.states.join(' → ')})`);
+    `(alice: ${why.join('; ')}; ${alice.states.join(' → ')})`);
   assert.ok(took <= RECOVER_MS, `recovered in ${took} ms`);
 
   // No reload; the page said what it did and is connected again.
@@ -145,7 +148,7 @@ async function cutAndRecover(t, what) {
   const alice1 = m1.members.find((m) => m.name === 'alice');
   assert.notEqual(alice1.transport, alice0.transport);
   assert.ok(srv.alive());
-  return { srv, pages };
+  return { srv, browser, pages };
 }
 
 test('the operator closes a member\'s media session: the page rejoins within 10 s', { timeout: 120000 }, async (t) => {
@@ -153,11 +156,11 @@ test('the operator closes a member\'s media session: the page rejoins within 10 
 });
 
 test('the server drops a member\'s WebSocket: the page rejoins within 10 s; a replaced page stops', { timeout: 120000 }, async (t) => {
-  const { srv, pages } = await cutAndRecover(t, 'socket');
+  const { srv, browser, pages } = await cutAndRecover(t, 'socket');
 
   // Another session with alice's name replaces hers: her page stops (no
   // rejoin war), the newcomer keeps the name.
-  const other = await pages.bob.context().newPage();
+  const other = await browser.newPage();
   await other.goto(`${srv.url}/`);
   const got = await other.evaluate(async ({ room, token }) => {
     const q = new URLSearchParams({ name: 'alice', token });
