@@ -28,9 +28,9 @@ use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::http::HeaderMap;
+
 use axum::routing::{delete, get};
 use manifold_sfu::{ConsumerOptions, Event, Layers, MediaKind, ProducerId, TransportId};
 use serde::Deserialize;
@@ -101,7 +101,10 @@ pub enum ToPeer {
     },
     /// The session is over (the transport closed or was replaced): say
     /// why and whether to rejoin, then close the socket.
-    Close { why: String, rejoin: bool },
+    Close {
+        why: String,
+        rejoin: bool,
+    },
     /// Drop the socket without a word or a close frame (an operator's
     /// `DELETE .../socket`: what a lost network looks like to the page).
     Drop,
