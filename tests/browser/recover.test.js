@@ -4,8 +4,10 @@
 //    .../members/alice/socket). Within 10 s, without a reload, alice's page
 //    decodes bob's video again and bob's page decodes alice's new one, each
 //    page has one tile per other member, and the server holds exactly the
-//    two members' transports. A page replaced by a newer session with its
-//    name stops instead of fighting it.
+//    two members' transports. Dropped again before it was stable, the page
+//    waits longer each time (backoff), and the count starts over after 10 s
+//    connected. A page replaced by a newer session with its name stops
+//    instead of fighting it, and the replaced transport is gone.
 'use strict';
 
 const test = require('node:test');
@@ -29,6 +31,7 @@ async function probe(peer) {
     text: status.textContent,
     marker: window.recoverMarker || null,
     states: window.recoverStates || [],
+    times: window.recoverTimes || [],
     track: track ? track.id : null,
     playing: !!v && !v.paused && v.readyState >= 2 && v.videoWidth > 0,
     time: v ? v.currentTime : 0,
@@ -47,10 +50,13 @@ async function probe(peer) {
 function mark() {
   window.recoverMarker = `m${Math.random()}`;
   window.recoverStates = [];
+  window.recoverTimes = [];
   const el = document.getElementById('status');
   new MutationObserver(() => {
     const s = `${el.dataset.state}:${el.dataset.attempt}`;
-    if (window.recoverStates[window.recoverStates.length - 1] !== s) window.recoverStates.push(s);
+    if (window.recoverStates[window.recoverStates.length - 1] === s) return;
+    window.recoverStates.push(s);
+    window.recoverTimes.push(Date.now());
   }).observe(el, { attributes: true, attributeFilter: ['data-state', 'data-attempt'] });
   return window.recoverMarker;
 }
@@ -157,6 +163,32 @@ test('the operator closes a member\'s media session: the page rejoins within 10 
 
 test('the server drops a member\'s WebSocket: the page rejoins within 10 s; a replaced page stops', { timeout: 120000 }, async (t) => {
   const { srv, browser, pages } = await cutAndRecover(t, 'socket');
+  const drop = () => fetch(`${srv.url}/room/${ROOM}/members/alice/socket`, { method: 'DELETE', headers: srv.auth });
+  const connected = (n) => waitFor(async () => {
+    const p = await pages.alice.evaluate(probe, 'bob');
+    return p.states.filter((x) => x.startsWith('connected')).length >= n && p.state === 'connected' && p;
+  }, 15000, `alice to connect (${n})`);
+
+  // Dropped again before it was stable (10 s): the waits grow (attempt 2:
+  // 1-2 s, attempt 3: 2-4 s), and the status says so.
+  await pages.alice.evaluate(mark);
+  assert.equal((await drop()).status, 200);
+  await connected(1);
+  assert.equal((await drop()).status, 200);
+  const p = await connected(2);
+  const waited = (k) => {
+    const from = p.states.indexOf(`reconnecting:${k}`);
+    const to = p.states.indexOf(`connecting:${k}`);
+    assert.ok(from >= 0 && to > from, `states ${p.states}`);
+    return p.times[to] - p.times[from];
+  };
+  const [w2, w3] = [waited(2), waited(3)];
+  t.diagnostic(`backoff: attempt 2 after ${w2} ms, attempt 3 after ${w3} ms (${p.states.join(' → ')})`);
+  assert.ok(w2 >= 900 && w2 <= 2300, `attempt 2 waited ${w2} ms`);
+  assert.ok(w3 >= 1900 && w3 <= 4300, `attempt 3 waited ${w3} ms`);
+  // Connected for 10 s: the count starts over.
+  await waitFor(async () => (await pages.alice.evaluate(probe, 'bob')).attempt === '0',
+    13000, 'alice\'s attempt count to reset after a stable period');
 
   // Another session with alice's name replaces hers: her page stops (no
   // rejoin war), the newcomer keeps the name.
@@ -179,5 +211,7 @@ test('the server drops a member\'s WebSocket: the page rejoins within 10 s; a re
   const transports = (m) => m.members.map((x) => `${x.name}=${x.transport}`).sort().join(' ');
   assert.equal(transports(m1), transports(m0), 'the replaced page came back');
   assert.equal(m1.members.length, 2);
+  // The replaced session's transport is gone: bob's and the newcomer's remain.
+  assert.equal(m1.router.transports, 2, JSON.stringify(m1));
   assert.equal((await pages.alice.evaluate(probe, 'bob')).state, 'ended');
 });
