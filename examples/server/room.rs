@@ -30,7 +30,6 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-
 use axum::routing::{delete, get};
 use manifold_sfu::{ConsumerOptions, Event, Layers, MediaKind, ProducerId, TransportId};
 use serde::Deserialize;
