@@ -9,6 +9,14 @@
 //! Messages are JSON objects with a `type` (see [`ClientMsg`] and
 //! [`ServerMsg`]), at most [`MAX_MESSAGE`] bytes each.
 //!
+//! Operators (bearer token, like WHIP/WHEP): `GET /room/{room}/members`
+//! lists a room's members and the router's object counts;
+//! `DELETE /room/{room}/members/{member}/media` closes that member's media
+//! session (its transport: the member leaves and its socket is told why and
+//! closed); `DELETE /room/{room}/members/{member}/socket` drops its
+//! WebSocket without a goodbye, like a lost network. Either way a page that
+//! recovers rejoins: a new session, a new transport.
+//!
 //! Layers: the page says which layers it wants of each participant's video
 //! (`layers`: a low encoding for thumbnails, the highest for the large
 //! tile). The server applies it to the consumers there are and remembers it
@@ -20,9 +28,9 @@ use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use manifold_sfu::{ConsumerOptions, Event, Layers, MediaKind, ProducerId, TransportId};
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -33,7 +41,7 @@ use crate::signal::{
     on_frame, valid_name, valid_participant, ClientMsg, Frame, Kind, LayerPrefs, MessageBudget,
     Peer, ServerMsg, Step, MAX_MEMBERS, MAX_MESSAGE,
 };
-use crate::whip::readable;
+use crate::whip::{authorize, err, readable, ApiError};
 use crate::App;
 
 /// Messages queued for one participant's socket before it counts as stuck.
@@ -52,6 +60,9 @@ pub fn routes() -> axum::Router<App> {
         .route("/room.js", get(script))
         .route("/room/{room}", get(room_page))
         .route("/room/{room}/ws", get(ws))
+        .route("/room/{room}/members", get(members))
+        .route("/room/{room}/members/{member}/media", delete(close_media))
+        .route("/room/{room}/members/{member}/socket", delete(drop_socket))
 }
 
 async fn script() -> Response {
@@ -87,8 +98,15 @@ pub enum ToPeer {
         gen: u64,
         sdp: String,
     },
-    /// The session is over (the transport closed or was replaced).
-    Close(String),
+    /// The session is over (the transport closed or was replaced): say
+    /// why and whether to rejoin, then close the socket.
+    Close {
+        why: String,
+        rejoin: bool,
+    },
+    /// Drop the socket without a word or a close frame (an operator's
+    /// `DELETE .../socket`: what a lost network looks like to the page).
+    Drop,
 }
 
 /// Rooms, inside the router's loop: name → transports of its participants.
@@ -168,6 +186,7 @@ async fn session(app: App, room: String, name: String, mut socket: WebSocket) {
     };
     let mut ok = send(&mut socket, &welcome).await;
     let mut budget = MessageBudget::default();
+    let mut abrupt = false;
     while ok {
         tokio::select! {
             m = socket.recv() => {
@@ -204,16 +223,30 @@ async fn session(app: App, room: String, name: String, mut socket: WebSocket) {
                     ok = send(&mut socket, &ServerMsg::Offer { sdp }).await;
                 }
                 Some(ToPeer::Offer { .. }) => debug!("room {room}: {name}: stale offer dropped"),
-                Some(ToPeer::Close(why)) => {
-                    let _ = send(&mut socket, &error(why)).await;
+                Some(ToPeer::Close { why, rejoin }) => {
+                    let _ = send(&mut socket, &ServerMsg::Closed { message: why, rejoin }).await;
+                    break;
+                }
+                Some(ToPeer::Drop) => {
+                    abrupt = true;
                     break;
                 }
                 None => break,
             },
-            _ = crate::stopped(&mut stopping) => break,
+            _ = crate::stopped(&mut stopping) => {
+                let message = "server shutting down".to_owned();
+                let _ = send(&mut socket, &ServerMsg::Closed { message, rejoin: true }).await;
+                break;
+            }
         }
     }
-    let _ = tokio::time::timeout(SEND_WAIT, socket.send(Message::Close(None))).await;
+    match abrupt {
+        // Dropping the socket closes the TCP connection: the page sees 1006.
+        true => drop(socket),
+        false => {
+            let _ = tokio::time::timeout(SEND_WAIT, socket.send(Message::Close(None))).await;
+        }
+    }
     let _ = media.call(move |sfu| leave(sfu, tid)).await;
     info!("room {room}: {name} left");
 }
@@ -397,7 +430,8 @@ fn join(
     // A reloaded page replaces its old session at once.
     for &o in &others {
         if matches!(sfu.sessions.get(&o), Some(Session::Member(m)) if m.name == name) {
-            drop_member(sfu, o, Some("replaced by a new session with your name"));
+            let why = "replaced by a new session with your name";
+            drop_member(sfu, o, Some((why, false)));
             sfu.close_transport(o);
         }
     }
@@ -445,8 +479,9 @@ fn leave(sfu: &mut Sfu, tid: TransportId) {
     }
 }
 
-/// Forget a member, tell the others, and end its socket with `why`.
-fn drop_member(sfu: &mut Sfu, tid: TransportId, why: Option<&str>) {
+/// Forget a member, tell the others, and end its socket with `why`
+/// (`(message, whether the page should rejoin)`).
+fn drop_member(sfu: &mut Sfu, tid: TransportId, why: Option<(&str, bool)>) {
     let Some(Session::Member(m)) = sfu.sessions.remove(&tid) else {
         return;
     };
@@ -456,9 +491,10 @@ fn drop_member(sfu: &mut Sfu, tid: TransportId, why: Option<&str>) {
             sfu.rooms.rooms.remove(&m.room);
         }
     }
-    if let Some(why) = why {
+    if let Some((why, rejoin)) = why {
         info!("room {}: {} dropped: {why}", m.room, m.name);
-        let _ = m.tx.try_send(ToPeer::Close(why.to_owned()));
+        let why = why.to_owned();
+        let _ = m.tx.try_send(ToPeer::Close { why, rejoin });
     }
     broadcast(sfu, &m.room, tid, ServerMsg::Leave { peer: m.name });
 }
@@ -477,7 +513,7 @@ fn send_to(sfu: &mut Sfu, tid: TransportId, msg: ToPeer) {
         return;
     };
     if m.tx.try_send(msg).is_err() {
-        drop_member(sfu, tid, Some("too slow to read its messages"));
+        drop_member(sfu, tid, Some(("too slow to read its messages", true)));
         sfu.close_transport(tid);
     }
 }
@@ -519,12 +555,129 @@ pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
             send_to(sfu, tid, ToPeer::Offer { gen, sdp: offer });
         }
         Event::TransportClosed { reason, .. } => {
-            drop_member(
-                sfu,
-                tid,
-                Some(&format!("media session closed ({reason:?})")),
-            );
+            let why = format!("media session closed ({reason:?})");
+            drop_member(sfu, tid, Some((&why, true)));
         }
         _ => {}
     }
+}
+
+/// The transport of `room`'s member called `name`, if there is one.
+fn member(sfu: &Sfu, room: &str, name: &str) -> Option<TransportId> {
+    let list = sfu.rooms.rooms.get(room)?;
+    list.iter()
+        .copied()
+        .find(|t| matches!(sfu.sessions.get(t), Some(Session::Member(m)) if m.name == name))
+}
+
+/// Check the token and the names of an operator request.
+fn operator(
+    app: &App,
+    headers: &HeaderMap,
+    room: &str,
+    name: Option<&str>,
+) -> Result<(), ApiError> {
+    authorize(app, headers)?;
+    match valid_name(room) && name.is_none_or(valid_participant) {
+        true => Ok(()),
+        false => Err(err(StatusCode::BAD_REQUEST, "bad room or participant name")),
+    }
+}
+
+/// `GET /room/{room}/members`: who is in the room, with their transports
+/// and the router's object counts (the room's worker: other rooms and
+/// WHIP/WHEP sessions placed there count too).
+async fn members(
+    State(app): State<App>,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    operator(&app, &headers, &room, None)?;
+    let media = app.workers.of(&room).clone();
+    let body = media
+        .call(move |sfu| {
+            let list = sfu.rooms.rooms.get(&room).cloned().unwrap_or_default();
+            let members: Vec<_> = list
+                .iter()
+                .filter_map(|&tid| {
+                    let Some(Session::Member(m)) = sfu.sessions.get(&tid) else {
+                        return None;
+                    };
+                    let name = m.name.clone();
+                    let (audio_muted, video_muted) = (m.audio_muted, m.video_muted);
+                    let t = sfu.router.transport(tid)?;
+                    Some(serde_json::json!({
+                        "name": name,
+                        "transport": tid.to_string(),
+                        "connected": t.is_connected(),
+                        "producers": t.producers().len(),
+                        "consumers": t.consumers().len(),
+                        "audio_muted": audio_muted,
+                        "video_muted": video_muted,
+                    }))
+                })
+                .collect();
+            let c = sfu.router.counts();
+            serde_json::json!({
+                "room": room,
+                "members": members,
+                "router": {
+                    "transports": c.transports,
+                    "producers": c.producers,
+                    "consumers": c.consumers,
+                },
+            })
+        })
+        .await?;
+    Ok(axum::Json(body).into_response())
+}
+
+/// `DELETE /room/{room}/members/{member}/media`: close the member's
+/// transport. Its producers and consumers close with it, the others see it
+/// leave, and its socket gets `closed` (rejoin) before it closes.
+async fn close_media(
+    State(app): State<App>,
+    Path((room, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    operator(&app, &headers, &room, Some(&name))?;
+    let media = app.workers.of(&room).clone();
+    let (r, n) = (room.clone(), name.clone());
+    let closed = media
+        .call(move |sfu| {
+            let tid = member(sfu, &r, &n)?;
+            sfu.close_transport(tid);
+            Some(tid)
+        })
+        .await?;
+    let Some(tid) = closed else {
+        return Err(err(StatusCode::NOT_FOUND, "no such member"));
+    };
+    info!("room {room}: {name}'s media session ({tid}) closed by the operator");
+    Ok((StatusCode::OK, "media session closed\n").into_response())
+}
+
+/// `DELETE /room/{room}/members/{member}/socket`: drop the member's
+/// WebSocket without a close frame. The server then cleans up as for any
+/// lost socket (the member leaves, its transport closes).
+async fn drop_socket(
+    State(app): State<App>,
+    Path((room, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    operator(&app, &headers, &room, Some(&name))?;
+    let media = app.workers.of(&room).clone();
+    let (r, n) = (room.clone(), name.clone());
+    let found = media
+        .call(move |sfu| {
+            let tid = member(sfu, &r, &n)?;
+            send_to(sfu, tid, ToPeer::Drop);
+            Some(tid)
+        })
+        .await?;
+    if found.is_none() {
+        return Err(err(StatusCode::NOT_FOUND, "no such member"));
+    }
+    info!("room {room}: {name}'s socket dropped by the operator");
+    Ok((StatusCode::OK, "socket dropped\n").into_response())
 }

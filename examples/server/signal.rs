@@ -219,6 +219,10 @@ pub enum ServerMsg {
     },
     /// Something the page sent was refused.
     Error { message: String },
+    /// The server ended this session (the socket closes next). `rejoin`:
+    /// whether the page should come back (false when a newer session with
+    /// the same name replaced it: rejoining would evict that one).
+    Closed { message: String, rejoin: bool },
 }
 
 /// A participant as others see it.

@@ -11,6 +11,19 @@
 // once to publish; the server then offers whenever participants come and go.
 // The server is the polite side: if both offer at once, the page ignores the
 // server's offer and the server offers again after answering ours.
+//
+// Recovery: a session is one WebSocket and one RTCPeerConnection. When
+// either fails or closes (media failed, closed or disconnected for 5 s, the
+// socket dropped, the server said goodbye, 20 s without connecting), the
+// page tears the session down and rejoins after an exponential backoff
+// (1 s doubling to 30 s, each wait a random 50-100 % of that; the count
+// starts over once a session stayed connected for 10 s), with the same
+// camera and microphone: it publishes them again and resubscribes to the
+// others, whose pages see it leave and come back. Only a session replaced
+// by a newer one with the same name (another tab) or the leave button
+// stop it. #status shows what happens; its data-state says it to tools:
+// connecting | connected | reconnecting | ended | left (data-attempt: the
+// rejoin attempt, 0 on the first join).
 'use strict';
 
 const room = decodeURIComponent(location.pathname.split('/')[2] || '');
@@ -19,19 +32,45 @@ const me = (params.get('name') || '').trim();
 if (!me) location.replace(`/?room=${encodeURIComponent(room)}`);
 
 const $ = (id) => document.getElementById(id);
-const status = (text) => { $('status').textContent = text; };
 $('title').textContent = `Room ${room}`;
 $('self-name').textContent = `${me} (you)`;
 document.title = `${room} – Manifold`;
 
-let pc = null;
-let ws = null;
+// Backoff between rejoins, and when a session counts as failed or stable.
+const BACKOFF_FIRST_MS = 1000;
+const BACKOFF_CAP_MS = 30000;
+const STABLE_MS = 10000;       // connected this long: the attempt count starts over
+const CONNECT_MS = 20000;      // a session not connected by then has failed
+const DISCONNECTED_MS = 5000;  // media 'disconnected' this long has failed
+
 let local = null;
-let makingOffer = false;
+let session = null;       // { id, ws, pc, why, makingOffer }: the current session, if any
+let sessions = 0;         // sessions started (ids)
+let attempt = 0;          // rejoins since the last stable session
+let over = false;         // left or replaced: no more rejoins
+const timers = {};        // name -> timeout id (connect, stable, disconnected, retry, tick)
 const tracks = new Map(); // mid -> MediaStreamTrack (from ontrack)
 const owners = new Map(); // mid -> { peer, kind } (from the server)
 const tiles = new Map();  // participant -> { el, video, stream, flags, sent }
 let pinned = null;        // the participant pinned large, if any
+
+/** Show the connection state: text for people, data-* for tools. */
+function setState(state, text) {
+  const el = $('status');
+  el.dataset.state = state;
+  el.dataset.attempt = String(attempt);
+  el.textContent = text;
+}
+
+function clear(name) {
+  clearTimeout(timers[name]);
+  delete timers[name];
+}
+
+function later(name, ms, fn) {
+  clear(name);
+  timers[name] = setTimeout(() => { delete timers[name]; fn(); }, ms);
+}
 
 // Layers asked of the server (255: the highest the stream has).
 const HIGH = { spatial: 255, temporal: 255, priority: 2 };
@@ -42,6 +81,7 @@ let chain = Promise.resolve();
 const serially = (fn) => { chain = chain.then(fn).catch((e) => console.warn(e)); };
 
 function send(msg) {
+  const ws = session && session.ws;
   if (!ws || ws.readyState !== WebSocket.OPEN) return false;
   ws.send(JSON.stringify(msg));
   return true;
@@ -150,27 +190,38 @@ function attach(mid) {
   t.video.play().catch(() => { t.video.muted = true; t.video.play().catch(() => {}); });
 }
 
-async function negotiate() {
-  makingOffer = true;
+async function negotiate(cur) {
+  if (cur !== session) return;
+  cur.makingOffer = true;
   try {
-    await pc.setLocalDescription(await pc.createOffer());
-    send({ type: 'offer', sdp: pc.localDescription.sdp });
+    await cur.pc.setLocalDescription(await cur.pc.createOffer());
+    if (cur === session) send({ type: 'offer', sdp: cur.pc.localDescription.sdp });
   } finally {
-    makingOffer = false;
+    cur.makingOffer = false;
   }
 }
 
-async function onMessage(m) {
+async function onMessage(cur, m) {
+  // Messages of a session torn down meanwhile are stale.
+  if (cur !== session) return;
+  const pc = cur.pc;
   switch (m.type) {
-    case 'welcome':
-      status('connected');
+    case 'welcome': {
+      // Tiles of participants gone while this page was away go too.
+      const here = new Set(m.peers.map((p) => p.name));
+      for (const peer of [...tiles.keys()]) if (!here.has(peer)) removeTile(peer);
       for (const p of m.peers) {
         const t = tile(p.name);
         t.muted = { audio: p.audio_muted, video: p.video_muted };
         showFlags(p.name);
       }
+      if (pc.connectionState !== 'connected') setState('connecting', 'joined, connecting media…');
       break;
+    }
     case 'join':
+      // A participant that rejoins was removed by its 'leave' first; a stale
+      // tile (a missed 'leave') is replaced, not doubled.
+      removeTile(m.peer.name);
       tile(m.peer.name);
       break;
     case 'leave':
@@ -178,10 +229,10 @@ async function onMessage(m) {
       break;
     case 'offer':
       // Impolite side: during our own offer, the server's one is dropped.
-      if (makingOffer || pc.signalingState !== 'stable') return;
+      if (cur.makingOffer || pc.signalingState !== 'stable') return;
       await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
       await pc.setLocalDescription(await pc.createAnswer());
-      send({ type: 'answer', sdp: pc.localDescription.sdp });
+      if (cur === session) send({ type: 'answer', sdp: pc.localDescription.sdp });
       break;
     case 'answer':
       if (pc.signalingState === 'have-local-offer') {
@@ -197,9 +248,14 @@ async function onMessage(m) {
       if (t) { t.muted[m.kind] = m.muted; showFlags(m.peer); }
       break;
     }
+    case 'closed':
+      // The server ended this session; the socket closes next.
+      cur.why = m.message;
+      if (!m.rejoin) end(`${m.message}: reload to rejoin`);
+      break;
     case 'error':
       console.warn('server:', m.message);
-      status(m.message);
+      cur.why = m.message;
       break;
   }
 }
@@ -215,13 +271,13 @@ function ownToggle(id, kind, onLabel, offLabel) {
   });
 }
 
-async function start() {
-  local = await navigator.mediaDevices.getUserMedia({
-    audio: true,
-    video: { width: { ideal: 1280 }, height: { ideal: 720 } },
-  });
-  $('local').srcObject = local;
-  pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+/** Start a session: a socket, a connection publishing `local`. */
+function connect() {
+  const cur = { id: ++sessions, ws: null, pc: null, why: null, makingOffer: false };
+  session = cur;
+  setState('connecting', attempt ? `connecting (attempt ${attempt})…` : 'connecting…');
+  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+  cur.pc = pc;
   const [audio] = local.getAudioTracks();
   const [video] = local.getVideoTracks();
   if (audio) pc.addTransceiver(audio, { direction: 'sendonly', streams: [local] });
@@ -237,34 +293,119 @@ async function start() {
     });
   }
   pc.ontrack = (e) => {
+    if (cur !== session) return;
     const mid = e.transceiver.mid;
     tracks.set(mid, e.track);
     e.track.addEventListener('ended', () => {
-      tracks.delete(mid);
+      if (tracks.get(mid) === e.track) tracks.delete(mid);
       for (const t of tiles.values()) t.stream.removeTrack(e.track);
     });
     attach(mid);
   };
-  pc.onconnectionstatechange = () => status(pc.connectionState);
+  pc.onconnectionstatechange = () => {
+    if (cur !== session) return;
+    const state = pc.connectionState;
+    if (state === 'connected') {
+      clear('disconnected');
+      clear('connect');
+      setState('connected', 'connected');
+      // Connected long enough: the next failure starts the backoff over.
+      if (attempt) later('stable', STABLE_MS, () => { attempt = 0; $('status').dataset.attempt = '0'; });
+    } else if (state === 'disconnected') {
+      setState('connecting', 'media interrupted, waiting…');
+      later('disconnected', DISCONNECTED_MS, () => fail(cur, 'media disconnected'));
+    } else if (state === 'failed' || state === 'closed') {
+      fail(cur, `media ${state}`);
+    }
+  };
+  // Not connected in time (e.g. UDP blocked): try again.
+  later('connect', CONNECT_MS, () => fail(cur, 'no media connection'));
 
   const q = new URLSearchParams({ name: me });
   if (params.get('token')) q.set('token', params.get('token'));
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  ws = new WebSocket(`${scheme}://${location.host}/room/${encodeURIComponent(room)}/ws?${q}`);
-  ws.onmessage = (e) => serially(() => onMessage(JSON.parse(e.data)));
-  ws.onclose = () => status('disconnected');
-  ws.onopen = () => serially(negotiate);
+  const ws = new WebSocket(`${scheme}://${location.host}/room/${encodeURIComponent(room)}/ws?${q}`);
+  cur.ws = ws;
+  ws.onmessage = (e) => serially(() => onMessage(cur, JSON.parse(e.data)));
+  ws.onclose = () => fail(cur, cur.why || 'connection to the server lost');
+  ws.onopen = () => {
+    if (cur !== session) return;
+    // Muted before (an earlier session): the new producers start paused.
+    if ($('mic').classList.contains('on')) send({ type: 'mute', kind: 'audio', muted: true });
+    if ($('cam').classList.contains('on')) send({ type: 'mute', kind: 'video', muted: true });
+    serially(() => negotiate(cur));
+  };
+}
+
+/** Close the current session and forget its tracks and tiles. */
+function teardown() {
+  const cur = session;
+  session = null;
+  for (const name of Object.keys(timers)) clear(name);
+  if (cur) {
+    cur.ws.onclose = cur.ws.onmessage = cur.ws.onopen = null;
+    if (cur.ws.readyState <= WebSocket.OPEN) cur.ws.close();
+    cur.pc.onconnectionstatechange = cur.pc.ontrack = null;
+    cur.pc.close();
+  }
+  tracks.clear();
+  owners.clear();
+  const keep = pinned;
+  for (const peer of [...tiles.keys()]) removeTile(peer);
+  pinned = keep;
+}
+
+/** Session `cur` failed: tear it down and rejoin after a backoff. */
+function fail(cur, why) {
+  if (cur !== session || over) return;
+  console.warn(`session ${cur.id}: ${why}`);
+  teardown();
+  attempt += 1;
+  const full = Math.min(BACKOFF_CAP_MS, BACKOFF_FIRST_MS * 2 ** (attempt - 1));
+  const wait = full * (0.5 + Math.random() * 0.5);
+  retryAt(Date.now() + wait, why);
+}
+
+/** Count down to the next attempt, then connect. */
+function retryAt(at, why) {
+  const left = Math.max(0, at - Date.now());
+  if (left <= 0) { connect(); return; }
+  setState('reconnecting', `${why}: reconnecting in ${Math.ceil(left / 1000)} s (attempt ${attempt})`);
+  // Wake when the whole seconds shown change.
+  later('retry', left % 1000 || 1000, () => retryAt(at, why));
+}
+
+/** No more rejoins: replaced by another session, or a lasting error. */
+function end(text) {
+  over = true;
+  teardown();
+  setState('ended', text);
+}
+
+// Back online while waiting: do not wait out the backoff.
+window.addEventListener('online', () => {
+  if (!over && !session && timers.retry) { clear('retry'); connect(); }
+});
+
+async function start() {
+  local = await navigator.mediaDevices.getUserMedia({
+    audio: true,
+    video: { width: { ideal: 1280 }, height: { ideal: 720 } },
+  });
+  $('local').srcObject = local;
+  connect();
 }
 
 ownToggle('mic', 'audio', 'unmute mic', 'mute mic');
 ownToggle('cam', 'video', 'start camera', 'stop camera');
 $('leave').addEventListener('click', () => {
-  if (ws) ws.close();
-  if (pc) pc.close();
+  over = true;
+  teardown();
+  setState('left', 'left');
   location.href = `/?room=${encodeURIComponent(room)}`;
 });
 if (me && !/^[\p{L}\p{N}_.\- ]{1,32}$/u.test(me)) {
-  status('names are 1 to 32 letters, digits, spaces or - _ .');
-} else if (me) start().catch((e) => { console.error(e); status(`error: ${e.message || e}`); });
+  setState('ended', 'names are 1 to 32 letters, digits, spaces or - _ .');
+} else if (me) start().catch((e) => { console.error(e); end(`error: ${e.message || e}`); });
 // For debugging and tests.
-window.pcForTests = () => pc;
+window.pcForTests = () => session && session.pc;
