@@ -43,7 +43,10 @@ pub(crate) struct LayerState {
 #[derive(Debug)]
 pub(crate) struct LayerSelector {
     preferred: Layers,
-    max_bitrate: Option<u64>,
+    /// The host's ceiling ([`ConsumerApi::set_max_bitrate`](crate::ConsumerApi::set_max_bitrate)).
+    host_cap: Option<u64>,
+    /// The bandwidth allocator's share.
+    allocated_cap: Option<u64>,
     target: Layers,
 }
 
@@ -51,7 +54,8 @@ impl LayerSelector {
     pub(crate) fn new(preferred: Layers, layers: &[LayerState]) -> Self {
         let mut s = LayerSelector {
             preferred,
-            max_bitrate: None,
+            host_cap: None,
+            allocated_cap: None,
             target: Layers::new(0, preferred.temporal),
         };
         s.target.spatial = s.pick(layers).unwrap_or(0);
@@ -72,11 +76,49 @@ impl LayerSelector {
         self.update(layers)
     }
 
-    /// How much the subscriber may use (`None`: no cap). Returns whether the
-    /// target changed.
+    /// The host's ceiling for this subscriber (`None`: no cap). Returns
+    /// whether the target changed.
     pub(crate) fn set_max_bitrate(&mut self, bps: Option<u64>, layers: &[LayerState]) -> bool {
-        self.max_bitrate = bps;
+        self.host_cap = bps;
         self.update(layers)
+    }
+
+    /// The allocator's share (`None`: no cap). It combines with the host's
+    /// ceiling, the lower wins; neither overwrites the other. Returns
+    /// whether the target changed.
+    pub(crate) fn set_allocated(&mut self, bps: Option<u64>, layers: &[LayerState]) -> bool {
+        self.allocated_cap = bps;
+        self.update(layers)
+    }
+
+    /// The host's ceiling.
+    pub(crate) fn host_cap(&self) -> Option<u64> {
+        self.host_cap
+    }
+
+    /// The cap in force: the lower of the host's and the allocator's.
+    fn cap(&self) -> Option<u64> {
+        match (self.host_cap, self.allocated_cap) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The highest spatial layer the subscriber would take if bandwidth
+    /// were plentiful: its preference, lowered to what the host's ceiling
+    /// allows (`bitrates` per layer, `None` when not live).
+    pub(crate) fn wanted_spatial(&self, bitrates: &[Option<u64>]) -> u8 {
+        let mut top = self.preferred.spatial;
+        if let Some(cap) = self.host_cap {
+            while top > 0
+                && bitrates
+                    .get(top as usize)
+                    .is_none_or(|b| b.is_none_or(|b| b > cap))
+            {
+                top -= 1;
+            }
+        }
+        top
     }
 
     /// Recompute the target from the producer's layers. Returns whether it
@@ -97,7 +139,8 @@ impl LayerSelector {
             return Some(0);
         }
         let top = (self.preferred.spatial as usize).min(layers.len() - 1);
-        let fits = |l: &LayerState| self.max_bitrate.is_none_or(|m| l.bitrate_bps <= m);
+        let cap = self.cap();
+        let fits = |l: &LayerState| cap.is_none_or(|m| l.bitrate_bps <= m);
         (0..=top)
             .rev()
             .find(|&i| layers[i].live && fits(&layers[i]))

@@ -89,11 +89,12 @@ impl Router {
             } else {
                 layers
             };
+            let preferred = c.selector.wanted_spatial(&layers);
             cands.push(Candidate {
                 id: *cid,
                 priority: c.priority,
                 layers,
-                preferred: c.selector.preferred().spatial,
+                preferred,
             });
         }
         let Some(t) = self.transports.get_mut(&tid) else {
@@ -138,7 +139,7 @@ impl Router {
                     c.bw_paused = false;
                     c.restart();
                 }
-                c.selector.set_max_bitrate(Some(cap), &states);
+                c.selector.set_allocated(Some(cap), &states);
                 let target = c.selector.target().spatial;
                 c.urgent_down = c.current.is_some_and(|cur| cur.spatial > target);
             }

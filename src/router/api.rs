@@ -329,6 +329,8 @@ pub struct ConsumerStats {
     pub bytes_sent: u64,
     /// The allocator's bitrate cap, if any.
     pub allocated_bps: Option<u64>,
+    /// The host's ceiling ([`ConsumerApi::set_max_bitrate`]), if any.
+    pub max_bitrate_bps: Option<u64>,
     /// Paused because not even its lowest layer fits.
     pub paused_for_bandwidth: bool,
     /// Layers forwarded now.
@@ -401,6 +403,7 @@ impl ConsumerApi<'_> {
             packets_sent: c.packets_sent,
             bytes_sent: c.bytes_sent,
             allocated_bps: c.allocated_bps,
+            max_bitrate_bps: c.selector.host_cap(),
             paused_for_bandwidth: c.bw_paused,
             current_layers: c.current,
             target_layers: c.selector.target(),
@@ -450,8 +453,11 @@ impl ConsumerApi<'_> {
         self.update_selector(|s, states| s.set_preferred(layers, states));
     }
 
-    /// Cap the bitrate this consumer may use (`None`: no cap), as a
-    /// bandwidth allocator does: the target drops to the best layer that fits.
+    /// The host's ceiling on the bitrate this consumer may use (`None`: no
+    /// ceiling): the target drops to the best layer that fits. It combines
+    /// with the bandwidth allocator's share (the lower of the two wins, and
+    /// the allocator never hands out more than the ceiling lets the
+    /// consumer use); the allocator never overwrites it.
     pub fn set_max_bitrate(&mut self, now: Instant, bps: Option<u64>) {
         self.router.advance(now);
         self.update_selector(|s, states| s.set_max_bitrate(bps, states));
