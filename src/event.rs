@@ -90,6 +90,46 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The transport this event concerns, if it concerns one (every event
+    /// today does; events of future observers may not).
+    pub fn transport(&self) -> Option<TransportId> {
+        match self {
+            Event::TransportConnected { transport }
+            | Event::TransportClosed { transport, .. }
+            | Event::RenegotiationNeeded { transport, .. }
+            | Event::ProducerAdded { transport, .. }
+            | Event::ProducerClosed { transport, .. }
+            | Event::ConsumerReady { transport, .. }
+            | Event::ConsumerLayersChanged { transport, .. }
+            | Event::ConsumerAllocationChanged { transport, .. }
+            | Event::ConsumerClosed { transport, .. } => Some(*transport),
+        }
+    }
+
+    /// The producer this event concerns: the producer added or closed, or
+    /// the one a closed consumer consumed.
+    pub fn producer(&self) -> Option<ProducerId> {
+        match self {
+            Event::ProducerAdded { producer, .. }
+            | Event::ProducerClosed { producer, .. }
+            | Event::ConsumerClosed { producer, .. } => Some(*producer),
+            _ => None,
+        }
+    }
+
+    /// The consumer this event concerns, if any.
+    pub fn consumer(&self) -> Option<ConsumerId> {
+        match self {
+            Event::ConsumerReady { consumer, .. }
+            | Event::ConsumerLayersChanged { consumer, .. }
+            | Event::ConsumerAllocationChanged { consumer, .. }
+            | Event::ConsumerClosed { consumer, .. } => Some(*consumer),
+            _ => None,
+        }
+    }
+}
+
 /// Why a transport, producer or consumer closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

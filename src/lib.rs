@@ -148,6 +148,7 @@ pub mod fuzzing;
 mod id;
 mod io;
 mod keyframe;
+mod kind;
 mod loss_guard;
 pub mod packet;
 mod producer;
@@ -162,9 +163,9 @@ pub use error::{RouterError, SignalingError};
 pub use event::{CloseReason, Event};
 pub use id::{ConsumerId, ProducerId, TransportId};
 pub use io::{Input, Output, Transmit};
+pub use kind::MediaKind;
 pub use router::api::{
     ConsumerApi, ConsumerStats, ProducerApi, ProducerLayer, TransportApi, TransportBandwidth,
 };
 pub use router::{Router, RouterCounts, RouterStats};
-pub use str0m::media::MediaKind;
 pub use transport::crypto_provider;

@@ -101,8 +101,14 @@ fn consumers_added_to_connected_transport_renegotiate() {
     let client_offer = {
         let c = sim.client(sub);
         let mut api = c.rtc.sdp_api();
-        let mid = api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
-        c.kinds.insert(mid, MediaKind::Video);
+        let mid = api.add_media(
+            str0m::media::MediaKind::Video,
+            Direction::RecvOnly,
+            None,
+            None,
+            None,
+        );
+        c.kinds.insert(mid, str0m::media::MediaKind::Video);
         let (offer, pending) = api.apply().unwrap();
         c.pending = Some(pending);
         offer.to_sdp_string()

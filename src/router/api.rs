@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use str0m::media::MediaKind;
+use crate::MediaKind;
 
 use super::Router;
 use crate::consumer::layers::LayerSelector;
@@ -169,7 +169,7 @@ impl ProducerApi<'_> {
 
     /// Audio or video.
     pub fn kind(&self) -> MediaKind {
-        self.get().kind
+        MediaKind::from_str0m(self.get().kind)
     }
 
     /// The SDP media id (`a=mid`) it arrives on.
@@ -370,7 +370,7 @@ impl ConsumerApi<'_> {
 
     /// Audio or video.
     pub fn kind(&self) -> MediaKind {
-        self.get().kind
+        MediaKind::from_str0m(self.get().kind)
     }
 
     /// The SDP media id carrying it, once bound.

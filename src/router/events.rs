@@ -159,7 +159,7 @@ impl Router {
             self.emit(Event::ProducerAdded {
                 producer: pid,
                 transport: tid,
-                kind,
+                kind: crate::MediaKind::from_str0m(kind),
             });
         }
         if direction.is_sending() {

@@ -398,11 +398,11 @@ impl Client {
     }
 
     /// Received packets of the first track of this kind.
-    pub fn track(&self, kind: MediaKind) -> &[Rx] {
+    pub fn track(&self, kind: manifold_sfu::MediaKind) -> &[Rx] {
         let mut mids: Vec<_> = self
             .kinds
             .iter()
-            .filter(|(_, k)| **k == kind)
+            .filter(|(_, k)| same_kind(**k, kind))
             .map(|(m, _)| *m)
             .collect();
         mids.sort();
@@ -413,11 +413,11 @@ impl Client {
     }
 
     /// All received tracks of this kind, by mid.
-    pub fn tracks(&self, kind: MediaKind) -> Vec<(Mid, &[Rx])> {
+    pub fn tracks(&self, kind: manifold_sfu::MediaKind) -> Vec<(Mid, &[Rx])> {
         let mut v: Vec<_> = self
             .kinds
             .iter()
-            .filter(|(_, k)| **k == kind)
+            .filter(|(_, k)| same_kind(**k, kind))
             .map(|(m, _)| {
                 (
                     *m,
@@ -427,5 +427,13 @@ impl Client {
             .collect();
         v.sort_by_key(|(m, _)| *m);
         v
+    }
+}
+
+/// str0m's kind (the client's) against the router's.
+fn same_kind(k: MediaKind, kind: manifold_sfu::MediaKind) -> bool {
+    match k {
+        MediaKind::Audio => kind.is_audio(),
+        MediaKind::Video => kind.is_video(),
     }
 }
