@@ -1,0 +1,68 @@
+// 6. Chromium and Firefox against a quiet server (issue #13): each run
+//    starts after the server has received no datagram at all for longer
+//    than its liveness timeout. One page WHIP-publishes the fake camera and
+//    microphone and WHEP-views the same stream; both sessions are created
+//    before either connection sends a datagram. The publisher must connect
+//    and send audio and video, the viewer must connect and keep decoding.
+//    Two runs per server: after the quiet start, and after a busy-then-quiet
+//    spell (a failed client leaves the server quiet for the next one).
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const {
+  startServer, launchChromium, launchFirefox, waitFor, expectDecoding, quietSpell,
+  withServerLog, whipThenWhep, publishStats,
+} = require('./lib');
+
+async function quietRun(t, srv, browser, liveness, stream) {
+  await quietSpell(t, liveness);
+  const page = await browser.newPage();
+  let sessions = [];
+  let last = {};
+  try {
+    await withServerLog(srv, async () => {
+      await page.goto(`${srv.url}/`);
+      sessions = await page.evaluate(whipThenWhep, {
+        whip: `${srv.url}/whip/${stream}`, whep: `${srv.url}/whep/${stream}`, token: srv.token,
+      });
+      await waitFor(async () => {
+        last = await page.evaluate(publishStats);
+        return last.state === 'connected' && last.videoBytes > 0 && last.audioBytes > 0 && last;
+      }, 20000, 'the publisher to connect and send audio and video');
+      const s = await expectDecoding(page, 'the viewer', 20000);
+      assert.equal(s.state, 'connected', 'the viewer is connected');
+      last = await page.evaluate(publishStats);
+      assert.equal(last.state, 'connected', 'the publisher is still connected');
+      t.diagnostic(`${stream}: publisher sent ${last.videoBytes} video and ${last.audioBytes} audio bytes; `
+        + `viewer decoded ${s.framesDecoded} frames at width ${s.frameWidth}, ${s.audioPackets} audio packets`);
+    }, () => `page's connection states: ${JSON.stringify(last.states || null)}`);
+  } finally {
+    // Leave nothing behind that could talk to the server during the next quiet spell.
+    await page.close().catch(() => {});
+    for (const loc of sessions.reverse()) {
+      await fetch(loc, { method: 'DELETE', headers: srv.auth }).catch(() => {});
+    }
+  }
+}
+
+for (const [name, launch] of [['Chromium', launchChromium], ['Firefox', launchFirefox]]) {
+  test(`${name}: WHIP publish and WHEP view after quiet spells (liveness timeout 3 s)`, { timeout: 120000 }, async (t) => {
+    const browser = await launch();
+    t.after(() => browser.close().catch(() => {}));
+    const srv = await startServer(['--liveness-timeout', '3']);
+    t.after(() => srv.stop());
+    await t.test('after the quiet start', () => quietRun(t, srv, browser, 3, 'quiet-1'));
+    await t.test('after a busy then quiet spell', () => quietRun(t, srv, browser, 3, 'quiet-2'));
+    assert.ok(srv.alive());
+  });
+}
+
+test('Chromium: WHIP publish and WHEP view after a quiet spell (default liveness timeout, 15 s)', { timeout: 120000 }, async (t) => {
+  const browser = await launchChromium();
+  t.after(() => browser.close().catch(() => {}));
+  const srv = await startServer();
+  t.after(() => srv.stop());
+  await quietRun(t, srv, browser, 15, 'quiet-default');
+  assert.ok(srv.alive());
+});
