@@ -124,7 +124,13 @@ async def run(args, result):
         # Both sessions exist on the server before either peer sends a datagram.
         pub_loc, pub_answer = await post_offer(pub, args.whip, args.token, "WHIP publish")
         sessions.append(pub_loc)
-        view_loc, view_answer = await post_offer(view, args.whep, args.token, "WHEP view")
+        try:
+            view_loc, view_answer = await post_offer(view, args.whep, args.token, "WHEP view")
+        except RuntimeError as e:
+            if "answered 404" in str(e):
+                raise RuntimeError(f"{e} (its WHIP publish was answered 201 just before: the server "
+                                   "closed the publisher's session in between; see the server log)")
+            raise
         sessions.append(view_loc)
         await pub.setRemoteDescription(RTCSessionDescription(pub_answer, "answer"))
         await view.setRemoteDescription(RTCSessionDescription(view_answer, "answer"))

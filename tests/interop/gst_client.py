@@ -28,6 +28,7 @@ import re
 import sys
 import threading
 import time
+import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -38,6 +39,10 @@ gi.require_version("Gst", "1.0")
 gi.require_version("GstWebRTC", "1.0")
 gi.require_version("GstSdp", "1.0")
 from gi.repository import GLib, Gst, GstSdp, GstWebRTC  # noqa: E402
+
+# OpenSSL's reason for a failed DTLS handshake is only logged by GStreamer's
+# dtlsconnection category: print its errors on stderr.
+os.environ.setdefault("GST_DEBUG", "dtlsconnection:ERROR")
 
 T0 = time.monotonic()
 KEEP = []  # objects PyGObject 3.42 would otherwise unref once too often
@@ -72,7 +77,12 @@ class Peer:
 
     def __init__(self, name, description, loopback):
         self.name = name
-        self.pipeline = Gst.parse_launch(description)
+        element = Gst.parse_launch(description)
+        if isinstance(element, Gst.Pipeline):
+            self.pipeline = element
+        else:  # a lone element: put it in a pipeline of its own
+            self.pipeline = Gst.Pipeline.new(name)
+            self.pipeline.add(element)
         self.webrtc = self.pipeline.get_by_name("webrtc")
         self.errors = []
         self.states = []
@@ -246,7 +256,9 @@ def main():
         for peer, url, offer in ((pub, args.whip, pub_offer), (view, args.whep, view_offer)):
             status, headers, body = http("POST", url, args.token, offer)
             if status != 201:
-                raise RuntimeError(f"{peer.name} POST {url} answered {status}: {body.strip()}")
+                hint = (" (its WHIP publish was answered 201 just before: the server closed the "
+                        "publisher's session in between; see the server log)") if peer is view and status == 404 else ""
+                raise RuntimeError(f"{peer.name} POST {url} answered {status}: {body.strip()}{hint}")
             sessions.append(urllib.parse.urljoin(url, headers["Location"]))
             log(f"{peer.name}: 201, session {sessions[-1]}")
             peer.answer_text = body
@@ -256,7 +268,9 @@ def main():
         def check():
             for p in (pub, view):
                 if p.errors:
-                    raise RuntimeError(f"{p.name} pipeline error: {p.errors[0]}")
+                    what = "DTLS handshake failed" if "dtls" in p.errors[0].lower() else "pipeline error"
+                    raise RuntimeError(f"{p.name} {what} (ICE "
+                                       f"{p.webrtc.get_property('ice-connection-state').value_nick}): {p.errors[0]}")
                 if p.state() in ("failed", "closed"):
                     raise RuntimeError(f"{p.name} connection {p.state()}")
             return pub.state() == "connected" and view.state() == "connected"
@@ -284,6 +298,8 @@ def main():
     except Exception as e:  # noqa: BLE001 -- every failure is reported in the JSON
         result["error"] = f"{e}"
         log("FAILED:", e)
+        if not isinstance(e, RuntimeError):
+            traceback.print_exc()
     finally:
         for p in (pub, view):
             if p is not None:
