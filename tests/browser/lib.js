@@ -417,7 +417,20 @@ async function whipThenWhep({ whip, whep, token }) {
   pub.onconnectionstatechange = () => window.states.pub.push(pub.connectionState);
   view.onconnectionstatechange = () => window.states.view.push(view.connectionState);
   const a = await post(whip, pub.localDescription.sdp, 'WHIP');
-  const b = await post(whep, view.localDescription.sdp, 'WHEP');
+  let b;
+  try {
+    b = await post(whep, view.localDescription.sdp, 'WHEP');
+  } catch (e) {
+    // Leave nothing behind; say what a 404 right after a 201 means.
+    const del = await fetch(a.location, { method: 'DELETE', headers: { Authorization: `Bearer ${token}` } });
+    if (/answered 404/.test(e.message)) {
+      e.message += ` (the WHIP publish was answered 201 just before: the server closed the publisher's `
+        + `session in between${del.status === 404 ? '; it is gone' : ''}; see the server log)`;
+    }
+    pub.close();
+    view.close();
+    throw e;
+  }
   await pub.setRemoteDescription({ type: 'answer', sdp: a.body });
   await view.setRemoteDescription({ type: 'answer', sdp: b.body });
   window.pub = pub;

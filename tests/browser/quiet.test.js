@@ -1,11 +1,11 @@
-// 6. Chromium and Firefox against a quiet server (issue #13): each run
-//    starts after the server has received no datagram at all for longer
-//    than its liveness timeout. One page WHIP-publishes the fake camera and
+// 6. Chromium and Firefox against a quiet server (issue #13): runs that
+//    start after the server has received no datagram at all for longer than
+//    its liveness timeout (the default 15 s, and 3 s twice: after the quiet
+//    start, and after a run). One page WHIP-publishes the fake camera and
 //    microphone and WHEP-views the same stream; both sessions are created
 //    before either connection sends a datagram. The publisher must connect
 //    and send audio and video, the viewer must connect and keep decoding.
-//    Two runs per server: after the quiet start, and after a busy-then-quiet
-//    spell (a failed client leaves the server quiet for the next one).
+//    A control run right after the server started comes first.
 'use strict';
 
 const test = require('node:test');
