@@ -24,7 +24,6 @@ at least --frames video frames and audio, 1 otherwise.
 import argparse
 import json
 import os
-import re
 import sys
 import threading
 import time
@@ -159,23 +158,29 @@ class Peer:
             raise RuntimeError(f"{self.name}: set-remote-description: {reply.get_value('error')}")
 
     def stats(self):
+        """get-stats: the reply structure (one nested structure per stats entry)."""
         promise = Gst.Promise.new()
         self.webrtc.emit("get-stats", None, promise)
         if promise.wait() != Gst.PromiseResult.REPLIED:
-            return ""
-        return promise.get_reply().to_string()
+            return None
+        return promise.get_reply()
 
 
-def outbound_bytes(stats_text):
+def outbound_bytes(stats):
     """Sum bytes-sent / packets-sent of the outbound-rtp entries of get-stats."""
     out = {"bytesSent": 0, "packetsSent": 0, "outboundStreams": 0}
-    for m in re.finditer(r"type=\(GstWebRTCStatsType\)outbound-rtp[^;]*", stats_text):
-        entry = m.group(0)
-        b = re.search(r"bytes-sent=\(guint64\)(\d+)", entry)
-        p = re.search(r"packets-sent=\(guint64\)(\d+)", entry)
+    if stats is None:
+        return out
+    for i in range(stats.n_fields()):
+        entry = stats.get_value(stats.nth_field_name(i))
+        if not isinstance(entry, Gst.Structure):
+            continue
+        if entry.get_value("type") != GstWebRTC.WebRTCStatsType.OUTBOUND_RTP:
+            continue
         out["outboundStreams"] += 1
-        out["bytesSent"] += int(b.group(1)) if b else 0
-        out["packetsSent"] += int(p.group(1)) if p else 0
+        for field, key in (("bytes-sent", "bytesSent"), ("packets-sent", "packetsSent")):
+            ok, value = entry.get_uint64(field)
+            out[key] += value if ok else 0
     return out
 
 
@@ -292,7 +297,7 @@ def main():
         result["publisher"] = outbound_bytes(pub.stats())
         result["publisher"]["state"] = pub.state()
         counts["state"] = view.state()
-        if result["publisher"]["bytesSent"] <= 0:
+        if result["publisher"]["outboundStreams"] < 2 or result["publisher"]["bytesSent"] <= 0:
             raise RuntimeError(f"publisher reports no bytes sent: {result['publisher']}")
         result["ok"] = True
     except Exception as e:  # noqa: BLE001 -- every failure is reported in the JSON
