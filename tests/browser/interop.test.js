@@ -74,15 +74,15 @@ async function quietRun(t, srv, client, liveness, stream) {
 async function clientCases(t, client, { defaultTimeout }) {
   const srv15 = await startServer();
   t.after(() => srv15.stop());
-  await t.test('control: right after the server started (not quiet)', () => quietRun(t, srv15, client, null, `${client}-control`));
+  await t.test('control: right after the server started (not quiet)', (st) => quietRun(st, srv15, client, null, `${client}-control`));
   if (defaultTimeout) {
     await t.test('after a quiet spell longer than the default liveness timeout (15 s)',
-      () => quietRun(t, srv15, client, 15, `${client}-default`));
+      (st) => quietRun(st, srv15, client, 15, `${client}-default`));
   }
   const srv3 = await startServer(['--liveness-timeout', '3']);
   t.after(() => srv3.stop());
-  await t.test('after the quiet start (liveness timeout 3 s)', () => quietRun(t, srv3, client, 3, `${client}-1`));
-  await t.test('after a run, then a quiet spell (liveness timeout 3 s)', () => quietRun(t, srv3, client, 3, `${client}-2`));
+  await t.test('after the quiet start (liveness timeout 3 s)', (st) => quietRun(st, srv3, client, 3, `${client}-1`));
+  await t.test('after a run, then a quiet spell (liveness timeout 3 s)', (st) => quietRun(st, srv3, client, 3, `${client}-2`));
   assert.ok(srv15.alive() && srv3.alive(), 'the servers are alive');
 }
 

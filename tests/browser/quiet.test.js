@@ -58,15 +58,15 @@ for (const [name, launch, defaultTimeout] of [['Chromium', launchChromium, true]
     t.after(() => browser.close().catch(() => {}));
     const srv15 = await startServer();
     t.after(() => srv15.stop());
-    await t.test('control: right after the server started (not quiet)', () => quietRun(t, srv15, browser, null, 'control'));
+    await t.test('control: right after the server started (not quiet)', (st) => quietRun(st, srv15, browser, null, 'control'));
     if (defaultTimeout) {
       await t.test('after a quiet spell longer than the default liveness timeout (15 s)',
-        () => quietRun(t, srv15, browser, 15, 'quiet-default'));
+        (st) => quietRun(st, srv15, browser, 15, 'quiet-default'));
     }
     const srv3 = await startServer(['--liveness-timeout', '3']);
     t.after(() => srv3.stop());
-    await t.test('after the quiet start (liveness timeout 3 s)', () => quietRun(t, srv3, browser, 3, 'quiet-1'));
-    await t.test('after a run, then a quiet spell (liveness timeout 3 s)', () => quietRun(t, srv3, browser, 3, 'quiet-2'));
+    await t.test('after the quiet start (liveness timeout 3 s)', (st) => quietRun(st, srv3, browser, 3, 'quiet-1'));
+    await t.test('after a run, then a quiet spell (liveness timeout 3 s)', (st) => quietRun(st, srv3, browser, 3, 'quiet-2'));
     assert.ok(srv15.alive() && srv3.alive(), 'the servers are alive');
   });
 }

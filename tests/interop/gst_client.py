@@ -42,6 +42,7 @@ from gi.repository import GLib, Gst, GstSdp, GstWebRTC  # noqa: E402
 # OpenSSL's reason for a failed DTLS handshake is only logged by GStreamer's
 # dtlsconnection category: print its errors on stderr.
 os.environ.setdefault("GST_DEBUG", "dtlsconnection:ERROR")
+os.environ.setdefault("GST_DEBUG_NO_COLOR", "1")
 
 T0 = time.monotonic()
 KEEP = []  # objects PyGObject 3.42 would otherwise unref once too often
