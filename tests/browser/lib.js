@@ -397,7 +397,7 @@ async function whipThenWhep({ whip, whep, token }) {
       body: sdp,
     });
     const body = await r.text();
-    if (r.status !== 201) throw new Error(`${what} answered ${r.status}: ${body}`);
+    if (r.status !== 201) throw new Error(`${what} answered ${r.status}: ${body.trim()}`);
     return { location: new URL(r.headers.get('Location'), url).href, body };
   };
   const media = await navigator.mediaDevices.getUserMedia({
@@ -423,13 +423,12 @@ async function whipThenWhep({ whip, whep, token }) {
   } catch (e) {
     // Leave nothing behind; say what a 404 right after a 201 means.
     const del = await fetch(a.location, { method: 'DELETE', headers: { Authorization: `Bearer ${token}` } });
-    if (/answered 404/.test(e.message)) {
-      e.message += ` (the WHIP publish was answered 201 just before: the server closed the publisher's `
-        + `session in between${del.status === 404 ? '; it is gone' : ''}; see the server log)`;
-    }
     pub.close();
     view.close();
-    throw e;
+    if (!/answered 404/.test(e.message)) throw e;
+    // A new Error: the drivers report the stack captured at construction.
+    throw new Error(`${e.message} (the WHIP publish was answered 201 just before: the server closed the `
+      + `publisher's session in between${del.status === 404 ? '; it is gone' : ''}; see the server log)`);
   }
   await pub.setRemoteDescription({ type: 'answer', sdp: a.body });
   await view.setRemoteDescription({ type: 'answer', sdp: b.body });
