@@ -119,6 +119,19 @@ class Peer:
     def state(self):
         return self.webrtc.get_property("connection-state").value_nick
 
+    def wait_for_sink_caps(self, timeout):
+        """Wait until every sink pad has caps with an SSRC. webrtcbin writes
+        a track's a=ssrc lines from them: an offer made before the encoder's
+        first buffer has none for that track."""
+        def ready():
+            pads = self.webrtc.sinkpads
+            for pad in pads:
+                caps = pad.get_current_caps()
+                if caps is None or not caps.get_structure(0).has_field("ssrc"):
+                    return False
+            return len(pads) > 0
+        wait_until(ready, timeout, f"{self.name}'s sink pads to have caps with an SSRC")
+
     def set_direction(self, direction):
         i = 0
         while True:
@@ -254,6 +267,7 @@ def main():
         for p in (pub, view):
             if p.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
                 raise RuntimeError(f"{p.name} pipeline does not start: {p.errors}")
+        pub.wait_for_sink_caps(10)
         pub.set_direction(GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY)
         pub_offer = pub.offer(10)
         view_offer = view.offer(10)
