@@ -329,8 +329,128 @@ async function sendStats() {
   return out;
 }
 
+// ---- Runs after a quiet spell (issue #13). ----
+
+/**
+ * Keep the server quiet (no datagram at all) for longer than its liveness
+ * timeout: every earlier client has closed and DELETEd its sessions, and
+ * nothing runs while this sleeps. `seconds` is the server's
+ * --liveness-timeout; the margin covers timers of transports just closed.
+ */
+async function quietSpell(t, seconds) {
+  const ms = Math.round(seconds * 1000 + 1500);
+  t.diagnostic(`server quiet for ${ms} ms (liveness timeout ${seconds} s)`);
+  await sleep(ms);
+}
+
+/** Append the server's log (and `extra`) to an error's message. */
+async function withServerLog(srv, fn, extra = () => '') {
+  try {
+    return await fn();
+  } catch (e) {
+    const more = extra();
+    e.message += `${more ? `\n${more}` : ''}\n--- server log ---\n${srv.log() || '(empty)'}`;
+    throw e;
+  }
+}
+
+/**
+ * Run a client program; resolves to { code, signal, stdout, stderr, result }
+ * where result is the last stdout line parsed as JSON (null if none).
+ * Killed (SIGKILL) after `ms`.
+ */
+function runClient(command, args, ms, env = {}) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    proc.stdout.on('data', (d) => { stdout += d; });
+    proc.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => { timedOut = true; proc.kill('SIGKILL'); }, ms);
+    proc.on('error', (e) => { stderr += `\nspawn ${command}: ${e.message}`; });
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer);
+      let result = null;
+      const lines = stdout.trim().split('\n').filter(Boolean);
+      try { result = JSON.parse(lines[lines.length - 1]); } catch { result = null; }
+      if (timedOut) stderr += `\n(killed after ${ms} ms)`;
+      resolve({ code, signal, stdout, stderr, result, seconds: (Date.now() - started) / 1000 });
+    });
+  });
+}
+
+/**
+ * In a page: WHIP-publish fake camera and microphone and WHEP-view the same
+ * stream, creating both sessions (both POSTs answered) before either
+ * connection applies its answer, so that after a quiet spell both
+ * transports are made before any datagram reaches the server. Keeps the
+ * publisher in window.pub, the viewer in window.pc; resolves to the two
+ * session URLs.
+ */
+async function whipThenWhep({ whip, whep, token }) {
+  const post = async (url, sdp, what) => {
+    const r = await fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` },
+      body: sdp,
+    });
+    const body = await r.text();
+    if (r.status !== 201) throw new Error(`${what} answered ${r.status}: ${body.trim()}`);
+    return { location: new URL(r.headers.get('Location'), url).href, body };
+  };
+  const media = await navigator.mediaDevices.getUserMedia({
+    audio: true,
+    video: { width: 640, height: 360 },
+  });
+  const pub = new RTCPeerConnection();
+  for (const track of media.getTracks()) pub.addTransceiver(track, { direction: 'sendonly' });
+  await pub.setLocalDescription(await pub.createOffer());
+  const view = new RTCPeerConnection();
+  view.addTransceiver('audio', { direction: 'recvonly' });
+  view.addTransceiver('video', { direction: 'recvonly' });
+  window.ended = 0;
+  view.ontrack = (e) => e.track.addEventListener('ended', () => { window.ended += 1; });
+  await view.setLocalDescription(await view.createOffer());
+  window.states = { pub: [], view: [] };
+  pub.onconnectionstatechange = () => window.states.pub.push(pub.connectionState);
+  view.onconnectionstatechange = () => window.states.view.push(view.connectionState);
+  const a = await post(whip, pub.localDescription.sdp, 'WHIP');
+  let b;
+  try {
+    b = await post(whep, view.localDescription.sdp, 'WHEP');
+  } catch (e) {
+    // Leave nothing behind; say what a 404 right after a 201 means.
+    const del = await fetch(a.location, { method: 'DELETE', headers: { Authorization: `Bearer ${token}` } });
+    pub.close();
+    view.close();
+    if (!/answered 404/.test(e.message)) throw e;
+    // A new Error: the drivers report the stack captured at construction.
+    throw new Error(`${e.message} (the WHIP publish was answered 201 just before: the server closed the `
+      + `publisher's session in between${del.status === 404 ? '; it is gone' : ''}; see the server log)`);
+  }
+  await pub.setRemoteDescription({ type: 'answer', sdp: a.body });
+  await view.setRemoteDescription({ type: 'answer', sdp: b.body });
+  window.pub = pub;
+  window.pc = view;
+  return [a.location, b.location];
+}
+
+/** window.pub's outbound RTP: bytes per kind, connection state, states seen. */
+async function publishStats() {
+  const out = { audioBytes: 0, videoBytes: 0, state: window.pub.connectionState, states: window.states };
+  const stats = await window.pub.getStats();
+  stats.forEach((s) => {
+    if (s.type !== 'outbound-rtp') return;
+    out[`${s.kind || s.mediaType}Bytes`] += s.bytesSent || 0;
+  });
+  return out;
+}
+
 module.exports = {
   sleep, waitFor, startServer, launchChromium, launchFirefox,
   whipPublish, whepView, receiveStats, expectDecoding,
   whipPublishLayered, whepViewVideo, videoStats, sendStats,
+  quietSpell, withServerLog, runClient, whipThenWhep, publishStats,
 };
