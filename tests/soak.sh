@@ -4,8 +4,8 @@
 # viewers, ICE + DTLS + a few seconds of media) join and leave one server in
 # 5 bursts of 200, about 5 minutes in all. Half of the sessions leave with
 # DELETE, the others just stop sending, so the server's liveness timeout
-# must clean them up. After each burst comes a quiet gap in which no
-# datagram reaches the server, longer than twice the liveness timeout: the
+# must clean them up. After each burst comes a quiet gap of 45 s in which
+# no datagram reaches the server, longer than twice the liveness timeout: the
 # silent sessions expire within it and the router then hears nothing for
 # more than a liveness timeout before the next burst starts (the stale-clock
 # case of issue #13, defect 1).
@@ -14,9 +14,12 @@
 # video); after the last gap the routers' counts (GET /stats: transports,
 # producers, consumers, ufrags, routes, timers, queued outputs) and the
 # server's sessions are all zero; the server's resident memory (VmRSS in
-# /proc/<pid>/status) after the last burst is within 10 % of its level
-# after the first. Memory and counts are read at the end of each gap, when
-# that burst's sessions should be gone.
+# /proc/<pid>/status) after the last burst is at most 10 % above its level
+# after the first (a drop is reported, not failed: it is the allocator
+# giving pages back, not a leak); and no datagram reached the server in any
+# gap (its routers' `datagrams_in`, from 1 s after the load generator exited
+# to the gap's end). Memory and counts are read at the end of each gap,
+# when that burst's sessions should be gone.
 #
 # Loopback only; every wait is bounded. Sizes can be changed for a quick
 # run, e.g. SOAK_BURSTS=2 SOAK_SESSIONS=20 SOAK_LIVENESS=2 SOAK_GAP=5.
@@ -34,7 +37,7 @@ done
 BURSTS="${SOAK_BURSTS:-5}"
 SESSIONS="${SOAK_SESSIONS:-200}"
 LIVENESS="${SOAK_LIVENESS:-15}"   # the server's default liveness timeout
-GAP="${SOAK_GAP:-35}"             # > 2 x LIVENESS
+GAP="${SOAK_GAP:-45}"             # > 2 x LIVENESS
 HOLD="${SOAK_HOLD:-3}"
 GOODBYE="${SOAK_GOODBYE:-0.5}"
 if [ "$GAP" -le $((2 * LIVENESS)) ]; then
@@ -97,18 +100,24 @@ for b in $(seq "$BURSTS"); do
     exit 1
   fi
   cat "$work/burst.json" >>"$work/bursts.json"
-  sleep "$GAP"
+  # The gap: datagrams the server took in at its start and end must match.
+  sleep 1
+  quiet_from="$(stats)"
+  sleep $((GAP - 1))
   kill -0 "$server_pid" 2>/dev/null || { echo "the server died:" >&2; cat "$work/server.err" >&2; exit 1; }
-  printf '{"burst":%d,"seconds":%d,"rss_kib":%d,"stats":%s}\n' \
-    "$b" $((SECONDS - start)) "$(rss_kib)" "$(stats)" >>"$work/gaps.json"
+  printf '{"burst":%d,"seconds":%d,"rss_kib":%d,"stats":%s,"gap_start":%s}\n' \
+    "$b" $((SECONDS - start)) "$(rss_kib)" "$(stats)" "$quiet_from" >>"$work/gaps.json"
   BURST="$(cat "$work/burst.json")" GAP_LINE="$(tail -n 1 "$work/gaps.json")" node -e '
     const r = JSON.parse(process.env.BURST), g = JSON.parse(process.env.GAP_LINE);
     const t = g.stats.total;
+    const dgrams = (s) => s.workers.reduce((n, w) => n + w.stats.datagrams_in, 0);
+    const quiet = dgrams(g.stats) - dgrams(g.gap_start);
     console.log(`burst ${g.burst}: ${r.connected}/${r.sessions} connected, ${r.failed} failed ` +
       `${JSON.stringify(r.failures)}, ${r.viewers_with_video}/${r.viewers} viewers with video, ` +
       `${r.goodbyes} DELETE / ${r.silent} silent, set up in ${r.setup_seconds}s; ` +
       `after the gap (t=${g.seconds}s): RSS ${g.rss_kib} KiB, transports ${t.transports}, ` +
-      `producers ${t.producers}, consumers ${t.consumers}, timers ${t.timers}, sessions ${t.sessions}`);
+      `producers ${t.producers}, consumers ${t.consumers}, timers ${t.timers}, sessions ${t.sessions}; ` +
+      `datagrams in during the gap: ${quiet}`);
   '
 done
 wall=$((SECONDS - start))
@@ -129,12 +138,18 @@ BURSTS_JSON="$(cat "$work/bursts.json")" GAPS_JSON="$(cat "$work/gaps.json")" WA
         `${r.failed_after_connecting} failed after connecting: ${JSON.stringify(r.failures)}`);
     if (r.viewers_with_video !== r.viewers) fail.push(`burst ${b}: ${r.viewers_with_video}/${r.viewers} viewers with video`);
   });
+  const dgrams = (s) => s.workers.reduce((n, w) => n + w.stats.datagrams_in, 0);
+  gaps.forEach((g) => {
+    const n = dgrams(g.stats) - dgrams(g.gap_start);
+    if (n !== 0) fail.push(`gap after burst ${g.burst}: ${n} datagrams reached the server`);
+  });
   const last = gaps[gaps.length - 1], first = gaps[0];
   const total = last.stats.total;
   const nonzero = Object.entries(total).filter(([, v]) => v !== 0);
   if (nonzero.length) fail.push(`counts at the end not zero: ${JSON.stringify(Object.fromEntries(nonzero))}`);
   const growth = (last.rss_kib - first.rss_kib) / first.rss_kib * 100;
-  if (Math.abs(growth) > 10) fail.push(`RSS ${first.rss_kib} KiB after the first burst, ${last.rss_kib} KiB after the last (${growth.toFixed(1)} %)`);
+  // A leak shows as growth; a drop (the allocator gave pages back) passes.
+  if (growth > 10) fail.push(`RSS ${first.rss_kib} KiB after the first burst, ${last.rss_kib} KiB after the last (${growth.toFixed(1)} %)`);
   console.log(JSON.stringify({ sessions, connected, wall_seconds: Number(process.env.WALL),
     rss_kib_after_first: first.rss_kib, rss_kib_after_last: last.rss_kib,
     rss_growth_pct: Number(growth.toFixed(1)), rss_kib_per_gap: gaps.map((g) => g.rss_kib),

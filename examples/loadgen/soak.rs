@@ -153,7 +153,15 @@ fn burst(
     for i in 0..publishers {
         let (peer, offer) = Peer::publisher(i, Instant::now(), epoch, args.bitrate, i as u64)
             .map_err(|e| format!("UDP socket: {e}"))?;
-        let location = start(signal, "whip", &stream(i), peer, &offer, &mut workers, &mut out);
+        let location = start(
+            signal,
+            "whip",
+            &stream(i),
+            peer,
+            &offer,
+            &mut workers,
+            &mut out,
+        );
         if let (Some((_, port)), None) = (&location, *server_pid) {
             *server_pid = procfs::pid_of_udp_port(*port).ok();
         }
@@ -171,7 +179,15 @@ fn burst(
         let s = j % publishers;
         let (peer, offer) = Peer::subscriber(format!("sub-{b}-{j}"), s, Instant::now(), epoch)
             .map_err(|e| format!("UDP socket: {e}"))?;
-        let location = start(signal, "whep", &stream(s), peer, &offer, &mut workers, &mut out);
+        let location = start(
+            signal,
+            "whep",
+            &stream(s),
+            peer,
+            &offer,
+            &mut workers,
+            &mut out,
+        );
         sessions.push(Session {
             publisher: false,
             location: location.map(|l| l.0),
@@ -199,9 +215,12 @@ fn burst(
         out.rtp.1 += report.tally.received;
     }
     for o in &out.outcomes {
-        if let Some(why) = &o.failure {
-            *out.failures.entry(why.clone()).or_default() += 1;
-        }
+        let why = match &o.failure {
+            Some(why) => why.clone(),
+            None if !o.connected => "still connecting when the burst ended".into(),
+            None => continue,
+        };
+        *out.failures.entry(why).or_default() += 1;
     }
     // Viewers first: a publisher's DELETE closes its viewers too.
     sessions.sort_by_key(|s| s.publisher);
@@ -228,12 +247,14 @@ fn start(
     workers: &mut Workers,
     out: &mut Burst,
 ) -> Option<(String, u16)> {
-    let started = signal.offer(kind, stream, offer).and_then(|(answer, location)| {
-        peer.accept_answer(&answer)?;
-        let port = signal::candidate_port(&answer).unwrap_or(0);
-        workers.add(peer)?;
-        Ok((location, port))
-    });
+    let started = signal
+        .offer(kind, stream, offer)
+        .and_then(|(answer, location)| {
+            peer.accept_answer(&answer)?;
+            let port = signal::candidate_port(&answer).unwrap_or(0);
+            workers.add(peer)?;
+            Ok((location, port))
+        });
     match started {
         Ok(l) => {
             out.created += 1;

@@ -41,7 +41,10 @@ async fn stats(State(app): State<App>, headers: HeaderMap) -> Result<Json<Value>
         let one = media.call(snapshot).await?;
         if let Some(fields) = one.as_object() {
             let counts = fields.get("counts").and_then(Value::as_object);
-            let summed = counts.into_iter().flatten().chain(fields.get_key_value("sessions"));
+            let summed = counts
+                .into_iter()
+                .flatten()
+                .chain(fields.get_key_value("sessions"));
             for (k, v) in summed {
                 let sum = total.get(k).and_then(Value::as_u64).unwrap_or(0);
                 total.insert(k.clone(), json!(sum + v.as_u64().unwrap_or(0)));
