@@ -37,6 +37,7 @@
 //!
 //! Files: `peer.rs` (one str0m client), `source.rs` (synthetic media),
 //! `worker.rs` (a thread driving many peers), `stats.rs` (loss and latency),
+//! `soak.rs` (bursts of sessions joining and leaving),
 //! `signal.rs` (WHIP/WHEP HTTP), `procfs.rs` (CPU time, pid lookup).
 
 mod measure;
