@@ -27,14 +27,24 @@
 //! * `server_socket_drops`, `loadgen_socket_drops`: datagrams dropped by full
 //!   receive buffers (`/proc/net/udp`), to tell where a loss happened.
 //!
+//! `--soak` instead runs bursts of sessions that join and leave, with quiet
+//! gaps between (`soak.rs`; `tests/soak.sh`):
+//!
+//! ```text
+//! cargo run --release --example loadgen -- --server http://127.0.0.1:8080 --soak \
+//!     [--bursts 5] [--burst-sessions 200] [--gap 35] [--hold 3] [--goodbye 0.5]
+//! ```
+//!
 //! Files: `peer.rs` (one str0m client), `source.rs` (synthetic media),
 //! `worker.rs` (a thread driving many peers), `stats.rs` (loss and latency),
+//! `soak.rs` (bursts of sessions joining and leaving),
 //! `signal.rs` (WHIP/WHEP HTTP), `procfs.rs` (CPU time, pid lookup).
 
 mod measure;
 mod peer;
 mod procfs;
 mod signal;
+mod soak;
 mod source;
 mod stats;
 mod worker;
@@ -82,13 +92,49 @@ struct Args {
     /// Bearer token for WHIP/WHEP.
     #[arg(long, env = "MANIFOLD_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// Worker threads (default: the CPUs this process may use, at most 8).
+    /// Worker threads (default: the CPUs this process may use, at most 8;
+    /// 2 with --soak).
     #[arg(long)]
     threads: Option<usize>,
+    /// Soak instead of a timed run: sessions join and leave in bursts
+    /// separated by quiet gaps (see `soak.rs`); one JSON line per burst.
+    #[arg(long)]
+    soak: bool,
+    /// --soak: bursts.
+    #[arg(long, default_value_t = 5)]
+    bursts: usize,
+    /// --soak: sessions per burst (publishers and viewers).
+    #[arg(long, default_value_t = 200)]
+    burst_sessions: usize,
+    /// --soak: viewers of each publisher.
+    #[arg(long, default_value_t = 4)]
+    viewers_per_publisher: usize,
+    /// --soak: seconds of media once a burst is set up.
+    #[arg(long, default_value_t = 3.0)]
+    hold: f64,
+    /// --soak: quiet seconds between bursts (no datagram to the server).
+    #[arg(long, default_value_t = 35.0)]
+    gap: f64,
+    /// --soak: fraction of sessions that leave with DELETE; the others
+    /// just stop sending.
+    #[arg(long, default_value_t = 0.5)]
+    goodbye: f64,
+    /// --soak: stream names are {NAME}-{burst}-{i}.
+    #[arg(long, default_value = "soak")]
+    soak_name: String,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.soak {
+        return match soak::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("loadgen: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(&args) {
         Ok(line) => {
             println!("{line}");
@@ -158,7 +204,7 @@ fn run(args: &Args) -> Result<String, String> {
         }
     }
     for l in &found.locations {
-        signal.delete(l);
+        let _ = signal.delete(l);
     }
     let m = measured?;
     if panicked {

@@ -104,6 +104,10 @@ pub struct Outcome {
     pub lost: u64,
     /// Subscriber: whether video came.
     pub video: bool,
+    /// Whether ICE and DTLS completed (at any time).
+    pub connected: bool,
+    /// Why the peer failed, if it did.
+    pub failure: Option<String>,
 }
 
 pub struct Peer {
@@ -114,6 +118,8 @@ pub struct Peer {
     /// Whether a subscriber got video yet (it starts on a keyframe).
     pub receiving: bool,
     ice_connected: bool,
+    /// Whether it ever reached [`State::Connected`].
+    connected_once: bool,
     rtc: Rtc,
     socket: UdpSocket,
     local: SocketAddr,
@@ -191,6 +197,7 @@ impl Peer {
             state: State::Connecting,
             receiving: false,
             ice_connected: false,
+            connected_once: false,
             rtc,
             socket: UdpSocket::from_std(std_socket),
             local,
@@ -317,6 +324,11 @@ impl Peer {
             expected: 0,
             lost: 0,
             video: false,
+            connected: self.connected_once,
+            failure: match &self.state {
+                State::Failed(why) => Some(why.clone()),
+                _ => None,
+            },
         };
         match &self.role {
             Role::Publisher(p) => (o.sent, o.sent_video) = (p.sent, p.sent_video),
@@ -370,6 +382,7 @@ impl Peer {
         match e {
             Event::Connected => {
                 self.state = State::Connected;
+                self.connected_once = true;
                 if let Role::Publisher(p) = &mut self.role {
                     p.opus = payload_type(&self.rtc, Codec::Opus);
                     p.vp8 = payload_type(&self.rtc, Codec::Vp8);

@@ -62,6 +62,14 @@ pub fn thread_stats(pid: u32, name: &str) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
+/// Resident memory of a process, KiB (`VmRSS` in `/proc/{pid}/status`).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let path = Path::new("/proc").join(pid.to_string()).join("status");
+    let text = std::fs::read_to_string(path).ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_ascii_whitespace().nth(1)?.parse().ok()
+}
+
 /// The process that has a UDP socket bound to local port `port`.
 pub fn pid_of_udp_port(port: u16) -> Result<u32, String> {
     let mut inodes = Vec::new();

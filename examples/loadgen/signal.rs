@@ -57,8 +57,9 @@ impl Signal {
         }
     }
 
-    /// DELETE a session (best effort: the server also times sessions out).
-    pub fn delete(&self, location: &str) {
+    /// DELETE a session (best effort: the server also times sessions out);
+    /// the answer's status.
+    pub fn delete(&self, location: &str) -> Result<u16, String> {
         let url = match location.starts_with("http") {
             true => location.to_string(),
             false => format!("{}{location}", self.base),
@@ -67,7 +68,10 @@ impl Signal {
         if let Some(t) = &self.token {
             req = req.header("Authorization", format!("Bearer {t}"));
         }
-        let _ = req.call();
+        match req.call() {
+            Ok(resp) => Ok(resp.status().as_u16()),
+            Err(e) => Err(format!("DELETE {url}: {e}")),
+        }
     }
 }
 

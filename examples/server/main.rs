@@ -16,6 +16,7 @@
 //! * `whip.rs`: WHIP (RFC 9725) and WHEP endpoints;
 //! * `layer.rs`: the WHEP layer extension (a viewer picks its layers);
 //! * `room.rs`: the conference room's pages and WebSocket signaling;
+//! * `stats.rs`: `GET /stats`, every router's counts and counters (JSON);
 //! * `signal.rs`: what clients send, parsed and checked without I/O (the
 //!   `signal` fuzz target's subject; `signal_fuzzing.rs` its invariants);
 //! * `page/`: the HTML and JavaScript served to browsers.
@@ -24,6 +25,7 @@ mod layer;
 mod media;
 mod room;
 mod signal;
+mod stats;
 mod udp;
 mod whip;
 
@@ -180,6 +182,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let routes = axum::Router::new()
             .merge(whip::routes())
             .merge(room::routes())
+            .merge(stats::routes())
             .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "no such resource\n") })
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(app.clone());

@@ -105,6 +105,11 @@ impl Workers {
         &self.0[place(name, self.0.len())]
     }
 
+    /// Every worker's loop, worker 0 first.
+    pub fn all(&self) -> &[Media] {
+        &self.0
+    }
+
     /// Close every transport on every worker and stop the loops.
     pub async fn shutdown(&self) {
         let all = self.0.iter().map(|m| m.shutdown());
