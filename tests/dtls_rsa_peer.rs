@@ -94,7 +94,10 @@ fn rsa_and_ecdsa_peers_connect_in_both_roles_and_media_flows() {
         // 30 fps for about 5 s, starting on a keyframe.
         assert!(frames >= 100, "video {mid}: {frames} frames");
         assert!(bytes >= 100_000, "video {mid}: {bytes} bytes");
-        assert!(rx.iter().any(|r| r.keyframe_start), "video {mid}: no keyframe");
+        assert!(
+            rx.iter().any(|r| r.keyframe_start),
+            "video {mid}: no keyframe"
+        );
     }
     let audio = sim.client(viewer).tracks(MediaKind::Audio);
     assert_eq!(audio.len(), 3, "three audio tracks");

@@ -12,8 +12,10 @@
 //! RSA-2048 certificate, as GStreamer's `webrtcbin`, older libwebrtc builds
 //! and SIP gateways do (`tests/dtls_rsa_peer.rs`, `benches/setup.rs`).
 //!
-//! Bench-only: the DTLS retransmission timer is not driven (the bench's
-//! links never lose a datagram), and the peer's certificate is accepted here
+//! A test peer: an unanswered handshake flight is sent again after 1 s,
+//! 2 s, 4 s, ... of the caller's clock (OpenSSL's own timer reads the
+//! system clock, which a virtual-time test does not move), and the peer's
+//! certificate is accepted here
 //! because str0m checks its fingerprint against the SDP itself (`PeerCert`).
 
 #![allow(dead_code)]
@@ -175,6 +177,8 @@ impl DtlsProvider for OpensslDtls {
             events: VecDeque::new(),
             now,
             negotiated: self.negotiated.clone(),
+            flight: Vec::new(),
+            retransmit: None,
         }))
     }
 }
@@ -230,6 +234,10 @@ struct Session {
     /// The latest time str0m gave us (the idle timeout is relative to it).
     now: Instant,
     negotiated: Arc<Mutex<Vec<SrtpProfile>>>,
+    /// The last handshake flight sent, for retransmission.
+    flight: Vec<Vec<u8>>,
+    /// When to send it again, and the interval after that.
+    retransmit: Option<(Instant, Duration)>,
 }
 
 impl std::fmt::Debug for Session {
@@ -245,8 +253,24 @@ fn failed() -> DtlsImplError {
 }
 
 impl Session {
-    /// Advance the handshake, or read application data once connected.
+    /// [`Session::step`], keeping a new handshake flight for retransmission.
     fn drive(&mut self) -> Result<(), DtlsImplError> {
+        let before = self.stream.get_ref().outgoing.len();
+        let result = self.step();
+        let out = &self.stream.get_ref().outgoing;
+        if self.state != State::Handshaking {
+            self.flight.clear();
+            self.retransmit = None;
+        } else if out.len() > before {
+            self.flight = out.iter().skip(before).cloned().collect();
+            let first = Duration::from_secs(1);
+            self.retransmit = Some((self.now + first, first));
+        }
+        result
+    }
+
+    /// Advance the handshake, or read application data once connected.
+    fn step(&mut self) -> Result<(), DtlsImplError> {
         if self.active.is_none() || self.state == State::Closed {
             return Ok(());
         }
@@ -343,13 +367,23 @@ impl DtlsInstance for Session {
                 DtlsOutput::ApplicationData(&buf[..d.len()])
             }
             Some(Event::CloseNotify) => DtlsOutput::CloseNotify,
-            // Nothing to retransmit on a lossless link: check back now and then.
-            None => DtlsOutput::Timeout(self.now + Duration::from_secs(1)),
+            None => match self.retransmit {
+                Some((at, _)) => DtlsOutput::Timeout(at),
+                None => DtlsOutput::Timeout(self.now + Duration::from_secs(1)),
+            },
         }
     }
 
     fn handle_timeout(&mut self, now: Instant) -> Result<(), DtlsImplError> {
         self.now = now;
+        if let Some((at, interval)) = self.retransmit {
+            if now >= at {
+                let flight = self.flight.clone();
+                self.stream.get_mut().outgoing.extend(flight);
+                let next = (interval * 2).min(Duration::from_secs(60));
+                self.retransmit = Some((now + next, next));
+            }
+        }
         Ok(())
     }
 

@@ -12,9 +12,9 @@
 
 #[cfg(not(feature = "openssl-dtls"))]
 mod dtls;
+pub(crate) mod negotiation;
 #[cfg(feature = "openssl-dtls")]
 mod openssl_dtls;
-pub(crate) mod negotiation;
 mod srtp;
 pub(crate) mod ssrc_group;
 
