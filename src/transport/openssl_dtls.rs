@@ -435,3 +435,77 @@ pub(crate) fn provider() -> &'static dyn DtlsProvider {
         fallback: str0m::crypto::from_feature_flags().dtls_provider,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(active: bool, now: Instant) -> Box<dyn DtlsInstance> {
+        let p = provider();
+        let cert = p.generate_certificate().unwrap();
+        let mut s = p.new_dtls(&cert, now, DtlsVersion::Dtls12, None).unwrap();
+        s.set_active(active);
+        s
+    }
+
+    /// Datagrams out of `s`, and whether it reported keying material.
+    fn drain(s: &mut dyn DtlsInstance) -> (Vec<Vec<u8>>, Option<SrtpProfile>) {
+        let mut buf = vec![0; 2048];
+        let (mut out, mut profile) = (Vec::new(), None);
+        loop {
+            match s.poll_output(&mut buf) {
+                DtlsOutput::Packet(p) => out.push(p.to_vec()),
+                DtlsOutput::KeyingMaterial(_, p) => profile = Some(p),
+                DtlsOutput::Timeout(_) => return (out, profile),
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn one_context_per_certificate() {
+        let cert = provider().generate_certificate().unwrap();
+        context_for(&cert).unwrap();
+        context_for(&cert).unwrap();
+        let contexts = CONTEXTS.lock().unwrap();
+        let kept = contexts.iter().filter(|(c, _)| *c == cert.certificate);
+        assert_eq!(kept.count(), 1);
+    }
+
+    /// Two sessions connect with AES-256-GCM although the client's whole
+    /// first flight is lost: it is sent again at the host's timeout (the
+    /// clock here is virtual), not OpenSSL's.
+    #[test]
+    fn lost_flight_is_resent_on_the_hosts_clock() {
+        let mut now = Instant::now();
+        let mut client = session(true, now);
+        let mut server = session(false, now);
+        let (lost, _) = drain(&mut *client);
+        assert!(!lost.is_empty(), "ClientHello");
+        client
+            .handle_timeout(now + Duration::from_millis(500))
+            .unwrap();
+        assert!(drain(&mut *client).0.is_empty(), "nothing before 1 s");
+        now += FIRST_RETRANSMIT;
+        client.handle_timeout(now).unwrap();
+        let (mut to_server, _) = drain(&mut *client);
+        assert_eq!(to_server, lost, "the same flight again");
+        let mut profiles = (None, None);
+        for _ in 0..10 {
+            for d in to_server.drain(..) {
+                server.handle_packet(&d).unwrap();
+            }
+            let (to_client, p) = drain(&mut *server);
+            profiles.1 = profiles.1.or(p);
+            for d in &to_client {
+                client.handle_packet(d).unwrap();
+            }
+            let (out, p) = drain(&mut *client);
+            profiles.0 = profiles.0.or(p);
+            to_server = out;
+        }
+        let gcm = Some(SrtpProfile::AEAD_AES_256_GCM);
+        assert_eq!(profiles, (gcm, gcm));
+        assert_eq!(client.protocol_version(), Some(ProtocolVersion::DTLS1_2));
+    }
+}
