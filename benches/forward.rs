@@ -147,9 +147,7 @@ fn recording_provider(profile: Profile) -> Arc<CryptoProvider> {
         Profile::AeadAes256Gcm => p.dtls_provider,
         #[cfg(feature = "bench-openssl")]
         Profile::AeadAes128Gcm | Profile::Aes128CmSha1_80 => {
-            Box::leak(Box::new(openssl_dtls::OpensslDtls {
-                profile: profile.srtp(),
-            }))
+            Box::leak(Box::new(openssl_dtls::OpensslDtls::single(profile.srtp())))
         }
         #[cfg(not(feature = "bench-openssl"))]
         Profile::AeadAes128Gcm | Profile::Aes128CmSha1_80 => {

@@ -1,4 +1,5 @@
-//! A DTLS endpoint on OpenSSL that offers only one SRTP profile.
+//! A DTLS endpoint on OpenSSL with a chosen certificate key and SRTP
+//! profile list.
 //!
 //! str0m 0.25's DTLS library (dimpl 0.9) always offers all three SRTP
 //! profiles, AES-256-GCM first, and nothing in str0m restricts the list. As
@@ -7,12 +8,21 @@
 //! uses. `benches/forward.rs` gives its str0m clients this provider to
 //! measure the router with each profile.
 //!
-//! Bench-only: the DTLS retransmission timer is not driven (the bench's
-//! links never lose a datagram), and the peer's certificate is accepted here
+//! dimpl also handles only ECDSA certificates; this peer can carry an
+//! RSA-2048 certificate, as GStreamer's `webrtcbin`, older libwebrtc builds
+//! and SIP gateways do (`tests/dtls_rsa_peer.rs`, `benches/setup.rs`).
+//!
+//! A test peer: an unanswered handshake flight is sent again after 1 s,
+//! 2 s, 4 s, ... of the caller's clock (OpenSSL's own timer reads the
+//! system clock, which a virtual-time test does not move), and the peer's
+//! certificate is accepted here
 //! because str0m checks its fingerprint against the SDP itself (`PeerCert`).
+
+#![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use openssl::asn1::Asn1Time;
@@ -21,6 +31,7 @@ use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::pkey::PKey;
+use openssl::rsa::Rsa;
 use openssl::srtp::SrtpProfileId;
 use openssl::ssl::{ErrorCode, Ssl, SslContext, SslMethod, SslOptions, SslStream, SslVerifyMode};
 use openssl::x509::{X509NameBuilder, X509};
@@ -30,10 +41,48 @@ use str0m::crypto::dtls::{
 };
 use str0m::crypto::CryptoError;
 
-/// A DTLS provider whose sessions offer only `profile`.
+/// The key of the peer's self-signed certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerKey {
+    /// ECDSA P-256, as browsers use.
+    EcdsaP256,
+    /// RSA 2048, as GStreamer's `webrtcbin` uses by default.
+    Rsa2048,
+}
+
+/// A DTLS provider whose sessions offer `profiles` (in that order) and
+/// present a certificate with a `key` key.
 #[derive(Debug)]
 pub struct OpensslDtls {
-    pub profile: SrtpProfile,
+    pub profiles: Vec<SrtpProfile>,
+    pub key: PeerKey,
+    /// The SRTP profile each connected session negotiated.
+    pub negotiated: Arc<Mutex<Vec<SrtpProfile>>>,
+}
+
+impl OpensslDtls {
+    /// An ECDSA peer offering only `profile`.
+    pub fn single(profile: SrtpProfile) -> OpensslDtls {
+        OpensslDtls {
+            profiles: vec![profile],
+            key: PeerKey::EcdsaP256,
+            negotiated: Arc::default(),
+        }
+    }
+
+    /// A peer with a `key` certificate offering every SRTP profile,
+    /// AES-GCM first, as browsers and GStreamer do.
+    pub fn all_profiles(key: PeerKey) -> OpensslDtls {
+        OpensslDtls {
+            profiles: vec![
+                SrtpProfile::AEAD_AES_256_GCM,
+                SrtpProfile::AEAD_AES_128_GCM,
+                SrtpProfile::AES128_CM_SHA1_80,
+            ],
+            key,
+            negotiated: Arc::default(),
+        }
+    }
 }
 
 fn openssl_name(profile: SrtpProfile) -> &'static str {
@@ -57,10 +106,15 @@ fn other(e: impl std::fmt::Display) -> CryptoError {
     CryptoError::Other(format!("openssl: {e}"))
 }
 
-/// A self-signed ECDSA P-256 certificate, as WebRTC endpoints use.
-fn self_signed() -> Result<DtlsCert, openssl::error::ErrorStack> {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
-    let key = PKey::from_ec_key(EcKey::generate(&group)?)?;
+/// A self-signed certificate with a `kind` key, as WebRTC endpoints use.
+fn self_signed(kind: PeerKey) -> Result<DtlsCert, openssl::error::ErrorStack> {
+    let key = match kind {
+        PeerKey::EcdsaP256 => {
+            let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
+            PKey::from_ec_key(EcKey::generate(&group)?)?
+        }
+        PeerKey::Rsa2048 => PKey::from_rsa(Rsa::generate(2048)?)?,
+    };
     let mut name = X509NameBuilder::new()?;
     name.append_entry_by_nid(Nid::COMMONNAME, "bench")?;
     let name = name.build();
@@ -82,7 +136,18 @@ fn self_signed() -> Result<DtlsCert, openssl::error::ErrorStack> {
 
 impl DtlsProvider for OpensslDtls {
     fn generate_certificate(&self) -> Option<DtlsCert> {
-        self_signed().ok()
+        // An RSA key takes tens of milliseconds to make: one per process
+        // and kind is enough for tests and benches.
+        static ECDSA: OnceLock<DtlsCert> = OnceLock::new();
+        static RSA: OnceLock<DtlsCert> = OnceLock::new();
+        let slot = match self.key {
+            PeerKey::EcdsaP256 => &ECDSA,
+            PeerKey::Rsa2048 => &RSA,
+        };
+        Some(
+            slot.get_or_init(|| self_signed(self.key).expect("self-signed certificate"))
+                .clone(),
+        )
     }
 
     fn new_dtls(
@@ -97,7 +162,8 @@ impl DtlsProvider for OpensslDtls {
         let key = PKey::private_key_from_pkcs8(&cert.private_key).map_err(other)?;
         ctx.set_certificate(&x509).map_err(other)?;
         ctx.set_private_key(&key).map_err(other)?;
-        ctx.set_tlsext_use_srtp(openssl_name(self.profile))
+        let profiles: Vec<&str> = self.profiles.iter().map(|p| openssl_name(*p)).collect();
+        ctx.set_tlsext_use_srtp(&profiles.join(":"))
             .map_err(other)?;
         ctx.set_verify_callback(SslVerifyMode::PEER, |_, _| true);
         ctx.set_options(SslOptions::NO_QUERY_MTU);
@@ -110,6 +176,9 @@ impl DtlsProvider for OpensslDtls {
             state: State::Handshaking,
             events: VecDeque::new(),
             now,
+            negotiated: self.negotiated.clone(),
+            flight: Vec::new(),
+            retransmit: None,
         }))
     }
 }
@@ -164,6 +233,11 @@ struct Session {
     events: VecDeque<Event>,
     /// The latest time str0m gave us (the idle timeout is relative to it).
     now: Instant,
+    negotiated: Arc<Mutex<Vec<SrtpProfile>>>,
+    /// The last handshake flight sent, for retransmission.
+    flight: Vec<Vec<u8>>,
+    /// When to send it again, and the interval after that.
+    retransmit: Option<(Instant, Duration)>,
 }
 
 impl std::fmt::Debug for Session {
@@ -179,8 +253,24 @@ fn failed() -> DtlsImplError {
 }
 
 impl Session {
-    /// Advance the handshake, or read application data once connected.
+    /// [`Session::step`], keeping a new handshake flight for retransmission.
     fn drive(&mut self) -> Result<(), DtlsImplError> {
+        let before = self.stream.get_ref().outgoing.len();
+        let result = self.step();
+        let out = &self.stream.get_ref().outgoing;
+        if self.state != State::Handshaking {
+            self.flight.clear();
+            self.retransmit = None;
+        } else if out.len() > before {
+            self.flight = out.iter().skip(before).cloned().collect();
+            let first = Duration::from_secs(1);
+            self.retransmit = Some((self.now + first, first));
+        }
+        result
+    }
+
+    /// Advance the handshake, or read application data once connected.
+    fn step(&mut self) -> Result<(), DtlsImplError> {
         if self.active.is_none() || self.state == State::Closed {
             return Ok(());
         }
@@ -194,8 +284,9 @@ impl Session {
             match step {
                 Ok(()) => self.connected()?,
                 Err(e) if e.code() == ErrorCode::WANT_READ => return Ok(()),
-                Err(_) => {
+                Err(e) => {
                     self.state = State::Closed;
+                    eprintln!("openssl DTLS peer: handshake failed: {e}");
                     return Err(failed());
                 }
             }
@@ -222,6 +313,7 @@ impl Session {
             .selected_srtp_profile()
             .and_then(|p| from_openssl(p.id()))
             .ok_or_else(failed)?;
+        self.negotiated.lock().unwrap().push(profile);
         let mut material = vec![0; profile.keying_material_len()];
         ssl.export_keying_material(&mut material, "EXTRACTOR-dtls_srtp", None)
             .map_err(|_| failed())?;
@@ -275,13 +367,23 @@ impl DtlsInstance for Session {
                 DtlsOutput::ApplicationData(&buf[..d.len()])
             }
             Some(Event::CloseNotify) => DtlsOutput::CloseNotify,
-            // Nothing to retransmit on a lossless link: check back now and then.
-            None => DtlsOutput::Timeout(self.now + Duration::from_secs(1)),
+            None => match self.retransmit {
+                Some((at, _)) => DtlsOutput::Timeout(at),
+                None => DtlsOutput::Timeout(self.now + Duration::from_secs(1)),
+            },
         }
     }
 
     fn handle_timeout(&mut self, now: Instant) -> Result<(), DtlsImplError> {
         self.now = now;
+        if let Some((at, interval)) = self.retransmit {
+            if now >= at {
+                let flight = self.flight.clone();
+                self.stream.get_mut().outgoing.extend(flight);
+                let next = (interval * 2).min(Duration::from_secs(60));
+                self.retransmit = Some((now + next, next));
+            }
+        }
         Ok(())
     }
 

@@ -10,8 +10,11 @@
 //! drain of its `poll_output`. [`Transport::drain`] does that drain, and every
 //! mutation in this crate is followed by it before anything else happens.
 
+#[cfg(not(feature = "openssl-dtls"))]
 mod dtls;
 pub(crate) mod negotiation;
+#[cfg(feature = "openssl-dtls")]
+mod openssl_dtls;
 mod srtp;
 pub(crate) mod ssrc_group;
 
@@ -51,13 +54,22 @@ pub(crate) struct TransportFactory {
 }
 
 /// The crypto provider a router gives its transports: str0m's aws-lc-rs
-/// provider with one prepared DTLS configuration shared by all sessions and
-/// SRTP ciphers that keep their key schedules (see `docs/benchmarks.md`).
-/// A host that runs its own str0m peers in the same process (test clients,
-/// a load generator) can hand them the same provider.
+/// provider with DTLS through OpenSSL (peers with RSA or ECDSA
+/// certificates; feature `openssl-dtls`, on by default; without it dimpl
+/// with one prepared configuration, ECDSA peers only) and SRTP ciphers that
+/// keep their key schedules (see `docs/benchmarks.md`). A host that runs
+/// its own str0m peers in the same process (test clients, a load generator)
+/// can hand them the same provider.
 pub fn crypto_provider() -> CryptoProvider {
     let mut provider = str0m::crypto::from_feature_flags();
-    provider.dtls_provider = dtls::provider();
+    #[cfg(feature = "openssl-dtls")]
+    {
+        provider.dtls_provider = openssl_dtls::provider();
+    }
+    #[cfg(not(feature = "openssl-dtls"))]
+    {
+        provider.dtls_provider = dtls::provider();
+    }
     provider.srtp_provider = srtp::provider();
     provider.sha1_hmac_provider = &srtp::CachedHmac;
     provider

@@ -116,7 +116,18 @@ pub fn munge_ssrc_simulcast(offer: &str, mid: Mid, layers: &[(u32, u32)]) -> Str
 
 impl Client {
     pub fn new(name: &str, addr: SocketAddr, now: Instant) -> Client {
-        let provider = Arc::new(str0m::crypto::from_feature_flags());
+        Self::with_crypto(name, addr, now, str0m::crypto::from_feature_flags())
+    }
+
+    /// A client with its own crypto provider (another DTLS stack, another
+    /// certificate key).
+    pub fn with_crypto(
+        name: &str,
+        addr: SocketAddr,
+        now: Instant,
+        provider: str0m::config::CryptoProvider,
+    ) -> Client {
+        let provider = Arc::new(provider);
         let mut rtc = RtcConfig::new()
             .set_rtp_mode(true)
             .set_extension(

@@ -204,7 +204,7 @@ impl Sim {
 
     /// Give the client's send offer to a new transport, apply the answer and
     /// start its media source.
-    fn connect_publisher(
+    pub fn connect_publisher(
         &mut self,
         i: usize,
         offer: &str,
