@@ -61,6 +61,12 @@ const MAX_RETRANSMIT: Duration = Duration::from_secs(60);
 
 /// When a connected or closed session wants to be woken: never, in effect.
 const IDLE: Duration = Duration::from_secs(3600);
+/// TLS record content type of handshake messages.
+const HANDSHAKE_RECORD: u8 = 22;
+/// Least time between two resends of the final flight.
+const RESEND_INTERVAL: Duration = Duration::from_millis(500);
+/// Most resends of the final flight for one session.
+const MAX_FINAL_RESENDS: u8 = 8;
 
 /// Distinct certificates whose context is kept (a router has one).
 const MAX_CONTEXTS: usize = 4;
@@ -148,6 +154,9 @@ impl DtlsProvider for OpensslDtls {
             flight: Vec::new(),
             retransmit_at: None,
             interval: FIRST_RETRANSMIT,
+            final_flight: Vec::new(),
+            final_resends: 0,
+            last_resend: None,
         }))
     }
 }
@@ -209,6 +218,11 @@ struct Session {
     flight: Vec<Vec<u8>>,
     retransmit_at: Option<Instant>,
     interval: Duration,
+    /// The flight that completed the handshake on our side (a server's
+    /// ChangeCipherSpec and Finished), kept to answer a peer that missed it.
+    final_flight: Vec<Vec<u8>>,
+    final_resends: u8,
+    last_resend: Option<Instant>,
 }
 
 impl std::fmt::Debug for Session {
@@ -240,7 +254,12 @@ impl Session {
             return Ok(());
         };
         let sent_before = self.stream.get_ref().outgoing.len();
+        let was_handshaking = self.state == State::Handshaking;
         let result = self.step(active);
+        if was_handshaking && self.state == State::Connected {
+            let out = &self.stream.get_ref().outgoing;
+            self.final_flight = out.iter().skip(sent_before).cloned().collect();
+        }
         if self.state == State::Handshaking {
             let out = &self.stream.get_ref().outgoing;
             if out.len() > sent_before {
@@ -334,7 +353,27 @@ impl DtlsInstance for Session {
             return Ok(());
         }
         self.stream.get_mut().incoming.push_back(packet.to_vec());
-        self.drive()
+        let sent_before = self.stream.get_ref().outgoing.len();
+        self.drive()?;
+        // RFC 6347 4.2.4: the side that sent the handshake's last flight
+        // keeps it, and a peer that repeats its own flight after we finished
+        // did not get it. Resend it for such a handshake record (rate
+        // limited), whatever OpenSSL's own wall-clock timer thinks.
+        if self.state == State::Connected
+            && packet[0] == HANDSHAKE_RECORD
+            && !self.final_flight.is_empty()
+            && self.stream.get_ref().outgoing.len() == sent_before
+            && self.final_resends < MAX_FINAL_RESENDS
+            && self
+                .last_resend
+                .is_none_or(|at| self.now >= at + RESEND_INTERVAL)
+        {
+            self.last_resend = Some(self.now);
+            self.final_resends += 1;
+            let flight = self.final_flight.clone();
+            self.stream.get_mut().outgoing.extend(flight);
+        }
+        Ok(())
     }
 
     fn poll_output<'a>(&mut self, buf: &'a mut [u8]) -> DtlsOutput<'a> {
@@ -441,9 +480,12 @@ mod tests {
     use super::*;
 
     fn session(active: bool, now: Instant) -> Box<dyn DtlsInstance> {
+        // One certificate for every session here: the context cache holds
+        // a few certificates, and `one_context_per_certificate` needs room.
+        static CERT: OnceLock<DtlsCert> = OnceLock::new();
         let p = provider();
-        let cert = p.generate_certificate().unwrap();
-        let mut s = p.new_dtls(&cert, now, DtlsVersion::Dtls12, None).unwrap();
+        let cert = CERT.get_or_init(|| p.generate_certificate().unwrap());
+        let mut s = p.new_dtls(cert, now, DtlsVersion::Dtls12, None).unwrap();
         s.set_active(active);
         s
     }
@@ -506,6 +548,53 @@ mod tests {
         }
         let gcm = Some(SrtpProfile::AEAD_AES_256_GCM);
         assert_eq!(profiles, (gcm, gcm));
+        assert_eq!(client.protocol_version(), Some(ProtocolVersion::DTLS1_2));
+    }
+
+    /// The server's last flight (ChangeCipherSpec, Finished) is lost: the
+    /// client repeats its own flight, and the server, already connected,
+    /// sends its last flight again, so the client connects too.
+    #[test]
+    fn lost_final_flight_is_resent_when_the_peer_repeats() {
+        let mut now = Instant::now();
+        let mut client = session(true, now);
+        let mut server = session(false, now);
+        let mut to_server = drain(&mut *client).0;
+        let mut server_done = false;
+        for _ in 0..5 {
+            for d in to_server.drain(..) {
+                server.handle_packet(&d).unwrap();
+            }
+            let (to_client, p) = drain(&mut *server);
+            if p.is_some() {
+                // Connected: its last flight goes nowhere.
+                server_done = true;
+                break;
+            }
+            for d in &to_client {
+                client.handle_packet(d).unwrap();
+            }
+            to_server = drain(&mut *client).0;
+        }
+        assert!(server_done, "server connected");
+        assert!(client.protocol_version().is_none(), "client still waiting");
+        // The client's timer fires on the host's clock: it repeats its flight.
+        now += FIRST_RETRANSMIT;
+        client.handle_timeout(now).unwrap();
+        let repeated = drain(&mut *client).0;
+        assert!(!repeated.is_empty(), "client repeats its flight");
+        server.handle_timeout(now).unwrap();
+        for d in &repeated {
+            server.handle_packet(d).unwrap();
+        }
+        let resent = drain(&mut *server).0;
+        assert!(!resent.is_empty(), "server sends its last flight again");
+        let mut profile = None;
+        for d in &resent {
+            client.handle_packet(d).unwrap();
+        }
+        profile = profile.or(drain(&mut *client).1);
+        assert_eq!(profile, Some(SrtpProfile::AEAD_AES_256_GCM));
         assert_eq!(client.protocol_version(), Some(ProtocolVersion::DTLS1_2));
     }
 }
