@@ -30,7 +30,11 @@ fn answer(config: RouterConfig, offer: &str) -> (String, String) {
     let t = router
         .create_webrtc_transport(now, WebRtcTransportOptions::new([ListenInfo::new(server)]))
         .unwrap();
-    let answer = router.transport(t).unwrap().accept_offer(now, offer).unwrap();
+    let answer = router
+        .transport(t)
+        .unwrap()
+        .accept_offer(now, offer)
+        .unwrap();
     creds(&answer)
 }
 

@@ -102,8 +102,8 @@ fn run(quiet: Duration) -> Outcome {
     sim.client(publisher).source.as_mut().unwrap().layers[2].enabled = true;
     let back = sim.now;
     sim.run_for(Duration::from_secs(3));
-    let up = first_at_layer(sim.client(steady).track(MediaKind::Video), 2, back)
-        .expect("back on f");
+    let up =
+        first_at_layer(sim.client(steady).track(MediaKind::Video), 2, back).expect("back on f");
 
     // Allocator: one downlink drops to 250 kbit/s.
     sim.peers[capped].down.config.rate_bps = Some(250_000);
@@ -131,8 +131,9 @@ fn run(quiet: Duration) -> Outcome {
     let offered = sim.now;
     sim.run_until(
         |s| {
-            s.count_events(|e| matches!(e, Event::ConsumerReady { consumer, .. } if *consumer == added))
-                > 0
+            s.count_events(
+                |e| matches!(e, Event::ConsumerReady { consumer, .. } if *consumer == added),
+            ) > 0
         },
         offered + Duration::from_secs(5),
     );
@@ -161,7 +162,9 @@ fn run(quiet: Duration) -> Outcome {
         .max_by_key(|rx| rx.len())
         .unwrap();
     assert!(
-        video.last().is_some_and(|r| r.at + Duration::from_millis(200) >= sim.now),
+        video
+            .last()
+            .is_some_and(|r| r.at + Duration::from_millis(200) >= sim.now),
         "video still flowing at the end"
     );
     Outcome {
@@ -187,7 +190,11 @@ fn check(o: &Outcome, what: &str) {
         1,
         "{what}: only the silent peer closes: {o:#?}"
     );
-    assert_eq!(o.closed[0].1, CloseReason::LivenessTimeout, "{what}: {o:#?}");
+    assert_eq!(
+        o.closed[0].1,
+        CloseReason::LivenessTimeout,
+        "{what}: {o:#?}"
+    );
     assert!(
         o.liveness_close_after >= ms(14_000) && o.liveness_close_after <= ms(16_000),
         "{what}: silent peer closed after {:?}",
@@ -205,7 +212,10 @@ fn check(o: &Outcome, what: &str) {
     assert!(o.capped_down_after <= ms(3_000), "{what}: {o:#?}");
     assert!(o.renegotiated_after <= ms(1_000), "{what}: {o:#?}");
     assert_eq!(o.missing, (0, 0), "{what}: every packet arrives: {o:#?}");
-    assert!(o.received.0 > 1_000 && o.received.1 > 1_000, "{what}: {o:#?}");
+    assert!(
+        o.received.0 > 1_000 && o.received.1 > 1_000,
+        "{what}: {o:#?}"
+    );
 }
 
 /// Two durations agree within `tol`.
@@ -224,7 +234,11 @@ fn a_router_quiet_for_ten_minutes_behaves_like_a_fresh_one() {
     let same = near(fresh.liveness_close_after, quiet.liveness_close_after, tol)
         && near(fresh.fallback_after, quiet.fallback_after, tol)
         && near(fresh.return_after, quiet.return_after, tol)
-        && near(fresh.capped_down_after, quiet.capped_down_after, Duration::from_secs(1))
+        && near(
+            fresh.capped_down_after,
+            quiet.capped_down_after,
+            Duration::from_secs(1),
+        )
         && near(fresh.renegotiated_after, quiet.renegotiated_after, tol)
         && fresh.storm_requests.abs_diff(quiet.storm_requests) <= 1
         && fresh.received.0.abs_diff(quiet.received.0) * 50 <= fresh.received.0
