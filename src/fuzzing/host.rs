@@ -110,8 +110,11 @@ impl Host {
     /// Every router a process builds here shares one crypto provider and
     /// DTLS certificate ([`shared_factory`]): generating a certificate cost
     /// more than the rest of a typical fuzz input, and nothing in these
-    /// checks depends on which certificate the router presents.
+    /// checks depends on which certificate the router presents. Likewise
+    /// str0m's parse of an SDP text is memoised on this thread
+    /// (`transport::sdp_memo`): the same text always parses the same.
     pub fn new(config: RouterConfig) -> Host {
+        crate::transport::sdp_memo::enable();
         let now = Instant::now();
         Host {
             router: Router::with_factory(config, now, shared_factory()),

@@ -12,6 +12,7 @@
 
 mod dtls;
 pub(crate) mod negotiation;
+pub(crate) mod sdp_memo;
 mod srtp;
 pub(crate) mod ssrc_group;
 
