@@ -6,8 +6,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::transport::TransportFactory;
 use crate::{
     CloseReason, ConsumerId, Event, Input, Limits, ListenInfo, Output, ProducerId, Router,
     RouterConfig, RouterCounts, TransportId,
@@ -37,6 +39,13 @@ pub fn small_config() -> RouterConfig {
         },
         ..RouterConfig::default()
     }
+}
+
+/// The crypto provider and DTLS certificate of every router the fuzzing
+/// host builds, made once per process (see [`Host::new`]).
+fn shared_factory() -> TransportFactory {
+    static FACTORY: OnceLock<TransportFactory> = OnceLock::new();
+    FACTORY.get_or_init(TransportFactory::new).clone()
 }
 
 /// The local socket addresses of the fuzzed router.
@@ -97,10 +106,18 @@ pub struct Host {
 
 impl Host {
     /// A router with `config`; from now on only the virtual clock moves.
+    ///
+    /// Every router a process builds here shares one crypto provider and
+    /// DTLS certificate ([`shared_factory`]): generating a certificate cost
+    /// more than the rest of a typical fuzz input, and nothing in these
+    /// checks depends on which certificate the router presents. Likewise
+    /// str0m's parse of an SDP text is memoised on this thread
+    /// (`transport::sdp_memo`): the same text always parses the same.
     pub fn new(config: RouterConfig) -> Host {
+        crate::transport::sdp_memo::enable();
         let now = Instant::now();
         Host {
-            router: Router::new(config, now),
+            router: Router::with_factory(config, now, shared_factory()),
             now,
             deadline: now,
             transports: HashMap::new(),

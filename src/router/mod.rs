@@ -146,6 +146,19 @@ pub struct Router {
 impl Router {
     /// A router starting at time `now`.
     pub fn new(config: RouterConfig, now: Instant) -> Router {
+        Router::with_factory(config, now, TransportFactory::new())
+    }
+
+    /// A router whose transports take their crypto provider and DTLS
+    /// certificate from `factory` instead of a freshly generated one. Not
+    /// public: only the fuzzing host (`crate::fuzzing`) uses it, to keep
+    /// certificate generation out of every fuzz input; a production
+    /// router always gets a certificate of its own.
+    pub(crate) fn with_factory(
+        config: RouterConfig,
+        now: Instant,
+        factory: TransportFactory,
+    ) -> Router {
         Router {
             rng: match config.seed {
                 Some(seed) => StdRng::seed_from_u64(seed),
@@ -159,7 +172,7 @@ impl Router {
             config,
             now,
             ids: IdGen::default(),
-            factory: TransportFactory::new(),
+            factory,
             transports: IdMap::default(),
             producers: IdMap::default(),
             consumers: IdMap::default(),

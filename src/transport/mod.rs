@@ -15,6 +15,7 @@ mod dtls;
 pub(crate) mod negotiation;
 #[cfg(feature = "openssl-dtls")]
 mod openssl_dtls;
+pub(crate) mod sdp_memo;
 mod srtp;
 pub(crate) mod ssrc_group;
 
@@ -47,7 +48,9 @@ pub(crate) const STATS_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Shared, expensive-to-make material for new transports: the crypto
 /// provider and one DTLS certificate (generating a certificate is most of
-/// the CPU cost of a new peer).
+/// the CPU cost of a new peer). Every [`Router::new`](crate::Router::new)
+/// makes its own; only the fuzzing host shares one across routers.
+#[derive(Clone)]
 pub(crate) struct TransportFactory {
     pub crypto: Arc<CryptoProvider>,
     pub cert: DtlsCert,

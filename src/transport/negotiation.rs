@@ -16,10 +16,10 @@
 use std::collections::VecDeque;
 
 use smallvec::SmallVec;
-use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::change::SdpPendingOffer;
 use str0m::media::{Direction, MediaKind, Mid};
 
-use super::Transport;
+use super::{sdp_memo, Transport};
 use crate::config::Limits;
 use crate::error::SignalingError;
 use crate::ConsumerId;
@@ -179,8 +179,8 @@ impl Transport {
         limits: &Limits,
     ) -> Result<String, SignalingError> {
         check_sdp(sdp, limits)?;
-        let offer = SdpOffer::from_sdp_string(&one_bandwidth_line(sdp))
-            .map_err(|e| SignalingError::BadSdp(clean(&e.to_string())))?;
+        let offer = sdp_memo::offer(&one_bandwidth_line(sdp))
+            .map_err(|e| SignalingError::BadSdp(clean(&e)))?;
         if offer.session.fingerprint().is_none()
             && offer.media_lines.iter().all(|m| m.fingerprint().is_none())
         {
@@ -263,8 +263,8 @@ impl Transport {
         limits: &Limits,
     ) -> Result<AnswerOutcome, SignalingError> {
         check_sdp(sdp, limits)?;
-        let answer = SdpAnswer::from_sdp_string(&one_bandwidth_line(sdp))
-            .map_err(|e| SignalingError::BadSdp(clean(&e.to_string())))?;
+        let answer = sdp_memo::answer(&one_bandwidth_line(sdp))
+            .map_err(|e| SignalingError::BadSdp(clean(&e)))?;
         if answer.session.fingerprint().is_none()
             && answer.media_lines.iter().all(|m| m.fingerprint().is_none())
         {
