@@ -632,6 +632,28 @@ async fn members(
     Ok(axum::Json(body).into_response())
 }
 
+/// Run `act` on the transport of member `name` of `room` (operator only);
+/// `404` when there is no such member.
+async fn act_on_member(
+    app: &App,
+    headers: &HeaderMap,
+    room: &str,
+    name: &str,
+    act: fn(&mut Sfu, TransportId),
+) -> Result<TransportId, ApiError> {
+    operator(app, headers, room, Some(name))?;
+    let media = app.workers.of(room).clone();
+    let (r, n) = (room.to_owned(), name.to_owned());
+    let found = media
+        .call(move |sfu| {
+            let tid = member(sfu, &r, &n)?;
+            act(sfu, tid);
+            Some(tid)
+        })
+        .await?;
+    found.ok_or_else(|| err(StatusCode::NOT_FOUND, "no such member"))
+}
+
 /// `DELETE /room/{room}/members/{member}/media`: close the member's
 /// transport. Its producers and consumers close with it, the others see it
 /// leave, and its socket gets `closed` (rejoin) before it closes.
@@ -640,19 +662,10 @@ async fn close_media(
     Path((room, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    operator(&app, &headers, &room, Some(&name))?;
-    let media = app.workers.of(&room).clone();
-    let (r, n) = (room.clone(), name.clone());
-    let closed = media
-        .call(move |sfu| {
-            let tid = member(sfu, &r, &n)?;
-            sfu.close_transport(tid);
-            Some(tid)
-        })
-        .await?;
-    let Some(tid) = closed else {
-        return Err(err(StatusCode::NOT_FOUND, "no such member"));
-    };
+    let tid = act_on_member(&app, &headers, &room, &name, |sfu, tid| {
+        sfu.close_transport(tid)
+    })
+    .await?;
     info!("room {room}: {name}'s media session ({tid}) closed by the operator");
     Ok((StatusCode::OK, "media session closed\n").into_response())
 }
@@ -665,19 +678,10 @@ async fn drop_socket(
     Path((room, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    operator(&app, &headers, &room, Some(&name))?;
-    let media = app.workers.of(&room).clone();
-    let (r, n) = (room.clone(), name.clone());
-    let found = media
-        .call(move |sfu| {
-            let tid = member(sfu, &r, &n)?;
-            send_to(sfu, tid, ToPeer::Drop);
-            Some(tid)
-        })
-        .await?;
-    if found.is_none() {
-        return Err(err(StatusCode::NOT_FOUND, "no such member"));
-    }
+    act_on_member(&app, &headers, &room, &name, |sfu, tid| {
+        send_to(sfu, tid, ToPeer::Drop)
+    })
+    .await?;
     info!("room {room}: {name}'s socket dropped by the operator");
     Ok((StatusCode::OK, "socket dropped\n").into_response())
 }
