@@ -164,9 +164,11 @@ test('the operator closes a member\'s media session: the page rejoins within 10 
 test('the server drops a member\'s WebSocket: the page rejoins within 10 s; a replaced page stops', { timeout: 120000 }, async (t) => {
   const { srv, browser, pages } = await cutAndRecover(t, 'socket');
   const drop = () => fetch(`${srv.url}/room/${ROOM}/members/alice/socket`, { method: 'DELETE', headers: srv.auth });
+  // On a timeout, say where the page is (its states and status text).
   const connected = (n) => waitFor(async () => {
     const p = await pages.alice.evaluate(probe, 'bob');
-    return p.states.filter((x) => x.startsWith('connected')).length >= n && p.state === 'connected' && p;
+    if (p.states.filter((x) => x.startsWith('connected')).length >= n && p.state === 'connected') return p;
+    throw new Error(`${p.state} "${p.text}" after ${p.states.join(' → ')}`);
   }, 15000, `alice to connect (${n})`);
 
   // Dropped again before it was stable (10 s): the waits grow (attempt 2:
