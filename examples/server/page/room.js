@@ -44,7 +44,7 @@ const CONNECT_MS = 20000;      // a session not connected by then has failed
 const DISCONNECTED_MS = 5000;  // media 'disconnected' this long has failed
 
 let local = null;
-let session = null;       // { id, ws, pc, why, makingOffer }: the current session, if any
+let session = null;       // { id, ws, pc, why, makingOffer, chain }: the current session, if any
 let sessions = 0;         // sessions started (ids)
 let attempt = 0;          // rejoins since the last stable session
 let over = false;         // left or replaced: no more rejoins
@@ -76,9 +76,11 @@ function later(name, ms, fn) {
 const HIGH = { spatial: 255, temporal: 255, priority: 2 };
 const LOW = { spatial: 0, temporal: 255, priority: 1 };
 
-// Handle messages one at a time, in order.
-let chain = Promise.resolve();
-const serially = (fn) => { chain = chain.then(fn).catch((e) => console.warn(e)); };
+// Handle a session's messages one at a time, in order. Each session has its
+// own chain: an operation on a peer connection closed meanwhile never
+// settles (the WebRTC spec abandons it), so a shared chain would stall every
+// later session behind it.
+const serially = (cur, fn) => { cur.chain = cur.chain.then(fn).catch((e) => console.warn(e)); };
 
 function send(msg) {
   const ws = session && session.ws;
@@ -273,7 +275,7 @@ function ownToggle(id, kind, onLabel, offLabel) {
 
 /** Start a session: a socket, a connection publishing `local`. */
 function connect() {
-  const cur = { id: ++sessions, ws: null, pc: null, why: null, makingOffer: false };
+  const cur = { id: ++sessions, ws: null, pc: null, why: null, makingOffer: false, chain: Promise.resolve() };
   session = cur;
   setState('connecting', attempt ? `connecting (attempt ${attempt})…` : 'connecting…');
   const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
@@ -326,14 +328,14 @@ function connect() {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const ws = new WebSocket(`${scheme}://${location.host}/room/${encodeURIComponent(room)}/ws?${q}`);
   cur.ws = ws;
-  ws.onmessage = (e) => serially(() => onMessage(cur, JSON.parse(e.data)));
+  ws.onmessage = (e) => serially(cur, () => onMessage(cur, JSON.parse(e.data)));
   ws.onclose = () => fail(cur, cur.why || 'connection to the server lost');
   ws.onopen = () => {
     if (cur !== session) return;
     // Muted before (an earlier session): the new producers start paused.
     if ($('mic').classList.contains('on')) send({ type: 'mute', kind: 'audio', muted: true });
     if ($('cam').classList.contains('on')) send({ type: 'mute', kind: 'video', muted: true });
-    serially(() => negotiate(cur));
+    serially(cur, () => negotiate(cur));
   };
 }
 
