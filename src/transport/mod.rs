@@ -15,6 +15,7 @@ mod dtls;
 pub(crate) mod negotiation;
 #[cfg(feature = "openssl-dtls")]
 mod openssl_dtls;
+mod payload_types;
 pub(crate) mod sdp_memo;
 mod srtp;
 pub(crate) mod ssrc_group;

@@ -19,6 +19,7 @@ use smallvec::SmallVec;
 use str0m::change::SdpPendingOffer;
 use str0m::media::{Direction, MediaKind, Mid};
 
+use super::payload_types::PayloadTypes;
 use super::{sdp_memo, Transport};
 use crate::config::Limits;
 use crate::error::SignalingError;
@@ -55,6 +56,8 @@ pub(crate) struct Negotiation {
     pub spare: SmallVec<[(Mid, MediaKind); 4]>,
     /// Whether a remote description was ever applied.
     pub has_remote: bool,
+    /// What each payload type means, from every SDP the client sent.
+    pub payload_types: PayloadTypes,
 }
 
 /// What an accepted answer changed.
@@ -186,6 +189,13 @@ impl Transport {
         {
             return Err(missing_fingerprint());
         }
+        let payload_types = self.negotiation.payload_types.with_sections(
+            offer
+                .media_lines
+                .iter()
+                .filter(|m| m.typ.is_media())
+                .map(|m| m.rtp_params()),
+        )?;
         // Glare: drop our offer and queue its changes again, first.
         if let Some(p) = self.negotiation.pending.take() {
             for c in p.changes.into_iter().rev() {
@@ -197,6 +207,7 @@ impl Transport {
             .ok_or(SignalingError::Closed)?
             .map_err(|e| SignalingError::Refused(e.to_string()))?;
         self.negotiation.has_remote = true;
+        self.negotiation.payload_types = payload_types;
         Ok(answer.to_sdp_string())
     }
 
@@ -270,6 +281,13 @@ impl Transport {
         {
             return Err(missing_fingerprint());
         }
+        let payload_types = self.negotiation.payload_types.with_sections(
+            answer
+                .media_lines
+                .iter()
+                .filter(|m| m.typ.is_media())
+                .map(|m| m.rtp_params()),
+        )?;
         let pending = self
             .negotiation
             .pending
@@ -279,6 +297,7 @@ impl Transport {
         self.guarded(|rtc| rtc.sdp_api().accept_answer(offer, answer))
             .ok_or(SignalingError::Closed)?
             .map_err(|e| SignalingError::Refused(e.to_string()))?;
+        self.negotiation.payload_types = payload_types;
         Ok(AnswerOutcome { added })
     }
 
