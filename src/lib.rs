@@ -143,8 +143,6 @@ mod consumer;
 mod error;
 mod event;
 pub mod ext;
-#[doc(hidden)]
-pub mod fuzzing;
 mod id;
 mod io;
 mod keyframe;
@@ -153,6 +151,9 @@ mod loss_guard;
 pub mod packet;
 mod producer;
 mod router;
+#[cfg(feature = "testkit-hooks")]
+#[doc(hidden)]
+pub mod testkit_hooks;
 mod transport;
 
 pub use config::{
