@@ -13,7 +13,11 @@
 //!
 //! Time is virtual: each step jumps to the earliest of the router's timeout,
 //! the clients' timeouts, media send times and link deliveries, so a minute
-//! of media runs in a few seconds and the same seed gives the same run. The
+//! of media runs in a few seconds. Everything random is seeded (the links,
+//! the router's RNG). str0m keeps its streams in `HashMap`s, whose order is
+//! random per instance, so its pacing order, and with it which datagram a
+//! loss hits and the congestion controller's exact timing, still varies a
+//! little between runs: assert with some slack, as [`table`] does. The
 //! router is a field of the sim ([`Sim::router`]): between steps a test
 //! issues the same commands and reads the same views its host would.
 //!

@@ -10,10 +10,10 @@
 //! cells agrees with the same column of a snapshot row at most [`SHIFT`]
 //! seconds away (numbers within a factor of [`FACTOR`] plus [`SLACK`] or
 //! [`SLACK_MS`], time frozen only checked for a rise and the estimate only
-//! for a drop, layer columns within
-//! [`LAYER_SLACK`] steps in all, anything else exactly). A real regression (a layer that no
-//! longer comes back, an estimate that collapses, a new freeze) shows up as
-//! a diff. `UPDATE_SNAPSHOTS=1` rewrites the snapshots.
+//! for a drop, layer columns within [`LAYER_SLACK`] steps in all, anything
+//! else exactly). A real regression (a layer that no longer comes back, an
+//! estimate that collapses, a new freeze) shows up as a diff.
+//! `UPDATE_SNAPSHOTS=1` rewrites the snapshots.
 
 use std::fmt::Write;
 use std::path::PathBuf;
