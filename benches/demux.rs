@@ -18,8 +18,6 @@
 //!
 //! Setup time and memory for the K transports are printed.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
 mod support;
 
 use std::hint::black_box;
@@ -31,7 +29,7 @@ use manifold_sfu::{
     Input, ListenInfo, Output, Router, RouterConfig, RouterStats, WebRtcTransportOptions,
 };
 
-use common::Client;
+use manifold_testkit::Client;
 use support::{connect, thread_cpu, CpuTime};
 
 const SIZES: [usize; 2] = [1_000, 10_000];

@@ -32,8 +32,6 @@
 //! with every profile. Each run asserts the profile every session
 //! negotiated. The floor is measured for all three.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
 #[cfg(feature = "bench-openssl")]
 #[path = "support/openssl_dtls.rs"]
 mod openssl_dtls;
@@ -61,7 +59,7 @@ use str0m::net::Protocol;
 use str0m::rtp::{RtpWrite, SeqNo};
 use str0m::{Candidate, RtcConfig};
 
-use common::{LinkConfig, Sim};
+use manifold_testkit::{LinkConfig, Sim};
 use support::{thread_cpu, CpuTime};
 
 const SUBSCRIBERS: [usize; 3] = [1, 10, 100];

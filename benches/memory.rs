@@ -24,8 +24,6 @@
 //! transport-wide feedback register, up to 1,000 entries, filled by its
 //! start-up probes even while no media flows).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
 mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -34,7 +32,7 @@ use std::time::Duration;
 
 use manifold_sfu::RouterConfig;
 
-use common::{LinkConfig, Sim};
+use manifold_testkit::{LinkConfig, Sim};
 
 /// The system allocator, counting live bytes.
 struct Counting;

@@ -17,8 +17,6 @@
 //! `SETUP_PROFILE=<n>` sets up n transports once and prints the router's CPU
 //! time, for profilers (`--toggle-collect='*support::timed*'`).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
 #[cfg(feature = "bench-openssl")]
 #[path = "support/openssl_dtls.rs"]
 mod openssl_dtls;
@@ -32,7 +30,7 @@ use criterion::Criterion;
 use manifold_sfu::{Output, Router, RouterConfig};
 use str0m::config::CryptoProvider;
 
-use common::Client;
+use manifold_testkit::Client;
 use support::{connect, thread_cpu, CpuTime};
 
 /// Which peer connects.

@@ -134,6 +134,15 @@
 //! one transport's WebRTC stack closes that transport
 //! ([`CloseReason::Failed`]) and nothing else. Every map and queue is
 //! bounded by [`Limits`].
+//!
+//! # Testing a host
+//!
+//! The companion crate `manifold-testkit` (in this repository's `testkit/`)
+//! runs a router with simulated browsers (str0m clients) over seeded lossy,
+//! jittery, rate-capped links in virtual time, and checks what they
+//! receive; its crate docs carry a complete example test. It turns on this
+//! crate's feature `testkit-hooks` (off by default), a few functions that
+//! look inside the router; nothing else of it is in this crate.
 
 #![deny(missing_docs)]
 
@@ -143,8 +152,6 @@ mod consumer;
 mod error;
 mod event;
 pub mod ext;
-#[doc(hidden)]
-pub mod fuzzing;
 mod id;
 mod io;
 mod keyframe;
@@ -153,6 +160,9 @@ mod loss_guard;
 pub mod packet;
 mod producer;
 mod router;
+#[cfg(feature = "testkit-hooks")]
+#[doc(hidden)]
+pub mod testkit_hooks;
 mod transport;
 
 pub use config::{

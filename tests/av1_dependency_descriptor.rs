@@ -3,14 +3,12 @@
 //! dropped from the descriptor alone (the payload is never read for it), so
 //! the output frame rate follows the chosen temporal layer.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{check, LinkConfig, Sim};
-use manifold_sfu::packet::fuzzing::example_structure_l1t3;
 use manifold_sfu::packet::DependencyDescriptor;
 use manifold_sfu::{Layers, MediaKind};
+use manifold_testkit::av1::example_structure_l1t3;
+use manifold_testkit::{check, LinkConfig, Sim};
 
 #[test]
 fn av1_temporal_layers_follow_the_dependency_descriptor() {

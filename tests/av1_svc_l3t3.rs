@@ -7,15 +7,13 @@
 //! switch point); the RTP marker ends each temporal unit on its highest
 //! forwarded layer; sequence numbers stay continuous.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::{check, Rx, Sim};
-use manifold_sfu::packet::fuzzing::example_structure_l3t3;
 use manifold_sfu::packet::{DependencyDescriptor, FrameDependencyStructure};
 use manifold_sfu::{ConsumerId, Layers, MediaKind};
+use manifold_testkit::av1::example_structure_l3t3;
+use manifold_testkit::{check, Rx, Sim};
 
 /// One forwarded packet with its descriptor.
 struct Fwd {

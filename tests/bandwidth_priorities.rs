@@ -1,15 +1,13 @@
 //! Bandwidth tests 3, 4 and 5: priorities decide who gets the one high
 //! layer that fits; random loss alone on a wide link does not collapse the
 //! allocation; a publisher's maximum incoming bitrate reaches its sender.
-//! The first two lock their per-second quality tables (`common::table`).
-
-mod common;
+//! The first two lock their per-second quality tables (`manifold_testkit::table`).
 
 use std::time::Duration;
 
-use common::table::{quality_row, video_consumers, Table};
-use common::{LinkConfig, Sim};
 use manifold_sfu::{ConsumerId, ListenInfo, TransportId, WebRtcTransportOptions};
+use manifold_testkit::table::{quality_row, video_consumers, Table};
+use manifold_testkit::{LinkConfig, Sim};
 
 /// Run for `secs` seconds, one quality-table row per second.
 fn run_rows(sim: &mut Sim, table: &mut Table, t: TransportId, peer: usize, secs: u64) {
@@ -127,7 +125,7 @@ fn publisher_is_told_its_max_incoming_bitrate() {
     sim.drain_router();
     sim.client(p).accept_answer(&answer);
     let now = sim.now;
-    sim.client(p).source = Some(common::Source::new(now, true, true));
+    sim.client(p).source = Some(manifold_testkit::Source::new(now, true, true));
     sim.flush_client(p);
     sim.run_for(Duration::from_secs(5));
     let remb = &sim.client(p).remb;

@@ -8,15 +8,13 @@
 //! layers throughout, and no video freezes longer than one keyframe
 //! interval (at 250 kbit/s: the video that stays). The per-second quality
 //! table (estimate, allocation, layers, time frozen) is locked against
-//! `tests/snapshots/`; see `common::table`.
-
-mod common;
+//! `tests/snapshots/`; see `manifold_testkit::table`.
 
 use std::time::Duration;
 
-use common::table::{layers, longest_freeze, quality_row, video_consumers, Table};
-use common::{LinkConfig, Sim};
 use manifold_sfu::{ConsumerId, MediaKind, TransportId};
+use manifold_testkit::table::{layers, longest_freeze, quality_row, video_consumers, Table};
+use manifold_testkit::{LinkConfig, Sim};
 
 struct Sub {
     peer: usize,

@@ -1,12 +1,10 @@
 //! Scenario 6: closing a producer closes its consumers with events; closing
 //! transports frees every entry of the router.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{LinkConfig, Sim};
 use manifold_sfu::{CloseReason, Event};
+use manifold_testkit::{LinkConfig, Sim};
 
 #[test]
 fn producer_close_cascades_and_transport_close_frees_everything() {

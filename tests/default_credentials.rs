@@ -3,13 +3,11 @@
 //! each password carries at least 128 bits of entropy. A fixed seed, the
 //! explicit opt-in for reproducible tests, gives the same credentials.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use common::Client;
 use manifold_sfu::{ListenInfo, Router, RouterConfig, WebRtcTransportOptions};
+use manifold_testkit::Client;
 
 /// The ICE ufrag and password of an SDP.
 fn creds(sdp: &str) -> (String, String) {
@@ -25,7 +23,7 @@ fn creds(sdp: &str) -> (String, String) {
 
 fn answer(config: RouterConfig, offer: &str) -> (String, String) {
     let now = Instant::now();
-    let server: SocketAddr = common::SERVER.parse().unwrap();
+    let server: SocketAddr = manifold_testkit::SERVER.parse().unwrap();
     let mut router = Router::new(config, now);
     let t = router
         .create_webrtc_transport(now, WebRtcTransportOptions::new([ListenInfo::new(server)]))

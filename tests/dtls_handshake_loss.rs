@@ -12,13 +12,12 @@
 
 #![cfg(feature = "bench-openssl")]
 
-mod common;
 #[path = "../benches/support/openssl_dtls.rs"]
 mod openssl_dtls;
 
 use std::time::{Duration, Instant};
 
-use common::{Client, LinkConfig, Sim};
+use manifold_testkit::{Client, LinkConfig, Sim};
 use openssl_dtls::{OpensslDtls, PeerKey};
 
 #[test]

@@ -12,14 +12,13 @@
 
 #![cfg(feature = "bench-openssl")]
 
-mod common;
 #[path = "../benches/support/openssl_dtls.rs"]
 mod openssl_dtls;
 
 use std::time::Duration;
 
-use common::{Client, LinkConfig, Sim, Source};
 use manifold_sfu::{MediaKind, ProducerId};
+use manifold_testkit::{Client, LinkConfig, Sim, Source};
 use openssl_dtls::{OpensslDtls, PeerKey};
 use str0m::crypto::dtls::SrtpProfile;
 

@@ -9,14 +9,13 @@
 
 #![cfg(feature = "bench-openssl")]
 
-mod common;
 #[path = "../benches/support/openssl_dtls.rs"]
 mod openssl_dtls;
 
 use std::time::Duration;
 
-use common::{Client, LinkConfig, Sim};
 use manifold_sfu::MediaKind;
+use manifold_testkit::{Client, LinkConfig, Sim};
 use openssl_dtls::{OpensslDtls, PeerKey};
 use str0m::crypto::dtls::SrtpProfile;
 

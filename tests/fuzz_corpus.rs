@@ -2,7 +2,7 @@
 //! same invariant checks the fuzz targets run, so every seed and every
 //! minimised crash stays covered by `cargo test` without cargo-fuzz.
 
-use manifold_sfu::packet::fuzzing;
+use manifold_testkit::fuzz::{self, packet};
 use std::path::Path;
 
 // The example server's signaling code and its checks, as the `signal` fuzz
@@ -33,42 +33,42 @@ fn replay(target: &str, check: fn(&[u8])) {
 
 #[test]
 fn classify() {
-    replay("classify", fuzzing::check_classify);
+    replay("classify", packet::check_classify);
 }
 
 #[test]
 fn rtp_header() {
-    replay("rtp_header", fuzzing::check_rtp_header);
+    replay("rtp_header", packet::check_rtp_header);
 }
 
 #[test]
 fn vp8() {
-    replay("vp8", fuzzing::check_vp8);
+    replay("vp8", packet::check_vp8);
 }
 
 #[test]
 fn vp9() {
-    replay("vp9", fuzzing::check_vp9);
+    replay("vp9", packet::check_vp9);
 }
 
 #[test]
 fn h264() {
-    replay("h264", fuzzing::check_h264);
+    replay("h264", packet::check_h264);
 }
 
 #[test]
 fn av1_dd() {
-    replay("av1_dd", fuzzing::check_av1_dd);
+    replay("av1_dd", packet::check_av1_dd);
 }
 
 #[test]
 fn router() {
-    replay("router", manifold_sfu::fuzzing::check_router);
+    replay("router", fuzz::check_router);
 }
 
 #[test]
 fn sdp() {
-    replay("sdp", manifold_sfu::fuzzing::check_sdp);
+    replay("sdp", fuzz::check_sdp);
 }
 
 #[test]

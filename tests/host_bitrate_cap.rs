@@ -3,13 +3,11 @@
 //! the allocator runs every 250 ms on a wide link, the lower of the two
 //! wins, and lifting the cap brings the top layer back.
 
-mod common;
-
 use std::time::Duration;
 
-use common::table::video_consumers;
-use common::{LinkConfig, Sim};
 use manifold_sfu::ConsumerId;
+use manifold_testkit::table::video_consumers;
+use manifold_testkit::{LinkConfig, Sim};
 
 /// The spatial layer forwarded at each 100 ms step for `dur`.
 fn watch(sim: &mut Sim, c: ConsumerId, dur: Duration) -> Vec<Option<u8>> {

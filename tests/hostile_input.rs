@@ -4,14 +4,12 @@
 //! session is unaffected. 100,000 datagrams; nothing is ever sent to an
 //! address that did not authenticate.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::hostile::garbage;
-use common::{check, LinkConfig, Sim};
 use manifold_sfu::{Input, MediaKind};
+use manifold_testkit::hostile::garbage;
+use manifold_testkit::{check, LinkConfig, Sim};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

@@ -1,12 +1,10 @@
 //! Scenario 4: 20 subscribers each sending a PLI every 50 ms. The publisher
 //! sees no more keyframe requests than the throttle allows.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{LinkConfig, Sim};
 use manifold_sfu::{MediaKind, RouterConfig};
+use manifold_testkit::{LinkConfig, Sim};
 use str0m::media::KeyframeRequestKind;
 
 #[test]

@@ -1,12 +1,10 @@
 //! Scenario 2: a subscriber joining 10 s into the stream receives a keyframe
 //! within two round trips of connecting.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{LinkConfig, Sim};
 use manifold_sfu::{Event, MediaKind};
+use manifold_testkit::{LinkConfig, Sim};
 
 #[test]
 fn late_joiner_gets_keyframe_within_two_round_trips() {

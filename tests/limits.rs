@@ -1,14 +1,12 @@
 //! Every configured limit, tested at its edge: the limit holds, with the
 //! documented error or a counted drop.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::hostile::stun_request;
-use common::{LinkConfig, Sim};
 use manifold_sfu::{ConsumerOptions, Input, RouterConfig, RouterError, SignalingError};
+use manifold_testkit::hostile::stun_request;
+use manifold_testkit::{LinkConfig, Sim};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 

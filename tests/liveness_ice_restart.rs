@@ -2,12 +2,10 @@
 //! timeout with its consumers; ICE restarts from either side keep media
 //! flowing on new credentials.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{check, LinkConfig, Sim};
 use manifold_sfu::{CloseReason, Event, MediaKind, RouterConfig};
+use manifold_testkit::{check, LinkConfig, Sim};
 
 #[test]
 fn silent_peer_is_closed_after_liveness_timeout() {

@@ -1,12 +1,10 @@
 //! Scenario 7: 50 transports share one UDP port; every datagram reaches its
 //! own transport.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{check, LinkConfig, Sim};
 use manifold_sfu::MediaKind;
+use manifold_testkit::{check, LinkConfig, Sim};
 
 #[test]
 fn fifty_transports_on_one_port() {

@@ -3,12 +3,10 @@
 //! media; the other subscribers see the publisher-leg repair only and are
 //! otherwise unaffected.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{check, LinkConfig, Sim};
 use manifold_sfu::MediaKind;
+use manifold_testkit::{check, LinkConfig, Sim};
 
 #[test]
 fn nack_and_rtx_repair_loss_on_both_legs() {

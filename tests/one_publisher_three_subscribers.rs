@@ -1,12 +1,10 @@
 //! Scenario 1: one publisher (Opus + VP8), three subscribers. Each receives
 //! both tracks continuously and its first video packet starts a keyframe.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{check, LinkConfig, Sim};
 use manifold_sfu::MediaKind;
+use manifold_testkit::{check, LinkConfig, Sim};
 
 #[test]
 fn one_publisher_three_subscribers() {

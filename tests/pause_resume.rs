@@ -2,12 +2,10 @@
 //! paused; after resume the subscriber's sequence numbers continue with no
 //! gap it would NACK, and video resumes on a keyframe.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{check, LinkConfig, Sim};
 use manifold_sfu::MediaKind;
+use manifold_testkit::{check, LinkConfig, Sim};
 
 #[test]
 fn producer_and_consumer_pause_resume_without_gaps() {

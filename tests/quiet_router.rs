@@ -14,14 +14,12 @@
 //! * pending renegotiation: a consumer added to a connected transport is
 //!   offered by the server and ready within 1 s.
 
-mod common;
-
 use std::time::Duration;
 
-use common::check::{first_at_layer, missing_seqs};
-use common::table::video_consumers;
-use common::{LinkConfig, Sim};
 use manifold_sfu::{CloseReason, ConsumerOptions, Event, MediaKind, RouterConfig};
+use manifold_testkit::check::{first_at_layer, missing_seqs};
+use manifold_testkit::table::video_consumers;
+use manifold_testkit::{LinkConfig, Sim};
 
 /// What one run measured, times relative to the first client's arrival.
 #[derive(Debug)]

@@ -2,12 +2,10 @@
 //! connected subscriber appears as a new track after offer/answer; two
 //! additions queued during a pending offer both land; glare resolves.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{LinkConfig, Sim};
 use manifold_sfu::{ConsumerOptions, Event, MediaKind, ProducerId, RouterConfig, TransportId};
+use manifold_testkit::{LinkConfig, Sim};
 use str0m::media::Direction;
 
 fn offers(sim: &Sim, t: TransportId) -> Vec<String> {

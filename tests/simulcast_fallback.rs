@@ -1,13 +1,11 @@
 //! Simulcast test 2: the high layer stops; the consumer is on a lower layer
 //! within 1 s, and back within 1 s of the layer's return.
 
-mod common;
-
 use std::time::Duration;
 
-use common::check::first_at_layer;
-use common::{LinkConfig, Sim};
 use manifold_sfu::{MediaKind, RouterConfig};
+use manifold_testkit::check::first_at_layer;
+use manifold_testkit::{LinkConfig, Sim};
 
 #[test]
 fn falls_back_when_a_layer_stops_and_returns_when_it_comes_back() {

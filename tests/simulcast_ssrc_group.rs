@@ -5,14 +5,12 @@
 //! subscriber switches between them exactly as with rid simulcast, and falls
 //! back when the high SSRC stops.
 
-mod common;
-
 use std::time::Duration;
 
-use common::check::{self, first_at_layer};
-use common::client::ssrc_label;
-use common::{LinkConfig, Sim};
 use manifold_sfu::{ConsumerId, Layers, MediaKind, RouterConfig};
+use manifold_testkit::check::{self, first_at_layer};
+use manifold_testkit::client::ssrc_label;
+use manifold_testkit::{LinkConfig, Sim};
 use str0m::media::Rid;
 
 /// (SSRC, RTX SSRC), lowest encoding first.

@@ -3,12 +3,10 @@
 //! lands on a keyframe; the output has no sequence gaps, monotonic
 //! timestamps and continuous picture IDs; rewriting causes no NACK.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{check, LinkConfig, Sim};
 use manifold_sfu::{Event, Layers, MediaKind, RouterConfig};
+use manifold_testkit::{check, LinkConfig, Sim};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

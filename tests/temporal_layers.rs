@@ -3,12 +3,10 @@
 //! sequence stays continuous, and a layer is only added back at one of its
 //! layer-sync frames (VP8 Y bit).
 
-mod common;
-
 use std::time::Duration;
 
-use common::{check, LinkConfig, Sim};
 use manifold_sfu::{Layers, MediaKind, RouterConfig};
+use manifold_testkit::{check, LinkConfig, Sim};
 
 #[test]
 fn output_frame_rate_follows_temporal_layer() {

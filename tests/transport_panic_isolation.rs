@@ -1,11 +1,9 @@
 //! A panic inside one transport's WebRTC stack closes that transport only.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{check, LinkConfig, Sim};
-use manifold_sfu::{CloseReason, Event, MediaKind};
+use manifold_sfu::{testkit_hooks, CloseReason, Event, MediaKind};
+use manifold_testkit::{check, LinkConfig, Sim};
 
 #[test]
 fn panic_in_one_transport_closes_only_that_transport() {
@@ -18,7 +16,9 @@ fn panic_in_one_transport_closes_only_that_transport() {
     sim.subscribe(b, &producers);
     sim.run_for(Duration::from_secs(2));
 
-    sim.router.transport(ta).unwrap().inject_panic();
+    // The test kit's hook (feature `testkit-hooks`): the next call into
+    // `ta`'s WebRTC stack panics.
+    testkit_hooks::inject_panic(&mut sim.router, ta);
     sim.run_for(Duration::from_secs(3));
     assert!(sim.events.iter().any(|(_, e)| matches!(
         e,

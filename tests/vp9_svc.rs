@@ -4,12 +4,10 @@
 //! keyframe), moves the RTP marker to the last forwarded layer, drops
 //! temporal layers, and keeps the sequence continuous.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{check, Rx, Sim};
 use manifold_sfu::{ConsumerId, Layers, MediaKind};
+use manifold_testkit::{check, Rx, Sim};
 
 fn window(sim: &mut Sim, sub: usize, from: std::time::Instant) -> Vec<Rx> {
     let mut v: Vec<Rx> = sim

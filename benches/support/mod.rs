@@ -79,7 +79,7 @@ pub fn timed<R>(total: &mut Duration, f: impl FnOnce() -> R) -> R {
 #[allow(clippy::too_many_arguments)]
 pub fn connect(
     router: &mut manifold_sfu::Router,
-    client: &mut crate::common::Client,
+    client: &mut manifold_testkit::Client,
     server: std::net::SocketAddr,
     now: &mut std::time::Instant,
     audio: bool,

@@ -1,6 +1,6 @@
-//! Fuzz target: see `manifold_sfu::packet::fuzzing::check_classify` for the invariants.
+//! Fuzz target: see `manifold_testkit::fuzz::packet::check_classify` for the invariants.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| manifold_sfu::packet::fuzzing::check_classify(data));
+fuzz_target!(|data: &[u8]| manifold_testkit::fuzz::packet::check_classify(data));

@@ -22,8 +22,6 @@ pub mod classify;
 pub mod codec;
 pub mod dd;
 mod error;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod h264;
 pub mod rtp;
 pub mod vp8;

@@ -134,15 +134,6 @@ impl TransportApi<'_> {
         self.router.close_transport(self.id, CloseReason::Requested);
         self.router.process_work();
     }
-
-    /// Test hook: the next call into this transport's WebRTC stack panics,
-    /// to prove a panic closes only this transport.
-    #[doc(hidden)]
-    pub fn inject_panic(&mut self) {
-        if let Some(t) = self.router.transports.get_mut(&self.id) {
-            t.panic_next = true;
-        }
-    }
 }
 
 /// Commands for one producer. See [`Router::producer`].

@@ -151,9 +151,10 @@ impl Router {
 
     /// A router whose transports take their crypto provider and DTLS
     /// certificate from `factory` instead of a freshly generated one. Not
-    /// public: only the fuzzing host (`crate::fuzzing`) uses it, to keep
-    /// certificate generation out of every fuzz input; a production
-    /// router always gets a certificate of its own.
+    /// public: besides [`Router::new`], only the test kit's fuzzing host
+    /// calls it (through `crate::testkit_hooks`), to keep certificate
+    /// generation out of every fuzz input; a production router always gets
+    /// a certificate of its own.
     pub(crate) fn with_factory(
         config: RouterConfig,
         now: Instant,

@@ -135,7 +135,9 @@ pub(crate) struct Transport {
     /// The allocator's (and REMB's) timer.
     pub alloc_at: Option<Instant>,
     pub max_incoming_bitrate: Option<u64>,
-    /// Test hook: the next call into str0m panics.
+    /// The test kit's hook (`testkit_hooks::inject_panic`): the next call
+    /// into str0m panics.
+    #[cfg(feature = "testkit-hooks")]
     pub panic_next: bool,
 }
 
@@ -198,6 +200,7 @@ impl Transport {
             allocator: Allocator::new(),
             alloc_at: None,
             max_incoming_bitrate: None,
+            #[cfg(feature = "testkit-hooks")]
             panic_next: false,
         }
     }
@@ -210,8 +213,9 @@ impl Transport {
     /// Run `f` on the `Rtc`, turning a panic inside str0m into a failure of
     /// this transport only.
     pub(crate) fn guarded<R>(&mut self, f: impl FnOnce(&mut Rtc) -> R) -> Option<R> {
+        let inject = self.take_injected_panic();
         let rtc = &mut self.rtc;
-        guard(&mut self.failure, &mut self.panic_next, move || f(rtc))
+        guard(&mut self.failure, inject, move || f(rtc))
     }
 
     /// Drain str0m's output to its next timeout: transmits go to `out`
@@ -227,6 +231,7 @@ impl Transport {
         max_routes: usize,
         events: &mut Vec<str0m::Event>,
     ) {
+        let inject = self.take_injected_panic();
         let Transport {
             id,
             rtc,
@@ -234,10 +239,9 @@ impl Transport {
             routes,
             rtc_timeout,
             failure,
-            panic_next,
             ..
         } = self;
-        let drained = guard(failure, panic_next, || loop {
+        let drained = guard(failure, inject, || loop {
             match rtc.poll_output() {
                 Ok(str0m::Output::Timeout(t)) => {
                     *rtc_timeout = t;
@@ -267,6 +271,19 @@ impl Transport {
         }
     }
 
+    /// Whether the test kit asked the next call into str0m to panic
+    /// (clearing the request); never without the feature `testkit-hooks`.
+    fn take_injected_panic(&mut self) -> bool {
+        #[cfg(feature = "testkit-hooks")]
+        {
+            std::mem::take(&mut self.panic_next)
+        }
+        #[cfg(not(feature = "testkit-hooks"))]
+        {
+            false
+        }
+    }
+
     pub(crate) fn producer_for_mid(&self, mid: Mid) -> Option<ProducerId> {
         self.producer_by_mid
             .iter()
@@ -280,17 +297,13 @@ impl Transport {
     }
 }
 
-/// Run `f` unless the transport already failed, turning a panic (or the
-/// test hook's injected one) into a failure of this transport only.
-fn guard<R>(
-    failure: &mut Option<Failure>,
-    panic_next: &mut bool,
-    f: impl FnOnce() -> R,
-) -> Option<R> {
+/// Run `f` unless the transport already failed, turning a panic (or, with
+/// `inject`, the test kit's injected one) into a failure of this transport
+/// only.
+fn guard<R>(failure: &mut Option<Failure>, inject: bool, f: impl FnOnce() -> R) -> Option<R> {
     if failure.is_some() {
         return None;
     }
-    let inject = std::mem::take(panic_next);
     let result = catch_unwind(AssertUnwindSafe(move || {
         if inject {
             panic!("injected transport panic");

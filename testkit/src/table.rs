@@ -10,10 +10,10 @@
 //! cells agrees with the same column of a snapshot row at most [`SHIFT`]
 //! seconds away (numbers within a factor of [`FACTOR`] plus [`SLACK`] or
 //! [`SLACK_MS`], time frozen only checked for a rise and the estimate only
-//! for a drop, layer columns within
-//! [`LAYER_SLACK`] steps in all, anything else exactly). A real regression (a layer that no
-//! longer comes back, an estimate that collapses, a new freeze) shows up as
-//! a diff. `UPDATE_SNAPSHOTS=1` rewrites the snapshots.
+//! for a drop, layer columns within [`LAYER_SLACK`] steps in all, anything
+//! else exactly). A real regression (a layer that no longer comes back, an
+//! estimate that collapses, a new freeze) shows up as a diff.
+//! `UPDATE_SNAPSHOTS=1` rewrites the snapshots.
 
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -21,38 +21,41 @@ use std::time::{Duration, Instant};
 
 use manifold_sfu::{ConsumerId, MediaKind, TransportId};
 
-use super::Sim;
+use crate::Sim;
 
 /// How many seconds a row may be shifted against its snapshot.
-const SHIFT: usize = 4;
+pub const SHIFT: usize = 4;
 /// How many times larger than the other a number may be. Loose: the
 /// estimator's ramp after a cap is lifted varies most between runs (its
 /// probes land at different times), and a real regression (a collapse, a
 /// stuck estimate) is an order of magnitude.
-const FACTOR: u64 = 4;
+pub const FACTOR: u64 = 4;
 /// Absolute slack on numbers in kbit/s.
-const SLACK: u64 = 300;
+pub const SLACK: u64 = 300;
 /// Absolute slack on numbers in a column whose header says "ms".
-const SLACK_MS: u64 = 500;
+pub const SLACK_MS: u64 = 500;
 /// A gap between complete frames longer than this is a freeze.
-const FREEZE: Duration = Duration::from_millis(300);
+pub const FREEZE: Duration = Duration::from_millis(300);
 /// How many layer steps a layer column may differ by, in all: this many,
 /// or one per consumer in the column if more (mid-ramp, each consumer's
 /// switch lands a little earlier or later).
-const LAYER_SLACK: i64 = 3;
+pub const LAYER_SLACK: i64 = 3;
 
+/// A quality table: a header and one row per sample.
 #[derive(Default)]
 pub struct Table {
     rows: Vec<String>,
 }
 
 impl Table {
+    /// An empty table; columns are separated by ` | ` in `header`.
     pub fn new(header: &str) -> Table {
         Table {
             rows: vec![header.to_string()],
         }
     }
 
+    /// Append a row.
     pub fn row(&mut self, cells: &[String]) {
         let mut line = String::new();
         for (i, c) in cells.iter().enumerate() {
@@ -64,15 +67,18 @@ impl Table {
         self.rows.push(line);
     }
 
+    /// The table as text, one line per row.
     pub fn text(&self) -> String {
         self.rows.join("\n") + "\n"
     }
 
     /// Write the table under `target/quality/` for review; returns the path.
+    /// The target directory is `CARGO_TARGET_DIR`, else `target/` in the
+    /// package under test (see [`package_dir`]).
     pub fn save(&self, name: &str) -> PathBuf {
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+            .unwrap_or_else(|| package_dir().join("target"));
         let out = target.join("quality").join(format!("{name}.txt"));
         std::fs::create_dir_all(out.parent().unwrap()).unwrap();
         std::fs::write(&out, self.text()).unwrap();
@@ -80,11 +86,11 @@ impl Table {
     }
 
     /// Write the table under `target/quality/` and compare it with its
-    /// snapshot (see the module docs); panics with both tables on a
-    /// regression.
+    /// snapshot `tests/snapshots/{name}.txt` in the package under test (see
+    /// the module docs); panics with both tables on a regression.
     pub fn lock(&self, name: &str) {
         let out = self.save(name);
-        let snap = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        let snap = package_dir()
             .join("tests/snapshots")
             .join(format!("{name}.txt"));
         if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
@@ -108,6 +114,15 @@ impl Table {
             self.text()
         );
     }
+}
+
+/// The root of the package whose tests run: `CARGO_MANIFEST_DIR`, which
+/// cargo sets when it runs a test binary, else the current directory (where
+/// cargo runs tests).
+pub fn package_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// Row numbers (1-based, header excluded) of `got` that match no row of
@@ -277,7 +292,7 @@ pub fn freeze_ms(sim: &mut Sim, peer: usize, window: Duration) -> u64 {
 
 /// The longest gap between complete frames of one track within
 /// `[from, to]` (a gap still open at `to` counts up to `to`).
-pub fn longest_freeze(rx: &[super::Rx], from: Instant, to: Instant) -> Duration {
+pub fn longest_freeze(rx: &[crate::Rx], from: Instant, to: Instant) -> Duration {
     let mut last = from;
     let mut worst = Duration::ZERO;
     for at in rx.iter().filter(|r| r.marker).map(|r| r.at) {

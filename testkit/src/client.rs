@@ -12,17 +12,24 @@ use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpWrite, SeqNo};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
-use super::media::{vp8_info, Source, Vp8Info};
+use crate::media::{vp8_info, Source, Vp8Info};
 
 /// One received RTP packet.
 #[derive(Debug, Clone)]
 pub struct Rx {
+    /// Extended RTP sequence number.
     pub seq: u64,
+    /// RTP timestamp.
     pub ts: u32,
+    /// When it arrived (virtual time).
     pub at: Instant,
+    /// The RTP marker bit (the last packet of a video frame).
     pub marker: bool,
+    /// The first packet of a keyframe.
     pub keyframe_start: bool,
+    /// The synthetic frame number the payload carries.
     pub frame: Option<u32>,
+    /// Payload bytes.
     pub payload_len: usize,
     /// What the VP8 payload says (video only).
     pub vp8: Option<Vp8Info>,
@@ -32,19 +39,34 @@ pub struct Rx {
     pub vp9: Option<(u8, u8, bool)>,
 }
 
+/// A str0m `Rtc` playing a browser: it offers or answers, sends its
+/// [`Source`]'s media and records every RTP packet it receives.
 pub struct Client {
+    /// For messages.
     pub name: String,
+    /// Its WebRTC stack.
     pub rtc: Rtc,
+    /// Its address.
     pub addr: SocketAddr,
+    /// When str0m next wants the time.
     pub timeout: Instant,
+    /// What it publishes, if anything.
     pub source: Option<Source>,
+    /// Its sending audio m-line.
     pub audio_mid: Option<Mid>,
+    /// Its sending video m-line.
     pub video_mid: Option<Mid>,
+    /// Every RTP packet received, by m-line.
     pub received: HashMap<Mid, Vec<Rx>>,
+    /// The kind of each m-line.
     pub kinds: HashMap<Mid, MediaKind>,
+    /// Keyframe requests (PLI/FIR) received.
     pub keyframe_requests: u64,
+    /// Whether ICE and DTLS completed.
     pub connected: bool,
+    /// Its own offer, until the answer comes.
     pub pending: Option<SdpPendingOffer>,
+    /// Its transport on the router.
     pub transport: Option<manifold_sfu::TransportId>,
     /// REMB estimates received from the router (max incoming bitrate).
     pub remb: Vec<u64>,
@@ -115,6 +137,7 @@ pub fn munge_ssrc_simulcast(offer: &str, mid: Mid, layers: &[(u32, u32)]) -> Str
 }
 
 impl Client {
+    /// A client with str0m's default crypto provider.
     pub fn new(name: &str, addr: SocketAddr, now: Instant) -> Client {
         Self::with_crypto(name, addr, now, str0m::crypto::from_feature_flags())
     }
@@ -192,6 +215,7 @@ impl Client {
         offer.to_sdp_string()
     }
 
+    /// Apply the router's answer to the pending offer.
     pub fn accept_answer(&mut self, answer: &str) {
         self.remote_sdp = answer.to_string();
         let answer = SdpAnswer::from_sdp_string(answer).expect("parse answer");
@@ -219,6 +243,7 @@ impl Client {
         munge_ssrc_simulcast(&offer, mid, layers)
     }
 
+    /// Answer a server offer; returns the answer.
     pub fn accept_offer(&mut self, offer: &str) -> String {
         let offer = SdpOffer::from_sdp_string(offer).expect("parse offer");
         let answer = self
@@ -301,6 +326,7 @@ impl Client {
         }
     }
 
+    /// Feed a datagram from `source`.
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
         let Ok(contents) = data.try_into() else {
             return;
@@ -317,6 +343,7 @@ impl Client {
         let _ = self.rtc.handle_input(input);
     }
 
+    /// Feed the time.
     pub fn handle_timeout(&mut self, now: Instant) {
         let _ = self.rtc.handle_input(Input::Timeout(now));
     }

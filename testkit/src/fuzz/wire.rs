@@ -142,10 +142,13 @@ mod tests {
     fn stun_is_classified_with_its_ufrag() {
         let m = stun(StunShape(!0x20), [7; 12], b"abcd:efgh", [0; 20], &[]);
         assert_eq!(
-            crate::packet::classify(&m),
-            crate::packet::DatagramKind::Stun
+            manifold_sfu::packet::classify(&m),
+            manifold_sfu::packet::DatagramKind::Stun
         );
-        assert_eq!(crate::packet::stun_local_ufrag(&m), Some(&b"abcd"[..]));
+        assert_eq!(
+            manifold_sfu::packet::stun_local_ufrag(&m),
+            Some(&b"abcd"[..])
+        );
         assert_eq!(usize::from(u16::from_be_bytes([m[2], m[3]])), m.len() - 20);
     }
 }

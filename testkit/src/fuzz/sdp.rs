@@ -1,10 +1,10 @@
 //! The `sdp` target: arbitrary bytes, as lossy UTF-8, handed to
-//! [`TransportApi::accept_offer`](crate::TransportApi::accept_offer) and
-//! [`TransportApi::accept_answer`](crate::TransportApi::accept_answer).
+//! [`TransportApi::accept_offer`](manifold_sfu::TransportApi::accept_offer) and
+//! [`TransportApi::accept_answer`](manifold_sfu::TransportApi::accept_answer).
 
 use super::canned::{CHROMIUM_SENDRECV, WHEP_RECVONLY};
 use super::host::{small_config, Host};
-use crate::ConsumerOptions;
+use manifold_sfu::ConsumerOptions;
 
 /// The SDP as an offer to a fresh transport, as an answer to a fresh
 /// transport (no offer of ours is pending), and as a renegotiation on a

@@ -11,7 +11,10 @@ use rand::{Rng, SeedableRng};
 /// How one direction of a link behaves.
 #[derive(Debug, Clone, Copy)]
 pub struct LinkConfig {
+    /// One-way delay.
     pub delay: Duration,
+    /// Up to this much extra delay, uniformly random per datagram (so
+    /// datagrams reorder).
     pub jitter: Duration,
     /// Probability that a datagram is lost, 0.0..=1.0.
     pub loss: f64,
@@ -34,6 +37,7 @@ impl Default for LinkConfig {
 }
 
 impl LinkConfig {
+    /// The default link, losing each datagram with probability `loss`.
     pub fn lossy(loss: f64) -> Self {
         LinkConfig {
             loss,
@@ -42,17 +46,23 @@ impl LinkConfig {
     }
 }
 
+/// One direction of a simulated link: datagrams in flight until their
+/// delivery time, from a seeded RNG.
 pub struct Link {
+    /// How it behaves; may be changed mid-run (a cap set or lifted).
     pub config: LinkConfig,
     rng: StdRng,
     in_flight: BinaryHeap<Reverse<(Instant, u64, Vec<u8>)>>,
     order: u64,
     busy_until: Option<Instant>,
+    /// Datagrams handed to the link.
     pub sent: u64,
+    /// Datagrams it dropped (random loss or a full queue).
     pub lost: u64,
 }
 
 impl Link {
+    /// A link with `config`, its randomness seeded with `seed`.
     pub fn new(config: LinkConfig, seed: u64) -> Self {
         Link {
             config,
@@ -65,6 +75,7 @@ impl Link {
         }
     }
 
+    /// Put a datagram on the link at `now` (it may be lost).
     pub fn send(&mut self, now: Instant, data: Vec<u8>) {
         self.sent += 1;
         if self.config.loss > 0.0 && self.rng.random_bool(self.config.loss.min(1.0)) {
@@ -93,10 +104,12 @@ impl Link {
         self.in_flight.push(Reverse((at, self.order, data)));
     }
 
+    /// When the next datagram arrives, if any is in flight.
     pub fn next_delivery(&self) -> Option<Instant> {
         self.in_flight.peek().map(|Reverse((t, _, _))| *t)
     }
 
+    /// The next datagram due by `now`.
     pub fn pop_due(&mut self, now: Instant) -> Option<Vec<u8>> {
         if self.next_delivery()? <= now {
             self.in_flight.pop().map(|Reverse((_, _, d))| d)

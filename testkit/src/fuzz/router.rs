@@ -1,4 +1,4 @@
-//! The `router` target: a whole [`Router`](crate::Router) driven by an
+//! The `router` target: a whole [`Router`](manifold_sfu::Router) driven by an
 //! arbitrary sequence of operations decoded from the fuzz input.
 //!
 //! Input format: one byte choosing how the run ends (bit 0: close
@@ -35,7 +35,7 @@ use super::bytes::Bytes;
 use super::canned::OFFERS;
 use super::host::{small_config, Host, LISTEN};
 use super::wire::{self, StunShape};
-use crate::{ConsumerOptions, Layers};
+use manifold_sfu::{ConsumerOptions, Layers};
 
 /// Most operations decoded from one input.
 const MAX_OPS: usize = 256;

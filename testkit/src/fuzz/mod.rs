@@ -1,19 +1,21 @@
-//! Whole-router invariant checks shared by the `fuzz/` targets `router` and
-//! `sdp` and by `tests/fuzz_corpus.rs`. Not part of the public API.
+//! The fuzz host and input generators: whole-router invariant checks shared
+//! by the `fuzz/` targets `router` and `sdp` and by `tests/fuzz_corpus.rs`,
+//! and the packet parsers' checks ([`packet`]) of the parser targets.
 //!
 //! Panicking is this module's job: every `assert!`, `expect` and `unwrap`
 //! here states an invariant (or a canned, known-good input) whose failure
 //! the fuzzer must report. None of it runs on the router's input path.
 //!
-//! [`Host`] drives a router through the public API only and, after every
+//! [`Host`] drives a router through the public API (plus one look inside,
+//! `manifold_sfu::testkit_hooks::check_invariants`) and, after every
 //! input or command, drains the output and asserts:
 //!
-//! * no [`Transmit`](crate::Transmit) goes to an address that did not
+//! * no [`Transmit`](manifold_sfu::Transmit) goes to an address that did not
 //!   authenticate (here nothing can: the input cannot compute STUN
 //!   MESSAGE-INTEGRITY, so nothing may be sent at all), and no route,
 //!   connection or DTLS close happens;
-//! * [`Router::counts`](crate::Router::counts) agree with the picture the
-//!   events give, and stay within [`Limits`](crate::Limits): transports,
+//! * [`Router::counts`](manifold_sfu::Router::counts) agree with the picture the
+//!   events give, and stay within [`Limits`](manifold_sfu::Limits): transports,
 //!   producers, consumers, routes, ufrags and timers; the queue empties when
 //!   drained, and one step yields a bounded number of outputs;
 //! * events are consistent: no unknown or reused id, children close before
@@ -29,9 +31,10 @@
 mod bytes;
 pub mod canned;
 mod host;
+pub mod packet;
 mod router;
 mod sdp;
-mod wire;
+pub mod wire;
 
 pub use host::{listen_infos, small_config, Host, TransportState, LISTEN};
 pub use router::check_router;

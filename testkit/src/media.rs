@@ -11,14 +11,21 @@ use str0m::media::Rid;
 /// What one VP8 packet says about itself.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Vp8Info {
+    /// 15-bit picture ID.
     pub picture_id: u16,
+    /// TL0PICIDX, with temporal layers.
     pub tl0: Option<u8>,
+    /// Temporal layer id, with temporal layers.
     pub tid: Option<u8>,
     /// Layer sync (Y bit).
     pub sync: bool,
+    /// Start of the frame (first partition).
     pub start: bool,
+    /// Part of a keyframe (the start packet says so).
     pub keyframe: bool,
+    /// Synthetic frame number.
     pub frame: u32,
+    /// Simulcast encoding index, 0 the lowest.
     pub layer: u8,
 }
 
@@ -73,7 +80,7 @@ pub fn av1_payload(keyframe: bool, frame: u32, layer: u8, len: usize) -> Vec<u8>
 /// The Dependency Descriptor bytes of one AV1 packet in the L1T3 example
 /// structure of the AV1 RTP specification.
 pub fn l1t3_descriptor(keyframe: bool, tid: u8, start: bool, end: bool, frame: u32) -> Vec<u8> {
-    use manifold_sfu::packet::fuzzing::example_structure_l1t3;
+    use crate::av1::example_structure_l1t3;
     // Templates: 0 keyframe, 1 base layer, 2 first and 3 second temporal layer.
     let idx = match (keyframe, tid) {
         (true, _) => 0,
@@ -105,7 +112,7 @@ pub fn l3t3_descriptor(
     end: bool,
     frame_number: u16,
 ) -> Vec<u8> {
-    use manifold_sfu::packet::fuzzing::example_structure_l3t3;
+    use crate::av1::example_structure_l3t3;
     // Per spatial layer, five templates: key, T0, T1, first T2, second T2.
     let kind = match (keyframe, phase % 4) {
         (true, _) => 0,
@@ -200,35 +207,50 @@ pub fn vp9_payload(
 /// One RTP packet to write.
 #[derive(Debug, Clone)]
 pub struct Packet {
+    /// Video, else audio.
     pub video: bool,
     /// AV1 Dependency Descriptor bytes.
     pub dd: Option<Vec<u8>>,
+    /// The simulcast encoding it belongs to.
     pub rid: Option<Rid>,
+    /// Extended sequence number.
     pub seq: u64,
+    /// RTP timestamp.
     pub ts: u32,
+    /// Last packet of a frame.
     pub marker: bool,
+    /// RTP payload.
     pub payload: Vec<u8>,
 }
 
 /// One video encoding: its own numbering, keyframes and size.
 pub struct VideoLayer {
+    /// Its rid (`None`: a single encoding).
     pub rid: Option<Rid>,
+    /// Encoding index, 0 the lowest.
     pub index: u8,
+    /// Whether it sends (a publisher can stop an encoding).
     pub enabled: bool,
     seq: u64,
     picture_id: u16,
     tl0: u8,
     last_keyframe: Option<Instant>,
+    /// Send a keyframe next.
     pub force_keyframe: bool,
+    /// Packets per delta frame.
     pub packets_per_frame: usize,
+    /// Packets per keyframe.
     pub keyframe_packets: usize,
+    /// Payload bytes per packet.
     pub packet_size: usize,
+    /// Keyframes sent so far.
     pub keyframes_sent: u64,
     /// Temporal units sent since the last keyframe.
     since_keyframe: u32,
 }
 
 impl VideoLayer {
+    /// Encoding `index` named `rid`; keyframes are three times the packets.
     pub fn new(rid: Option<&str>, index: u8, packets_per_frame: usize, packet_size: usize) -> Self {
         VideoLayer {
             rid: rid.map(Rid::from),
@@ -251,7 +273,9 @@ impl VideoLayer {
 /// A publisher's media clock: audio every 20 ms, video at 30 fps per
 /// layer, with a keyframe every `keyframe_interval` or on request.
 pub struct Source {
+    /// Send audio.
     pub audio: bool,
+    /// Video encodings, lowest first (none: audio only).
     pub layers: Vec<VideoLayer>,
     /// Temporal layers per encoding (1 = none signalled; 3 = L1T3 pattern).
     pub temporal_layers: u8,
@@ -267,10 +291,12 @@ pub struct Source {
     next_video: Instant,
     audio_seq: u64,
     frame: u32,
+    /// Time between periodic keyframes.
     pub keyframe_interval: Duration,
 }
 
 impl Source {
+    /// Audio and/or one VP8 encoding, starting at `now`.
     pub fn new(now: Instant, audio: bool, video: bool) -> Self {
         let layers = if video {
             vec![VideoLayer::new(None, 0, 3, 1000)]
@@ -280,6 +306,7 @@ impl Source {
         Self::with_layers(now, audio, layers)
     }
 
+    /// Audio and/or the given simulcast encodings, starting at `now`.
     pub fn with_layers(now: Instant, audio: bool, layers: Vec<VideoLayer>) -> Self {
         Source {
             audio,
@@ -302,6 +329,7 @@ impl Source {
         &mut self.layers[0]
     }
 
+    /// Send a keyframe next on encoding `rid` (`None`: every encoding).
     pub fn force_keyframe(&mut self, rid: Option<Rid>) {
         for l in &mut self.layers {
             if rid.is_none() || l.rid == rid {
@@ -310,10 +338,12 @@ impl Source {
         }
     }
 
+    /// Keyframes sent, all encodings.
     pub fn keyframes_sent(&self) -> u64 {
         self.layers.iter().map(|l| l.keyframes_sent).sum()
     }
 
+    /// When the next packet is due.
     pub fn next_at(&self) -> Instant {
         let far = self.start + Duration::from_secs(1 << 20);
         let a = if self.audio { self.next_audio } else { far };

@@ -1,18 +1,5 @@
-//! The deterministic test harness shared by every integration test.
-//!
-//! A [`Sim`] owns one [`Router`], some str0m [`Client`]s playing browsers,
-//! and a seeded simulated [`Link`] in each direction between each client and
-//! the router. Time is virtual: each step jumps to the earliest of the
-//! router's timeout, the clients' timeouts, media send times and link
-//! deliveries. No sockets, no sleeping: a minute of media runs in seconds.
-
-#![allow(dead_code)]
-
-pub mod client;
-pub mod hostile;
-pub mod link;
-pub mod media;
-pub mod table;
+//! The simulation: one router, str0m clients playing browsers, seeded links
+//! between them, virtual time.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,26 +10,41 @@ use manifold_sfu::{
     RouterConfig, TransportId, WebRtcTransportOptions,
 };
 
-pub use client::{Client, Rx};
-pub use link::{Link, LinkConfig};
-pub use media::Source;
+use crate::client::{self, Client};
+use crate::link::{Link, LinkConfig};
+use crate::media::{self, Source};
 
+/// The router's address in every sim (one listen address; peers are
+/// `127.0.0.1:50000` and up).
 pub const SERVER: &str = "127.0.0.1:40000";
 
+/// One simulated browser and its two links.
 pub struct Peer {
+    /// The str0m client playing the browser.
     pub client: Client,
+    /// Client to router.
     pub up: Link,
+    /// Router to client.
     pub down: Link,
 }
 
+/// One router, its peers and the virtual clock. The fields are open: a
+/// test reads and drives them between steps ([`Sim::run_for`]).
 pub struct Sim {
+    /// When the sim started (virtual).
     pub start: Instant,
+    /// The virtual clock; only [`Sim::run_for`], [`Sim::run_until`] and
+    /// [`Sim::idle`] move it.
     pub now: Instant,
+    /// The router under test: send it commands, read its views.
     pub router: Router,
+    /// [`SERVER`], parsed.
     pub server: SocketAddr,
+    /// The peers, by the index [`Sim::add_peer`] returned.
     pub peers: Vec<Peer>,
     by_addr: HashMap<SocketAddr, usize>,
     by_transport: HashMap<TransportId, usize>,
+    /// Every event the router emitted, with when.
     pub events: Vec<(Instant, Event)>,
     /// Datagrams the router sent to an address that is no peer's.
     pub stray_transmits: u64,
@@ -52,6 +54,8 @@ pub struct Sim {
 }
 
 impl Sim {
+    /// A sim around a default router seeded with `seed` (the links are
+    /// seeded from it too).
     pub fn new(seed: u64) -> Sim {
         let mut config = RouterConfig::default();
         config.seed = Some(seed);
@@ -103,6 +107,7 @@ impl Sim {
         self.now += dur;
     }
 
+    /// Virtual time since the start.
     pub fn elapsed(&self) -> Duration {
         self.now - self.start
     }
@@ -129,10 +134,12 @@ impl Sim {
         self.by_transport.retain(|_, i| *i < first);
     }
 
+    /// The client of peer `i`.
     pub fn client(&mut self, i: usize) -> &mut Client {
         &mut self.peers[i].client
     }
 
+    /// The options every transport of the sim is created with.
     pub fn transport_options(&self) -> WebRtcTransportOptions {
         WebRtcTransportOptions::new([ListenInfo::new(self.server)])
     }
@@ -398,6 +405,7 @@ impl Sim {
         self.drain_router();
     }
 
+    /// The peer whose client uses transport `t`.
     pub fn peer_of(&self, t: TransportId) -> Option<usize> {
         self.by_transport.get(&t).copied()
     }
@@ -418,94 +426,4 @@ fn simulcast_layers(rids: &[&str]) -> Vec<media::VideoLayer> {
             media::VideoLayer::new(Some(r), n as u8, packets, size)
         })
         .collect()
-}
-
-/// Checks on a received stream.
-pub mod check {
-    use std::time::Instant;
-
-    use super::Rx;
-
-    /// Packets ordered by output sequence number, duplicates removed.
-    pub fn by_seq(rx: &[Rx]) -> Vec<Rx> {
-        let mut v = rx.to_vec();
-        v.sort_by_key(|r| r.seq);
-        v.dedup_by_key(|r| r.seq);
-        v
-    }
-
-    /// Assert a received VP8 simulcast stream is one continuous stream:
-    /// every switch between encodings lands on a keyframe, picture IDs and
-    /// TL0PICIDX advance by at most one, no sequence gap, timestamps never go
-    /// backwards. Returns the number of switches.
-    pub fn simulcast_stream(rx: &[Rx]) -> usize {
-        let v = by_seq(rx);
-        let mut switches = 0;
-        for w in v.windows(2) {
-            let (a, b) = (w[0].vp8.unwrap(), w[1].vp8.unwrap());
-            if a.layer != b.layer {
-                switches += 1;
-                assert!(
-                    b.keyframe,
-                    "switch {}→{} at seq {} not on a keyframe",
-                    a.layer, b.layer, w[1].seq
-                );
-            }
-            if b.start && b.picture_id != a.picture_id {
-                assert_eq!(
-                    b.picture_id,
-                    (a.picture_id + 1) & 0x7fff,
-                    "picture id jump at seq {}",
-                    w[1].seq
-                );
-            } else {
-                assert_eq!(
-                    b.picture_id, a.picture_id,
-                    "picture id changes inside a frame at seq {}",
-                    w[1].seq
-                );
-            }
-            if let (Some(x), Some(y)) = (a.tl0, b.tl0) {
-                let d = y.wrapping_sub(x);
-                assert!(d <= 1, "tl0picidx jump {x}→{y} at seq {}", w[1].seq);
-            }
-        }
-        assert_eq!(missing_seqs(&v), 0, "sequence gap");
-        assert!(timestamps_monotonic(&v), "timestamps go backwards");
-        switches
-    }
-
-    /// When the first packet of VP8 simulcast encoding `layer` arrived after `after`.
-    pub fn first_at_layer(rx: &[Rx], layer: u8, after: Instant) -> Option<Instant> {
-        rx.iter()
-            .find(|r| r.at > after && r.vp8.is_some_and(|v| v.layer == layer))
-            .map(|r| r.at)
-    }
-
-    /// Sequence numbers (in arrival order, after sorting) have no holes.
-    pub fn missing_seqs(rx: &[Rx]) -> usize {
-        let mut seqs: Vec<u64> = rx.iter().map(|r| r.seq).collect();
-        seqs.sort_unstable();
-        seqs.dedup();
-        match (seqs.first(), seqs.last()) {
-            (Some(a), Some(b)) => (b - a + 1) as usize - seqs.len(),
-            _ => 0,
-        }
-    }
-
-    /// Distinct sequence numbers received.
-    pub fn distinct(rx: &[Rx]) -> usize {
-        let mut seqs: Vec<u64> = rx.iter().map(|r| r.seq).collect();
-        seqs.sort_unstable();
-        seqs.dedup();
-        seqs.len()
-    }
-
-    /// Timestamps never go backwards when ordered by sequence number.
-    pub fn timestamps_monotonic(rx: &[Rx]) -> bool {
-        let mut v: Vec<(u64, u32)> = rx.iter().map(|r| (r.seq, r.ts)).collect();
-        v.sort_unstable();
-        v.windows(2)
-            .all(|w| (w[1].1.wrapping_sub(w[0].1) as i32) >= 0)
-    }
 }

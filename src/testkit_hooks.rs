@@ -1,0 +1,57 @@
+//! What `manifold-testkit` needs from inside the router, and nothing else:
+//! built only with the off-by-default feature `testkit-hooks`, which the
+//! test kit turns on. Not part of the public API.
+//!
+//! Everything the test kit does besides these goes through the public API.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use crate::transport::{sdp_memo, TransportFactory};
+use crate::{Router, RouterConfig, TransportId};
+
+/// A router whose transports share one crypto provider and DTLS certificate
+/// with every other router built here in this process: generating a
+/// certificate costs more than the rest of a typical fuzz input. A
+/// production router ([`Router::new`]) always gets a certificate of its own.
+pub fn router_with_shared_certificate(config: RouterConfig, now: Instant) -> Router {
+    static FACTORY: OnceLock<TransportFactory> = OnceLock::new();
+    let factory = FACTORY.get_or_init(TransportFactory::new).clone();
+    Router::with_factory(config, now, factory)
+}
+
+/// Memoise str0m's parse of an SDP text on this thread from now on
+/// (`transport::sdp_memo`): the same text always parses the same.
+pub fn enable_sdp_memo() {
+    sdp_memo::enable();
+}
+
+/// The next call into transport `t`'s WebRTC stack panics, to prove that a
+/// panic closes only that transport. Returns whether `t` is open.
+pub fn inject_panic(router: &mut Router, t: TransportId) -> bool {
+    match router.transports.get_mut(&t) {
+        Some(transport) => {
+            transport.panic_next = true;
+            true
+        }
+        None => false,
+    }
+}
+
+/// The checks that cannot be made through the public API: every open
+/// transport's WebRTC stack is alive, and the ICE ufrag it currently
+/// answers to routes to it. Panics on a broken invariant.
+pub fn check_invariants(router: &mut Router) {
+    for (id, t) in router.transports.iter_mut() {
+        assert!(
+            t.rtc.is_alive(),
+            "{id} is open but its WebRTC stack is closed"
+        );
+        let ufrag = t.local_ufrag();
+        assert_eq!(
+            router.demux.by_ufrag(ufrag.as_bytes()),
+            Some(*id),
+            "{id}'s ICE ufrag {ufrag} does not route to it"
+        );
+    }
+}
