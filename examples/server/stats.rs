@@ -8,9 +8,16 @@
 //!
 //! ```json
 //! {"workers":[{"worker":0,"sessions":0,"counts":{"transports":0,...},
-//!   "stats":{"datagrams_in":1234,...}}],
+//!   "stats":{"datagrams_in":1234,...},
+//!   "transports":[{"id":"t1","session":"publisher","connected":true,
+//!     "producers":[{"id":"p1","kind":"video","packets":812,...}],
+//!     "consumers":[],"bandwidth":{...}}]}],
 //!  "total":{"sessions":0,"transports":0,...}}
 //! ```
+//!
+//! `transports` lists each open transport with its session's kind
+//! (`publisher`, `viewer`, `member`, or `none`), its producers and
+//! consumers and their counters.
 //!
 //! `counts` is [`manifold_sfu::RouterCounts`] (transports, producers,
 //! consumers, ufrags, routes, timers, queued_outputs); `stats` is
@@ -21,10 +28,10 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::Json;
-use manifold_sfu::{RouterCounts, RouterStats};
+use manifold_sfu::{ConsumerApi, Layers, MediaKind, ProducerApi, RouterCounts, RouterStats};
 use serde_json::{json, Map, Value};
 
-use crate::media::Sfu;
+use crate::media::{Session, Sfu};
 use crate::whip::{authorize, ApiError};
 use crate::App;
 
@@ -63,7 +70,92 @@ fn snapshot(sfu: &mut Sfu) -> Value {
         "sessions": sfu.sessions.len(),
         "counts": counts_json(&sfu.router.counts()),
         "stats": stats_json(&sfu.router.stats()),
+        "transports": transports_json(sfu),
     })
+}
+
+/// Every open transport of one worker, with its producers and consumers.
+fn transports_json(sfu: &mut Sfu) -> Value {
+    let mut out = Vec::new();
+    for tid in sfu.router.transport_ids() {
+        let session = match sfu.sessions.get(&tid) {
+            Some(Session::Publisher(_)) => "publisher",
+            Some(Session::Viewer(_)) => "viewer",
+            Some(Session::Member(_)) => "member",
+            None => "none",
+        };
+        let Some(t) = sfu.router.transport(tid) else {
+            continue;
+        };
+        let (connected, bw) = (t.is_connected(), t.bandwidth());
+        let (producers, consumers) = (t.producers(), t.consumers());
+        let producers: Vec<Value> = producers
+            .into_iter()
+            .filter_map(|p| sfu.router.producer(p).map(|p| producer_json(&p)))
+            .collect();
+        let consumers: Vec<Value> = consumers
+            .into_iter()
+            .filter_map(|c| sfu.router.consumer(c).map(|c| consumer_json(&c)))
+            .collect();
+        out.push(json!({
+            "id": tid.to_string(),
+            "session": session,
+            "connected": connected,
+            "producers": producers,
+            "consumers": consumers,
+            "bandwidth": {
+                "estimate_bps": bw.estimate_bps,
+                "allocated_bps": bw.allocated_bps,
+                "desired_bps": bw.desired_bps,
+                "sdp_cap_bps": bw.sdp_cap_bps,
+            },
+        }));
+    }
+    Value::Array(out)
+}
+
+fn producer_json(p: &ProducerApi<'_>) -> Value {
+    let layers: Vec<Value> = p
+        .layers()
+        .iter()
+        .map(
+            |l| json!({"rid": l.rid, "ssrc": l.ssrc, "live": l.live, "bitrate_bps": l.bitrate_bps}),
+        )
+        .collect();
+    json!({
+        "id": p.id().to_string(),
+        "kind": kind_str(p.kind()),
+        "paused": p.is_paused(),
+        "packets": p.packets_received(),
+        "keyframe_requests": p.keyframe_requests_sent(),
+        "layers": layers,
+    })
+}
+
+fn consumer_json(c: &ConsumerApi<'_>) -> Value {
+    let s = c.stats();
+    let layers =
+        |l: Option<Layers>| l.map(|l| json!({"spatial": l.spatial, "temporal": l.temporal}));
+    json!({
+        "id": c.id().to_string(),
+        "producer": c.producer().to_string(),
+        "kind": kind_str(c.kind()),
+        "paused": c.is_paused(),
+        "packets": s.packets_sent,
+        "bytes": s.bytes_sent,
+        "allocated_bps": s.allocated_bps,
+        "paused_for_bandwidth": s.paused_for_bandwidth,
+        "current_layers": layers(s.current_layers),
+        "target_layers": layers(Some(s.target_layers)),
+        "preferred_layers": layers(Some(c.preferred_layers())),
+    })
+}
+
+fn kind_str(k: MediaKind) -> &'static str {
+    match k {
+        MediaKind::Audio => "audio",
+        MediaKind::Video => "video",
+    }
 }
 
 fn counts_json(c: &RouterCounts) -> Value {
@@ -92,6 +184,7 @@ fn stats_json(s: &RouterStats) -> Value {
         "dropped_output": s.dropped_output,
         "rtp_in": s.rtp_in,
         "rtp_out": s.rtp_out,
+        "rtp_bytes_out": s.rtp_bytes_out,
         "keyframe_requests": s.keyframe_requests,
         "dropped_unknown_layer": s.dropped_unknown_layer,
         "ignored_layers": s.ignored_layers,

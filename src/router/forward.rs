@@ -230,6 +230,7 @@ impl Router {
                 }
             });
             self.stats.rtp_out += 1;
+            self.stats.rtp_bytes_out += pkt.payload.len() as u64;
             c.bytes_sent += pkt.payload.len() as u64;
             let mut drain = |st: &mut crate::transport::Transport| {
                 drain_into(

@@ -77,6 +77,9 @@ pub struct RouterStats {
     pub rtp_in: u64,
     /// RTP packets written to consumers.
     pub rtp_out: u64,
+    /// Payload bytes of the RTP packets counted in `rtp_out` (headers,
+    /// SRTP and retransmissions not included).
+    pub rtp_bytes_out: u64,
     /// Keyframe requests sent to publishers.
     pub keyframe_requests: u64,
     /// RTP packets (counted in `rtp_in`) dropped because they belong to no
