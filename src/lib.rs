@@ -135,6 +135,28 @@
 //! ([`CloseReason::Failed`]) and nothing else. Every map and queue is
 //! bounded by [`Limits`].
 
+//! # Logging
+//!
+//! The router logs through [`tracing`] and leaves the subscriber to the
+//! host. Everything about one transport is recorded inside a `transport`
+//! span (debug level) whose field `id` is its [`TransportId`]. Levels:
+//!
+//! * **warn**: refusals and failures, with their reason: a limit reached
+//!   (`max_transports`, `max_consumers_per_*`, `max_producers_per_transport`,
+//!   `max_layers_per_producer`) and a transport whose WebRTC stack failed
+//!   (the error or panic message; the transport then closes with
+//!   [`CloseReason::Failed`]);
+//! * **debug**: state changes: every [`Event`] the router emits (connected,
+//!   closed and why, producers and consumers added and closed, layer and
+//!   allocation changes), ICE state changes, transports created;
+//! * **trace**: the moments worth following one by one when debugging:
+//!   keyframe requests from subscribers and to publishers, bandwidth
+//!   estimates, datagrams the WebRTC stack refused. Nothing per packet is
+//!   logged above trace.
+//!
+//! With no subscriber installed (or one filtering these levels out) the
+//! cost is a relaxed atomic load per call site.
+
 #![deny(missing_docs)]
 
 mod allocator;

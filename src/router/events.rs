@@ -7,6 +7,7 @@ use str0m::media::{MediaChanged, Mid, Rid, Rids};
 use super::{Router, Timer};
 use crate::producer::{Layer, LayerKey, Producer, LAYER_CHECK};
 use crate::{CloseReason, Event, ProducerId, TransportId};
+use tracing::{debug, trace, warn};
 
 impl Router {
     pub(super) fn on_rtc_event(&mut self, tid: TransportId, e: str0m::Event) {
@@ -23,6 +24,7 @@ impl Router {
                     (c.producer, layer)
                 });
                 if let Some((pid, layer)) = target {
+                    trace!(producer = %pid, layer, kind = ?req.kind, "keyframe requested by a subscriber");
                     self.request_keyframe(pid, Some(layer));
                 }
             }
@@ -44,10 +46,16 @@ impl Router {
                     self.try_offer(tid);
                 }
             }
+            str0m::Event::IceConnectionStateChange(state) => {
+                debug!(?state, "ICE state changed");
+            }
             str0m::Event::MediaAdded(m) => self.on_media(tid, m.mid),
             str0m::Event::EgressBitrateEstimate(
                 BweKind::Twcc { estimate, .. } | BweKind::Remb { estimate, .. },
-            ) => self.on_estimate(tid, estimate.as_u64()),
+            ) => {
+                trace!(estimate_bps = estimate.as_u64(), "bandwidth estimate");
+                self.on_estimate(tid, estimate.as_u64());
+            }
             str0m::Event::MediaChanged(c) => self.on_media_changed(tid, c),
             str0m::Event::PeerStats(s) => {
                 if let Some(t) = self.transports.get_mut(&tid) {
@@ -65,7 +73,10 @@ impl Router {
         }
     }
 
+    /// Queue an event for the host. Every event is a state change of a
+    /// transport, producer or consumer: logged at debug.
     pub(crate) fn emit(&mut self, e: Event) {
+        debug!(event = ?e);
         self.out.push(crate::Output::Event(e));
     }
 
@@ -99,6 +110,11 @@ impl Router {
         if direction.is_receiving() {
             let limits = &self.config.limits;
             if t.producers.len() >= limits.max_producers_per_transport {
+                warn!(
+                    %mid,
+                    max = limits.max_producers_per_transport,
+                    "producer refused: max_producers_per_transport reached"
+                );
                 self.stats.refused_producers += 1;
                 return;
             }
@@ -110,10 +126,16 @@ impl Router {
                 .find(|s| s.mid == mid && kind.is_video())
                 .cloned();
             let keys: SmallVec<[LayerKey; 4]> = if !rids.is_empty() {
+                if rids.len() > max {
+                    warn!(%mid, rids = rids.len(), max, "simulcast layers past max_layers_per_producer ignored");
+                }
                 self.stats.ignored_layers += rids.len().saturating_sub(max) as u64;
                 rids.iter().take(max).map(|r| LayerKey::Rid(*r)).collect()
             } else if let Some(sim) = sim {
                 // Simulcast by SSRC group: same layers, keyed by SSRC.
+                if sim.ignored > 0 {
+                    warn!(%mid, ignored = sim.ignored, max, "simulcast SSRCs past max_layers_per_producer ignored");
+                }
                 self.stats.ignored_layers += sim.ignored as u64;
                 t.guarded(|rtc| {
                     let mut api = rtc.direct_api();

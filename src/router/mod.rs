@@ -19,6 +19,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::IceCreds;
+use tracing::{debug, trace, warn};
 
 use crate::config::{RouterConfig, WebRtcTransportOptions};
 use crate::consumer::Consumer;
@@ -291,6 +292,7 @@ impl Router {
         self.catch_up(now);
         let max = self.config.limits.max_transports;
         if self.transports.len() >= max {
+            warn!(max, "transport refused: max_transports reached");
             return Err(RouterError::Limit {
                 what: "max_transports",
                 max,
@@ -311,6 +313,7 @@ impl Router {
             self.now,
         );
         self.demux.add_ufrag(&creds.ufrag, id);
+        t.span.in_scope(|| debug!("transport created"));
         let mut t = t;
         t.max_incoming_bitrate = max_incoming;
         self.transports.insert(id, t);
@@ -370,6 +373,8 @@ impl Router {
             self.stats.dropped_unknown_source += 1;
             return;
         };
+        let span = t.span.clone();
+        let _span = span.enter();
         let authenticated = t.routes.contains(&route);
         if !authenticated && !self.stun_limit.allow(source.ip(), now) {
             self.stats.dropped_rate_limited += 1;
@@ -400,7 +405,10 @@ impl Router {
         self.stats.datagrams_routed += 1;
         match t.guarded(|rtc| rtc.handle_input(input)) {
             Some(Ok(())) => {}
-            Some(Err(_)) => self.stats.transport_errors += 1,
+            Some(Err(e)) => {
+                trace!(error = %e, "datagram refused by the WebRTC stack");
+                self.stats.transport_errors += 1;
+            }
             None => {}
         }
         self.drain_transport(tid);
@@ -440,6 +448,8 @@ impl Router {
             return;
         };
         t.scheduled = None;
+        let span = t.span.clone();
+        let _span = span.enter();
         if now >= t.liveness_deadline(&self.config) {
             self.close_transport(tid, crate::CloseReason::LivenessTimeout);
             return;
@@ -473,19 +483,33 @@ impl Router {
     pub(crate) fn process_work(&mut self) {
         loop {
             while let Some((tid, e)) = self.work.pop_front() {
+                let span = self.transport_span(tid);
+                let _span = span.enter();
                 self.on_rtc_event(tid, e);
             }
             let Some(tid) = self.failed.pop() else {
                 break;
             };
-            if self.transports.contains_key(&tid) {
-                let reason = match self.transports.get(&tid).and_then(|t| t.failure) {
+            if let Some(t) = self.transports.get(&tid) {
+                let reason = match &t.failure {
                     Some(crate::transport::Failure::PeerClosed) => crate::CloseReason::PeerClosed,
-                    _ => crate::CloseReason::Failed,
+                    Some(crate::transport::Failure::Internal(why)) => {
+                        let _span = t.span.enter();
+                        warn!(reason = %why, "transport failed; closing it");
+                        crate::CloseReason::Failed
+                    }
+                    None => crate::CloseReason::Failed,
                 };
                 self.close_transport(tid, reason);
             }
         }
+    }
+
+    /// The span of a transport's events (disabled if it is gone).
+    pub(crate) fn transport_span(&self, tid: TransportId) -> tracing::Span {
+        self.transports
+            .get(&tid)
+            .map_or_else(tracing::Span::none, |t| t.span.clone())
     }
 
     pub(crate) fn schedule(&mut self, old: Option<Instant>, new: Option<Instant>, timer: Timer) {

@@ -95,10 +95,10 @@ impl TransportFactory {
 }
 
 /// Why a transport stopped working.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Failure {
-    /// str0m returned an error or panicked.
-    Internal,
+    /// str0m returned an error or panicked: what it said.
+    Internal(String),
     /// The peer closed DTLS.
     PeerClosed,
 }
@@ -136,6 +136,9 @@ pub(crate) struct Transport {
     pub max_incoming_bitrate: Option<u64>,
     /// Test hook: the next call into str0m panics.
     pub panic_next: bool,
+    /// The span every event about this transport is recorded in (`debug`
+    /// level, field `id`).
+    pub span: tracing::Span,
 }
 
 impl Transport {
@@ -198,6 +201,7 @@ impl Transport {
             alloc_at: None,
             max_incoming_bitrate: None,
             panic_next: false,
+            span: tracing::debug_span!("transport", id = %id),
         }
     }
 
@@ -240,7 +244,7 @@ impl Transport {
             match rtc.poll_output() {
                 Ok(str0m::Output::Timeout(t)) => {
                     *rtc_timeout = t;
-                    return true;
+                    return Ok(());
                 }
                 Ok(str0m::Output::Transmit(t)) => {
                     let Some(local) = listen
@@ -258,11 +262,11 @@ impl Transport {
                     }));
                 }
                 Ok(str0m::Output::Event(e)) => events.push(e),
-                Err(_) => return false,
+                Err(e) => return Err(e.to_string()),
             }
         });
-        if drained == Some(false) {
-            self.failure = Some(Failure::Internal);
+        if let Some(Err(e)) = drained {
+            self.failure = Some(Failure::Internal(e));
         }
     }
 
@@ -298,8 +302,13 @@ fn guard<R>(
     }));
     match result {
         Ok(r) => Some(r),
-        Err(_) => {
-            *failure = Some(Failure::Internal);
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without message".into());
+            *failure = Some(Failure::Internal(format!("panic: {what}")));
             None
         }
     }
