@@ -4,6 +4,7 @@ use crate::{ConsumerId, Layers, MediaKind, ProducerId, TransportId};
 
 /// Something the host may act on, drained through [`Output::Event`](crate::Output::Event).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum Event {
     /// ICE and DTLS completed: media can flow on this transport.
@@ -132,6 +133,8 @@ impl Event {
 
 /// Why a transport, producer or consumer closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum CloseReason {
     /// The host asked for it.

@@ -175,6 +175,7 @@ mod loss_guard;
 pub mod packet;
 mod producer;
 mod router;
+mod stats;
 mod transport;
 
 pub use config::{
@@ -190,4 +191,7 @@ pub use router::api::{
     ConsumerApi, ConsumerStats, ProducerApi, ProducerLayer, TransportApi, TransportBandwidth,
 };
 pub use router::{Router, RouterCounts, RouterStats};
+pub use stats::{
+    AddressPair, DtlsState, IceState, ProducerLayerStats, ProducerStats, TransportStats,
+};
 pub use transport::crypto_provider;

@@ -87,6 +87,10 @@ pub(crate) struct Layer {
     pub keyframe: KeyframeThrottle,
     /// The keyframe timer currently scheduled.
     pub scheduled: Option<Instant>,
+    /// RTP packets received on this layer.
+    pub packets: u64,
+    /// The WebRTC stack's last report on this layer's incoming stream.
+    pub ingress: Option<crate::stats::IngressReport>,
 }
 
 impl Layer {
@@ -100,11 +104,14 @@ impl Layer {
             bitrate_bps: 0,
             keyframe: KeyframeThrottle::new(keyframe_interval),
             scheduled: None,
+            packets: 0,
+            ingress: None,
         }
     }
 
     pub(crate) fn on_packet(&mut self, now: Instant, len: usize) {
         self.last_packet = Some(now);
+        self.packets += 1;
         self.bytes += (len + PACKET_OVERHEAD) as u64;
         self.window_start.get_or_insert(now);
     }

@@ -15,9 +15,13 @@
 //!  "total":{"sessions":0,"transports":0,...}}
 //! ```
 //!
-//! `transports` lists each open transport with its session's kind
-//! (`publisher`, `viewer`, `member`, or `none`), its producers and
-//! consumers and their counters.
+//! `transports` lists each open transport's
+//! [`manifold_sfu::TransportStats`] with its session's kind (`publisher`,
+//! `viewer`, `member`, or `none`), `connected`, its
+//! [`manifold_sfu::TransportBandwidth`] and, in place of their counts, its
+//! producers' [`manifold_sfu::ProducerStats`] and consumers'
+//! [`manifold_sfu::ConsumerStats`] (with `id`, `producer`, `kind`). All of
+//! it is the library's own `Serialize` (feature `serde`).
 //!
 //! `counts` is [`manifold_sfu::RouterCounts`] (transports, producers,
 //! consumers, ufrags, routes, timers, queued_outputs); `stats` is
@@ -28,7 +32,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::Json;
-use manifold_sfu::{ConsumerApi, Layers, MediaKind, ProducerApi, RouterCounts, RouterStats};
+use manifold_sfu::ConsumerApi;
 use serde_json::{json, Map, Value};
 
 use crate::media::{Session, Sfu};
@@ -68,13 +72,19 @@ async fn stats(State(app): State<App>, headers: HeaderMap) -> Result<Json<Value>
 fn snapshot(sfu: &mut Sfu) -> Value {
     json!({
         "sessions": sfu.sessions.len(),
-        "counts": counts_json(&sfu.router.counts()),
-        "stats": stats_json(&sfu.router.stats()),
+        "counts": to_json(&sfu.router.counts()),
+        "stats": to_json(&sfu.router.stats()),
         "transports": transports_json(sfu),
     })
 }
 
-/// Every open transport of one worker, with its producers and consumers.
+fn to_json(v: &impl serde::Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or_else(|e| json!({ "error": e.to_string() }))
+}
+
+/// Every open transport of one worker: its [`manifold_sfu::TransportStats`]
+/// with the server's session kind, and its producers' and consumers'
+/// snapshots in place of their counts.
 fn transports_json(sfu: &mut Sfu) -> Value {
     let mut out = Vec::new();
     for tid in sfu.router.transport_ids() {
@@ -87,106 +97,33 @@ fn transports_json(sfu: &mut Sfu) -> Value {
         let Some(t) = sfu.router.transport(tid) else {
             continue;
         };
-        let (connected, bw) = (t.is_connected(), t.bandwidth());
-        let (producers, consumers) = (t.producers(), t.consumers());
+        let (stats, bw) = (t.stats(), t.bandwidth());
+        let (connected, producers, consumers) = (t.is_connected(), t.producers(), t.consumers());
         let producers: Vec<Value> = producers
             .into_iter()
-            .filter_map(|p| sfu.router.producer(p).map(|p| producer_json(&p)))
+            .filter_map(|p| sfu.router.producer(p).map(|p| to_json(&p.stats())))
             .collect();
         let consumers: Vec<Value> = consumers
             .into_iter()
             .filter_map(|c| sfu.router.consumer(c).map(|c| consumer_json(&c)))
             .collect();
-        out.push(json!({
-            "id": tid.to_string(),
-            "session": session,
-            "connected": connected,
-            "producers": producers,
-            "consumers": consumers,
-            "bandwidth": {
-                "estimate_bps": bw.estimate_bps,
-                "allocated_bps": bw.allocated_bps,
-                "desired_bps": bw.desired_bps,
-                "sdp_cap_bps": bw.sdp_cap_bps,
-            },
-        }));
+        let mut one = to_json(&stats);
+        one["session"] = json!(session);
+        one["connected"] = json!(connected);
+        one["producers"] = Value::Array(producers);
+        one["consumers"] = Value::Array(consumers);
+        one["bandwidth"] = to_json(&bw);
+        out.push(one);
     }
     Value::Array(out)
 }
 
-fn producer_json(p: &ProducerApi<'_>) -> Value {
-    let layers: Vec<Value> = p
-        .layers()
-        .iter()
-        .map(
-            |l| json!({"rid": l.rid, "ssrc": l.ssrc, "live": l.live, "bitrate_bps": l.bitrate_bps}),
-        )
-        .collect();
-    json!({
-        "id": p.id().to_string(),
-        "kind": kind_str(p.kind()),
-        "paused": p.is_paused(),
-        "packets": p.packets_received(),
-        "keyframe_requests": p.keyframe_requests_sent(),
-        "layers": layers,
-    })
-}
-
+/// A consumer's [`manifold_sfu::ConsumerStats`] with what it consumes.
 fn consumer_json(c: &ConsumerApi<'_>) -> Value {
-    let s = c.stats();
-    let layers =
-        |l: Option<Layers>| l.map(|l| json!({"spatial": l.spatial, "temporal": l.temporal}));
-    json!({
-        "id": c.id().to_string(),
-        "producer": c.producer().to_string(),
-        "kind": kind_str(c.kind()),
-        "paused": c.is_paused(),
-        "packets": s.packets_sent,
-        "bytes": s.bytes_sent,
-        "allocated_bps": s.allocated_bps,
-        "paused_for_bandwidth": s.paused_for_bandwidth,
-        "current_layers": layers(s.current_layers),
-        "target_layers": layers(Some(s.target_layers)),
-        "preferred_layers": layers(Some(c.preferred_layers())),
-    })
-}
-
-fn kind_str(k: MediaKind) -> &'static str {
-    match k {
-        MediaKind::Audio => "audio",
-        MediaKind::Video => "video",
-    }
-}
-
-fn counts_json(c: &RouterCounts) -> Value {
-    json!({
-        "transports": c.transports,
-        "producers": c.producers,
-        "consumers": c.consumers,
-        "ufrags": c.ufrags,
-        "routes": c.routes,
-        "timers": c.timers,
-        "queued_outputs": c.queued_outputs,
-    })
-}
-
-fn stats_json(s: &RouterStats) -> Value {
-    json!({
-        "datagrams_in": s.datagrams_in,
-        "dropped_malformed": s.dropped_malformed,
-        "dropped_unknown_ufrag": s.dropped_unknown_ufrag,
-        "dropped_unknown_source": s.dropped_unknown_source,
-        "dropped_rate_limited": s.dropped_rate_limited,
-        "refused_producers": s.refused_producers,
-        "dropped_rejected": s.dropped_rejected,
-        "datagrams_routed": s.datagrams_routed,
-        "transport_errors": s.transport_errors,
-        "dropped_output": s.dropped_output,
-        "rtp_in": s.rtp_in,
-        "rtp_out": s.rtp_out,
-        "rtp_bytes_out": s.rtp_bytes_out,
-        "keyframe_requests": s.keyframe_requests,
-        "dropped_unknown_layer": s.dropped_unknown_layer,
-        "ignored_layers": s.ignored_layers,
-    })
+    let mut one = to_json(&c.stats());
+    one["id"] = json!(c.id().to_string());
+    one["producer"] = json!(c.producer().to_string());
+    one["kind"] = to_json(&c.kind());
+    one["paused"] = json!(c.is_paused());
+    one
 }

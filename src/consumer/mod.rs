@@ -54,6 +54,10 @@ pub(crate) struct Consumer {
     /// Whether its producer is spatially scalable within one stream.
     pub svc: bool,
     pub packets_sent: u64,
+    /// Keyframe requests sent to the publisher on this consumer's behalf.
+    pub keyframe_requests: u64,
+    /// The WebRTC stack's last report on its outgoing stream.
+    pub egress: crate::stats::EgressReport,
 }
 
 /// How to forward one packet.

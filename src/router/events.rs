@@ -23,6 +23,9 @@ impl Router {
                     let layer = c.current.unwrap_or(c.selector.target()).spatial;
                     (c.producer, layer)
                 });
+                if let Some(c) = consumer.and_then(|c| self.consumers.get_mut(&c)) {
+                    c.keyframe_requests += 1;
+                }
                 if let Some((pid, layer)) = target {
                     trace!(producer = %pid, layer, kind = ?req.kind, "keyframe requested by a subscriber");
                     self.request_keyframe(pid, Some(layer));
@@ -48,6 +51,17 @@ impl Router {
             }
             str0m::Event::IceConnectionStateChange(state) => {
                 debug!(?state, "ICE state changed");
+                if let Some(t) = self.transports.get_mut(&tid) {
+                    t.observed.ice = crate::stats::IceState::from_str0m(state);
+                }
+            }
+            str0m::Event::MediaIngressStats(s) => self.on_ingress_stats(tid, &s),
+            str0m::Event::MediaEgressStats(s) => {
+                let t = self.transports.get(&tid);
+                let consumer = t.and_then(|t| t.consumer_by_mid.get(&s.mid)).copied();
+                if let Some(c) = consumer.and_then(|c| self.consumers.get_mut(&c)) {
+                    c.egress.update(&s);
+                }
             }
             str0m::Event::MediaAdded(m) => self.on_media(tid, m.mid),
             str0m::Event::EgressBitrateEstimate(
@@ -59,6 +73,7 @@ impl Router {
             str0m::Event::MediaChanged(c) => self.on_media_changed(tid, c),
             str0m::Event::PeerStats(s) => {
                 if let Some(t) = self.transports.get_mut(&tid) {
+                    t.observed.rtt = s.rtt;
                     let loss = s.egress_loss_fraction;
                     (t.allocator.loss).on_stats(self.now, s.peer_bytes_tx, loss);
                 }
@@ -186,6 +201,30 @@ impl Router {
         }
         if direction.is_sending() {
             self.bind_queued(tid);
+        }
+    }
+
+    /// Keep the WebRTC stack's report on an incoming stream with its layer.
+    fn on_ingress_stats(&mut self, tid: TransportId, s: &str0m::stats::MediaIngressStats) {
+        let Some(pid) = self
+            .transports
+            .get(&tid)
+            .and_then(|t| t.producer_for_mid(s.mid))
+        else {
+            return;
+        };
+        let Some(p) = self.producers.get_mut(&pid) else {
+            return;
+        };
+        let layer = match s.rid {
+            Some(rid) => p.layers.iter_mut().find(|l| l.key.rid() == Some(rid)),
+            // One layer, or simulcast by SSRC group (the report names no
+            // SSRC): only the single-layer case can be told.
+            None if p.layers.len() == 1 => p.layers.first_mut(),
+            None => None,
+        };
+        if let Some(l) = layer {
+            l.ingress = Some(crate::stats::IngressReport::from_str0m(s));
         }
     }
 

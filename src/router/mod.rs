@@ -51,6 +51,7 @@ pub(crate) enum Timer {
 /// Counters of what the router did with its input. Every dropped datagram is
 /// counted under exactly one reason.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct RouterStats {
     /// Datagrams handed to [`Router::handle_input`].
@@ -94,6 +95,7 @@ pub struct RouterStats {
 
 /// How many objects the router holds, for checks that state is freed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct RouterCounts {
     /// Open transports.
@@ -403,6 +405,8 @@ impl Router {
             return;
         }
         self.stats.datagrams_routed += 1;
+        t.observed.packets_in += 1;
+        t.observed.bytes_in += data.len() as u64;
         match t.guarded(|rtc| rtc.handle_input(input)) {
             Some(Ok(())) => {}
             Some(Err(e)) => {

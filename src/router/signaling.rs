@@ -81,6 +81,8 @@ impl Router {
                 vp8: Default::default(),
                 svc: false,
                 packets_sent: 0,
+                keyframe_requests: 0,
+                egress: Default::default(),
             },
         );
         if let Some(p) = self.producers.get_mut(&producer) {

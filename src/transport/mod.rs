@@ -94,6 +94,20 @@ impl TransportFactory {
     }
 }
 
+/// What a transport saw, for its stats snapshot: counted as datagrams pass
+/// and copied from the WebRTC stack's events.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Observed {
+    pub ice: crate::stats::IceState,
+    pub packets_in: u64,
+    pub bytes_in: u64,
+    pub packets_out: u64,
+    pub bytes_out: u64,
+    /// (local, remote) of the latest datagram sent.
+    pub pair: Option<(SocketAddr, SocketAddr)>,
+    pub rtt: Option<Duration>,
+}
+
 /// Why a transport stopped working.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Failure {
@@ -136,6 +150,8 @@ pub(crate) struct Transport {
     pub max_incoming_bitrate: Option<u64>,
     /// Test hook: the next call into str0m panics.
     pub panic_next: bool,
+    /// Observed state and counters for [`crate::TransportStats`].
+    pub observed: Observed,
     /// The span every event about this transport is recorded in (`debug`
     /// level, field `id`).
     pub span: tracing::Span,
@@ -202,6 +218,7 @@ impl Transport {
             max_incoming_bitrate: None,
             panic_next: false,
             span: tracing::debug_span!("transport", id = %id),
+            observed: Observed::default(),
         }
     }
 
@@ -238,6 +255,7 @@ impl Transport {
             rtc_timeout,
             failure,
             panic_next,
+            observed,
             ..
         } = self;
         let drained = guard(failure, panic_next, || loop {
@@ -255,6 +273,9 @@ impl Transport {
                         continue;
                     };
                     add_route(*id, routes, (t.destination, local), demux, max_routes);
+                    observed.packets_out += 1;
+                    observed.bytes_out += t.contents.len() as u64;
+                    observed.pair = Some((local, t.destination));
                     out.push(Output::Transmit(Transmit {
                         source: local,
                         destination: t.destination,

@@ -123,12 +123,41 @@ test('/metrics, /healthz and /stats follow a WHIP publish and two WHEP views',
     const transports = stats.workers.flatMap((w) => w.transports);
     assert.deepEqual(transports.map((x) => x.session).sort(), ['publisher', 'viewer', 'viewer']);
     assert.ok(transports.every((x) => /^t[0-9]+$/.test(x.id) && x.connected), JSON.stringify(transports));
+    // Each transport's snapshot (the library's TransportStats).
+    for (const x of transports) {
+      assert.equal(x.dtls_state, 'connected');
+      assert.ok(['connected', 'completed'].includes(x.ice_state), x.ice_state);
+      assert.equal(x.selected_pair.local, `${srv.udp.host}:${srv.udp.port}`);
+      assert.match(x.selected_pair.remote, /^[0-9.]+:[0-9]+$/);
+      assert.ok(x.packets_in > 0 && x.bytes_in > x.packets_in, JSON.stringify(x));
+      assert.ok(x.packets_out > 0 && x.bytes_out > x.packets_out, JSON.stringify(x));
+    }
     const pub = transports.find((x) => x.session === 'publisher');
     assert.deepEqual(pub.producers.map((p) => p.kind).sort(), ['audio', 'video']);
-    assert.ok(pub.producers.every((p) => p.packets > 0));
+    assert.ok(pub.producers.every((p) => p.packets > 0 && p.consumers === 2), JSON.stringify(pub));
+    for (const p of pub.producers) {
+      assert.equal(p.layers.length, 1);
+      assert.ok(p.layers[0].live && p.layers[0].bitrate_bps > 0, JSON.stringify(p));
+      assert.equal(p.layers[0].packets, p.packets);
+    }
     const consumers = transports.filter((x) => x.session === 'viewer').flatMap((x) => x.consumers);
     assert.equal(consumers.length, 4);
-    assert.ok(consumers.every((c) => c.packets > 0), JSON.stringify(consumers));
+    assert.ok(consumers.every((c) => c.packets_sent > 0 && c.bytes_sent > c.packets_sent),
+      JSON.stringify(consumers));
+    assert.deepEqual(consumers.map((c) => c.kind).sort(), ['audio', 'audio', 'video', 'video']);
+    // Estimation is on: the WebRTC stack's reports fill bitrate at once and
+    // RTT once each viewer's receiver reports arrive (loss only when a
+    // report says how much was lost since the last).
+    assert.ok(consumers.every((c) => c.bitrate_bps > 0), JSON.stringify(consumers));
+    const reported = await waitFor(async () => {
+      const s = await (await fetch(`${srv.url}/stats`, { headers: srv.auth })).json();
+      const cs = s.workers.flatMap((w) => w.transports).flatMap((x) => x.consumers);
+      return cs.length === 4 && cs.every((c) => c.rtt !== null) && cs;
+    }, 20000, 'receiver reports for every consumer');
+    for (const c of reported) {
+      assert.ok(c.loss === null || c.loss < 0.01, `loss on loopback: ${JSON.stringify(c)}`);
+      assert.ok(c.rtt.secs === 0 && c.rtt.nanos < 100e6, `rtt on loopback: ${JSON.stringify(c)}`);
+    }
     assert.equal(stats.total.transports, 3);
 
     // Sessions gone: the gauges fall back, the counters keep their totals.
