@@ -178,14 +178,21 @@ impl IngressReport {
     }
 }
 
-/// What the WebRTC stack last reported about one outgoing stream, and the
-/// bitrate between its last two reports.
+/// What the WebRTC stack last reported about one outgoing stream, the
+/// bitrate between its last two reports and the loss between the
+/// subscriber's last two receiver reports.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct EgressReport {
     pub bytes: u64,
     pub at: Option<Instant>,
     pub bitrate_bps: u64,
     pub loss: Option<f32>,
+    /// The last receiver report's cumulative loss and jitter.
+    pub packets_lost: Option<u64>,
+    pub jitter: Option<u32>,
+    /// Highest sequence number and cumulative loss of the receiver report
+    /// `loss` was last measured up to.
+    rr_mark: Option<(u64, u64)>,
     pub rtt: Option<Duration>,
     pub nacks: u64,
     pub plis: u64,
@@ -204,7 +211,21 @@ impl EgressReport {
         }
         self.bytes = s.bytes;
         self.at = Some(s.timestamp);
-        self.loss = s.loss;
+        if let Some(r) = &s.remote {
+            let (seq, lost) = (*r.maximum_sequence_number, r.packets_lost);
+            match self.rr_mark {
+                // A new report: loss over the packets it covers beyond the last.
+                Some((seq0, lost0)) if seq > seq0 => {
+                    let lost_now = lost.saturating_sub(lost0).min(seq - seq0);
+                    self.loss = Some(lost_now as f32 / (seq - seq0) as f32);
+                    self.rr_mark = Some((seq, lost));
+                }
+                Some(_) => {}
+                None => self.rr_mark = Some((seq, lost)),
+            }
+            self.packets_lost = Some(lost);
+            self.jitter = Some(r.jitter);
+        }
         self.rtt = s.rtt;
         self.nacks = s.nacks;
         self.plis = s.plis;

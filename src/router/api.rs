@@ -364,8 +364,14 @@ pub struct ConsumerStats {
     pub preferred_layers: Layers,
     /// Bitrate sent between the WebRTC stack's last two reports.
     pub bitrate_bps: Option<u64>,
-    /// Share of packets the subscriber reports lost (0.0 to 1.0).
+    /// Share of packets the subscriber reports lost (0.0 to 1.0) between
+    /// its last two receiver reports.
     pub loss: Option<f32>,
+    /// Packets the subscriber reports lost since the start (its last
+    /// receiver report's cumulative count; retransmissions do not lower it).
+    pub packets_lost: Option<u64>,
+    /// Interarrival jitter the subscriber reports, in RTP timestamp units.
+    pub jitter: Option<u32>,
     /// Round-trip time to the subscriber.
     pub rtt: Option<Duration>,
     /// NACKs received from the subscriber (answered from the retransmission
@@ -450,6 +456,8 @@ impl ConsumerApi<'_> {
             preferred_layers: c.selector.preferred(),
             bitrate_bps: c.egress.at.map(|_| c.egress.bitrate_bps),
             loss: c.egress.loss,
+            packets_lost: c.egress.packets_lost,
+            jitter: c.egress.jitter,
             rtt: c.egress.rtt,
             nacks_served: c.egress.nacks,
             plis_received: c.egress.plis,
