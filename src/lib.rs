@@ -175,6 +175,7 @@ mod loss_guard;
 pub mod packet;
 mod producer;
 mod router;
+mod score;
 mod stats;
 mod transport;
 

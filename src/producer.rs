@@ -91,6 +91,8 @@ pub(crate) struct Layer {
     pub packets: u64,
     /// The WebRTC stack's last report on this layer's incoming stream.
     pub ingress: Option<crate::stats::IngressReport>,
+    /// (NACKs sent, packets received) at its previous report.
+    pub nack_mark: (u64, u64),
 }
 
 impl Layer {
@@ -106,6 +108,7 @@ impl Layer {
             scheduled: None,
             packets: 0,
             ingress: None,
+            nack_mark: (0, 0),
         }
     }
 
@@ -161,6 +164,8 @@ pub(crate) struct Producer {
     /// Spatial layers inside the stream (SVC), from the VP9 scalability
     /// structure or the Dependency Descriptor; 1 otherwise.
     pub svc_layers: u8,
+    /// Quality score (see `crate::score`).
+    pub score: crate::score::Score,
 }
 
 impl Producer {

@@ -125,6 +125,9 @@ pub struct ProducerStats {
     pub packets: u64,
     /// Consumers of it.
     pub consumers: usize,
+    /// Quality score, 0 to 10, from the loss on the way in (see
+    /// [`Event::ProducerScore`](crate::Event::ProducerScore)).
+    pub score: u8,
     /// Its layers (simulcast encodings), lowest first; one without simulcast.
     pub layers: Vec<ProducerLayerStats>,
 }
@@ -193,6 +196,8 @@ pub(crate) struct EgressReport {
     /// Highest sequence number and cumulative loss of the receiver report
     /// `loss` was last measured up to.
     rr_mark: Option<(u64, u64)>,
+    /// (NACKs received, packets sent) at the previous report.
+    nack_mark: (u64, u64),
     pub rtt: Option<Duration>,
     pub nacks: u64,
     pub plis: u64,
@@ -200,8 +205,13 @@ pub(crate) struct EgressReport {
 }
 
 impl EgressReport {
-    /// Take a new report, measuring the bitrate since the previous one.
-    pub(crate) fn update(&mut self, s: &str0m::stats::MediaEgressStats) {
+    /// Take a new report, measuring the bitrate since the previous one;
+    /// returns a loss sample for the consumer's score (see `crate::score`)
+    /// once there is a previous report.
+    pub(crate) fn update(&mut self, s: &str0m::stats::MediaEgressStats) -> Option<f32> {
+        let now = (s.nacks, s.packets);
+        let nacked = crate::score::nack_share(self.nack_mark, now);
+        self.nack_mark = now;
         if let Some(at) = self.at {
             let ms = s.timestamp.saturating_duration_since(at).as_millis() as u64;
             let bits = s.bytes.saturating_sub(self.bytes) * 8 * 1000;
@@ -230,6 +240,7 @@ impl EgressReport {
         self.nacks = s.nacks;
         self.plis = s.plis;
         self.firs = s.firs;
+        nacked.map(|n| n.max(self.loss.unwrap_or(0.0)))
     }
 }
 
@@ -289,6 +300,7 @@ impl crate::Router {
             paused: p.paused,
             packets: p.packets,
             consumers: p.consumers.len(),
+            score: p.score.value(),
             layers,
         })
     }

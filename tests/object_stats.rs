@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{LinkConfig, Sim};
-use manifold_sfu::{DtlsState, IceState, MediaKind};
+use manifold_sfu::{DtlsState, Event, IceState, MediaKind};
 
 #[test]
 fn snapshots_match_what_the_links_carried() {
@@ -151,4 +151,62 @@ fn snapshots_match_what_the_links_carried() {
     assert!(la.packets_lost.is_some_and(|n| n > 0), "{la:?}");
     assert_eq!(ca.packets_lost, Some(0), "{ca:?}");
     assert_eq!((la.nacks_served, ca.nacks_served), (0, 0));
+}
+
+#[test]
+fn scores_fall_with_loss_and_recover() {
+    let mut sim = Sim::new(32);
+    let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
+    let (_, producers) = sim.publish(publisher, false, true);
+    sim.run_for(Duration::from_millis(500));
+    let lossy = sim.add_peer("lossy", LinkConfig::default(), LinkConfig::lossy(0.05));
+    let clean = sim.add_peer("clean", LinkConfig::default(), LinkConfig::default());
+    let t_lossy = sim.subscribe(lossy, &producers);
+    let t_clean = sim.subscribe(clean, &producers);
+    let score = |sim: &mut Sim, tid| {
+        let c = sim.router.transport(tid).unwrap().consumers()[0];
+        sim.router.consumer(c).unwrap().stats().score
+    };
+    let events = |sim: &Sim, tid, from: usize| -> Vec<u8> {
+        sim.events[from..]
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::ConsumerScore {
+                    transport, score, ..
+                } if *transport == tid => Some(*score),
+                _ => None,
+            })
+            .collect()
+    };
+    sim.run_for(Duration::from_secs(10));
+    let (lossy_score, clean_score) = (score(&mut sim, t_lossy), score(&mut sim, t_clean));
+    assert_eq!(clean_score, 10);
+    // 5 % loss: about 8 of 10 (between 6 and 9 as the loss samples vary).
+    assert!((6..=9).contains(&lossy_score), "{lossy_score}");
+    let down = events(&sim, t_lossy, 0);
+    assert_eq!(down.last(), Some(&lossy_score), "{down:?}");
+    assert!(events(&sim, t_clean, 0).is_empty());
+    let p = sim.router.producer(producers[0]).unwrap().stats();
+    assert_eq!(p.score, 10, "clean uplink");
+
+    // The link heals: the score comes back to 10, and says so.
+    sim.peers[lossy].down.config.loss = 0.0;
+    let mark = sim.events.len();
+    sim.run_for(Duration::from_secs(10));
+    assert_eq!(score(&mut sim, t_lossy), 10);
+    let up = events(&sim, t_lossy, mark);
+    assert_eq!(up.last(), Some(&10), "{up:?}");
+    assert!(up.windows(2).all(|w| w[0] < w[1]), "{up:?}");
+
+    // Loss on the publisher's uplink lowers the producer's score, and with
+    // it every consumer's.
+    sim.peers[publisher].up.config.loss = 0.1;
+    sim.run_for(Duration::from_secs(10));
+    let p = sim.router.producer(producers[0]).unwrap().stats();
+    assert!(p.score < 10, "{p:?}");
+    assert!(score(&mut sim, t_clean) <= p.score);
+    assert!(sim.events.iter().any(|(_, e)| matches!(
+        e,
+        Event::ProducerScore { producer, score, .. } if *producer == producers[0] && *score == p.score
+    )));
 }

@@ -58,6 +58,10 @@ pub(crate) struct Consumer {
     pub keyframe_requests: u64,
     /// The WebRTC stack's last report on its outgoing stream.
     pub egress: crate::stats::EgressReport,
+    /// Its own quality score, before its producer's caps it.
+    pub score: crate::score::Score,
+    /// The score last reported to the host (capped).
+    pub reported_score: u8,
 }
 
 /// How to forward one packet.

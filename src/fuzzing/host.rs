@@ -497,6 +497,7 @@ impl Host {
                     "allocation of unknown {consumer}"
                 );
             }
+            Event::ProducerScore { .. } | Event::ConsumerScore { .. } => {}
             Event::ConsumerClosed {
                 consumer,
                 transport,

@@ -381,6 +381,9 @@ pub struct ConsumerStats {
     pub plis_received: u64,
     /// FIRs received from the subscriber.
     pub firs_received: u64,
+    /// Quality score, 0 to 10: loss toward its subscriber, capped by its
+    /// producer's score (see [`Event::ConsumerScore`](crate::Event::ConsumerScore)).
+    pub score: u8,
     /// Keyframe requests of its subscriber passed on to the publisher
     /// (before the publisher-side throttle merges them).
     pub plis_sent: u64,
@@ -463,6 +466,7 @@ impl ConsumerApi<'_> {
             plis_received: c.egress.plis,
             firs_received: c.egress.firs,
             plis_sent: c.keyframe_requests,
+            score: self.router.consumer_score(self.id).unwrap_or(0),
         }
     }
 

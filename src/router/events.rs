@@ -59,8 +59,11 @@ impl Router {
             str0m::Event::MediaEgressStats(s) => {
                 let t = self.transports.get(&tid);
                 let consumer = t.and_then(|t| t.consumer_by_mid.get(&s.mid)).copied();
-                if let Some(c) = consumer.and_then(|c| self.consumers.get_mut(&c)) {
-                    c.egress.update(&s);
+                let sample = consumer
+                    .and_then(|c| self.consumers.get_mut(&c))
+                    .and_then(|c| c.egress.update(&s));
+                if let (Some(cid), Some(sample)) = (consumer, sample) {
+                    self.score_consumer(cid, sample);
                 }
             }
             str0m::Event::MediaAdded(m) => self.on_media(tid, m.mid),
@@ -190,6 +193,7 @@ impl Router {
                     dd_structure: None,
                     vp8_layer_sync: false,
                     svc_layers: 1,
+                    score: Default::default(),
                 },
             );
             self.schedule(None, monitor_at, Timer::Layers(pid));
@@ -223,8 +227,15 @@ impl Router {
             None if p.layers.len() == 1 => p.layers.first_mut(),
             None => None,
         };
-        if let Some(l) = layer {
-            l.ingress = Some(crate::stats::IngressReport::from_str0m(s));
+        let Some(l) = layer else {
+            return;
+        };
+        l.ingress = Some(crate::stats::IngressReport::from_str0m(s));
+        let now = (s.nacks, s.packets);
+        let nacked = crate::score::nack_share(l.nack_mark, now);
+        l.nack_mark = now;
+        if let Some(nacked) = nacked {
+            self.score_producer(pid, nacked.max(s.loss.unwrap_or(0.0)));
         }
     }
 

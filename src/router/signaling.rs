@@ -83,6 +83,8 @@ impl Router {
                 packets_sent: 0,
                 keyframe_requests: 0,
                 egress: Default::default(),
+                score: Default::default(),
+                reported_score: 10,
             },
         );
         if let Some(p) = self.producers.get_mut(&producer) {
