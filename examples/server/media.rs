@@ -182,7 +182,7 @@ impl Sfu {
 
     /// Hand an event to the session owning its transport.
     fn dispatch(&mut self, e: Event) {
-        let Some(tid) = transport_of(&e) else {
+        let Some(tid) = e.transport() else {
             return;
         };
         match &e {
@@ -205,20 +205,6 @@ impl Sfu {
             None => debug!("event for a transport without session: {e:?}"),
         }
     }
-}
-
-/// The transport an event is about.
-fn transport_of(e: &Event) -> Option<TransportId> {
-    Some(match e {
-        Event::TransportConnected { transport }
-        | Event::TransportClosed { transport, .. }
-        | Event::RenegotiationNeeded { transport, .. }
-        | Event::ProducerAdded { transport, .. }
-        | Event::ProducerClosed { transport, .. }
-        | Event::ConsumerReady { transport, .. }
-        | Event::ConsumerClosed { transport, .. } => *transport,
-        _ => return None,
-    })
 }
 
 /// Start worker `index`'s loop on its own thread, on an already bound

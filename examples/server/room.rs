@@ -561,6 +561,18 @@ pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
             let why = format!("media session closed ({reason:?})");
             drop_member(sfu, tid, Some((&why, true)));
         }
+        Event::ConsumerScore {
+            consumer, score, ..
+        } => {
+            let Some(c) = sfu.router.consumer(consumer) else {
+                return;
+            };
+            let (p, kind) = (c.producer(), Kind::from(c.kind()));
+            if let Some(peer) = owner_name(sfu, p) {
+                let msg = ServerMsg::Quality { peer, kind, score };
+                send_to(sfu, tid, ToPeer::Msg(msg));
+            }
+        }
         _ => {}
     }
 }
