@@ -94,7 +94,13 @@ impl Router {
     /// Queue an event for the host. Every event is a state change of a
     /// transport, producer or consumer: logged at debug.
     pub(crate) fn emit(&mut self, e: Event) {
-        debug!(event = ?e);
+        match &e {
+            // The offer carries the transport's ICE password: not logged.
+            Event::RenegotiationNeeded { transport, offer } => {
+                debug!(%transport, offer_bytes = offer.len(), "renegotiation needed");
+            }
+            _ => debug!(event = ?e),
+        }
         self.out.push(crate::Output::Event(e));
     }
 
