@@ -9,6 +9,7 @@ use crate::Layers;
 ///
 /// Build it from `RouterConfig::default()` and change fields.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct RouterConfig {
     /// Where the router's randomness (ICE credentials, initial sequence
@@ -51,6 +52,7 @@ impl Default for RouterConfig {
 
 /// Which codecs the router negotiates. All on by default.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Codecs {
     /// Opus audio.
@@ -80,6 +82,7 @@ impl Default for Codecs {
 /// Limits on the router's state. Past each, a command fails with
 /// [`RouterError::Limit`](crate::RouterError) or a datagram is dropped and counted.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Limits {
     /// Transports per router.
@@ -137,6 +140,7 @@ impl Default for Limits {
 
 /// One local address a transport is reachable on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ListenInfo {
     /// The host socket's local address (what arrives as
@@ -176,6 +180,7 @@ impl ListenInfo {
 
 /// Options of [`Router::create_webrtc_transport`](crate::Router::create_webrtc_transport).
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct WebRtcTransportOptions {
     /// Local addresses (host sockets) the transport is reachable on.
@@ -205,6 +210,7 @@ impl WebRtcTransportOptions {
 
 /// Options of [`Router::consume`](crate::Router::consume).
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ConsumerOptions {
     /// Start paused: nothing is forwarded until resumed.

@@ -4,6 +4,7 @@ use crate::{ConsumerId, Layers, MediaKind, ProducerId, TransportId};
 
 /// Something the host may act on, drained through [`Output::Event`](crate::Output::Event).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum Event {
     /// ICE and DTLS completed: media can flow on this transport.
@@ -77,6 +78,26 @@ pub enum Event {
         /// Its share, or `None` when paused for bandwidth.
         bitrate: Option<u64>,
     },
+    /// A producer's quality score (0 to 10, see [`ProducerStats::score`](crate::ProducerStats))
+    /// changed.
+    ProducerScore {
+        /// The producer.
+        producer: ProducerId,
+        /// The transport it arrives on.
+        transport: TransportId,
+        /// The new score.
+        score: u8,
+    },
+    /// A consumer's quality score (0 to 10, never above its producer's; see
+    /// [`ConsumerStats::score`](crate::ConsumerStats)) changed.
+    ConsumerScore {
+        /// The consumer.
+        consumer: ConsumerId,
+        /// Its transport.
+        transport: TransportId,
+        /// The new score.
+        score: u8,
+    },
     /// A consumer is gone.
     ConsumerClosed {
         /// The consumer.
@@ -103,6 +124,8 @@ impl Event {
             | Event::ConsumerReady { transport, .. }
             | Event::ConsumerLayersChanged { transport, .. }
             | Event::ConsumerAllocationChanged { transport, .. }
+            | Event::ProducerScore { transport, .. }
+            | Event::ConsumerScore { transport, .. }
             | Event::ConsumerClosed { transport, .. } => Some(*transport),
         }
     }
@@ -113,6 +136,7 @@ impl Event {
         match self {
             Event::ProducerAdded { producer, .. }
             | Event::ProducerClosed { producer, .. }
+            | Event::ProducerScore { producer, .. }
             | Event::ConsumerClosed { producer, .. } => Some(*producer),
             _ => None,
         }
@@ -124,6 +148,7 @@ impl Event {
             Event::ConsumerReady { consumer, .. }
             | Event::ConsumerLayersChanged { consumer, .. }
             | Event::ConsumerAllocationChanged { consumer, .. }
+            | Event::ConsumerScore { consumer, .. }
             | Event::ConsumerClosed { consumer, .. } => Some(*consumer),
             _ => None,
         }
@@ -132,6 +157,8 @@ impl Event {
 
 /// Why a transport, producer or consumer closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum CloseReason {
     /// The host asked for it.

@@ -11,6 +11,14 @@ macro_rules! id_type {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(pub(crate) u64);
 
+        /// Serialized as its display form (`t1`, `p2`, `c3`), as in logs.
+        #[cfg(feature = "serde")]
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
         impl $name {
             /// The raw number behind this id, unique within one router.
             pub fn as_u64(self) -> u64 {

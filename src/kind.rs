@@ -6,6 +6,8 @@
 /// Deliberately exhaustive: RTP media is audio or video (data channels are
 /// not media tracks), and hosts match on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum MediaKind {
     /// An audio track.
     Audio,

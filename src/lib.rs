@@ -143,6 +143,28 @@
 //! receive; its crate docs carry a complete example test. It turns on this
 //! crate's feature `testkit-hooks` (off by default), a few functions that
 //! look inside the router; nothing else of it is in this crate.
+//!
+//! # Logging
+//!
+//! The router logs through [`tracing`] and leaves the subscriber to the
+//! host. Everything about one transport is recorded inside a `transport`
+//! span (debug level) whose field `id` is its [`TransportId`]. Levels:
+//!
+//! * **warn**: refusals and failures, with their reason: a limit reached
+//!   (`max_transports`, `max_consumers_per_*`, `max_producers_per_transport`,
+//!   `max_layers_per_producer`) and a transport whose WebRTC stack failed
+//!   (the error or panic message; the transport then closes with
+//!   [`CloseReason::Failed`]);
+//! * **debug**: state changes: every [`Event`] the router emits (connected,
+//!   closed and why, producers and consumers added and closed, layer and
+//!   allocation changes), ICE state changes, transports created;
+//! * **trace**: the moments worth following one by one when debugging:
+//!   keyframe requests from subscribers and to publishers, bandwidth
+//!   estimates, datagrams the WebRTC stack refused. Nothing per packet is
+//!   logged above trace.
+//!
+//! With no subscriber installed (or one filtering these levels out) the
+//! cost is a relaxed atomic load per call site.
 
 #![deny(missing_docs)]
 
@@ -160,6 +182,8 @@ mod loss_guard;
 pub mod packet;
 mod producer;
 mod router;
+mod score;
+mod stats;
 #[cfg(feature = "testkit-hooks")]
 #[doc(hidden)]
 pub mod testkit_hooks;
@@ -178,4 +202,7 @@ pub use router::api::{
     ConsumerApi, ConsumerStats, ProducerApi, ProducerLayer, TransportApi, TransportBandwidth,
 };
 pub use router::{Router, RouterCounts, RouterStats};
+pub use stats::{
+    AddressPair, DtlsState, IceState, ProducerLayerStats, ProducerStats, TransportStats,
+};
 pub use transport::crypto_provider;

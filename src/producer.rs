@@ -87,6 +87,12 @@ pub(crate) struct Layer {
     pub keyframe: KeyframeThrottle,
     /// The keyframe timer currently scheduled.
     pub scheduled: Option<Instant>,
+    /// RTP packets received on this layer.
+    pub packets: u64,
+    /// The WebRTC stack's last report on this layer's incoming stream.
+    pub ingress: Option<crate::stats::IngressReport>,
+    /// (NACKs sent, packets received) at its previous report.
+    pub nack_mark: (u64, u64),
 }
 
 impl Layer {
@@ -100,11 +106,15 @@ impl Layer {
             bitrate_bps: 0,
             keyframe: KeyframeThrottle::new(keyframe_interval),
             scheduled: None,
+            packets: 0,
+            ingress: None,
+            nack_mark: (0, 0),
         }
     }
 
     pub(crate) fn on_packet(&mut self, now: Instant, len: usize) {
         self.last_packet = Some(now);
+        self.packets += 1;
         self.bytes += (len + PACKET_OVERHEAD) as u64;
         self.window_start.get_or_insert(now);
     }
@@ -154,6 +164,8 @@ pub(crate) struct Producer {
     /// Spatial layers inside the stream (SVC), from the VP9 scalability
     /// structure or the Dependency Descriptor; 1 otherwise.
     pub svc_layers: u8,
+    /// Quality score (see `crate::score`).
+    pub score: crate::score::Score,
 }
 
 impl Producer {

@@ -17,12 +17,14 @@
 //! * `layer.rs`: the WHEP layer extension (a viewer picks its layers);
 //! * `room.rs`: the conference room's pages and WebSocket signaling;
 //! * `stats.rs`: `GET /stats`, every router's counts and counters (JSON);
+//! * `metrics.rs`: `GET /metrics` (Prometheus) and `GET /healthz`;
 //! * `signal.rs`: what clients send, parsed and checked without I/O (the
 //!   `signal` fuzz target's subject; `signal_fuzzing.rs` its invariants);
 //! * `page/`: the HTML and JavaScript served to browsers.
 
 mod layer;
 mod media;
+mod metrics;
 mod room;
 mod signal;
 mod stats;
@@ -38,6 +40,7 @@ use clap::Parser;
 use tokio::sync::watch;
 use tracing::level_filters::LevelFilter;
 use tracing::{info, warn};
+use tracing_subscriber::EnvFilter;
 
 use media::Workers;
 use signal::MAX_BODY;
@@ -70,7 +73,11 @@ struct Args {
     /// included) before it is closed; also bounds how long connecting may take.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     liveness_timeout: u64,
-    /// Log level: off, error, warn, info, debug or trace.
+    /// Log level of the server and the library: off, error, warn, info,
+    /// debug or trace (other crates log warnings and errors at most). The
+    /// `RUST_LOG` environment variable, if set, refines it with
+    /// tracing-subscriber's `EnvFilter` directives, e.g.
+    /// `RUST_LOG=manifold_sfu=debug,str0m=info`.
     #[arg(long, default_value = "info")]
     log: LevelFilter,
 }
@@ -80,6 +87,8 @@ struct Args {
 pub struct App {
     /// Commands to the routers' loops: `workers.of(name).call(...)`.
     pub workers: Workers,
+    /// Metrics the workers update (`GET /metrics`).
+    pub metrics: metrics::Metrics,
     /// The bearer token, if one is required.
     pub token: Option<Arc<str>>,
     /// Becomes `true` when the server shuts down; WebSocket sessions end.
@@ -99,9 +108,7 @@ impl App {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let filter = tracing_subscriber::filter::Targets::new()
-        .with_target("server", args.log)
-        .with_default(args.log.min(LevelFilter::WARN));
+    let filter = log_filter(args.log, std::env::var("RUST_LOG").ok().as_deref());
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     tracing_subscriber::registry()
@@ -120,6 +127,21 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// What to log: `level` for the server and the library, at most warnings
+/// for other crates, then `RUST_LOG`'s directives (which win where they
+/// overlap; unparsable ones are reported and skipped).
+fn log_filter(level: LevelFilter, rust_log: Option<&str>) -> EnvFilter {
+    let base = format!(
+        "{},server={level},manifold_sfu={level}",
+        level.min(LevelFilter::WARN)
+    );
+    let directives = match rust_log.map(str::trim) {
+        Some(extra) if !extra.is_empty() => format!("{base},{extra}"),
+        _ => base,
+    };
+    EnvFilter::builder().parse_lossy(directives)
 }
 
 /// Bind one UDP socket per worker: port, port + 1, ... (or any free ports).
@@ -155,10 +177,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         config.initial_bandwidth_bps = None;
     }
     config.liveness_timeout = Duration::from_secs(args.liveness_timeout);
+    let metrics = metrics::Metrics::default();
     let mut media = Vec::new();
     let mut threads = Vec::new();
     for (i, socket) in sockets.into_iter().enumerate() {
-        let (m, thread) = media::start(i, socket, args.announce, config.clone())?;
+        let (m, thread) = media::start(i, socket, args.announce, config.clone(), metrics.clone())?;
         media.push(m);
         threads.push(thread);
     }
@@ -176,6 +199,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let app = App {
             workers: workers.clone(),
+            metrics,
             token,
             stopping: stop_rx,
         };
@@ -183,6 +207,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .merge(whip::routes())
             .merge(room::routes())
             .merge(stats::routes())
+            .merge(metrics::routes())
             .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "no such resource\n") })
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(app.clone());

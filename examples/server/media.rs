@@ -28,7 +28,8 @@ use manifold_sfu::{
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
-use crate::udp::{self, UdpIo};
+use crate::metrics::Metrics;
+use crate::udp::{self, IoStats, UdpIo};
 use crate::{room, whip};
 
 /// Jobs waiting for the loop; past this, HTTP handlers wait (then get 503).
@@ -151,14 +152,25 @@ pub struct Sfu {
     pub streams: whip::Streams,
     /// Conference rooms.
     pub rooms: room::Rooms,
+    /// The UDP socket's counters, as of the loop's last flush.
+    pub udp: IoStats,
+    /// Metrics updated as things happen (`GET /metrics`).
+    pub metrics: Metrics,
+    /// Transports not connected yet → when their signaling request arrived.
+    joining: HashMap<TransportId, Instant>,
     stopping: bool,
 }
 
 impl Sfu {
-    /// A new transport on the server's UDP port.
-    pub fn new_transport(&mut self) -> Result<TransportId, RouterError> {
-        self.router
-            .create_webrtc_transport(Instant::now(), WebRtcTransportOptions::new([self.listen]))
+    /// A new transport on the server's UDP port, for a signaling request
+    /// that arrived at `requested` (the start of its join time).
+    pub fn new_transport(&mut self, requested: Instant) -> Result<TransportId, RouterError> {
+        let options = WebRtcTransportOptions::new([self.listen]);
+        let tid = self
+            .router
+            .create_webrtc_transport(Instant::now(), options)?;
+        self.joining.insert(tid, requested);
+        Ok(tid)
     }
 
     /// Close a transport if it is open; its `TransportClosed` event follows.
@@ -170,13 +182,22 @@ impl Sfu {
 
     /// Hand an event to the session owning its transport.
     fn dispatch(&mut self, e: Event) {
-        let Some(tid) = transport_of(&e) else {
+        let Some(tid) = e.transport() else {
             return;
         };
-        if let Event::TransportClosed { reason, .. } = &e {
-            if *reason != CloseReason::Requested {
-                info!("transport {tid} closed: {reason:?}");
+        match &e {
+            Event::TransportConnected { .. } => {
+                if let Some(requested) = self.joining.remove(&tid) {
+                    self.metrics.joined(requested);
+                }
             }
+            Event::TransportClosed { reason, .. } => {
+                self.joining.remove(&tid);
+                if *reason != CloseReason::Requested {
+                    info!("transport {tid} closed: {reason:?}");
+                }
+            }
+            _ => {}
         }
         match self.sessions.get(&tid) {
             Some(Session::Publisher(_) | Session::Viewer(_)) => whip::on_event(self, tid, e),
@@ -186,20 +207,6 @@ impl Sfu {
     }
 }
 
-/// The transport an event is about.
-fn transport_of(e: &Event) -> Option<TransportId> {
-    Some(match e {
-        Event::TransportConnected { transport }
-        | Event::TransportClosed { transport, .. }
-        | Event::RenegotiationNeeded { transport, .. }
-        | Event::ProducerAdded { transport, .. }
-        | Event::ProducerClosed { transport, .. }
-        | Event::ConsumerReady { transport, .. }
-        | Event::ConsumerClosed { transport, .. } => *transport,
-        _ => return None,
-    })
-}
-
 /// Start worker `index`'s loop on its own thread, on an already bound
 /// socket.
 pub fn start(
@@ -207,6 +214,7 @@ pub fn start(
     socket: std::net::UdpSocket,
     announce: Option<IpAddr>,
     config: RouterConfig,
+    metrics: Metrics,
 ) -> std::io::Result<(Media, JoinHandle<()>)> {
     let local = socket.local_addr()?;
     socket.set_nonblocking(true)?;
@@ -246,6 +254,9 @@ pub fn start(
                 sessions: HashMap::new(),
                 streams: Default::default(),
                 rooms: Default::default(),
+                udp: IoStats::default(),
+                metrics,
+                joining: HashMap::new(),
                 stopping: false,
             };
             run(sfu, io, local, rx).await;
@@ -268,6 +279,7 @@ async fn run(mut sfu: Sfu, mut io: UdpIo, local: SocketAddr, mut jobs: mpsc::Rec
             deadline = drain(&mut sfu, &mut io);
         }
         let backlog = io.flush();
+        sfu.udp = io.stats;
         drops.check(&io);
         if sfu.stopping {
             // Let the goodbyes (DTLS close_notify) leave.

@@ -151,6 +151,7 @@ async fn ws(
     Query(q): Query<WsQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let requested = Instant::now();
     if !app.token_ok(q.token.as_deref()) {
         return (StatusCode::UNAUTHORIZED, "missing or wrong token\n").into_response();
     }
@@ -161,17 +162,18 @@ async fn ws(
     upgrade
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| session(app, room, name, socket))
+        .on_upgrade(move |socket| session(app, room, name, socket, requested))
 }
 
 /// One participant's socket: page messages become jobs on the router's
 /// loop; what the loop sends comes back out as JSON.
-async fn session(app: App, room: String, name: String, mut socket: WebSocket) {
+/// `requested`: when the WebSocket upgrade (the join) arrived.
+async fn session(app: App, room: String, name: String, mut socket: WebSocket, requested: Instant) {
     let (tx, mut rx) = mpsc::channel(QUEUE);
     let (r, n) = (room.clone(), name.clone());
     // Every member of a room is on the same worker.
     let media = app.workers.of(&room).clone();
-    let joined = media.call(move |sfu| join(sfu, r, n, tx)).await;
+    let joined = media.call(move |sfu| join(sfu, r, n, tx, requested)).await;
     let (tid, peers) = match joined {
         Ok(Ok(j)) => j,
         Ok(Err(message)) => return refuse(socket, message).await,
@@ -425,6 +427,7 @@ fn join(
     room: String,
     name: String,
     tx: mpsc::Sender<ToPeer>,
+    requested: Instant,
 ) -> Result<(TransportId, Vec<Peer>), String> {
     let others = sfu.rooms.rooms.get(&room).cloned().unwrap_or_default();
     // A reloaded page replaces its old session at once.
@@ -439,7 +442,7 @@ fn join(
     if others.len() >= MAX_MEMBERS {
         return Err(format!("room is full ({MAX_MEMBERS} participants)"));
     }
-    let tid = sfu.new_transport().map_err(|e| e.to_string())?;
+    let tid = sfu.new_transport(requested).map_err(|e| e.to_string())?;
     let mut peers = Vec::new();
     for &o in &others {
         if let Some(Session::Member(m)) = sfu.sessions.get(&o) {
@@ -557,6 +560,18 @@ pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
         Event::TransportClosed { reason, .. } => {
             let why = format!("media session closed ({reason:?})");
             drop_member(sfu, tid, Some((&why, true)));
+        }
+        Event::ConsumerScore {
+            consumer, score, ..
+        } => {
+            let Some(c) = sfu.router.consumer(consumer) else {
+                return;
+            };
+            let (p, kind) = (c.producer(), Kind::from(c.kind()));
+            if let Some(peer) = owner_name(sfu, p) {
+                let msg = ServerMsg::Quality { peer, kind, score };
+                send_to(sfu, tid, ToPeer::Msg(msg));
+            }
         }
         _ => {}
     }

@@ -217,6 +217,9 @@ pub enum ServerMsg {
         kind: Kind,
         muted: bool,
     },
+    /// The quality score (0 to 10, the library's consumer score) of
+    /// `peer`'s `kind` track as this page receives it changed.
+    Quality { peer: String, kind: Kind, score: u8 },
     /// Something the page sent was refused.
     Error { message: String },
     /// The server ended this session (the socket closes next). `rejoin`:
@@ -463,6 +466,19 @@ mod tests {
         assert!(!ct_eq(b"secret", b"secreT"));
         assert!(!ct_eq(b"secret", b"secret2"));
         assert!(!ct_eq(b"secret", b""));
+    }
+
+    #[test]
+    fn quality_message_is_what_the_page_reads() {
+        let msg = ServerMsg::Quality {
+            peer: "bob".into(),
+            kind: Kind::Video,
+            score: 6,
+        };
+        assert_eq!(
+            serde_json::to_string(&msg).unwrap(),
+            r#"{"type":"quality","peer":"bob","kind":"video","score":6}"#
+        );
     }
 
     #[test]

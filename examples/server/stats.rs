@@ -8,9 +8,20 @@
 //!
 //! ```json
 //! {"workers":[{"worker":0,"sessions":0,"counts":{"transports":0,...},
-//!   "stats":{"datagrams_in":1234,...}}],
+//!   "stats":{"datagrams_in":1234,...},
+//!   "transports":[{"id":"t1","session":"publisher","connected":true,
+//!     "producers":[{"id":"p1","kind":"video","packets":812,...}],
+//!     "consumers":[],"bandwidth":{...}}]}],
 //!  "total":{"sessions":0,"transports":0,...}}
 //! ```
+//!
+//! `transports` lists each open transport's
+//! [`manifold_sfu::TransportStats`] with its session's kind (`publisher`,
+//! `viewer`, `member`, or `none`), `connected`, its
+//! [`manifold_sfu::TransportBandwidth`] and, in place of their counts, its
+//! producers' [`manifold_sfu::ProducerStats`] and consumers'
+//! [`manifold_sfu::ConsumerStats`] (with `id`, `producer`, `kind`). All of
+//! it is the library's own `Serialize` (feature `serde`).
 //!
 //! `counts` is [`manifold_sfu::RouterCounts`] (transports, producers,
 //! consumers, ufrags, routes, timers, queued_outputs); `stats` is
@@ -21,10 +32,10 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::Json;
-use manifold_sfu::{RouterCounts, RouterStats};
+use manifold_sfu::ConsumerApi;
 use serde_json::{json, Map, Value};
 
-use crate::media::Sfu;
+use crate::media::{Session, Sfu};
 use crate::whip::{authorize, ApiError};
 use crate::App;
 
@@ -61,39 +72,58 @@ async fn stats(State(app): State<App>, headers: HeaderMap) -> Result<Json<Value>
 fn snapshot(sfu: &mut Sfu) -> Value {
     json!({
         "sessions": sfu.sessions.len(),
-        "counts": counts_json(&sfu.router.counts()),
-        "stats": stats_json(&sfu.router.stats()),
+        "counts": to_json(&sfu.router.counts()),
+        "stats": to_json(&sfu.router.stats()),
+        "transports": transports_json(sfu),
     })
 }
 
-fn counts_json(c: &RouterCounts) -> Value {
-    json!({
-        "transports": c.transports,
-        "producers": c.producers,
-        "consumers": c.consumers,
-        "ufrags": c.ufrags,
-        "routes": c.routes,
-        "timers": c.timers,
-        "queued_outputs": c.queued_outputs,
-    })
+fn to_json(v: &impl serde::Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or_else(|e| json!({ "error": e.to_string() }))
 }
 
-fn stats_json(s: &RouterStats) -> Value {
-    json!({
-        "datagrams_in": s.datagrams_in,
-        "dropped_malformed": s.dropped_malformed,
-        "dropped_unknown_ufrag": s.dropped_unknown_ufrag,
-        "dropped_unknown_source": s.dropped_unknown_source,
-        "dropped_rate_limited": s.dropped_rate_limited,
-        "refused_producers": s.refused_producers,
-        "dropped_rejected": s.dropped_rejected,
-        "datagrams_routed": s.datagrams_routed,
-        "transport_errors": s.transport_errors,
-        "dropped_output": s.dropped_output,
-        "rtp_in": s.rtp_in,
-        "rtp_out": s.rtp_out,
-        "keyframe_requests": s.keyframe_requests,
-        "dropped_unknown_layer": s.dropped_unknown_layer,
-        "ignored_layers": s.ignored_layers,
-    })
+/// Every open transport of one worker: its [`manifold_sfu::TransportStats`]
+/// with the server's session kind, and its producers' and consumers'
+/// snapshots in place of their counts.
+fn transports_json(sfu: &mut Sfu) -> Value {
+    let mut out = Vec::new();
+    for tid in sfu.router.transport_ids() {
+        let session = match sfu.sessions.get(&tid) {
+            Some(Session::Publisher(_)) => "publisher",
+            Some(Session::Viewer(_)) => "viewer",
+            Some(Session::Member(_)) => "member",
+            None => "none",
+        };
+        let Some(t) = sfu.router.transport(tid) else {
+            continue;
+        };
+        let (stats, bw) = (t.stats(), t.bandwidth());
+        let (connected, producers, consumers) = (t.is_connected(), t.producers(), t.consumers());
+        let producers: Vec<Value> = producers
+            .into_iter()
+            .filter_map(|p| sfu.router.producer(p).map(|p| to_json(&p.stats())))
+            .collect();
+        let consumers: Vec<Value> = consumers
+            .into_iter()
+            .filter_map(|c| sfu.router.consumer(c).map(|c| consumer_json(&c)))
+            .collect();
+        let mut one = to_json(&stats);
+        one["session"] = json!(session);
+        one["connected"] = json!(connected);
+        one["producers"] = Value::Array(producers);
+        one["consumers"] = Value::Array(consumers);
+        one["bandwidth"] = to_json(&bw);
+        out.push(one);
+    }
+    Value::Array(out)
+}
+
+/// A consumer's [`manifold_sfu::ConsumerStats`] with what it consumes.
+fn consumer_json(c: &ConsumerApi<'_>) -> Value {
+    let mut one = to_json(&c.stats());
+    one["id"] = json!(c.id().to_string());
+    one["producer"] = json!(c.producer().to_string());
+    one["kind"] = to_json(&c.kind());
+    one["paused"] = json!(c.is_paused());
+    one
 }

@@ -198,8 +198,9 @@ async fn publish(
     open(app, stream, &headers, &body, "whip", start_publisher).await
 }
 
-/// Starts a publisher or viewer session on the loop: (session id, SDP answer).
-type StartSession = fn(&mut Sfu, String, &str) -> Result<(String, String), ApiError>;
+/// Starts a publisher or viewer session on the loop for a request that
+/// arrived at the given time: (session id, SDP answer).
+type StartSession = fn(&mut Sfu, String, &str, Instant) -> Result<(String, String), ApiError>;
 
 /// A WHIP or WHEP POST: check it, start the session on the stream's worker
 /// and answer 201 with the session's resource.
@@ -211,6 +212,7 @@ async fn open(
     kind: &'static str,
     start: StartSession,
 ) -> Result<Response, ApiError> {
+    let requested = Instant::now();
     if !valid_name(&stream) {
         return Err(err(StatusCode::BAD_REQUEST, "bad stream name"));
     }
@@ -219,7 +221,7 @@ async fn open(
     let (session, answer) = app
         .workers
         .of(&stream)
-        .call(move |sfu| start(sfu, name, &offer))
+        .call(move |sfu| start(sfu, name, &offer, requested))
         .await??;
     let role = if kind == "whip" {
         "publisher"
@@ -234,6 +236,7 @@ fn start_publisher(
     sfu: &mut Sfu,
     stream: String,
     offer: &str,
+    requested: Instant,
 ) -> Result<(String, String), ApiError> {
     if sfu.streams.by_name.contains_key(&stream) {
         return Err(err(
@@ -241,7 +244,7 @@ fn start_publisher(
             "the stream already has a publisher",
         ));
     }
-    let tid = sfu.new_transport()?;
+    let tid = sfu.new_transport(requested)?;
     let answer = answer_offer(sfu, tid, offer)?;
     let tracks = sfu.router.transport(tid).map(|t| t.producers().len());
     if tracks.unwrap_or(0) == 0 {
@@ -286,13 +289,18 @@ async fn view(
     open(app, stream, &headers, &body, "whep", start_viewer).await
 }
 
-fn start_viewer(sfu: &mut Sfu, stream: String, offer: &str) -> Result<(String, String), ApiError> {
+fn start_viewer(
+    sfu: &mut Sfu,
+    stream: String,
+    offer: &str,
+    requested: Instant,
+) -> Result<(String, String), ApiError> {
     if !sfu.streams.by_name.contains_key(&stream) {
         return Err(err(StatusCode::NOT_FOUND, "nobody publishes this stream"));
     }
     let publisher = sfu.streams.by_name.get(&stream).map(|s| s.publisher);
     let producers = publisher.and_then(|p| sfu.router.transport(p).map(|t| t.producers()));
-    let tid = sfu.new_transport()?;
+    let tid = sfu.new_transport(requested)?;
     let answer = answer_offer(sfu, tid, offer)?;
     consume(sfu, tid, &producers.unwrap_or_default());
     let id = new_session_id();

@@ -13,6 +13,7 @@
 /// `a=simulcast` (Chromium's `q;h;f` → 0, 1, 2) or, without rids, in
 /// `a=ssrc-group:SIM`; for SVC it is the spatial id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Layers {
     /// Spatial layer or simulcast encoding.
     pub spatial: u8,

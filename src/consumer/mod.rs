@@ -54,6 +54,14 @@ pub(crate) struct Consumer {
     /// Whether its producer is spatially scalable within one stream.
     pub svc: bool,
     pub packets_sent: u64,
+    /// Keyframe requests sent to the publisher on this consumer's behalf.
+    pub keyframe_requests: u64,
+    /// The WebRTC stack's last report on its outgoing stream.
+    pub egress: crate::stats::EgressReport,
+    /// Its own quality score, before its producer's caps it.
+    pub score: crate::score::Score,
+    /// The score last reported to the host (capped).
+    pub reported_score: u8,
 }
 
 /// How to forward one packet.

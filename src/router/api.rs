@@ -8,7 +8,7 @@
 //! first brings its clock (and any timers that fell due) up to it, so a
 //! command never acts on the time of the router's last input.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::MediaKind;
 
@@ -128,6 +128,15 @@ impl TransportApi<'_> {
         }
     }
 
+    /// A snapshot of its state and counters.
+    pub fn stats(&self) -> crate::TransportStats {
+        // A view exists only while its transport does (a command on it
+        // that closed it consumed the view).
+        self.router
+            .transport_stats(self.id)
+            .expect("a transport view outlives its transport")
+    }
+
     /// Close the transport with its producers and consumers.
     pub fn close(self, now: Instant) {
         self.router.advance(now);
@@ -237,6 +246,13 @@ impl ProducerApi<'_> {
             .collect()
     }
 
+    /// A snapshot of it and its layers.
+    pub fn stats(&self) -> crate::ProducerStats {
+        self.router
+            .producer_stats(self.id)
+            .expect("a producer view outlives its producer")
+    }
+
     /// Stop forwarding to every consumer (a muted sender costs nobody bandwidth).
     pub fn pause(&mut self, now: Instant) {
         self.router.advance(now);
@@ -283,6 +299,7 @@ impl ProducerApi<'_> {
 
 /// One layer of a producer, as reported by [`ProducerApi::layers`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ProducerLayer {
     /// The simulcast rid, if any.
@@ -298,6 +315,7 @@ pub struct ProducerLayer {
 
 /// Bandwidth of one transport, from [`TransportApi::bandwidth`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct TransportBandwidth {
     /// Latest send-side estimate toward this client.
@@ -310,8 +328,11 @@ pub struct TransportBandwidth {
     pub sdp_cap_bps: Option<u64>,
 }
 
-/// One consumer's counters, from [`ConsumerApi::stats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One consumer's counters, from [`ConsumerApi::stats`]. Figures from the
+/// WebRTC stack's periodic reports are `None` until the first one (every
+/// 250 ms while bandwidth estimation is on).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ConsumerStats {
     /// RTP packets forwarded.
@@ -330,6 +351,33 @@ pub struct ConsumerStats {
     pub target_layers: Layers,
     /// Bandwidth priority.
     pub priority: u8,
+    /// Layers the host prefers.
+    pub preferred_layers: Layers,
+    /// Bitrate sent between the WebRTC stack's last two reports.
+    pub bitrate_bps: Option<u64>,
+    /// Share of packets the subscriber reports lost (0.0 to 1.0) between
+    /// its last two receiver reports.
+    pub loss: Option<f32>,
+    /// Packets the subscriber reports lost since the start (its last
+    /// receiver report's cumulative count; retransmissions do not lower it).
+    pub packets_lost: Option<u64>,
+    /// Interarrival jitter the subscriber reports, in RTP timestamp units.
+    pub jitter: Option<u32>,
+    /// Round-trip time to the subscriber.
+    pub rtt: Option<Duration>,
+    /// NACKs received from the subscriber (answered from the retransmission
+    /// cache while the packet is still in it).
+    pub nacks_served: u64,
+    /// PLIs received from the subscriber.
+    pub plis_received: u64,
+    /// FIRs received from the subscriber.
+    pub firs_received: u64,
+    /// Quality score, 0 to 10: loss toward its subscriber, capped by its
+    /// producer's score (see [`Event::ConsumerScore`](crate::Event::ConsumerScore)).
+    pub score: u8,
+    /// Keyframe requests of its subscriber passed on to the publisher
+    /// (before the publisher-side throttle merges them).
+    pub plis_sent: u64,
 }
 
 /// Commands for one consumer. See [`Router::consumer`].
@@ -399,6 +447,17 @@ impl ConsumerApi<'_> {
             current_layers: c.current,
             target_layers: c.selector.target(),
             priority: c.priority,
+            preferred_layers: c.selector.preferred(),
+            bitrate_bps: c.egress.at.map(|_| c.egress.bitrate_bps),
+            loss: c.egress.loss,
+            packets_lost: c.egress.packets_lost,
+            jitter: c.egress.jitter,
+            rtt: c.egress.rtt,
+            nacks_served: c.egress.nacks,
+            plis_received: c.egress.plis,
+            firs_received: c.egress.firs,
+            plis_sent: c.keyframe_requests,
+            score: self.router.consumer_score(self.id).unwrap_or(0),
         }
     }
 

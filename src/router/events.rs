@@ -7,6 +7,7 @@ use str0m::media::{MediaChanged, Mid, Rid, Rids};
 use super::{Router, Timer};
 use crate::producer::{Layer, LayerKey, Producer, LAYER_CHECK};
 use crate::{CloseReason, Event, ProducerId, TransportId};
+use tracing::{debug, trace, warn};
 
 impl Router {
     pub(super) fn on_rtc_event(&mut self, tid: TransportId, e: str0m::Event) {
@@ -22,7 +23,11 @@ impl Router {
                     let layer = c.current.unwrap_or(c.selector.target()).spatial;
                     (c.producer, layer)
                 });
+                if let Some(c) = consumer.and_then(|c| self.consumers.get_mut(&c)) {
+                    c.keyframe_requests += 1;
+                }
                 if let Some((pid, layer)) = target {
+                    trace!(producer = %pid, layer, kind = ?req.kind, "keyframe requested by a subscriber");
                     self.request_keyframe(pid, Some(layer));
                 }
             }
@@ -44,13 +49,34 @@ impl Router {
                     self.try_offer(tid);
                 }
             }
+            str0m::Event::IceConnectionStateChange(state) => {
+                debug!(?state, "ICE state changed");
+                if let Some(t) = self.transports.get_mut(&tid) {
+                    t.observed.ice = crate::stats::IceState::from_str0m(state);
+                }
+            }
+            str0m::Event::MediaIngressStats(s) => self.on_ingress_stats(tid, &s),
+            str0m::Event::MediaEgressStats(s) => {
+                let t = self.transports.get(&tid);
+                let consumer = t.and_then(|t| t.consumer_by_mid.get(&s.mid)).copied();
+                let sample = consumer
+                    .and_then(|c| self.consumers.get_mut(&c))
+                    .and_then(|c| c.egress.update(&s));
+                if let (Some(cid), Some(sample)) = (consumer, sample) {
+                    self.score_consumer(cid, sample);
+                }
+            }
             str0m::Event::MediaAdded(m) => self.on_media(tid, m.mid),
             str0m::Event::EgressBitrateEstimate(
                 BweKind::Twcc { estimate, .. } | BweKind::Remb { estimate, .. },
-            ) => self.on_estimate(tid, estimate.as_u64()),
+            ) => {
+                trace!(estimate_bps = estimate.as_u64(), "bandwidth estimate");
+                self.on_estimate(tid, estimate.as_u64());
+            }
             str0m::Event::MediaChanged(c) => self.on_media_changed(tid, c),
             str0m::Event::PeerStats(s) => {
                 if let Some(t) = self.transports.get_mut(&tid) {
+                    t.observed.rtt = s.rtt;
                     let loss = s.egress_loss_fraction;
                     (t.allocator.loss).on_stats(self.now, s.peer_bytes_tx, loss);
                 }
@@ -65,7 +91,16 @@ impl Router {
         }
     }
 
+    /// Queue an event for the host. Every event is a state change of a
+    /// transport, producer or consumer: logged at debug.
     pub(crate) fn emit(&mut self, e: Event) {
+        match &e {
+            // The offer carries the transport's ICE password: not logged.
+            Event::RenegotiationNeeded { transport, offer } => {
+                debug!(%transport, offer_bytes = offer.len(), "renegotiation needed");
+            }
+            _ => debug!(event = ?e),
+        }
         self.out.push(crate::Output::Event(e));
     }
 
@@ -99,6 +134,11 @@ impl Router {
         if direction.is_receiving() {
             let limits = &self.config.limits;
             if t.producers.len() >= limits.max_producers_per_transport {
+                warn!(
+                    %mid,
+                    max = limits.max_producers_per_transport,
+                    "producer refused: max_producers_per_transport reached"
+                );
                 self.stats.refused_producers += 1;
                 return;
             }
@@ -110,10 +150,16 @@ impl Router {
                 .find(|s| s.mid == mid && kind.is_video())
                 .cloned();
             let keys: SmallVec<[LayerKey; 4]> = if !rids.is_empty() {
+                if rids.len() > max {
+                    warn!(%mid, rids = rids.len(), max, "simulcast layers past max_layers_per_producer ignored");
+                }
                 self.stats.ignored_layers += rids.len().saturating_sub(max) as u64;
                 rids.iter().take(max).map(|r| LayerKey::Rid(*r)).collect()
             } else if let Some(sim) = sim {
                 // Simulcast by SSRC group: same layers, keyed by SSRC.
+                if sim.ignored > 0 {
+                    warn!(%mid, ignored = sim.ignored, max, "simulcast SSRCs past max_layers_per_producer ignored");
+                }
                 self.stats.ignored_layers += sim.ignored as u64;
                 t.guarded(|rtc| {
                     let mut api = rtc.direct_api();
@@ -153,6 +199,7 @@ impl Router {
                     dd_structure: None,
                     vp8_layer_sync: false,
                     svc_layers: 1,
+                    score: Default::default(),
                 },
             );
             self.schedule(None, monitor_at, Timer::Layers(pid));
@@ -164,6 +211,37 @@ impl Router {
         }
         if direction.is_sending() {
             self.bind_queued(tid);
+        }
+    }
+
+    /// Keep the WebRTC stack's report on an incoming stream with its layer.
+    fn on_ingress_stats(&mut self, tid: TransportId, s: &str0m::stats::MediaIngressStats) {
+        let Some(pid) = self
+            .transports
+            .get(&tid)
+            .and_then(|t| t.producer_for_mid(s.mid))
+        else {
+            return;
+        };
+        let Some(p) = self.producers.get_mut(&pid) else {
+            return;
+        };
+        let layer = match s.rid {
+            Some(rid) => p.layers.iter_mut().find(|l| l.key.rid() == Some(rid)),
+            // One layer, or simulcast by SSRC group (the report names no
+            // SSRC): only the single-layer case can be told.
+            None if p.layers.len() == 1 => p.layers.first_mut(),
+            None => None,
+        };
+        let Some(l) = layer else {
+            return;
+        };
+        l.ingress = Some(crate::stats::IngressReport::from_str0m(s));
+        let now = (s.nacks, s.packets);
+        let nacked = crate::score::nack_share(l.nack_mark, now);
+        l.nack_mark = now;
+        if let Some(nacked) = nacked {
+            self.score_producer(pid, nacked.max(s.loss.unwrap_or(0.0)));
         }
     }
 

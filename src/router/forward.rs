@@ -18,6 +18,7 @@ use crate::packet::{is_keyframe, CodecKind, DependencyDescriptor, Vp8Descriptor,
 use crate::producer::{codec_kind, codecs_compatible, Layer};
 use crate::Event;
 use crate::{ProducerId, TransportId};
+use tracing::trace;
 
 /// Most payload types remembered per producer and per consumer.
 const MAX_PT_ENTRIES: usize = 4;
@@ -230,6 +231,7 @@ impl Router {
                 }
             });
             self.stats.rtp_out += 1;
+            self.stats.rtp_bytes_out += pkt.payload.len() as u64;
             c.bytes_sent += pkt.payload.len() as u64;
             let mut drain = |st: &mut crate::transport::Transport| {
                 drain_into(
@@ -333,6 +335,7 @@ impl Router {
             }
         });
         self.stats.keyframe_requests += 1;
+        trace!(producer = %pid, layer, "keyframe request (PLI) sent to the publisher");
         let tid = p.transport;
         self.drain_transport(tid);
     }

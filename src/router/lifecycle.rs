@@ -75,6 +75,8 @@ impl Router {
         let Some(t) = self.transports.get(&tid) else {
             return;
         };
+        let span = t.span.clone();
+        let _span = span.enter();
         let consumers = t.consumers.clone();
         let producers = t.producers.clone();
         for cid in consumers {

@@ -19,6 +19,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::IceCreds;
+use tracing::{debug, trace, warn};
 
 use crate::config::{RouterConfig, WebRtcTransportOptions};
 use crate::consumer::Consumer;
@@ -50,6 +51,7 @@ pub(crate) enum Timer {
 /// Counters of what the router did with its input. Every dropped datagram is
 /// counted under exactly one reason.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct RouterStats {
     /// Datagrams handed to [`Router::handle_input`].
@@ -77,6 +79,9 @@ pub struct RouterStats {
     pub rtp_in: u64,
     /// RTP packets written to consumers.
     pub rtp_out: u64,
+    /// Payload bytes of the RTP packets counted in `rtp_out` (headers,
+    /// SRTP and retransmissions not included).
+    pub rtp_bytes_out: u64,
     /// Keyframe requests sent to publishers.
     pub keyframe_requests: u64,
     /// RTP packets (counted in `rtp_in`) dropped because they belong to no
@@ -90,6 +95,7 @@ pub struct RouterStats {
 
 /// How many objects the router holds, for checks that state is freed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct RouterCounts {
     /// Open transports.
@@ -289,6 +295,7 @@ impl Router {
         self.catch_up(now);
         let max = self.config.limits.max_transports;
         if self.transports.len() >= max {
+            warn!(max, "transport refused: max_transports reached");
             return Err(RouterError::Limit {
                 what: "max_transports",
                 max,
@@ -309,6 +316,7 @@ impl Router {
             self.now,
         );
         self.demux.add_ufrag(&creds.ufrag, id);
+        t.span.in_scope(|| debug!("transport created"));
         let mut t = t;
         t.max_incoming_bitrate = max_incoming;
         self.transports.insert(id, t);
@@ -368,6 +376,8 @@ impl Router {
             self.stats.dropped_unknown_source += 1;
             return;
         };
+        let span = t.span.clone();
+        let _span = span.enter();
         let authenticated = t.routes.contains(&route);
         if !authenticated && !self.stun_limit.allow(source.ip(), now) {
             self.stats.dropped_rate_limited += 1;
@@ -396,9 +406,14 @@ impl Router {
             return;
         }
         self.stats.datagrams_routed += 1;
+        t.observed.packets_in += 1;
+        t.observed.bytes_in += data.len() as u64;
         match t.guarded(|rtc| rtc.handle_input(input)) {
             Some(Ok(())) => {}
-            Some(Err(_)) => self.stats.transport_errors += 1,
+            Some(Err(e)) => {
+                trace!(error = %e, "datagram refused by the WebRTC stack");
+                self.stats.transport_errors += 1;
+            }
             None => {}
         }
         self.drain_transport(tid);
@@ -438,6 +453,8 @@ impl Router {
             return;
         };
         t.scheduled = None;
+        let span = t.span.clone();
+        let _span = span.enter();
         if now >= t.liveness_deadline(&self.config) {
             self.close_transport(tid, crate::CloseReason::LivenessTimeout);
             return;
@@ -471,19 +488,33 @@ impl Router {
     pub(crate) fn process_work(&mut self) {
         loop {
             while let Some((tid, e)) = self.work.pop_front() {
+                let span = self.transport_span(tid);
+                let _span = span.enter();
                 self.on_rtc_event(tid, e);
             }
             let Some(tid) = self.failed.pop() else {
                 break;
             };
-            if self.transports.contains_key(&tid) {
-                let reason = match self.transports.get(&tid).and_then(|t| t.failure) {
+            if let Some(t) = self.transports.get(&tid) {
+                let reason = match &t.failure {
                     Some(crate::transport::Failure::PeerClosed) => crate::CloseReason::PeerClosed,
-                    _ => crate::CloseReason::Failed,
+                    Some(crate::transport::Failure::Internal(why)) => {
+                        let _span = t.span.enter();
+                        warn!(reason = %why, "transport failed; closing it");
+                        crate::CloseReason::Failed
+                    }
+                    None => crate::CloseReason::Failed,
                 };
                 self.close_transport(tid, reason);
             }
         }
+    }
+
+    /// The span of a transport's events (disabled if it is gone).
+    pub(crate) fn transport_span(&self, tid: TransportId) -> tracing::Span {
+        self.transports
+            .get(&tid)
+            .map_or_else(tracing::Span::none, |t| t.span.clone())
     }
 
     pub(crate) fn schedule(&mut self, old: Option<Instant>, new: Option<Instant>, timer: Timer) {

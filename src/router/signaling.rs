@@ -9,6 +9,7 @@ use crate::error::{RouterError, SignalingError};
 use crate::transport::negotiation::{sdp_video_bandwidth, Change};
 use crate::transport::ssrc_group;
 use crate::{ConsumerId, Event, ProducerId, TransportId};
+use tracing::warn;
 
 impl Router {
     /// Consume `producer` on `transport`: a new outgoing track for that
@@ -36,12 +37,16 @@ impl Router {
             return Err(RouterError::SelfConsume);
         }
         if t.consumers.len() >= limits.max_consumers_per_transport {
+            let max = limits.max_consumers_per_transport;
+            warn!(%transport, %producer, max, "consumer refused: max_consumers_per_transport reached");
             return Err(RouterError::Limit {
                 what: "max_consumers_per_transport",
                 max: limits.max_consumers_per_transport,
             });
         }
         if p.consumers.len() >= limits.max_consumers_per_producer {
+            let max = limits.max_consumers_per_producer;
+            warn!(%transport, %producer, max, "consumer refused: max_consumers_per_producer reached");
             return Err(RouterError::Limit {
                 what: "max_consumers_per_producer",
                 max: limits.max_consumers_per_producer,
@@ -76,6 +81,10 @@ impl Router {
                 vp8: Default::default(),
                 svc: false,
                 packets_sent: 0,
+                keyframe_requests: 0,
+                egress: Default::default(),
+                score: Default::default(),
+                reported_score: 10,
             },
         );
         if let Some(p) = self.producers.get_mut(&producer) {

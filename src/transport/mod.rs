@@ -95,11 +95,25 @@ impl TransportFactory {
     }
 }
 
+/// What a transport saw, for its stats snapshot: counted as datagrams pass
+/// and copied from the WebRTC stack's events.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Observed {
+    pub ice: crate::stats::IceState,
+    pub packets_in: u64,
+    pub bytes_in: u64,
+    pub packets_out: u64,
+    pub bytes_out: u64,
+    /// (local, remote) of the latest datagram sent.
+    pub pair: Option<(SocketAddr, SocketAddr)>,
+    pub rtt: Option<Duration>,
+}
+
 /// Why a transport stopped working.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Failure {
-    /// str0m returned an error or panicked.
-    Internal,
+    /// str0m returned an error or panicked: what it said.
+    Internal(String),
     /// The peer closed DTLS.
     PeerClosed,
 }
@@ -139,6 +153,11 @@ pub(crate) struct Transport {
     /// into str0m panics.
     #[cfg(feature = "testkit-hooks")]
     pub panic_next: bool,
+    /// Observed state and counters for [`crate::TransportStats`].
+    pub observed: Observed,
+    /// The span every event about this transport is recorded in (`debug`
+    /// level, field `id`).
+    pub span: tracing::Span,
 }
 
 impl Transport {
@@ -202,6 +221,8 @@ impl Transport {
             max_incoming_bitrate: None,
             #[cfg(feature = "testkit-hooks")]
             panic_next: false,
+            span: tracing::debug_span!("transport", id = %id),
+            observed: Observed::default(),
         }
     }
 
@@ -239,13 +260,14 @@ impl Transport {
             routes,
             rtc_timeout,
             failure,
+            observed,
             ..
         } = self;
         let drained = guard(failure, inject, || loop {
             match rtc.poll_output() {
                 Ok(str0m::Output::Timeout(t)) => {
                     *rtc_timeout = t;
-                    return true;
+                    return Ok(());
                 }
                 Ok(str0m::Output::Transmit(t)) => {
                     let Some(local) = listen
@@ -256,6 +278,9 @@ impl Transport {
                         continue;
                     };
                     add_route(*id, routes, (t.destination, local), demux, max_routes);
+                    observed.packets_out += 1;
+                    observed.bytes_out += t.contents.len() as u64;
+                    observed.pair = Some((local, t.destination));
                     out.push(Output::Transmit(Transmit {
                         source: local,
                         destination: t.destination,
@@ -263,11 +288,11 @@ impl Transport {
                     }));
                 }
                 Ok(str0m::Output::Event(e)) => events.push(e),
-                Err(_) => return false,
+                Err(e) => return Err(e.to_string()),
             }
         });
-        if drained == Some(false) {
-            self.failure = Some(Failure::Internal);
+        if let Some(Err(e)) = drained {
+            self.failure = Some(Failure::Internal(e));
         }
     }
 
@@ -312,8 +337,13 @@ fn guard<R>(failure: &mut Option<Failure>, inject: bool, f: impl FnOnce() -> R) 
     }));
     match result {
         Ok(r) => Some(r),
-        Err(_) => {
-            *failure = Some(Failure::Internal);
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without message".into());
+            *failure = Some(Failure::Internal(format!("panic: {what}")));
             None
         }
     }

@@ -164,6 +164,12 @@ function showFlags(peer) {
   const f = [];
   if (t.muted.audio) f.push('mic off');
   if (t.muted.video) f.push('camera off');
+  // The server's quality score (0-10) of what this page receives; a hint
+  // only when below 8 (about 5 % loss or worse).
+  for (const kind of ['video', 'audio']) {
+    const q = t.quality && t.quality[kind];
+    if (q !== undefined && q < 8) f.push(`weak ${kind} (${q}/10)`);
+  }
   t.flags.textContent = f.join(' · ');
 }
 
@@ -248,6 +254,15 @@ async function onMessage(cur, m) {
     case 'muted': {
       const t = tiles.get(m.peer);
       if (t) { t.muted[m.kind] = m.muted; showFlags(m.peer); }
+      break;
+    }
+    case 'quality': {
+      const t = tiles.get(m.peer);
+      if (t) {
+        t.quality = { ...t.quality, [m.kind]: m.score };
+        t.el.dataset[`${m.kind}Score`] = String(m.score);
+        showFlags(m.peer);
+      }
       break;
     }
     case 'closed':

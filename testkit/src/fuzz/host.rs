@@ -490,6 +490,7 @@ impl Host {
                     "allocation of unknown {consumer}"
                 );
             }
+            Event::ProducerScore { .. } | Event::ConsumerScore { .. } => {}
             Event::ConsumerClosed {
                 consumer,
                 transport,

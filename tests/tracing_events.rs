@@ -1,0 +1,147 @@
+//! What the router logs through `tracing`: a failure keeps its reason (at
+//! warn, inside the transport's span), refusals say which limit, and state
+//! changes are debug events.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use manifold_sfu::{
+    CloseReason, Event, Input, ListenInfo, Output, Router, RouterConfig, RouterError,
+    WebRtcTransportOptions,
+};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Everything the subscriber wrote, shared with the test.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+/// Run `f` with a subscriber recording `level` and above; returns its output.
+fn capture(level: tracing::Level, f: impl FnOnce()) -> String {
+    let out = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_ansi(false)
+        .with_writer(out.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    out.text()
+}
+
+fn options() -> WebRtcTransportOptions {
+    let addr: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    WebRtcTransportOptions::new([ListenInfo::new(addr)])
+}
+
+fn drain(router: &mut Router) -> Vec<Event> {
+    let mut events = Vec::new();
+    loop {
+        match router.poll_output() {
+            Output::Event(e) => events.push(e),
+            Output::Timeout(_) => return events,
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn a_failed_transport_logs_its_reason_in_its_span() {
+    let mut config = RouterConfig::default();
+    config.seed = Some(1);
+    let now = Instant::now();
+    let mut router = Router::new(config, now);
+    let mut events = Vec::new();
+    let log = capture(tracing::Level::DEBUG, || {
+        let t = router.create_webrtc_transport(now, options()).unwrap();
+        drain(&mut router);
+        manifold_sfu::testkit_hooks::inject_panic(&mut router, t);
+        router.handle_input(Input::Timeout(now + Duration::from_secs(1)));
+        events = drain(&mut router);
+    });
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            Event::TransportClosed {
+                reason: CloseReason::Failed,
+                ..
+            }
+        )),
+        "{events:?}"
+    );
+    let warn = log
+        .lines()
+        .find(|l| l.contains("WARN"))
+        .unwrap_or_else(|| panic!("no warning in\n{log}"));
+    assert!(warn.contains("transport{id=t1}"), "{warn}");
+    assert!(warn.contains("transport failed"), "{warn}");
+    assert!(
+        warn.contains("reason=panic: injected transport panic"),
+        "{warn}"
+    );
+    // State changes are debug events: created, then closed with its reason.
+    let debug: Vec<&str> = log.lines().filter(|l| l.contains("DEBUG")).collect();
+    assert!(
+        debug.iter().any(|l| l.contains("transport created")),
+        "{log}"
+    );
+    assert!(
+        debug
+            .iter()
+            .any(|l| l.contains("TransportClosed") && l.contains("Failed")),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_refusal_says_which_limit_at_warn_and_info_stays_quiet() {
+    let mut config = RouterConfig::default();
+    config.seed = Some(2);
+    config.limits.max_transports = 1;
+    let now = Instant::now();
+    let mut router = Router::new(config, now);
+    let mut second = None;
+    let log = capture(tracing::Level::INFO, || {
+        router.create_webrtc_transport(now, options()).unwrap();
+        second = Some(router.create_webrtc_transport(now, options()));
+        drain(&mut router);
+    });
+    assert!(matches!(
+        second,
+        Some(Err(RouterError::Limit {
+            what: "max_transports",
+            max: 1
+        }))
+    ));
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 1, "only the refusal is above debug:\n{log}");
+    assert!(lines[0].contains("WARN"), "{log}");
+    assert!(
+        lines[0].contains("transport refused: max_transports reached"),
+        "{log}"
+    );
+    assert!(lines[0].contains("max=1"), "{log}");
+}
