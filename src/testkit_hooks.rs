@@ -26,6 +26,14 @@ pub fn enable_sdp_memo() {
     sdp_memo::enable();
 }
 
+/// Whether every transport refuses `sdp` on its text alone, before reading
+/// any state of its own: over the size or m-line limits, or not parseable
+/// by str0m. With the memo on, a text just offered is not parsed again.
+pub fn sdp_refused_as_text(sdp: &str, limits: &crate::Limits) -> bool {
+    use crate::transport::negotiation::{check_sdp, one_bandwidth_line};
+    check_sdp(sdp, limits).is_err() || sdp_memo::offer(&one_bandwidth_line(sdp)).is_err()
+}
+
 /// The next call into transport `t`'s WebRTC stack panics, to prove that a
 /// panic closes only that transport. Returns whether `t` is open.
 pub fn inject_panic(router: &mut Router, t: TransportId) -> bool {

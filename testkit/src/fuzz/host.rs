@@ -20,7 +20,7 @@ pub fn small_config() -> RouterConfig {
     // Field by field: the config structs are `#[non_exhaustive]`.
     let mut config = RouterConfig::default();
     config.seed = Some(0x00f0_220f);
-    config.liveness_timeout = Duration::from_secs(5);
+    config.liveness_timeout = Duration::from_secs(2);
     let l = &mut config.limits;
     l.max_transports = 8;
     l.max_producers_per_transport = 4;

@@ -8,7 +8,8 @@ use manifold_sfu::ConsumerOptions;
 
 /// The SDP as an offer to a fresh transport, as an answer to a fresh
 /// transport (no offer of ours is pending), and as a renegotiation on a
-/// publisher and on a subscriber of it. Each call returns an answer or an
+/// publisher and on a subscriber of it (unless the text alone is refused:
+/// too large, or unparseable). Each call returns an answer or an
 /// error, never panics; an error leaves the router's counts unchanged
 /// ([`Host::offer`], [`Host::answer`]); closing everything afterwards
 /// leaves nothing behind.
@@ -24,6 +25,14 @@ pub fn check_sdp(data: &[u8]) {
         !host.answer(fresh, &sdp),
         "answer accepted without an offer"
     );
+
+    // A text refused on its own (too large, or one str0m cannot parse) is
+    // refused the same way, before any state is read, by every transport:
+    // the renegotiations below would replay one input-independent run.
+    if manifold_sfu::testkit_hooks::sdp_refused_as_text(&sdp, &host.router.config().limits) {
+        host.close_all_and_check_empty();
+        return;
+    }
 
     let publisher = host.create_transport(1).expect("transport");
     host.offer(publisher, CHROMIUM_SENDRECV)
