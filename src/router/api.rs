@@ -134,7 +134,7 @@ impl TransportApi<'_> {
         // that closed it consumed the view).
         self.router
             .transport_stats(self.id)
-            .expect("a transport view outlives its transport")
+            .expect("a transport view never outlives its transport")
     }
 
     /// Close the transport with its producers and consumers.
@@ -248,9 +248,11 @@ impl ProducerApi<'_> {
 
     /// A snapshot of it and its layers.
     pub fn stats(&self) -> crate::ProducerStats {
+        // A view exists only while its producer does (a command on it that
+        // closed it consumed the view).
         self.router
             .producer_stats(self.id)
-            .expect("a producer view outlives its producer")
+            .expect("a producer view never outlives its producer")
     }
 
     /// Stop forwarding to every consumer (a muted sender costs nobody bandwidth).
