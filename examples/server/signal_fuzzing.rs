@@ -150,7 +150,9 @@ fn check_layer_request(data: &[u8]) {
     );
     let chromium = ["q", "h", "f"].map(String::from).to_vec();
     let wanted = req.encoding_id.clone().unwrap_or_default();
-    let own = vec!["x".to_owned(), wanted.clone()];
+    // The wanted rid second, after a rid that differs from it.
+    let other = if wanted == "x" { "y" } else { "x" };
+    let own = vec![other.to_owned(), wanted.clone()];
     // The rid at an index no layer id can hold.
     let mut many: Vec<String> = (0..300).map(|i| format!("r{i}")).collect();
     many[280].clone_from(&wanted);
