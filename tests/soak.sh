@@ -109,8 +109,12 @@ for b in $(seq "$BURSTS"); do
   kill -0 "$server_pid" 2>/dev/null || { echo "the server died:" >&2; cat "$work/server.err" >&2; exit 1; }
   printf '{"burst":%d,"seconds":%d,"rss_kib":%d,"hwm_kib":%d,"stats":%s,"gap_start":%s}\n' \
     "$b" $((SECONDS - start)) "$(rss_kib)" "$(hwm_kib)" "$(stats)" "$quiet_from" >>"$work/gaps.json"
-  BURST="$(cat "$work/burst.json")" GAP_LINE="$(tail -n 1 "$work/gaps.json")" node -e '
-    const r = JSON.parse(process.env.BURST), g = JSON.parse(process.env.GAP_LINE);
+  # Through files, not the environment: /stats lists every live transport,
+  # more than one environment string may hold.
+  BURST_FILE="$work/burst.json" GAPS_FILE="$work/gaps.json" node -e '
+    const fs = require("fs");
+    const r = JSON.parse(fs.readFileSync(process.env.BURST_FILE, "utf8"));
+    const g = JSON.parse(fs.readFileSync(process.env.GAPS_FILE, "utf8").trim().split("\n").pop());
     const t = g.stats.total;
     const dgrams = (s) => s.workers.reduce((n, w) => n + w.stats.datagrams_in, 0);
     const quiet = dgrams(g.stats) - dgrams(g.gap_start);
@@ -125,10 +129,11 @@ for b in $(seq "$BURSTS"); do
 done
 wall=$((SECONDS - start))
 
-BURSTS_JSON="$(cat "$work/bursts.json")" GAPS_JSON="$(cat "$work/gaps.json")" WALL="$wall" \
+BURSTS_FILE="$work/bursts.json" GAPS_FILE="$work/gaps.json" WALL="$wall" \
   SESSIONS="$SESSIONS" node -e '
-  const lines = (s) => s.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
-  const bursts = lines(process.env.BURSTS_JSON), gaps = lines(process.env.GAPS_JSON);
+  const fs = require("fs");
+  const lines = (f) => fs.readFileSync(f, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+  const bursts = lines(process.env.BURSTS_FILE), gaps = lines(process.env.GAPS_FILE);
   const fail = [];
   let sessions = 0, connected = 0;
   bursts.forEach((r, i) => {
