@@ -56,15 +56,33 @@ pub enum SignalError {
     NotSdp,
 }
 
+/// Characters of a JSON parser's message a refusal repeats: the message
+/// quotes the input, escaped (a control character becomes six), so an
+/// uncapped refusal could be several times larger than what it refuses.
+const MAX_PARSER_MESSAGE_CHARS: usize = 200;
+
+/// A parser error's message, cut at [`MAX_PARSER_MESSAGE_CHARS`].
+struct Capped<'a>(&'a serde_json::Error);
+
+impl fmt::Display for Capped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0.to_string();
+        match text.char_indices().nth(MAX_PARSER_MESSAGE_CHARS) {
+            Some((cut, _)) => write!(f, "{}…", &text[..cut]),
+            None => f.write_str(&text),
+        }
+    }
+}
+
 impl fmt::Display for SignalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::TooLarge { len, max } => {
                 write!(f, "too large: {len} bytes, at most {max}")
             }
-            Self::BadMessage(e) => write!(f, "bad message: {e}"),
+            Self::BadMessage(e) => write!(f, "bad message: {}", Capped(e)),
             Self::BadParticipant => f.write_str("bad participant name"),
-            Self::BadLayerRequest(e) => write!(f, "bad layer request: {e}"),
+            Self::BadLayerRequest(e) => write!(f, "bad layer request: {}", Capped(e)),
             Self::EncodingAndSpatial => f.write_str("give encodingId or spatialLayerId, not both"),
             Self::NoLayer => {
                 f.write_str("no layer given: encodingId, spatialLayerId or temporalLayerId")
