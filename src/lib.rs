@@ -168,21 +168,18 @@
 
 #![deny(missing_docs)]
 
-mod allocator;
+mod bandwidth;
 mod config;
-mod consumer;
+mod crypto;
 mod error;
 mod event;
 pub mod ext;
 mod id;
 mod io;
-mod keyframe;
 mod kind;
-mod loss_guard;
+mod media;
 pub mod packet;
-mod producer;
 mod router;
-mod score;
 mod stats;
 #[cfg(feature = "testkit-hooks")]
 #[doc(hidden)]
@@ -192,12 +189,13 @@ mod transport;
 pub use config::{
     Codecs, ConsumerOptions, Limits, ListenInfo, RouterConfig, WebRtcTransportOptions,
 };
-pub use consumer::layers::Layers;
+pub use crypto::crypto_provider;
 pub use error::{RouterError, SignalingError};
 pub use event::{CloseReason, Event};
 pub use id::{ConsumerId, ProducerId, TransportId};
 pub use io::{Input, Output, Transmit};
 pub use kind::MediaKind;
+pub use media::layers::Layers;
 pub use router::api::{
     ConsumerApi, ConsumerStats, ProducerApi, ProducerLayer, TransportApi, TransportBandwidth,
 };
@@ -205,4 +203,3 @@ pub use router::{Router, RouterCounts, RouterStats};
 pub use stats::{
     AddressPair, DtlsState, IceState, ProducerLayerStats, ProducerStats, TransportStats,
 };
-pub use transport::crypto_provider;

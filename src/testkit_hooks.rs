@@ -7,7 +7,8 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use crate::transport::{sdp_memo, TransportFactory};
+use crate::crypto::TransportFactory;
+use crate::transport::sdp_memo;
 use crate::{Router, RouterConfig, TransportId};
 
 /// A router whose transports share one crypto provider and DTLS certificate
@@ -51,13 +52,10 @@ pub fn inject_panic(router: &mut Router, t: TransportId) -> bool {
 /// answers to routes to it. Panics on a broken invariant.
 pub fn check_invariants(router: &mut Router) {
     for (id, t) in router.transports.iter_mut() {
-        assert!(
-            t.rtc.is_alive(),
-            "{id} is open but its WebRTC stack is closed"
-        );
+        assert!(t.is_alive(), "{id} is open but its WebRTC stack is closed");
         let ufrag = t.local_ufrag();
         assert_eq!(
-            router.demux.by_ufrag(ufrag.as_bytes()),
+            router.hub.demux.by_ufrag(ufrag.as_bytes()),
             Some(*id),
             "{id}'s ICE ufrag {ufrag} does not route to it"
         );

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use crate::MediaKind;
 
 use super::Router;
-use crate::consumer::layers::LayerSelector;
 use crate::error::RouterError;
+use crate::media::layers::LayerSelector;
 use crate::Layers;
 use crate::{CloseReason, ConsumerId, ProducerId, TransportId};
 
@@ -157,7 +157,7 @@ impl ProducerApi<'_> {
         self.id
     }
 
-    fn get(&self) -> &crate::producer::Producer {
+    fn get(&self) -> &crate::media::producer::Producer {
         // A view exists only while its producer does.
         &self.router.producers[&self.id]
     }
@@ -394,7 +394,7 @@ impl ConsumerApi<'_> {
         self.id
     }
 
-    fn get(&self) -> &crate::consumer::Consumer {
+    fn get(&self) -> &crate::media::consumer::Consumer {
         // A view exists only while its consumer does.
         &self.router.consumers[&self.id]
     }
@@ -482,8 +482,7 @@ impl ConsumerApi<'_> {
         }
         c.paused = false;
         c.restart();
-        let (pid, layer) = (c.producer, c.selector.target().spatial);
-        self.router.request_keyframe(pid, Some(layer));
+        self.router.request_wished_keyframe(self.id);
     }
 
     /// Ask the producer for a keyframe of the forwarded layer (throttled).
@@ -517,18 +516,18 @@ impl ConsumerApi<'_> {
 
     fn update_selector(
         &mut self,
-        f: impl FnOnce(&mut LayerSelector, &[crate::consumer::layers::LayerState]) -> bool,
+        f: impl FnOnce(&mut LayerSelector, &[crate::media::layers::LayerState]) -> bool,
     ) {
+        let id = self.id;
         let r = &mut *self.router;
-        let Some(c) = r.consumers.get_mut(&self.id) else {
+        let Some(c) = r.consumers.get_mut(&id) else {
             return;
         };
         let Some(p) = r.producers.get(&c.producer) else {
             return;
         };
-        if f(&mut c.selector, &p.layer_states()) && c.wants_keyframe() {
-            let (pid, layer) = (c.producer, c.selector.target().spatial);
-            r.request_keyframe(pid, Some(layer));
+        if f(&mut c.selector, &p.layer_states()) {
+            r.request_wished_keyframe(id);
         }
     }
 

@@ -1,7 +1,7 @@
 //! Closing: every close cascades down (transport → producers → consumers),
 //! emits one event per object, and frees every map entry and timer.
 
-use super::{Router, Timer};
+use super::Router;
 use crate::transport::negotiation::Change;
 use crate::{CloseReason, ConsumerId, Event, ProducerId, TransportId};
 
@@ -22,7 +22,7 @@ impl Router {
             if let Some(mid) = c.mid {
                 t.consumer_by_mid.remove(&mid);
                 if let Some(ssrc) = c.ssrc {
-                    t.guarded(|rtc| rtc.direct_api().remove_stream_tx(ssrc));
+                    t.remove_send_stream(ssrc);
                 }
                 if reason != CloseReason::TransportClosed {
                     t.negotiation.queue.push_back(Change::Stop(mid));
@@ -51,14 +51,7 @@ impl Router {
         let Some(p) = self.producers.remove(&pid) else {
             return;
         };
-        for (i, l) in p.layers.iter().enumerate() {
-            if let Some(at) = l.scheduled {
-                self.timers.remove(&(at, Timer::Keyframe(pid, i as u8)));
-            }
-        }
-        if let Some(at) = p.monitor_at {
-            self.timers.remove(&(at, Timer::Layers(pid)));
-        }
+        self.hub.timers.clear_producer(pid, p.layers.len());
         if let Some(t) = self.transports.get_mut(&p.transport) {
             t.producers.retain(|x| *x != pid);
             t.producer_by_mid.retain(|(_, x)| *x != pid);
@@ -88,25 +81,22 @@ impl Router {
         // Say goodbye (RTCP BYE, DTLS close_notify) while routes still exist.
         if let Some(t) = self.transports.get_mut(&tid) {
             if t.failure.is_none() {
-                let _ = t.guarded(|rtc| rtc.close());
+                t.close_rtc();
                 self.drain_transport(tid);
             }
         }
-        self.unschedule_transport(tid);
-        if let Some(at) = self.transports.get(&tid).and_then(|t| t.alloc_at) {
-            self.timers.remove(&(at, Timer::Allocate(tid)));
-        }
+        self.hub.timers.clear_transport(tid);
         let Some(t) = self.transports.remove(&tid) else {
             return;
         };
         for u in &t.ufrags {
-            self.demux.remove_ufrag(u, tid);
+            self.hub.demux.remove_ufrag(u, tid);
         }
         for r in &t.routes {
-            self.demux.remove_route(*r, tid);
+            self.hub.demux.remove_route(*r, tid);
         }
-        self.work.retain(|(x, _)| *x != tid);
-        self.failed.retain(|x| *x != tid);
+        self.hub.work.retain(|(x, _)| *x != tid);
+        self.hub.failed.retain(|x| *x != tid);
         self.emit(Event::TransportClosed {
             transport: tid,
             reason,

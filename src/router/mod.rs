@@ -1,52 +1,41 @@
 //! The router: owns every transport, producer and consumer, and moves media
 //! between them.
 
-mod allocation;
 pub(crate) mod api;
+mod bandwidth;
 pub(crate) mod demux;
-mod events;
 mod forward;
+mod hub;
+mod keyframes;
 mod lifecycle;
-pub(crate) mod queue;
 mod ratelimit;
+mod rtc_events;
 mod signaling;
+mod timers;
 
-use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::IceCreds;
-use tracing::{debug, trace, warn};
+use tracing::{debug, warn};
 
 use crate::config::{RouterConfig, WebRtcTransportOptions};
-use crate::consumer::Consumer;
+use crate::crypto::TransportFactory;
 use crate::error::RouterError;
 use crate::id::{IdGen, IdMap};
-use crate::io::{Input, Output};
+use crate::io::{Input, OutQueue, Output};
+use crate::media::consumer::Consumer;
+use crate::media::producer::Producer;
 use crate::packet::{classify, stun_local_ufrag, DatagramKind};
-use crate::producer::Producer;
-use crate::transport::{Transport, TransportFactory};
+use crate::transport::Transport;
 use crate::{ProducerId, TransportId};
 
 use demux::Demux;
-use queue::OutQueue;
+use hub::Hub;
 use ratelimit::StunRateLimit;
-
-/// Something the router must do at a given time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Timer {
-    /// str0m's timeout or the liveness deadline of a transport.
-    Transport(TransportId),
-    /// A merged keyframe request for one layer of a producer is due.
-    Keyframe(ProducerId, u8),
-    /// A multi-layer producer's layers are due for a check.
-    Layers(ProducerId),
-    /// A transport's bandwidth allocation (and REMB to its sender) is due.
-    Allocate(TransportId),
-}
+use timers::{Timer, Timers};
 
 /// Counters of what the router did with its input. Every dropped datagram is
 /// counted under exactly one reason.
@@ -137,14 +126,9 @@ pub struct Router {
     pub(crate) transports: IdMap<TransportId, Transport>,
     pub(crate) producers: IdMap<ProducerId, Producer>,
     pub(crate) consumers: IdMap<crate::ConsumerId, Consumer>,
-    pub(crate) demux: Demux,
-    timers: BTreeSet<(Instant, Timer)>,
-    pub(crate) out: OutQueue,
-    /// str0m events waiting to be handled, in order.
-    work: VecDeque<(TransportId, str0m::Event)>,
-    scratch: Vec<str0m::Event>,
-    /// Transports whose WebRTC stack failed, to close after the current step.
-    failed: Vec<TransportId>,
+    /// What every transport's output flows into: the host's queue, the
+    /// demux, the timer table and the work queue.
+    pub(crate) hub: Hub,
     stun_limit: StunRateLimit,
     pub(crate) stats: RouterStats,
 }
@@ -175,7 +159,14 @@ impl Router {
                 config.limits.max_unauthenticated_stun_per_source,
                 config.limits.max_unauthenticated_sources,
             ),
-            out: OutQueue::new(config.limits.max_queued_outputs),
+            hub: Hub {
+                out: OutQueue::new(config.limits.max_queued_outputs),
+                demux: Demux::default(),
+                timers: Timers::default(),
+                work: Default::default(),
+                failed: Vec::new(),
+                drained: Default::default(),
+            },
             config,
             now,
             ids: IdGen::default(),
@@ -183,11 +174,6 @@ impl Router {
             transports: IdMap::default(),
             producers: IdMap::default(),
             consumers: IdMap::default(),
-            demux: Demux::default(),
-            timers: BTreeSet::new(),
-            work: VecDeque::new(),
-            scratch: Vec::new(),
-            failed: Vec::new(),
             stats: RouterStats::default(),
         }
     }
@@ -200,7 +186,7 @@ impl Router {
     /// Counters of what the router did with its input.
     pub fn stats(&self) -> RouterStats {
         let mut s = self.stats.clone();
-        s.dropped_output = self.out.dropped;
+        s.dropped_output = self.hub.out.dropped;
         s
     }
 
@@ -210,10 +196,10 @@ impl Router {
             transports: self.transports.len(),
             producers: self.producers.len(),
             consumers: self.consumers.len(),
-            ufrags: self.demux.ufrag_count(),
-            routes: self.demux.route_count(),
-            timers: self.timers.len(),
-            queued_outputs: self.out.len(),
+            ufrags: self.hub.demux.ufrag_count(),
+            routes: self.hub.demux.route_count(),
+            timers: self.hub.timers.len(),
+            queued_outputs: self.hub.out.len(),
         }
     }
 
@@ -236,13 +222,13 @@ impl Router {
 
     /// Next thing for the host to do. Drain until [`Output::Timeout`].
     pub fn poll_output(&mut self) -> Output {
-        if let Some(o) = self.out.pop() {
+        if let Some(o) = self.hub.out.pop() {
             return o;
         }
         let next = self
+            .hub
             .timers
-            .first()
-            .map(|(t, _)| *t)
+            .next()
             .unwrap_or(self.now + Duration::from_secs(3600));
         Output::Timeout(next)
     }
@@ -278,7 +264,7 @@ impl Router {
         let Some(t) = self.transports.get_mut(&tid) else {
             return;
         };
-        let _ = t.guarded(|rtc| rtc.handle_input(str0m::Input::Timeout(now)));
+        t.timeout(now);
         self.drain_transport(tid);
     }
 
@@ -315,7 +301,7 @@ impl Router {
             creds.clone(),
             self.now,
         );
-        self.demux.add_ufrag(&creds.ufrag, id);
+        self.hub.demux.add_ufrag(&creds.ufrag, id);
         t.span.in_scope(|| debug!("transport created"));
         let mut t = t;
         t.max_incoming_bitrate = max_incoming;
@@ -355,8 +341,8 @@ impl Router {
                 return;
             }
             DatagramKind::Stun => {
-                let by_ufrag = stun_local_ufrag(data).and_then(|u| self.demux.by_ufrag(u));
-                match by_ufrag.or_else(|| self.demux.by_route(route)) {
+                let by_ufrag = stun_local_ufrag(data).and_then(|u| self.hub.demux.by_ufrag(u));
+                match by_ufrag.or_else(|| self.hub.demux.by_route(route)) {
                     Some(t) => t,
                     None => {
                         self.stats.dropped_unknown_ufrag += 1;
@@ -364,7 +350,7 @@ impl Router {
                     }
                 }
             }
-            _ => match self.demux.by_route(route) {
+            _ => match self.hub.demux.by_route(route) {
                 Some(t) => t,
                 None => {
                     self.stats.dropped_unknown_source += 1;
@@ -388,33 +374,24 @@ impl Router {
             return;
         };
         let destination = listen.candidate_addr();
-        let Ok(contents) = DatagramRecv::try_from(data) else {
-            self.stats.dropped_malformed += 1;
-            return;
-        };
-        let input = str0m::Input::Receive(
-            now,
-            Receive {
-                proto: Protocol::Udp,
-                source,
-                destination,
-                contents,
-            },
-        );
-        if t.guarded(|rtc| rtc.accepts(&input)) != Some(true) {
-            self.stats.dropped_rejected += 1;
-            return;
-        }
-        self.stats.datagrams_routed += 1;
-        t.observed.packets_in += 1;
-        t.observed.bytes_in += data.len() as u64;
-        match t.guarded(|rtc| rtc.handle_input(input)) {
-            Some(Ok(())) => {}
-            Some(Err(e)) => {
-                trace!(error = %e, "datagram refused by the WebRTC stack");
-                self.stats.transport_errors += 1;
+        use crate::transport::Received;
+        match t.receive(now, source, destination, data) {
+            Received::Malformed => {
+                self.stats.dropped_malformed += 1;
+                return;
             }
-            None => {}
+            Received::Rejected => {
+                self.stats.dropped_rejected += 1;
+                return;
+            }
+            Received::Handled { error } => {
+                self.stats.datagrams_routed += 1;
+                t.observed.packets_in += 1;
+                t.observed.bytes_in += data.len() as u64;
+                if error {
+                    self.stats.transport_errors += 1;
+                }
+            }
         }
         self.drain_transport(tid);
         if let Some(t) = self.transports.get_mut(&tid) {
@@ -426,20 +403,14 @@ impl Router {
     }
 
     fn timeout(&mut self, now: Instant) {
-        let due: Vec<(Instant, Timer)> = self
-            .timers
-            .iter()
-            .take_while(|(at, _)| *at <= now)
-            .copied()
-            .collect();
-        for key in due {
+        for (at, timer) in self.hub.timers.due(now) {
             // An earlier handler may have moved or removed this timer (a
             // closing producer reschedules its consumers' transports): then
             // it is not due any more, and its replacement fires on its own.
-            if !self.timers.remove(&key) {
+            if !self.hub.timers.take(at, timer) {
                 continue;
             }
-            match key.1 {
+            match timer {
                 Timer::Transport(tid) => self.transport_timeout(tid, now),
                 Timer::Keyframe(pid, layer) => self.keyframe_timeout(pid, layer, now),
                 Timer::Layers(pid) => self.layers_timeout(pid, now),
@@ -452,7 +423,6 @@ impl Router {
         let Some(t) = self.transports.get_mut(&tid) else {
             return;
         };
-        t.scheduled = None;
         let span = t.span.clone();
         let _span = span.enter();
         if now >= t.liveness_deadline(&self.config) {
@@ -460,39 +430,28 @@ impl Router {
             return;
         }
         if now >= t.rtc_timeout {
-            let _ = t.guarded(|rtc| rtc.handle_input(str0m::Input::Timeout(now)));
+            t.timeout(now);
         }
         self.drain_transport(tid);
     }
 
-    /// Drain a transport's str0m output, queue its events as work and
-    /// reschedule its timer.
+    /// Drain a transport's str0m output and apply it (see [`Hub::absorb`]).
     pub(crate) fn drain_transport(&mut self, tid: TransportId) {
-        let Some(t) = self.transports.get_mut(&tid) else {
-            return;
-        };
-        drain_into(
-            t,
-            &mut self.out,
-            &mut self.demux,
-            &mut self.scratch,
-            &mut self.work,
-            &mut self.failed,
-            self.config.limits.max_addrs_per_transport,
-        );
-        schedule_transport(&mut self.timers, t, &self.config);
+        if let Some(t) = self.transports.get_mut(&tid) {
+            self.hub.absorb(t, &self.config);
+        }
     }
 
     /// Handle queued str0m events until none are left, then close
     /// transports that failed meanwhile.
     pub(crate) fn process_work(&mut self) {
         loop {
-            while let Some((tid, e)) = self.work.pop_front() {
+            while let Some((tid, e)) = self.hub.work.pop_front() {
                 let span = self.transport_span(tid);
                 let _span = span.enter();
                 self.on_rtc_event(tid, e);
             }
-            let Some(tid) = self.failed.pop() else {
+            let Some(tid) = self.hub.failed.pop() else {
                 break;
             };
             if let Some(t) = self.transports.get(&tid) {
@@ -516,62 +475,4 @@ impl Router {
             .get(&tid)
             .map_or_else(tracing::Span::none, |t| t.span.clone())
     }
-
-    pub(crate) fn schedule(&mut self, old: Option<Instant>, new: Option<Instant>, timer: Timer) {
-        if old == new {
-            return;
-        }
-        if let Some(o) = old {
-            self.timers.remove(&(o, timer));
-        }
-        if let Some(n) = new {
-            self.timers.insert((n, timer));
-        }
-    }
-
-    pub(crate) fn unschedule_transport(&mut self, tid: TransportId) {
-        if let Some(at) = self
-            .transports
-            .get_mut(&tid)
-            .and_then(|t| t.scheduled.take())
-        {
-            self.timers.remove(&(at, Timer::Transport(tid)));
-        }
-    }
-}
-
-/// Drain one transport (see [`Transport::drain`]) and queue its events.
-pub(crate) fn drain_into(
-    t: &mut Transport,
-    out: &mut OutQueue,
-    demux: &mut Demux,
-    scratch: &mut Vec<str0m::Event>,
-    work: &mut VecDeque<(TransportId, str0m::Event)>,
-    failed: &mut Vec<TransportId>,
-    max_routes: usize,
-) {
-    t.drain(out, demux, max_routes, scratch);
-    for e in scratch.drain(..) {
-        work.push_back((t.id, e));
-    }
-    if t.failure.is_some() && !failed.contains(&t.id) {
-        failed.push(t.id);
-    }
-}
-
-/// Put a transport's next deadline in the timer set, if it changed.
-pub(crate) fn schedule_transport(
-    timers: &mut BTreeSet<(Instant, Timer)>,
-    t: &mut Transport,
-    config: &RouterConfig,
-) {
-    let next = t.rtc_timeout.min(t.liveness_deadline(config));
-    if t.scheduled == Some(next) {
-        return;
-    }
-    if let Some(old) = t.scheduled.take() {
-        timers.remove(&(old, Timer::Transport(t.id)));
-    }
-    timers.insert((next, Timer::Transport(t.id)));
-    t.scheduled = Some(next);
 }

@@ -2,10 +2,10 @@
 
 use super::Router;
 use crate::config::ConsumerOptions;
-use crate::consumer::layers::LayerSelector;
-use crate::consumer::rewrite::Rewriter;
-use crate::consumer::Consumer;
 use crate::error::{RouterError, SignalingError};
+use crate::media::consumer::Consumer;
+use crate::media::layers::LayerSelector;
+use crate::media::rewrite::Rewriter;
 use crate::transport::negotiation::{sdp_video_bandwidth, Change};
 use crate::transport::ssrc_group;
 use crate::{ConsumerId, Event, ProducerId, TransportId};
@@ -134,13 +134,7 @@ impl Router {
         let Some(t) = self.transports.get_mut(&tid) else {
             return;
         };
-        // Forwarded media is not paced: the allocator keeps each subscriber
-        // within its estimate by choosing layers, and pacing would only add
-        // queueing delay to media that already arrives paced by its sender.
-        let ssrc = t.rtc.direct_api().stream_tx_by_mid(mid, None).map(|s| {
-            s.set_unpaced(true);
-            s.ssrc()
-        });
+        let ssrc = t.bind_send_stream(mid);
         let Some(c) = self.consumers.get_mut(&cid) else {
             return;
         };
@@ -149,7 +143,6 @@ impl Router {
         c.connected = t.connected;
         let connected = t.connected;
         t.consumer_by_mid.insert(mid, cid);
-        let pid = c.producer;
         self.emit(Event::ConsumerReady {
             consumer: cid,
             transport: tid,
@@ -157,11 +150,7 @@ impl Router {
         });
         // Before the connection, the keyframe is asked for when it comes up.
         if connected {
-            let layer = self
-                .consumers
-                .get(&cid)
-                .map(|c| c.selector.target().spatial);
-            self.request_keyframe(pid, layer);
+            self.request_wished_keyframe(cid);
         }
     }
 
@@ -283,10 +272,10 @@ impl Router {
             return;
         }
         for old in t.ufrags.drain(..) {
-            self.demux.remove_ufrag(&old, tid);
+            self.hub.demux.remove_ufrag(&old, tid);
         }
         for u in &want {
-            self.demux.add_ufrag(u, tid);
+            self.hub.demux.add_ufrag(u, tid);
         }
         t.ufrags = want;
     }

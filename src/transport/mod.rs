@@ -10,90 +10,36 @@
 //! drain of its `poll_output`. [`Transport::drain`] does that drain, and every
 //! mutation in this crate is followed by it before anything else happens.
 
-#[cfg(not(feature = "openssl-dtls"))]
-mod dtls;
 pub(crate) mod negotiation;
-#[cfg(feature = "openssl-dtls")]
-mod openssl_dtls;
 mod payload_types;
+mod rtc;
 pub(crate) mod sdp_memo;
-mod srtp;
 pub(crate) mod ssrc_group;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use smallvec::SmallVec;
 use str0m::bwe::Bitrate;
-use str0m::config::{CryptoProvider, DtlsCert};
 use str0m::media::Mid;
 use str0m::net::Protocol;
 use str0m::rtp::Ssrc;
 use str0m::{Candidate, IceCreds, Rtc, RtcConfig};
 
-use crate::allocator::Allocator;
+use crate::bandwidth::allocator::Allocator;
 use crate::config::{ListenInfo, RouterConfig};
-use crate::io::{Output, Transmit};
-use crate::router::demux::Demux;
-use crate::router::queue::OutQueue;
+use crate::crypto::TransportFactory;
+use crate::io::{OutQueue, Output, Transmit};
 use crate::{ConsumerId, ProducerId, TransportId};
 
 use negotiation::Negotiation;
+pub(crate) use rtc::{MediaFacts, Received};
 
 /// How often str0m reports peer stats when bandwidth estimation is on:
 /// the allocator's loss guard reads the feedback's loss from them.
 pub(crate) const STATS_INTERVAL: Duration = Duration::from_millis(250);
-
-/// Shared, expensive-to-make material for new transports: the crypto
-/// provider and one DTLS certificate (generating a certificate is most of
-/// the CPU cost of a new peer). Every [`Router::new`](crate::Router::new)
-/// makes its own; only the fuzzing host shares one across routers.
-#[derive(Clone)]
-pub(crate) struct TransportFactory {
-    pub crypto: Arc<CryptoProvider>,
-    pub cert: DtlsCert,
-}
-
-/// The crypto provider a router gives its transports: str0m's aws-lc-rs
-/// provider with DTLS through OpenSSL (peers with RSA or ECDSA
-/// certificates; feature `openssl-dtls`, on by default; without it dimpl
-/// with one prepared configuration, ECDSA peers only) and SRTP ciphers that
-/// keep their key schedules (see `docs/benchmarks.md`). A host that runs
-/// its own str0m peers in the same process (test clients, a load generator)
-/// can hand them the same provider.
-pub fn crypto_provider() -> CryptoProvider {
-    let mut provider = str0m::crypto::from_feature_flags();
-    #[cfg(feature = "openssl-dtls")]
-    {
-        provider.dtls_provider = openssl_dtls::provider();
-    }
-    #[cfg(not(feature = "openssl-dtls"))]
-    {
-        provider.dtls_provider = dtls::provider();
-    }
-    provider.srtp_provider = srtp::provider();
-    provider.sha1_hmac_provider = &srtp::CachedHmac;
-    provider
-}
-
-impl TransportFactory {
-    pub(crate) fn new() -> Self {
-        let provider = crypto_provider();
-        // A provider that cannot make a certificate is a build
-        // misconfiguration, not peer input.
-        let cert = provider
-            .dtls_provider
-            .generate_certificate()
-            .expect("crypto provider generates a DTLS certificate");
-        TransportFactory {
-            crypto: Arc::new(provider),
-            cert,
-        }
-    }
-}
 
 /// What a transport saw, for its stats snapshot: counted as datagrams pass
 /// and copied from the WebRTC stack's events.
@@ -120,18 +66,18 @@ pub(crate) enum Failure {
 
 pub(crate) struct Transport {
     pub id: TransportId,
-    pub rtc: Rtc,
+    /// The WebRTC stack: reached only through `transport/rtc.rs` and
+    /// [`Transport::drain`].
+    rtc: Rtc,
     pub listen: SmallVec<[ListenInfo; 2]>,
     /// Local ICE ufrags routed to this transport (two during an ICE restart).
     pub ufrags: SmallVec<[String; 2]>,
     /// (remote, local) address pairs routed to this transport, oldest first.
-    pub routes: SmallVec<[(SocketAddr, SocketAddr); 4]>,
+    pub routes: SmallVec<[Route; 4]>,
     pub connected: bool,
     pub last_rx: Instant,
     /// str0m's own next timeout.
     pub rtc_timeout: Instant,
-    /// The deadline currently in the router's timer set.
-    pub scheduled: Option<Instant>,
     pub producers: SmallVec<[ProducerId; 4]>,
     pub producer_by_mid: SmallVec<[(Mid, ProducerId); 4]>,
     /// Incoming SSRC to (producer, layer index); filled on first packet.
@@ -146,8 +92,6 @@ pub(crate) struct Transport {
     pub known_mids: SmallVec<[Mid; 8]>,
     pub failure: Option<Failure>,
     pub allocator: Allocator,
-    /// The allocator's (and REMB's) timer.
-    pub alloc_at: Option<Instant>,
     pub max_incoming_bitrate: Option<u64>,
     /// The test kit's hook (`testkit_hooks::inject_panic`): the next call
     /// into str0m panics.
@@ -206,7 +150,6 @@ impl Transport {
             connected: false,
             last_rx: now,
             rtc_timeout: now,
-            scheduled: None,
             producers: SmallVec::new(),
             producer_by_mid: SmallVec::new(),
             ssrc_cache: HashMap::new(),
@@ -217,7 +160,6 @@ impl Transport {
             known_mids: SmallVec::new(),
             failure: None,
             allocator: Allocator::new(),
-            alloc_at: None,
             max_incoming_bitrate: None,
             #[cfg(feature = "testkit-hooks")]
             panic_next: false,
@@ -239,22 +181,17 @@ impl Transport {
         guard(&mut self.failure, inject, move || f(rtc))
     }
 
-    /// Drain str0m's output to its next timeout: transmits go to `out`
-    /// (remembering the peer's address as a route), events to `events`.
+    /// Drain str0m's output to its next timeout: transmits go to `out`,
+    /// events, and the address pairs learned (a transmit to a new peer
+    /// address) or evicted (past `max_routes`), to `d`. The router applies
+    /// `d` right after (`Hub::absorb`): no datagram is handled in between.
     ///
     /// One guard around the whole loop, not one per `poll_output`: every
     /// forwarded packet passes through here, and each output moved out of a
     /// guard is another copy of str0m's large `Output`.
-    pub(crate) fn drain(
-        &mut self,
-        out: &mut OutQueue,
-        demux: &mut Demux,
-        max_routes: usize,
-        events: &mut Vec<str0m::Event>,
-    ) {
+    pub(crate) fn drain(&mut self, out: &mut OutQueue, d: &mut Drained, max_routes: usize) {
         let inject = self.take_injected_panic();
         let Transport {
-            id,
             rtc,
             listen,
             routes,
@@ -277,7 +214,7 @@ impl Transport {
                     else {
                         continue;
                     };
-                    add_route(*id, routes, (t.destination, local), demux, max_routes);
+                    learn_route(routes, (t.destination, local), d, max_routes);
                     observed.packets_out += 1;
                     observed.bytes_out += t.contents.len() as u64;
                     observed.pair = Some((local, t.destination));
@@ -287,7 +224,7 @@ impl Transport {
                         contents: t.contents.into(),
                     }));
                 }
-                Ok(str0m::Output::Event(e)) => events.push(e),
+                Ok(str0m::Output::Event(e)) => d.events.push(e),
                 Err(e) => return Err(e.to_string()),
             }
         });
@@ -349,23 +286,34 @@ fn guard<R>(failure: &mut Option<Failure>, inject: bool, f: impl FnOnce() -> R) 
     }
 }
 
+/// A (remote, local) address pair.
+pub(crate) type Route = (SocketAddr, SocketAddr);
+
+/// What one drain reported besides its transmits, for the router to apply.
+#[derive(Default)]
+pub(crate) struct Drained {
+    pub events: Vec<str0m::Event>,
+    pub routes_added: SmallVec<[Route; 2]>,
+    pub routes_evicted: SmallVec<[Route; 2]>,
+}
+
 /// str0m only sends to a peer that authenticated (a STUN check with our
 /// credentials), so its destinations are the addresses we may route
-/// datagrams from.
-fn add_route(
-    id: TransportId,
-    routes: &mut SmallVec<[(SocketAddr, SocketAddr); 4]>,
-    key: (SocketAddr, SocketAddr),
-    demux: &mut Demux,
-    max_routes: usize,
-) {
+/// datagrams from. Past `max_routes`, the oldest pair is evicted.
+fn learn_route(routes: &mut SmallVec<[Route; 4]>, key: Route, d: &mut Drained, max_routes: usize) {
     if routes.last() == Some(&key) || routes.contains(&key) {
         return;
     }
     if routes.len() >= max_routes.max(1) {
         let old = routes.remove(0);
-        demux.remove_route(old, id);
+        // Learned and evicted in the same drain: the demux never saw it.
+        match d.routes_added.iter().position(|r| *r == old) {
+            Some(i) => {
+                d.routes_added.remove(i);
+            }
+            None => d.routes_evicted.push(old),
+        }
     }
     routes.push(key);
-    demux.add_route(key, id);
+    d.routes_added.push(key);
 }

@@ -2,10 +2,12 @@
 
 use smallvec::SmallVec;
 use str0m::bwe::BweKind;
-use str0m::media::{MediaChanged, Mid, Rid, Rids};
+use str0m::media::{MediaChanged, Mid};
 
-use super::{Router, Timer};
-use crate::producer::{Layer, LayerKey, Producer, LAYER_CHECK};
+use super::timers::Timer;
+use super::Router;
+use crate::media::producer::{LayerKey, Producer};
+use crate::transport::MediaFacts;
 use crate::{CloseReason, Event, ProducerId, TransportId};
 use tracing::{debug, trace, warn};
 
@@ -43,8 +45,7 @@ impl Router {
                         };
                         c.connected = true;
                         c.restart();
-                        let (pid, layer) = (c.producer, c.selector.target().spatial);
-                        self.request_keyframe(pid, Some(layer));
+                        self.request_wished_keyframe(cid);
                     }
                     self.try_offer(tid);
                 }
@@ -84,7 +85,7 @@ impl Router {
             str0m::Event::Closed => {
                 if let Some(t) = self.transports.get_mut(&tid) {
                     t.failure = Some(crate::transport::Failure::PeerClosed);
-                    self.failed.push(tid);
+                    self.hub.failed.push(tid);
                 }
             }
             _ => {}
@@ -101,7 +102,7 @@ impl Router {
             }
             _ => debug!(event = ?e),
         }
-        self.out.push(crate::Output::Event(e));
+        self.hub.out.push(crate::Output::Event(e));
     }
 
     /// Learn the m-lines of an SDP the client sent: new receiving lines
@@ -119,13 +120,13 @@ impl Router {
         if t.known_mids.contains(&mid) || t.known_mids.len() >= self.config.limits.max_m_lines {
             return;
         }
-        let Some(media) = t.rtc.media(mid) else {
+        let Some(MediaFacts {
+            kind,
+            direction,
+            rids,
+        }) = t.media_facts(mid)
+        else {
             return;
-        };
-        let (kind, direction) = (media.kind(), media.direction());
-        let rids: SmallVec<[Rid; 3]> = match media.rids_rx() {
-            Rids::Specific(v) => v.iter().copied().collect(),
-            _ => SmallVec::new(),
         };
         t.known_mids.push(mid);
         if direction.is_sending() {
@@ -161,48 +162,23 @@ impl Router {
                     warn!(%mid, ignored = sim.ignored, max, "simulcast SSRCs past max_layers_per_producer ignored");
                 }
                 self.stats.ignored_layers += sim.ignored as u64;
-                t.guarded(|rtc| {
-                    let mut api = rtc.direct_api();
-                    for &(ssrc, rtx) in &sim.layers {
-                        // str0m made a stream of every `a=ssrc`; one listed
-                        // only in the group still needs one. `mid` is a media
-                        // of this Rtc (looked up above), so this cannot panic.
-                        if api.stream_rx(&ssrc).is_none() {
-                            api.expect_stream_rx(ssrc, rtx, mid, None);
-                        }
-                    }
-                });
+                // `mid` is a media of this transport (looked up above), so
+                // this cannot panic.
+                t.expect_ssrcs(mid, &sim.layers);
                 sim.layers.iter().map(|(s, _)| LayerKey::Ssrc(*s)).collect()
             } else {
                 smallvec::smallvec![LayerKey::Only]
             };
-            let layers: SmallVec<[Layer; 3]> =
-                keys.into_iter().map(|k| Layer::new(k, interval)).collect();
-            // Every producer's layers are measured: liveness and bitrate feed layer
-            // selection and bandwidth allocation.
-            let monitor_at = Some(self.now + LAYER_CHECK);
             let pid = ProducerId(self.ids.next());
             t.producers.push(pid);
             t.producer_by_mid.push((mid, pid));
-            self.producers.insert(
-                pid,
-                Producer {
-                    transport: tid,
-                    mid,
-                    kind,
-                    layers,
-                    codecs: SmallVec::new(),
-                    paused: false,
-                    consumers: Vec::new(),
-                    packets: 0,
-                    monitor_at,
-                    dd_structure: None,
-                    vp8_layer_sync: false,
-                    svc_layers: 1,
-                    score: Default::default(),
-                },
-            );
-            self.schedule(None, monitor_at, Timer::Layers(pid));
+            // Every producer's layers are measured: liveness and bitrate
+            // feed layer selection and bandwidth allocation.
+            let p = Producer::new(tid, mid, kind, &keys, interval, self.now);
+            self.hub
+                .timers
+                .set(Timer::Layers(pid), p.poll_monitor_timeout());
+            self.producers.insert(pid, p);
             self.emit(Event::ProducerAdded {
                 producer: pid,
                 transport: tid,
@@ -238,7 +214,7 @@ impl Router {
         };
         l.ingress = Some(crate::stats::IngressReport::from_str0m(s));
         let now = (s.nacks, s.packets);
-        let nacked = crate::score::nack_share(l.nack_mark, now);
+        let nacked = crate::stats::score::nack_share(l.nack_mark, now);
         l.nack_mark = now;
         if let Some(nacked) = nacked {
             self.score_producer(pid, nacked.max(s.loss.unwrap_or(0.0)));

@@ -18,7 +18,7 @@
 //! resumes on its lowest layer after [`RESUME_HOLD`].
 //!
 //! The congestion-control feedback corrects the estimate (see
-//! [`crate::loss_guard`]): after heavy loss the allocation keeps to what
+//! [`crate::bandwidth::loss_guard`]): after heavy loss the allocation keeps to what
 //! got through; on a clean link the media that flows is not taken away by
 //! an estimate that falls without loss. The router runs it every
 //! [`ALLOCATION_INTERVAL`] (`handle_timeout`) once an estimate exists.
@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use smallvec::SmallVec;
 
-use crate::loss_guard::{LossGuard, Verdict};
+use crate::bandwidth::loss_guard::{LossGuard, Verdict};
 use crate::ConsumerId;
 
 /// How often an allocator runs.

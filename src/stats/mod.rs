@@ -11,6 +11,8 @@
 //! reports are `None` until the first one arrives, and stay `None` with
 //! estimation off.
 
+pub(crate) mod score;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -206,11 +208,11 @@ pub(crate) struct EgressReport {
 
 impl EgressReport {
     /// Take a new report, measuring the bitrate since the previous one;
-    /// returns a loss sample for the consumer's score (see `crate::score`)
+    /// returns a loss sample for the consumer's score (see `crate::stats::score`)
     /// once there is a previous report.
     pub(crate) fn update(&mut self, s: &str0m::stats::MediaEgressStats) -> Option<f32> {
         let now = (s.nacks, s.packets);
-        let nacked = crate::score::nack_share(self.nack_mark, now);
+        let nacked = crate::stats::score::nack_share(self.nack_mark, now);
         self.nack_mark = now;
         if let Some(at) = self.at {
             let ms = s.timestamp.saturating_duration_since(at).as_millis() as u64;

@@ -3,13 +3,12 @@
 use std::time::{Duration, Instant};
 
 use smallvec::SmallVec;
-use str0m::change::DirectApi;
 use str0m::format::PayloadParams;
 use str0m::media::{MediaKind, Mid, Pt, Rid};
-use str0m::rtp::{Ssrc, StreamRx};
+use str0m::rtp::Ssrc;
 
-use crate::consumer::layers::LayerState;
-use crate::keyframe::KeyframeThrottle;
+use crate::media::keyframe::KeyframeThrottle;
+use crate::media::layers::LayerState;
 use crate::packet::{CodecKind, FrameDependencyStructure};
 use crate::{ConsumerId, TransportId};
 
@@ -56,21 +55,6 @@ impl LayerKey {
             LayerKey::Ssrc(s) => s == ssrc,
         }
     }
-
-    /// The layer's receive stream in its transport's WebRTC stack: where
-    /// keyframe requests and REMB for this layer go.
-    pub(crate) fn stream_rx<'a>(
-        self,
-        api: &'a mut DirectApi<'_>,
-        mid: Mid,
-    ) -> Option<&'a mut StreamRx> {
-        match self {
-            LayerKey::Only => api.stream_rx_by_mid(mid, None),
-            LayerKey::Rid(r) => api.stream_rx_by_mid(mid, Some(r)),
-            // Several streams share the mid and no rid: only the SSRC tells them apart.
-            LayerKey::Ssrc(s) => api.stream_rx(&s),
-        }
-    }
 }
 
 /// One encoding of a producer: the only one, or one simulcast stream.
@@ -85,8 +69,6 @@ pub(crate) struct Layer {
     window_start: Option<Instant>,
     pub bitrate_bps: u64,
     pub keyframe: KeyframeThrottle,
-    /// The keyframe timer currently scheduled.
-    pub scheduled: Option<Instant>,
     /// RTP packets received on this layer.
     pub packets: u64,
     /// The WebRTC stack's last report on this layer's incoming stream.
@@ -105,7 +87,6 @@ impl Layer {
             window_start: None,
             bitrate_bps: 0,
             keyframe: KeyframeThrottle::new(keyframe_interval),
-            scheduled: None,
             packets: 0,
             ingress: None,
             nack_mark: (0, 0),
@@ -153,8 +134,8 @@ pub(crate) struct Producer {
     pub paused: bool,
     pub consumers: Vec<ConsumerId>,
     pub packets: u64,
-    /// The layer monitor's timer.
-    pub monitor_at: Option<Instant>,
+    /// When the layer monitor next checks (its `poll_timeout`).
+    next_check: Option<Instant>,
     /// The latest AV1 Dependency Descriptor structure seen.
     pub dd_structure: Option<FrameDependencyStructure>,
     /// The sender marks VP8 layer-sync frames (Y bit). Until one is seen,
@@ -164,11 +145,47 @@ pub(crate) struct Producer {
     /// Spatial layers inside the stream (SVC), from the VP9 scalability
     /// structure or the Dependency Descriptor; 1 otherwise.
     pub svc_layers: u8,
-    /// Quality score (see `crate::score`).
-    pub score: crate::score::Score,
+    /// Quality score (see `crate::stats::score`).
+    pub score: crate::stats::score::Score,
 }
 
 impl Producer {
+    /// A new producer on the m-line `mid` of transport `transport`, with
+    /// one layer per key; its layer monitor first runs [`LAYER_CHECK`]
+    /// after `now`.
+    pub(crate) fn new(
+        transport: TransportId,
+        mid: Mid,
+        kind: MediaKind,
+        keys: &[LayerKey],
+        keyframe_interval: Duration,
+        now: Instant,
+    ) -> Producer {
+        Producer {
+            transport,
+            mid,
+            kind,
+            layers: keys
+                .iter()
+                .map(|k| Layer::new(*k, keyframe_interval))
+                .collect(),
+            codecs: SmallVec::new(),
+            paused: false,
+            consumers: Vec::new(),
+            packets: 0,
+            next_check: Some(now + LAYER_CHECK),
+            dd_structure: None,
+            vp8_layer_sync: false,
+            svc_layers: 1,
+            score: Default::default(),
+        }
+    }
+
+    /// When the layer monitor wants [`handle_monitor_timeout`](Self::handle_monitor_timeout).
+    pub(crate) fn poll_monitor_timeout(&self) -> Option<Instant> {
+        self.next_check
+    }
+
     /// Index of the layer a packet on `ssrc` (with this rid, if any)
     /// belongs to; `None` for an encoding past the layer limit.
     pub(crate) fn layer_index(&self, ssrc: Ssrc, rid: Option<Rid>) -> Option<u8> {
@@ -212,7 +229,7 @@ impl Producer {
         for l in &mut self.layers {
             changed |= l.check(now);
         }
-        self.monitor_at = Some(now + LAYER_CHECK);
+        self.next_check = Some(now + LAYER_CHECK);
         changed
     }
 

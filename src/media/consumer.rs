@@ -5,20 +5,16 @@
 //! payload type and, for VP8, picture ID and TL0PICIDX, so the subscriber
 //! sees one continuous stream whatever the router drops or switches.
 
-pub(crate) mod layers;
-pub(crate) mod rewrite;
-pub(crate) mod vp8;
-
 use std::time::Instant;
 
 use smallvec::SmallVec;
 use str0m::media::{MediaKind, Mid, Pt};
 use str0m::rtp::Ssrc;
 
+use super::layers::{LayerSelector, Layers};
+use super::rewrite::{Rewriter, Rewritten};
+use super::vp8_continuity::Vp8Rewrite;
 use crate::{ProducerId, TransportId};
-use layers::{LayerSelector, Layers};
-use rewrite::{Rewriter, Rewritten};
-use vp8::Vp8Rewrite;
 
 pub(crate) struct Consumer {
     pub transport: TransportId,
@@ -59,7 +55,7 @@ pub(crate) struct Consumer {
     /// The WebRTC stack's last report on its outgoing stream.
     pub egress: crate::stats::EgressReport,
     /// Its own quality score, before its producer's caps it.
-    pub score: crate::score::Score,
+    pub score: crate::stats::score::Score,
     /// The score last reported to the host (capped).
     pub reported_score: u8,
 }
@@ -113,6 +109,29 @@ pub(crate) struct PacketInfo {
 }
 
 impl Consumer {
+    /// The producer layer whose keyframe this consumer waits for, if any:
+    /// the one place that says which keyframe to ask for on its behalf.
+    pub(crate) fn keyframe_wish(&self) -> Option<(ProducerId, u8)> {
+        self.wants_keyframe()
+            .then(|| (self.producer, self.selector.target().spatial))
+    }
+
+    /// The payload type this consumer sends the producer's `pt` as:
+    /// learned once per incoming payload type (`lookup` asks the
+    /// subscriber's transport), `None` if the subscriber cannot take
+    /// that codec.
+    pub(crate) fn out_pt(&mut self, pt: Pt, lookup: impl FnOnce() -> Option<Pt>) -> Option<Pt> {
+        if let Some((_, o)) = self.pt_map.iter().find(|(i, _)| *i == pt) {
+            return *o;
+        }
+        let o = lookup();
+        if self.pt_map.len() >= super::inspect::MAX_PT_ENTRIES {
+            self.pt_map.remove(0);
+        }
+        self.pt_map.push((pt, o));
+        o
+    }
+
     pub(crate) fn is_active(&self) -> bool {
         self.connected
             && self.ssrc.is_some()

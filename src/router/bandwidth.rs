@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 use smallvec::SmallVec;
-use str0m::bwe::Bitrate;
 
-use super::{Router, Timer};
-use crate::allocator::{cap_for, Candidate, ALLOCATION_INTERVAL, AUDIO_BPS};
+use super::timers::Timer;
+use super::Router;
+use crate::bandwidth::allocator::{cap_for, Candidate, ALLOCATION_INTERVAL, AUDIO_BPS};
 use crate::{ConsumerId, Event, TransportId};
 
 /// How often a publisher is told its maximum incoming bitrate.
@@ -20,24 +20,21 @@ impl Router {
             return;
         };
         t.allocator.on_estimate(now, bps);
-        if t.alloc_at.is_none() {
+        if self.hub.timers.get(Timer::Allocate(tid)).is_none() {
             self.schedule_allocation(tid, now);
         }
     }
 
     pub(super) fn schedule_allocation(&mut self, tid: TransportId, at: Instant) {
-        let Some(t) = self.transports.get_mut(&tid) else {
-            return;
-        };
-        let old = t.alloc_at.replace(at);
-        self.schedule(old, Some(at), Timer::Allocate(tid));
+        if self.transports.contains_key(&tid) {
+            self.hub.timers.set(Timer::Allocate(tid), Some(at));
+        }
     }
 
     pub(super) fn allocation_timeout(&mut self, tid: TransportId, now: Instant) {
         let Some(t) = self.transports.get_mut(&tid) else {
             return;
         };
-        t.alloc_at = None;
         let has_estimate = t.allocator.estimate().is_some();
         let warmed_up = t.allocator.warmed_up(now);
         let remb = t.max_incoming_bitrate;
@@ -105,13 +102,10 @@ impl Router {
         // desired rate above the estimate makes str0m probe for more.
         let minimum = t.allocator.allocated_bps;
         if let Some(e) = t.allocator.refresh_estimator(now) {
-            t.guarded(|rtc| rtc.bwe().reset(Bitrate::from(e)));
+            t.reset_estimate(e);
         }
         let desired = t.allocator.desired_for_str0m(now);
-        t.guarded(|rtc| {
-            rtc.bwe()
-                .set_bitrate(Bitrate::from(minimum), Bitrate::from(desired.max(minimum)))
-        });
+        t.set_estimator_rates(minimum, desired.max(minimum));
         self.drain_transport(tid);
         for ((cid, layer), cand) in decisions.into_iter().zip(&cands) {
             self.apply_allocation(tid, cid, layer.map(|l| (l, cap_for(cand, l))));
@@ -128,7 +122,6 @@ impl Router {
             return;
         };
         let states = p.layer_states();
-        let pid = c.producer;
         let bitrate = share.map(|(_, cap)| cap);
         let changed = c.allocated_bps != bitrate;
         c.allocated_bps = bitrate;
@@ -144,7 +137,7 @@ impl Router {
                 c.urgent_down = c.current.is_some_and(|cur| cur.spatial > target);
             }
         }
-        let want = c.wants_keyframe().then(|| c.selector.target().spatial);
+        let want = c.keyframe_wish();
         if changed {
             self.emit(Event::ConsumerAllocationChanged {
                 consumer: cid,
@@ -152,7 +145,7 @@ impl Router {
                 bitrate,
             });
         }
-        if let Some(layer) = want {
+        if let Some((pid, layer)) = want {
             self.request_keyframe(pid, Some(layer));
         }
     }
@@ -162,7 +155,7 @@ impl Router {
         let Some(t) = self.transports.get(&tid) else {
             return;
         };
-        let streams: Vec<_> = t
+        let streams: SmallVec<[_; 4]> = t
             .producers
             .iter()
             .filter_map(|pid| self.producers.get(pid))
@@ -175,14 +168,7 @@ impl Router {
         let Some(t) = self.transports.get_mut(&tid) else {
             return;
         };
-        t.guarded(|rtc| {
-            let mut api = rtc.direct_api();
-            for (mid, key) in streams {
-                if let Some(rx) = key.stream_rx(&mut api, mid) {
-                    rx.request_remb(Bitrate::from(max));
-                }
-            }
-        });
+        t.request_remb(&streams, max);
         self.drain_transport(tid);
     }
 }

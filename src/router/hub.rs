@@ -1,0 +1,57 @@
+//! Where a transport's output is applied: the one place that turns what a
+//! transport reports (transmits, str0m events, routes learned or evicted,
+//! failure, next deadline) into router state.
+//!
+//! The hub is kept apart from the router's object maps so the media path
+//! can absorb one subscriber's output while it holds the producer and its
+//! consumers.
+
+use std::collections::VecDeque;
+
+use crate::config::RouterConfig;
+use crate::io::OutQueue;
+use crate::transport::{Drained, Transport};
+use crate::TransportId;
+
+use super::demux::Demux;
+use super::timers::{Timer, Timers};
+
+pub(crate) struct Hub {
+    /// Outputs for the host (bounded).
+    pub out: OutQueue,
+    /// ICE ufrag and address-pair routing of incoming datagrams.
+    pub demux: Demux,
+    /// When the router wakes, and for what.
+    pub timers: Timers,
+    /// str0m events waiting to be handled, in order.
+    pub work: VecDeque<(TransportId, str0m::Event)>,
+    /// Transports whose WebRTC stack failed, to close after the current step.
+    pub failed: Vec<TransportId>,
+    /// Reused between drains.
+    pub drained: Drained,
+}
+
+impl Hub {
+    /// Drain a transport's WebRTC stack to its next timeout and apply what
+    /// it reported: transmits to the host's queue, learned and evicted
+    /// routes to the demux, events to the work queue, a failure to the
+    /// close list, and its next deadline to the timer table.
+    pub(crate) fn absorb(&mut self, t: &mut Transport, config: &RouterConfig) {
+        let d = &mut self.drained;
+        t.drain(&mut self.out, d, config.limits.max_addrs_per_transport);
+        for route in d.routes_evicted.drain(..) {
+            self.demux.remove_route(route, t.id);
+        }
+        for route in d.routes_added.drain(..) {
+            self.demux.add_route(route, t.id);
+        }
+        for e in d.events.drain(..) {
+            self.work.push_back((t.id, e));
+        }
+        if t.failure.is_some() && !self.failed.contains(&t.id) {
+            self.failed.push(t.id);
+        }
+        let next = t.rtc_timeout.min(t.liveness_deadline(config));
+        self.timers.set(Timer::Transport(t.id), Some(next));
+    }
+}
