@@ -4,6 +4,12 @@
 //! [`Router::consumer`], use it, drop it, then drain
 //! [`Router::poll_output`]: commands may queue datagrams and events.
 //!
+//! Every command that changes state runs through one settle point
+//! (`settled`): the router's clock is brought to the host's `now` first,
+//! and whatever the command set off (str0m events, a transport failure it
+//! caused) is handled before it returns, so the host's next
+//! [`Router::poll_output`] sees all of it.
+//!
 //! Every command that changes state takes the host's `now`: the router
 //! first brings its clock (and any timers that fell due) up to it, so a
 //! command never acts on the time of the router's last input.
@@ -53,6 +59,16 @@ pub struct TransportApi<'a> {
 }
 
 impl TransportApi<'_> {
+    /// The one settle point of every command on this view: bring the
+    /// router's clock to `now`, run the command, then handle whatever it
+    /// set off before returning.
+    fn settled<R>(&mut self, now: Instant, f: impl FnOnce(&mut Self) -> R) -> R {
+        self.router.advance(now);
+        let r = f(self);
+        self.router.process_work();
+        r
+    }
+
     /// This transport's id.
     pub fn id(&self) -> TransportId {
         self.id
@@ -64,22 +80,19 @@ impl TransportApi<'_> {
     /// consumers. If an offer of ours is pending (glare), ours is dropped
     /// and offered again later.
     pub fn accept_offer(&mut self, now: Instant, sdp: &str) -> Result<String, RouterError> {
-        self.router.advance(now);
-        self.router.accept_offer(self.id, sdp)
+        self.settled(now, |v| v.router.accept_offer(v.id, sdp))
     }
 
     /// Apply the client's answer to the offer of the last
     /// [`Event::RenegotiationNeeded`](crate::Event).
     pub fn accept_answer(&mut self, now: Instant, sdp: &str) -> Result<(), RouterError> {
-        self.router.advance(now);
-        self.router.accept_answer(self.id, sdp)
+        self.settled(now, |v| v.router.accept_answer(v.id, sdp))
     }
 
     /// Restart ICE with new credentials: an offer follows as
     /// [`Event::RenegotiationNeeded`](crate::Event).
     pub fn restart_ice(&mut self, now: Instant) -> Result<(), RouterError> {
-        self.router.advance(now);
-        self.router.restart_ice(self.id)
+        self.settled(now, |v| v.router.restart_ice(v.id))
     }
 
     /// Whether ICE and DTLS are up.
@@ -138,10 +151,10 @@ impl TransportApi<'_> {
     }
 
     /// Close the transport with its producers and consumers.
-    pub fn close(self, now: Instant) {
-        self.router.advance(now);
-        self.router.close_transport(self.id, CloseReason::Requested);
-        self.router.process_work();
+    pub fn close(mut self, now: Instant) {
+        self.settled(now, |v| {
+            v.router.close_transport(v.id, CloseReason::Requested);
+        })
     }
 }
 
@@ -152,6 +165,16 @@ pub struct ProducerApi<'a> {
 }
 
 impl ProducerApi<'_> {
+    /// The one settle point of every command on this view: bring the
+    /// router's clock to `now`, run the command, then handle whatever it
+    /// set off before returning.
+    fn settled<R>(&mut self, now: Instant, f: impl FnOnce(&mut Self) -> R) -> R {
+        self.router.advance(now);
+        let r = f(self);
+        self.router.process_work();
+        r
+    }
+
     /// This producer's id.
     pub fn id(&self) -> ProducerId {
         self.id
@@ -257,15 +280,17 @@ impl ProducerApi<'_> {
 
     /// Stop forwarding to every consumer (a muted sender costs nobody bandwidth).
     pub fn pause(&mut self, now: Instant) {
-        self.router.advance(now);
-        self.set_paused(true);
+        self.settled(now, |v| {
+            v.set_paused(true);
+        })
     }
 
     /// Forward again; consumers continue without sequence gaps, video from
     /// the next keyframe (requested now).
     pub fn resume(&mut self, now: Instant) {
-        self.router.advance(now);
-        self.set_paused(false);
+        self.settled(now, |v| {
+            v.set_paused(false);
+        })
     }
 
     fn set_paused(&mut self, paused: bool) {
@@ -292,10 +317,10 @@ impl ProducerApi<'_> {
     }
 
     /// Close it and its consumers.
-    pub fn close(self, now: Instant) {
-        self.router.advance(now);
-        self.router.close_producer(self.id, CloseReason::Requested);
-        self.router.process_work();
+    pub fn close(mut self, now: Instant) {
+        self.settled(now, |v| {
+            v.router.close_producer(v.id, CloseReason::Requested);
+        })
     }
 }
 
@@ -389,6 +414,16 @@ pub struct ConsumerApi<'a> {
 }
 
 impl ConsumerApi<'_> {
+    /// The one settle point of every command on this view: bring the
+    /// router's clock to `now`, run the command, then handle whatever it
+    /// set off before returning.
+    fn settled<R>(&mut self, now: Instant, f: impl FnOnce(&mut Self) -> R) -> R {
+        self.router.advance(now);
+        let r = f(self);
+        self.router.process_work();
+        r
+    }
+
     /// This consumer's id.
     pub fn id(&self) -> ConsumerId {
         self.id
@@ -431,10 +466,11 @@ impl ConsumerApi<'_> {
 
     /// Bandwidth priority (higher first). See [`ConsumerOptions::priority`](crate::ConsumerOptions).
     pub fn set_priority(&mut self, now: Instant, priority: u8) {
-        self.router.advance(now);
-        if let Some(c) = self.router.consumers.get_mut(&self.id) {
-            c.priority = priority;
-        }
+        self.settled(now, |v| {
+            if let Some(c) = v.router.consumers.get_mut(&v.id) {
+                c.priority = priority;
+            }
+        })
     }
 
     /// Counters and the allocator's decision.
@@ -465,34 +501,37 @@ impl ConsumerApi<'_> {
 
     /// Stop forwarding to this subscriber.
     pub fn pause(&mut self, now: Instant) {
-        self.router.advance(now);
-        if let Some(c) = self.router.consumers.get_mut(&self.id) {
-            c.paused = true;
-        }
+        self.settled(now, |v| {
+            if let Some(c) = v.router.consumers.get_mut(&v.id) {
+                c.paused = true;
+            }
+        })
     }
 
     /// Forward again, without sequence gaps; video from the next keyframe.
     pub fn resume(&mut self, now: Instant) {
-        self.router.advance(now);
-        let Some(c) = self.router.consumers.get_mut(&self.id) else {
-            return;
-        };
-        if !c.paused {
-            return;
-        }
-        c.paused = false;
-        c.restart();
-        self.router.request_wished_keyframe(self.id);
+        self.settled(now, |v| {
+            let Some(c) = v.router.consumers.get_mut(&v.id) else {
+                return;
+            };
+            if !c.paused {
+                return;
+            }
+            c.paused = false;
+            c.restart();
+            v.router.request_wished_keyframe(v.id);
+        })
     }
 
     /// Ask the producer for a keyframe of the forwarded layer (throttled).
     pub fn request_keyframe(&mut self, now: Instant) {
-        self.router.advance(now);
-        let Some(c) = self.router.consumers.get(&self.id) else {
-            return;
-        };
-        let (pid, layer) = (c.producer, c.current.unwrap_or(c.selector.target()).spatial);
-        self.router.request_keyframe(pid, Some(layer));
+        self.settled(now, |v| {
+            let Some(c) = v.router.consumers.get(&v.id) else {
+                return;
+            };
+            let (pid, layer) = (c.producer, c.current.unwrap_or(c.selector.target()).spatial);
+            v.router.request_keyframe(pid, Some(layer));
+        })
     }
 
     /// The layers the subscriber wants. The consumer switches at the next
@@ -500,8 +539,9 @@ impl ConsumerApi<'_> {
     /// for a temporal change; it never goes above what the producer has
     /// live, and falls back to the best live lower layer when a layer stops.
     pub fn set_preferred_layers(&mut self, now: Instant, layers: Layers) {
-        self.router.advance(now);
-        self.update_selector(|s, states| s.set_preferred(layers, states));
+        self.settled(now, |v| {
+            v.update_selector(|s, states| s.set_preferred(layers, states));
+        })
     }
 
     /// The host's ceiling on the bitrate this consumer may use (`None`: no
@@ -510,8 +550,9 @@ impl ConsumerApi<'_> {
     /// the allocator never hands out more than the ceiling lets the
     /// consumer use); the allocator never overwrites it.
     pub fn set_max_bitrate(&mut self, now: Instant, bps: Option<u64>) {
-        self.router.advance(now);
-        self.update_selector(|s, states| s.set_max_bitrate(bps, states));
+        self.settled(now, |v| {
+            v.update_selector(|s, states| s.set_max_bitrate(bps, states));
+        })
     }
 
     fn update_selector(
@@ -547,10 +588,9 @@ impl ConsumerApi<'_> {
     }
 
     /// Close it; the subscriber's m-line is stopped in the next offer.
-    pub fn close(self, now: Instant) -> Result<(), RouterError> {
-        self.router.advance(now);
-        self.router.close_consumer(self.id, CloseReason::Requested);
-        self.router.process_work();
-        Ok(())
+    pub fn close(mut self, now: Instant) {
+        self.settled(now, |v| {
+            v.router.close_consumer(v.id, CloseReason::Requested);
+        })
     }
 }
