@@ -135,12 +135,8 @@ impl Setup {
     }
 
     fn receive(&mut self, source: SocketAddr, data: &[u8]) -> u64 {
-        self.router.handle_input(Input::Receive {
-            now: self.now,
-            source,
-            destination: server(),
-            data,
-        });
+        self.router
+            .handle_input(Input::receive(self.now, source, server(), data));
         let mut transmits = 0;
         loop {
             match self.router.poll_output() {

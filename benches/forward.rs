@@ -409,12 +409,7 @@ fn feed_all(
 ) -> u64 {
     let mut transmits = 0;
     for (now, data) in batch {
-        router.handle_input(Input::Receive {
-            now: *now,
-            source,
-            destination,
-            data,
-        });
+        router.handle_input(Input::receive(*now, source, destination, data));
         transmits += drain(router, *now);
     }
     transmits
@@ -667,7 +662,7 @@ impl Floor {
     fn new(profile: Profile, subscribers: usize, sample: &[u8]) -> Floor {
         // The router's own provider: the floor gets the same kept key
         // schedules as the router's transports.
-        let provider = manifold_sfu::crypto_provider();
+        let provider = manifold_sfu::testkit_hooks::crypto_provider();
         let hlen = header_len(sample);
         let payload_len = sample.len() - hlen - AeadAes256Gcm::TAG_LEN;
         let header = sample[..hlen].to_vec();

@@ -75,6 +75,7 @@ fn media_loop(sfu: &Mutex<Sfu>, socket: &UdpSocket) -> io::Result<()> {
                         }
                     }
                     Output::Timeout(at) => break at,
+                    _ => {}
                 }
             }
         };
@@ -87,12 +88,10 @@ fn media_loop(sfu: &Mutex<Sfu>, socket: &UdpSocket) -> io::Result<()> {
         let now = Instant::now();
         let mut sfu = sfu.lock().unwrap();
         match received {
-            Ok((n, source)) => sfu.router.handle_input(Input::Receive {
-                now,
-                source,
-                destination: local,
-                data: &buf[..n],
-            }),
+            Ok((n, source)) => {
+                sfu.router
+                    .handle_input(Input::receive(now, source, local, &buf[..n]))
+            }
             // The wait ran out (WouldBlock or TimedOut): is the deadline due?
             Err(_) if now >= deadline => sfu.router.handle_input(Input::Timeout(now)),
             Err(_) => {}

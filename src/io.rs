@@ -4,15 +4,23 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use crate::Event;
 
 /// Input to [`Router::handle_input`](crate::Router::handle_input).
 ///
 /// Every input carries the time; the router never reads a clock. Time given to
 /// the router must never go backwards.
+///
+/// Build a received datagram with [`Input::receive`]: the variant may gain
+/// fields (the transport it came on, for ICE over TCP) without breaking
+/// hosts.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Input<'a> {
     /// A UDP datagram the host received.
+    #[non_exhaustive]
     Receive {
         /// When the datagram was received.
         now: Instant,
@@ -27,7 +35,23 @@ pub enum Input<'a> {
     Timeout(Instant),
 }
 
-impl Input<'_> {
+impl<'a> Input<'a> {
+    /// A datagram received at `now` from `source` on the local socket
+    /// address `destination` (one of the listen addresses).
+    pub fn receive(
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        data: &'a [u8],
+    ) -> Input<'a> {
+        Input::Receive {
+            now,
+            source,
+            destination,
+            data,
+        }
+    }
+
     /// The time this input carries.
     pub fn now(&self) -> Instant {
         match self {
@@ -38,19 +62,37 @@ impl Input<'_> {
 }
 
 /// A datagram the host must send.
-#[derive(Debug)]
+///
+/// Its bytes are a [`Bytes`]: the host may hand them to its I/O (or keep
+/// them past the next [`Router::poll_output`](crate::Router::poll_output))
+/// without a copy.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Transmit {
     /// The local address to send from (one of the listen addresses).
     pub source: SocketAddr,
     /// The peer address to send to.
     pub destination: SocketAddr,
     /// The datagram's bytes.
-    pub contents: Vec<u8>,
+    pub contents: Bytes,
+}
+
+impl Transmit {
+    /// A datagram from `source` to `destination` (for hosts that test
+    /// their I/O with transmits of their own).
+    pub fn new(source: SocketAddr, destination: SocketAddr, contents: impl Into<Bytes>) -> Self {
+        Transmit {
+            source,
+            destination,
+            contents: contents.into(),
+        }
+    }
 }
 
 /// Output of [`Router::poll_output`](crate::Router::poll_output).
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
+#[non_exhaustive]
 pub enum Output {
     /// A datagram to send now.
     Transmit(Transmit),

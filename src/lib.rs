@@ -36,7 +36,7 @@
 //! hands it. So **every input and every command that changes state takes
 //! the host's current time** (`now: Instant`, from a monotonic clock such as
 //! [`std::time::Instant::now`], or a virtual clock in tests):
-//! [`Input::Receive`] and [`Input::Timeout`] carry it, and
+//! [`Input::receive`] and [`Input::Timeout`] carry it, and
 //! [`Router::create_webrtc_transport`], [`Router::consume`] and every
 //! changing command of [`TransportApi`], [`ProducerApi`] and
 //! [`ConsumerApi`] take it as their first argument. A command first brings
@@ -97,12 +97,9 @@
 //!     let wait = deadline.saturating_duration_since(Instant::now());
 //!     socket.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
 //!     match socket.recv_from(&mut buf) {
-//!         Ok((n, source)) => router.handle_input(Input::Receive {
-//!             now: Instant::now(),
-//!             source,
-//!             destination: local,
-//!             data: &buf[..n],
-//!         }),
+//!         Ok((n, source)) => {
+//!             router.handle_input(Input::receive(Instant::now(), source, local, &buf[..n]))
+//!         }
 //!         Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
 //!             router.handle_input(Input::Timeout(Instant::now()))
 //!         }
@@ -189,7 +186,6 @@ mod transport;
 pub use config::{
     Codecs, ConsumerOptions, Limits, ListenInfo, RouterConfig, WebRtcTransportOptions,
 };
-pub use crypto::crypto_provider;
 pub use error::{RouterError, SignalingError};
 pub use event::{CloseReason, Event};
 pub use id::{ConsumerId, ProducerId, TransportId};

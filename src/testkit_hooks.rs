@@ -21,6 +21,14 @@ pub fn router_with_shared_certificate(config: RouterConfig, now: Instant) -> Rou
     Router::with_factory(config, now, factory)
 }
 
+/// The crypto provider a router gives its transports, for the str0m peers
+/// the test kit runs in the same process (test clients, the load
+/// generator), so both sides measure the same DTLS and SRTP code. A str0m
+/// type: test-only, never in the public API.
+pub fn crypto_provider() -> str0m::config::CryptoProvider {
+    crate::crypto::crypto_provider()
+}
+
 /// Memoise str0m's parse of an SDP text on this thread from now on
 /// (`transport::sdp_memo`): the same text always parses the same.
 pub fn enable_sdp_memo() {

@@ -54,12 +54,8 @@ fn hostile_datagrams_are_dropped_without_side_effects() {
                 ))
             };
             let server = sim.server;
-            sim.router.handle_input(Input::Receive {
-                now: sim.now,
-                source,
-                destination: server,
-                data: &data,
-            });
+            sim.router
+                .handle_input(Input::receive(sim.now, source, server, &data));
             sim.drain_router();
         }
         sim.run_for(Duration::from_millis(20));

@@ -184,12 +184,8 @@ fn unauthenticated_stun_is_rate_limited_per_source() {
     for _ in 0..1000 {
         let data = stun_request(&mut rng, &format!("{ufrag}:x"));
         let server = sim.server;
-        sim.router.handle_input(Input::Receive {
-            now: sim.now,
-            source: attacker,
-            destination: server,
-            data: &data,
-        });
+        sim.router
+            .handle_input(Input::receive(sim.now, attacker, server, &data));
         sim.drain_router();
     }
     let s = sim.router.stats();
@@ -221,12 +217,8 @@ fn output_queue_is_bounded() {
         let server = sim.server;
         let source = sim.client(p).addr;
         for (_, d) in sim.client(p).drain(now) {
-            sim.router.handle_input(Input::Receive {
-                now,
-                source,
-                destination: server,
-                data: &d,
-            });
+            sim.router
+                .handle_input(Input::receive(now, source, server, &d));
             fed += 1;
         }
         sim.router.handle_input(Input::Timeout(now));

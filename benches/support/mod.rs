@@ -126,12 +126,7 @@ pub fn connect(
             .collect();
         for d in &to_router {
             timed(router_cpu, || {
-                router.handle_input(Input::Receive {
-                    now: *now,
-                    source: client.addr,
-                    destination: server,
-                    data: d,
-                })
+                router.handle_input(Input::receive(*now, client.addr, server, d))
             });
         }
         if let Some(s) = sent.as_deref_mut() {

@@ -457,7 +457,7 @@ impl Peer {
 fn shared_crypto() -> &'static (Arc<CryptoProvider>, DtlsCert) {
     static SHARED: OnceLock<(Arc<CryptoProvider>, DtlsCert)> = OnceLock::new();
     SHARED.get_or_init(|| {
-        let provider = manifold_sfu::crypto_provider();
+        let provider = manifold_sfu::testkit_hooks::crypto_provider();
         let cert = provider
             .dtls_provider
             .generate_certificate()

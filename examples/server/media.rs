@@ -327,14 +327,10 @@ fn receive(sfu: &mut Sfu, io: &mut UdpIo, local: SocketAddr) -> usize {
     for i in 0..n {
         let (source, data) = io.datagram(i);
         guard(sfu, |sfu| {
-            sfu.router.handle_input(Input::Receive {
-                now: Instant::now(),
-                source,
-                // The socket's own address, even when the peer reached
-                // it from another interface (peer-reflexive).
-                destination: local,
-                data,
-            })
+            // `local`: the socket's own address, even when the peer
+            // reached it from another interface (peer-reflexive).
+            sfu.router
+                .handle_input(Input::receive(Instant::now(), source, local, data))
         });
         drain(sfu, io);
         // Send now, not after the rest of the batch: str0m stamped these
@@ -367,6 +363,8 @@ fn drain(sfu: &mut Sfu, io: &mut UdpIo) -> Instant {
             }
             Output::Event(e) => guard(sfu, |sfu| sfu.dispatch(e)),
             Output::Timeout(at) => return at,
+            // Outputs a newer library adds: nothing this server acts on.
+            _ => {}
         }
     }
 }

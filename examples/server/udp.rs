@@ -284,11 +284,7 @@ mod tests {
     use super::*;
 
     fn transmit(from: SocketAddr, to: SocketAddr, byte: u8) -> Transmit {
-        Transmit {
-            source: from,
-            destination: to,
-            contents: vec![byte; 100 + byte as usize],
-        }
+        Transmit::new(from, to, vec![byte; 100 + byte as usize])
     }
 
     /// Datagrams to several destinations leave in one call, in order, and

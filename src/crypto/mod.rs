@@ -34,9 +34,9 @@ pub(crate) struct TransportFactory {
 /// certificates; feature `openssl-dtls`, on by default; without it dimpl
 /// with one prepared configuration, ECDSA peers only) and SRTP ciphers that
 /// keep their key schedules (see `docs/benchmarks.md`). A host that runs
-/// its own str0m peers in the same process (test clients, a load generator)
-/// can hand them the same provider.
-pub fn crypto_provider() -> CryptoProvider {
+/// The test kit's str0m peers (test clients, the load generator) get the
+/// same provider through `testkit_hooks::crypto_provider`.
+pub(crate) fn crypto_provider() -> CryptoProvider {
     let mut provider = str0m::crypto::from_feature_flags();
     #[cfg(feature = "openssl-dtls")]
     {

@@ -221,7 +221,7 @@ impl Transport {
                     out.push(Output::Transmit(Transmit {
                         source: local,
                         destination: t.destination,
-                        contents: t.contents.into(),
+                        contents: Vec::<u8>::from(t.contents).into(),
                     }));
                 }
                 Ok(str0m::Output::Event(e)) => d.events.push(e),

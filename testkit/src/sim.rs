@@ -327,12 +327,8 @@ impl Sim {
         for i in 0..self.peers.len() {
             while let Some(data) = self.peers[i].up.pop_due(now) {
                 let source = self.peers[i].client.addr;
-                self.router.handle_input(Input::Receive {
-                    now,
-                    source,
-                    destination: self.server,
-                    data: &data,
-                });
+                self.router
+                    .handle_input(Input::receive(now, source, self.server, &data));
                 self.drain_router();
             }
             while let Some(data) = self.peers[i].down.pop_due(now) {
@@ -371,7 +367,7 @@ impl Sim {
         loop {
             match self.router.poll_output() {
                 Output::Transmit(t) => match self.by_addr.get(&t.destination) {
-                    Some(&i) => self.peers[i].down.send(self.now, t.contents),
+                    Some(&i) => self.peers[i].down.send(self.now, t.contents.to_vec()),
                     None => self.stray_transmits += 1,
                 },
                 Output::Event(e) => {
@@ -381,6 +377,7 @@ impl Sim {
                     self.events.push((self.now, e));
                 }
                 Output::Timeout(_) => break,
+                other => panic!("an output the simulator does not know: {other:?}"),
             }
         }
         if self.auto_answer {

@@ -306,12 +306,8 @@ impl Host {
     /// Feed a datagram at the current time.
     pub fn receive(&mut self, source: SocketAddr, destination: SocketAddr, data: &[u8]) {
         let before = self.router.counts();
-        self.router.handle_input(Input::Receive {
-            now: self.now,
-            source,
-            destination,
-            data,
-        });
+        self.router
+            .handle_input(Input::receive(self.now, source, destination, data));
         self.step(before);
     }
 
@@ -367,6 +363,7 @@ impl Host {
                     self.deadline = at;
                     break;
                 }
+                other => panic!("an output this host does not know: {other:?}"),
             }
         }
         assert_eq!(
