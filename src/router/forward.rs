@@ -5,8 +5,11 @@
 //! 2. inspect (`media/inspect.rs`): codec, keyframe, layers, read once;
 //! 3. per consumer, its verdict (`media/consumer.rs`: pause, layer,
 //!    keyframe wait, rewritten numbers);
-//! 4. [`write`](Router::write): the rewritten header on the shared payload,
-//!    into the subscriber's transport, whose output the hub absorbs.
+//! 4. the write: the rewritten header on the shared payload, into the
+//!    subscriber's transport, whose output the hub absorbs.
+//!
+//! Steps 3 and 4 are one function ([`deliver`](Router::deliver)), so a
+//! consumer is looked up once per packet.
 //!
 //! The payload is shared by all consumers; per consumer only the header
 //! fields (SSRC, sequence number, timestamp, payload type, VP8 picture
@@ -16,7 +19,7 @@ use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 
 use super::Router;
 use crate::io::Output;
-use crate::media::consumer::{Forward, Verdict};
+use crate::media::consumer::Verdict;
 use crate::media::inspect::Inspected;
 use crate::{ConsumerId, Event, ProducerId, TransportId};
 
@@ -49,20 +52,17 @@ impl Router {
         let exts = forwarded_extensions(&pkt);
         // Layers whose keyframe some consumer waits for (bit per layer).
         let mut want_keyframe = 0u32;
-        // Indexing, not iterating: `write` needs the router while the list
-        // stays put (consumers change only through commands and events).
-        for i in 0..p.consumers.len() {
-            let Some(&cid) = self.producers.get(&pid).and_then(|p| p.consumers.get(i)) else {
-                break;
-            };
-            match self.verdict(cid, &inspected) {
-                Verdict::Forward(f) => self.write(cid, &pkt, &inspected, &exts, f),
-                Verdict::Drop => {
-                    if let Some((_, l)) = self.consumers.get(&cid).and_then(|c| c.keyframe_wish()) {
-                        want_keyframe |= 1 << l.min(31);
-                    }
-                }
+        // The list is moved out for the loop and back after it: nothing in
+        // the loop adds or removes consumers (str0m events and transport
+        // failures wait in the hub's work queue until the packet is done).
+        let consumers = std::mem::take(&mut p.consumers);
+        for &cid in &consumers {
+            if let Some(layer) = self.deliver(cid, &pkt, &inspected, &exts) {
+                want_keyframe |= 1 << layer.min(31);
             }
+        }
+        if let Some(p) = self.producers.get_mut(&pid) {
+            p.consumers = consumers;
         }
         for layer in 0..32u8 {
             if want_keyframe & (1 << layer) != 0 {
@@ -97,12 +97,19 @@ impl Router {
         Some((pid, layer))
     }
 
-    /// Step 3: what one consumer does with the packet; a layer change is
-    /// reported to the host.
-    fn verdict(&mut self, cid: ConsumerId, inspected: &Inspected) -> Verdict {
-        let Some(c) = self.consumers.get_mut(&cid) else {
-            return Verdict::Drop;
-        };
+    /// Steps 3 and 4 for one consumer: its verdict (a layer change is
+    /// reported to the host), then the rewritten packet written into the
+    /// subscriber's transport, whose output the hub absorbs. Returns the
+    /// layer whose keyframe the consumer waits for, if it dropped the
+    /// packet for want of one.
+    fn deliver(
+        &mut self,
+        cid: ConsumerId,
+        pkt: &RtpPacket,
+        inspected: &Inspected,
+        exts: &ExtensionValues,
+    ) -> Option<u8> {
+        let c = self.consumers.get_mut(&cid)?;
         let before = c.current;
         let verdict = c.on_packet(&inspected.info);
         if c.current != before {
@@ -114,32 +121,18 @@ impl Router {
                     layers: c.current,
                 }));
         }
-        verdict
-    }
-
-    /// Step 4: write the rewritten packet into the subscriber's transport
-    /// and let the hub absorb what that produced.
-    fn write(
-        &mut self,
-        cid: ConsumerId,
-        pkt: &RtpPacket,
-        inspected: &Inspected,
-        exts: &ExtensionValues,
-        f: Forward,
-    ) {
-        let Some(c) = self.consumers.get_mut(&cid) else {
-            return;
+        let f = match verdict {
+            Verdict::Forward(f) => f,
+            Verdict::Drop => return c.keyframe_wish().map(|(_, layer)| layer),
         };
         let (Some(st), Some(out_ssrc), Some(mid)) =
             (self.transports.get_mut(&c.transport), c.ssrc, c.mid)
         else {
-            return;
+            return None;
         };
-        let Some(out_pt) = c.out_pt(pkt.header.payload_type, || {
+        let out_pt = c.out_pt(pkt.header.payload_type, || {
             st.subscriber_pt(mid, &inspected.params)
-        }) else {
-            return;
-        };
+        })?;
         let mut write = RtpWrite::new(
             out_pt,
             f.numbers.seq.into(),
@@ -160,7 +153,7 @@ impl Router {
         self.stats.rtp_out += 1;
         self.stats.rtp_bytes_out += len;
         c.bytes_sent += len;
-        self.hub.absorb(st, &self.config);
+        self.hub.absorb_output(st, &self.config);
         // str0m's pacer hands a written packet out only from its next
         // timeout, which it asks for at once: run that timeout here (a
         // mutation after a full drain, as str0m requires) so the packet
@@ -169,8 +162,10 @@ impl Router {
         let now = self.now;
         if st.rtc_timeout <= now {
             st.timeout(now);
-            self.hub.absorb(st, &self.config);
+            self.hub.absorb_output(st, &self.config);
         }
+        self.hub.schedule(st, &self.config);
+        None
     }
 }
 

@@ -37,6 +37,15 @@ impl Hub {
     /// routes to the demux, events to the work queue, a failure to the
     /// close list, and its next deadline to the timer table.
     pub(crate) fn absorb(&mut self, t: &mut Transport, config: &RouterConfig) {
+        self.absorb_output(t, config);
+        self.schedule(t, config);
+    }
+
+    /// [`absorb`](Self::absorb) without the timer, for a caller that
+    /// mutates the transport again at once (the media path's pacer kick)
+    /// and then calls [`schedule`](Self::schedule): the deadline in between
+    /// is never read, and moving it twice per packet is measurable.
+    pub(crate) fn absorb_output(&mut self, t: &mut Transport, config: &RouterConfig) {
         let d = &mut self.drained;
         t.drain(&mut self.out, d, config.limits.max_addrs_per_transport);
         for route in d.routes_evicted.drain(..) {
@@ -51,6 +60,11 @@ impl Hub {
         if t.failure.is_some() && !self.failed.contains(&t.id) {
             self.failed.push(t.id);
         }
+    }
+
+    /// Put the transport's next deadline (its WebRTC stack's timeout or
+    /// its liveness deadline) in the timer table.
+    pub(crate) fn schedule(&mut self, t: &Transport, config: &RouterConfig) {
         let next = t.rtc_timeout.min(t.liveness_deadline(config));
         self.timers.set(Timer::Transport(t.id), Some(next));
     }

@@ -7,13 +7,14 @@
 //! `handle_timeout` when its entry falls due. No subsystem keeps a copy of
 //! its scheduled time.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::time::Instant;
 
+use crate::id::IdMap;
 use crate::{ProducerId, TransportId};
 
 /// Something the router must do at a given time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Timer {
     /// str0m's timeout or the liveness deadline of a transport.
     Transport(TransportId),
@@ -25,11 +26,25 @@ pub(crate) enum Timer {
     Allocate(TransportId),
 }
 
+/// One word per timer for the id hasher (ids stay far below 2^48; a
+/// collision would only share a bucket).
+impl std::hash::Hash for Timer {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let word = match *self {
+            Timer::Transport(t) => t.0 << 2,
+            Timer::Keyframe(p, l) => (p.0 << 2 | 1) ^ (u64::from(l) << 56),
+            Timer::Layers(p) => p.0 << 2 | 2,
+            Timer::Allocate(t) => t.0 << 2 | 3,
+        };
+        state.write_u64(word);
+    }
+}
+
 /// Timers by deadline, with at most one deadline per [`Timer`].
 #[derive(Default)]
 pub(crate) struct Timers {
     by_time: BTreeSet<(Instant, Timer)>,
-    at: HashMap<Timer, Instant>,
+    at: IdMap<Timer, Instant>,
 }
 
 impl Timers {
