@@ -18,7 +18,7 @@ use crate::packet::{is_keyframe, CodecKind, DependencyDescriptor, Vp8Descriptor,
 use crate::producer::{codec_kind, codecs_compatible, Layer};
 use crate::Event;
 use crate::{ProducerId, TransportId};
-use tracing::trace;
+use tracing::{debug, trace};
 
 /// Most payload types remembered per producer and per consumer.
 const MAX_PT_ENTRIES: usize = 4;
@@ -178,6 +178,9 @@ impl Router {
             let before = c.current;
             let verdict = c.on_packet(&info);
             if c.current != before {
+                // Pushed here, not through `emit` (which borrows the router):
+                // logged as `emit` would.
+                debug!(consumer = %cid, from = ?before, to = ?c.current, "consumer switched layers");
                 self.out.push(Output::Event(Event::ConsumerLayersChanged {
                     consumer: cid,
                     transport: c.transport,
