@@ -2,7 +2,8 @@
 //! documentation's "Logging"): under loss on both legs, the NACKs a
 //! subscriber sends and the NACKs the router sends its publisher are
 //! traced per stats report, and their counts add up to the stats
-//! snapshots; keyframe requests, layer switches and estimates appear too.
+//! snapshots; keyframe requests, keyframes forwarded, layer switches and
+//! estimates appear too.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -112,6 +113,14 @@ fn nacks_are_traced_under_loss_and_add_up_to_the_stats() {
     ] {
         assert!(log.contains(moment), "no {moment:?} in the log");
     }
+    let keyframes = log
+        .lines()
+        .filter(|l| {
+            l.contains("keyframe forwarded to the subscriber")
+                && field(l, "consumer") == Some(&video.to_string())
+        })
+        .count();
+    assert!(keyframes > 0, "no keyframe forwarded to {video}");
     let switch = log
         .lines()
         .find(|l| {

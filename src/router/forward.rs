@@ -196,6 +196,9 @@ impl Router {
                     continue;
                 }
             };
+            if info.keyframe {
+                trace!(consumer = %cid, "keyframe forwarded to the subscriber");
+            }
             let (Some(st), Some(out_ssrc)) = (self.transports.get_mut(&c.transport), c.ssrc) else {
                 continue;
             };
