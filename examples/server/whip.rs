@@ -32,8 +32,9 @@ pub fn routes() -> axum::Router<App> {
     use axum::http::Method;
     let endpoint = |m| cors::resource(m, &[Method::POST], true);
     let session = || {
+        // PATCH (trickle ICE) is refused: not an allowed method.
         let m = axum::routing::delete(end_session).patch(no_trickle);
-        cors::resource(m, &[Method::DELETE, Method::PATCH], false)
+        cors::resource(m, &[Method::DELETE], false)
     };
     axum::Router::new()
         .route("/whip/{stream}", endpoint(post(publish)))

@@ -67,6 +67,11 @@ test('error paths answer 4xx and the server stays up', { timeout: 60000 }, async
   assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
   assert.match(preflight.headers.get('access-control-allow-methods'), /POST/);
   assert.match(preflight.headers.get('access-control-allow-headers'), /content-type/i);
+  // A session (its Location) answers OPTIONS with its own methods.
+  const session = await fetch(`${srv.url}${loc}`, { method: 'OPTIONS' });
+  assert.equal(session.status, 204);
+  assert.equal(session.headers.get('allow'), 'DELETE, OPTIONS');
+  assert.equal(session.headers.get('access-control-allow-origin'), '*');
   // The 201 of a cross-origin request lets the page read its Location.
   assert.equal(created.headers.get('access-control-allow-origin'), '*');
   assert.match(created.headers.get('access-control-expose-headers'), /location/i);
