@@ -156,9 +156,18 @@
 //!   closed and why, producers and consumers added and closed, layer and
 //!   allocation changes), ICE state changes, transports created;
 //! * **trace**: the moments worth following one by one when debugging:
-//!   keyframe requests from subscribers and to publishers, bandwidth
-//!   estimates, datagrams the WebRTC stack refused. Nothing per packet is
-//!   logged above trace.
+//!   keyframe requests from subscribers and to publishers, keyframes
+//!   forwarded to a subscriber (`keyframe forwarded to the subscriber`,
+//!   field `consumer`), bandwidth estimates, datagrams the WebRTC stack
+//!   refused, and NACKs: the WebRTC
+//!   stack answers a subscriber's NACKs from its retransmission cache and
+//!   sends the publisher NACKs itself, so the router reports them per stats
+//!   report (every 250 ms, with estimation on), with the count since the
+//!   last one: `NACKs received from the subscriber` (field `consumer`) and
+//!   `NACKs sent to the publisher` (fields `producer`, `rid`). A consumer's
+//!   layer switch (its first layer too, which starts on a keyframe) is a
+//!   debug event, `consumer switched layers`. Nothing per packet is logged
+//!   above trace.
 //!
 //! With no subscriber installed (or one filtering these levels out) the
 //! cost is a relaxed atomic load per call site.

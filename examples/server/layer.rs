@@ -20,7 +20,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use manifold_sfu::{ConsumerId, Layers, MediaKind, TransportId};
@@ -91,9 +91,11 @@ struct SessionState {
 
 /// The HTTP routes of this module.
 pub fn routes() -> axum::Router<App> {
+    use axum::http::Method;
+    let methods = axum::routing::post(select).get(show);
     axum::Router::new().route(
         "/whep/{stream}/{session}/layer",
-        axum::routing::post(select).get(show).options(preflight),
+        crate::cors::resource(methods, &[Method::GET, Method::POST], false),
     )
 }
 
@@ -250,20 +252,4 @@ fn state(sfu: &mut Sfu, tid: TransportId) -> SessionState {
         },
     };
     SessionState { tracks, bandwidth }
-}
-
-async fn preflight() -> Response {
-    (
-        StatusCode::NO_CONTENT,
-        [
-            (header::ALLOW, "GET, POST, OPTIONS"),
-            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"),
-            (
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                "Authorization, Content-Type",
-            ),
-            (header::ACCESS_CONTROL_MAX_AGE, "86400"),
-        ],
-    )
-        .into_response()
 }

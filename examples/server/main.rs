@@ -22,6 +22,7 @@
 //!   `signal` fuzz target's subject; `signal_fuzzing.rs` its invariants);
 //! * `page/`: the HTML and JavaScript served to browsers.
 
+mod cors;
 mod layer;
 mod media;
 mod metrics;

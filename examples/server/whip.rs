@@ -6,7 +6,8 @@
 //!   publisher. Any number of viewers.
 //! * `DELETE` on a Location ends that session; when a publisher goes, its
 //!   viewers' transports are closed too (their tracks end).
-//! * `OPTIONS` answers CORS preflights; `PATCH` (trickle ICE) is 405.
+//! * `OPTIONS` answers CORS preflights (see [`crate::cors`]); `PATCH`
+//!   (trickle ICE) is 405.
 //! * A viewer's 201 links the layer extension (`{Location}/layer`, see
 //!   [`crate::layer`]): the viewer picks its simulcast encoding or layers.
 
@@ -21,24 +22,26 @@ use axum::routing::post;
 use manifold_sfu::{ConsumerOptions, Event, ProducerId, RouterError, SignalingError, TransportId};
 use tracing::{debug, info, warn};
 
+use crate::cors;
 use crate::media::{Session, Sfu};
 use crate::signal::{mime_is, sdp_body, valid_name, SignalError};
 use crate::App;
 
 /// The HTTP routes of this module.
 pub fn routes() -> axum::Router<App> {
+    use axum::http::Method;
+    let endpoint = |m| cors::resource(m, &[Method::POST], true);
     let session = || {
-        axum::routing::delete(end_session)
-            .patch(no_trickle)
-            .options(preflight)
+        // PATCH (trickle ICE) is refused: not an allowed method.
+        let m = axum::routing::delete(end_session).patch(no_trickle);
+        cors::resource(m, &[Method::DELETE], false)
     };
     axum::Router::new()
-        .route("/whip/{stream}", post(publish).options(preflight))
-        .route("/whep/{stream}", post(view).options(preflight))
+        .route("/whip/{stream}", endpoint(post(publish)))
+        .route("/whep/{stream}", endpoint(post(view)))
         .route("/whip/{stream}/{session}", session())
         .route("/whep/{stream}/{session}", session())
         .merge(crate::layer::routes())
-        .layer(axum::middleware::map_response(cors))
 }
 
 /// WHIP/WHEP state inside the router's loop.
@@ -442,41 +445,4 @@ async fn no_trickle() -> Response {
         "trickle ICE and ICE restarts are not supported\n",
     )
         .into_response()
-}
-
-async fn preflight() -> Response {
-    (
-        StatusCode::NO_CONTENT,
-        [
-            (header::ALLOW, "POST, DELETE, OPTIONS"),
-            (
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                "POST, DELETE, OPTIONS",
-            ),
-            (
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                "Authorization, Content-Type",
-            ),
-            (header::ACCESS_CONTROL_MAX_AGE, "86400"),
-            (
-                header::HeaderName::from_static("accept-post"),
-                "application/sdp",
-            ),
-        ],
-    )
-        .into_response()
-}
-
-/// Let browser pages on any origin use the endpoints.
-async fn cors(mut r: Response) -> Response {
-    let h = r.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("Location, Link"),
-    );
-    r
 }

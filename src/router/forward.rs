@@ -22,6 +22,7 @@ use crate::io::Output;
 use crate::media::consumer::Verdict;
 use crate::media::inspect::Inspected;
 use crate::{ConsumerId, Event, ProducerId, TransportId};
+use tracing::{debug, trace};
 
 impl Router {
     pub(super) fn forward(&mut self, tid: TransportId, pkt: RtpPacket) {
@@ -113,6 +114,9 @@ impl Router {
         let before = c.current;
         let verdict = c.on_packet(&inspected.info);
         if c.current != before {
+            // Pushed here, not through `emit` (which borrows the router):
+            // logged as `emit` would.
+            debug!(consumer = %cid, from = ?before, to = ?c.current, "consumer switched layers");
             self.hub
                 .out
                 .push(Output::Event(Event::ConsumerLayersChanged {
@@ -125,6 +129,9 @@ impl Router {
             Verdict::Forward(f) => f,
             Verdict::Drop => return c.keyframe_wish().map(|(_, layer)| layer),
         };
+        if inspected.info.keyframe {
+            trace!(consumer = %cid, "keyframe forwarded to the subscriber");
+        }
         let (Some(st), Some(out_ssrc), Some(mid)) =
             (self.transports.get_mut(&c.transport), c.ssrc, c.mid)
         else {

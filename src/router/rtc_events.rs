@@ -60,9 +60,14 @@ impl Router {
             str0m::Event::MediaEgressStats(s) => {
                 let t = self.transports.get(&tid);
                 let consumer = t.and_then(|t| t.consumer_by_mid.get(&s.mid)).copied();
-                let sample = consumer
-                    .and_then(|c| self.consumers.get_mut(&c))
-                    .and_then(|c| c.egress.update(&s));
+                let sample = consumer.and_then(|cid| {
+                    let c = self.consumers.get_mut(&cid)?;
+                    let nacks = s.nacks.saturating_sub(c.egress.nacks);
+                    if nacks > 0 {
+                        trace!(consumer = %cid, nacks, "NACKs received from the subscriber");
+                    }
+                    c.egress.update(&s)
+                });
                 if let (Some(cid), Some(sample)) = (consumer, sample) {
                     self.score_consumer(cid, sample);
                 }
@@ -212,6 +217,10 @@ impl Router {
         let Some(l) = layer else {
             return;
         };
+        let nacks = s.nacks.saturating_sub(l.ingress.map_or(0, |r| r.nacks));
+        if nacks > 0 {
+            trace!(producer = %pid, rid = ?s.rid, nacks, "NACKs sent to the publisher");
+        }
         l.ingress = Some(crate::stats::IngressReport::from_str0m(s));
         let now = (s.nacks, s.packets);
         let nacked = crate::stats::score::nack_share(l.nack_mark, now);

@@ -54,7 +54,27 @@ test('error paths answer 4xx and the server stays up', { timeout: 60000 }, async
   const pre = await fetch(`${srv.url}/whip/s1`, { method: 'OPTIONS' });
   assert.equal(pre.status, 204);
   assert.equal(pre.headers.get('access-control-allow-origin'), '*');
-  assert.match(pre.headers.get('access-control-allow-headers'), /Authorization/);
+  // Header names are case-insensitive (tower-http's CorsLayer writes them in lower case).
+  assert.match(pre.headers.get('access-control-allow-headers'), /authorization/i);
+  assert.equal(pre.headers.get('accept-post'), 'application/sdp');
+  assert.match(pre.headers.get('allow'), /POST/);
+  // A browser's preflight (Origin and Access-Control-Request-Method) gets the same answer.
+  const preflight = await fetch(`${srv.url}/whip/s1`, {
+    method: 'OPTIONS',
+    headers: { Origin: 'https://example.org', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, content-type' },
+  });
+  assert.equal(preflight.status, 204);
+  assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
+  assert.match(preflight.headers.get('access-control-allow-methods'), /POST/);
+  assert.match(preflight.headers.get('access-control-allow-headers'), /content-type/i);
+  // A session (its Location) answers OPTIONS with its own methods.
+  const session = await fetch(`${srv.url}${loc}`, { method: 'OPTIONS' });
+  assert.equal(session.status, 204);
+  assert.equal(session.headers.get('allow'), 'DELETE, OPTIONS');
+  assert.equal(session.headers.get('access-control-allow-origin'), '*');
+  // The 201 of a cross-origin request lets the page read its Location.
+  assert.equal(created.headers.get('access-control-allow-origin'), '*');
+  assert.match(created.headers.get('access-control-expose-headers'), /location/i);
   await expect(await fetch(`${srv.url}${loc}`, { method: 'PATCH', headers: srv.auth }), 405, 'PATCH (trickle)');
   await expect(await fetch(`${srv.url}${loc}`, { method: 'DELETE' }), 401, 'DELETE without token');
   await expect(await fetch(`${srv.url}/whip/s1/${'0'.repeat(32)}`, { method: 'DELETE', headers: srv.auth }), 404, 'DELETE unknown session');
