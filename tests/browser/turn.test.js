@@ -11,7 +11,7 @@
 // `--turn-url` (three URLs) and `--turn-secret`. Chromium runs inside the
 // namespace. Nothing leaves the machine.
 //
-// For each network (UDP open / UDP dropped / UDP and TCP 3478 blocked):
+// For each network (UDP open / UDP dropped / UDP dropped and TCP to coturn's plain port refused):
 // Chromium publishes with WHIP and views with WHEP, taking its ICE servers
 // from the 201's `Link: <turn:...>; rel="ice-server"` headers, and must
 // decode video; the selected candidate pair must be direct UDP, a relay
@@ -36,6 +36,10 @@ const path = require('node:path');
 const { startServer, launchChromium, waitFor, sleep, receiveStats } = require('./lib');
 
 const TTL = 600;
+// coturn's ports: not 3478/5349, which a coturn service of the machine
+// (Debian starts one on install where systemd runs) may hold on every address.
+const TURN_PORT = 13478;
+const TLS_PORT = 15349;
 const TABLE = 'manifold_turn';
 
 function run(cmd, args, opts = {}) {
@@ -66,7 +70,16 @@ function freeSubnet() {
  * (the veth pair and the rules go with the namespace).
  */
 function makeNetwork(dir) {
-  const id = `${process.pid % 100000}`;
+  // Namespaces of earlier runs killed too hard to clean up (SIGKILL): gone.
+  for (const m of (tryRun('ip', ['netns', 'list']) || '').matchAll(/^mfturn(\d+)/gm)) {
+    let alive = true;
+    try { process.kill(Number(m[1]), 0); } catch (e) { alive = e.code !== 'ESRCH'; }
+    if (!alive) {
+      tryRun('ip', ['netns', 'del', `mfturn${m[1]}`]);
+      tryRun('ip', ['link', 'del', `mft${m[1]}a`]);
+    }
+  }
+  const id = `${process.pid}`;
   const ns = `mfturn${id}`;
   const host = `mft${id}a`;
   const peer = `mft${id}b`;
@@ -128,7 +141,7 @@ async function tcpOpen(host, port, ms) {
 }
 
 /**
- * coturn on `ip`: TURN over UDP and TCP on 3478, TLS on 5349 (self-signed
+ * coturn on `ip`: TURN over UDP and TCP on TURN_PORT, TLS on TLS_PORT (self-signed
  * certificate made here with openssl), relay ports on `ip`, shared-secret
  * auth, peers limited to `ip` (the SFU). Resolves to { stop, log, conf }.
  */
@@ -142,8 +155,8 @@ async function startCoturn(dir, ip, secret) {
   fs.writeFileSync(conf, [
     `listening-ip=${ip}`,
     `relay-ip=${ip}`,
-    'listening-port=3478',
-    'tls-listening-port=5349',
+    `listening-port=${TURN_PORT}`,
+    `tls-listening-port=${TLS_PORT}`,
     'min-port=49160',
     'max-port=49400',
     'fingerprint',
@@ -179,8 +192,8 @@ async function startCoturn(dir, ip, secret) {
     clearTimeout(t);
   };
   try {
-    await tcpOpen(ip, 3478, 10000);
-    await tcpOpen(ip, 5349, 10000);
+    await tcpOpen(ip, TURN_PORT, 10000);
+    await tcpOpen(ip, TLS_PORT, 10000);
   } catch (e) {
     await stop();
     e.message += `\n--- coturn log ---\n${log}`;
@@ -330,10 +343,11 @@ test('TURN over UDP, TCP and TLS through coturn, UDP blocked in a network namesp
   const secret = crypto.randomBytes(18).toString('base64');
   const coturn = await startCoturn(dir, ip, secret);
   cleanups.push(() => coturn.stop());
+  process.once('exit', () => { try { process.kill(coturn.pid, 'SIGKILL'); } catch { /* gone */ } });
   const urls = [
-    `turn:${ip}:3478?transport=udp`,
-    `turn:${ip}:3478?transport=tcp`,
-    `turns:${ip}:5349?transport=tcp`,
+    `turn:${ip}:${TURN_PORT}?transport=udp`,
+    `turn:${ip}:${TURN_PORT}?transport=tcp`,
+    `turns:${ip}:${TLS_PORT}?transport=tcp`,
   ];
   const srv = await startServer([
     ...urls.flatMap((u) => ['--turn-url', u]),
@@ -361,12 +375,12 @@ test('TURN over UDP, TCP and TLS through coturn, UDP blocked in a network namesp
   const cases = [
     { name: 'UDP open', block: 'open', relay: null },
     { name: 'UDP dropped: TURN/TCP', block: 'udp', relay: 'tcp' },
-    { name: 'UDP dropped, TCP 3478 refused: TURN/TLS', block: 'udp+turn', relay: 'tls' },
+    { name: 'UDP dropped, TCP to the TURN port refused: TURN/TLS', block: 'udp+turn', relay: 'tls' },
   ];
   const times = {};
   for (const c of cases) {
     await t.test(`${c.name}: WHIP publish and WHEP view`, async () => {
-      network.block(c.block, 3478);
+      network.block(c.block, TURN_PORT);
       const browser = await launch();
       try {
         const stream = `turn-${c.block.replace('+', '-')}`;
@@ -466,7 +480,7 @@ test('TURN over UDP, TCP and TLS through coturn, UDP blocked in a network namesp
 
   for (const c of cases.filter((x) => x.relay)) {
     await t.test(`${c.name}: two room pages see each other through the relay`, async () => {
-      network.block(c.block, 3478);
+      network.block(c.block, TURN_PORT);
       const browser = await launch();
       try {
         const room = `turn-room-${c.relay}`;
