@@ -176,6 +176,32 @@ mod tests {
         assert_eq!(json["credential"], s.credential.as_str());
     }
 
+    /// The room's `welcome`: `iceServers` only with TURN; the other fields as before.
+    #[test]
+    fn welcome_ice_servers() {
+        use crate::signal::ServerMsg;
+        let plain = ServerMsg::Welcome {
+            you: "a".into(),
+            peers: vec![],
+            ice_servers: vec![],
+        };
+        assert_eq!(
+            serde_json::to_string(&plain).unwrap(),
+            r#"{"type":"welcome","you":"a","peers":[]}"#
+        );
+        let s = turn(60).mint(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        let with = ServerMsg::Welcome {
+            you: "a".into(),
+            peers: vec![],
+            ice_servers: vec![s.clone()],
+        };
+        let json = serde_json::to_value(&with).unwrap();
+        assert_eq!(json["type"], "welcome");
+        assert_eq!(json["iceServers"][0]["urls"][0], s.urls[0].as_str());
+        assert_eq!(json["iceServers"][0]["username"], "1700000060:manifold");
+        assert_eq!(json["iceServers"][0]["credential"], s.credential.as_str());
+    }
+
     #[test]
     fn flags_go_together() {
         let d = Duration::from_secs(60);
