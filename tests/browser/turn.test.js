@@ -3,15 +3,17 @@
 // The test builds its own little network and removes it at the end (also
 // on failure): a network namespace for the client, joined to the root
 // namespace by a veth pair on a private /24 of its own; nftables rules
-// inside the namespace drop its outgoing UDP (and, for TURN/TLS, refuse
-// TCP to coturn's plain port). coturn (Debian's package) runs in the root
+// inside the namespace drop its outgoing UDP and refuse TCP to one of
+// coturn's two ports, so exactly one relay path is left (TURN/TCP or
+// TURN/TLS). coturn (Debian's package) runs in the root
 // namespace on the veth address with a config file and a self-signed
 // certificate written to a temp dir, serving TURN over UDP, TCP and TLS
 // with `use-auth-secret`; the reference server runs there too with
 // `--turn-url` (three URLs) and `--turn-secret`. Chromium runs inside the
 // namespace. Nothing leaves the machine.
 //
-// For each network (UDP open / UDP dropped / UDP dropped and TCP to coturn's plain port refused):
+// For each network (UDP open / UDP dropped and TCP to coturn's TLS port
+// refused / UDP dropped and TCP to its plain port refused):
 // Chromium publishes with WHIP and views with WHEP, taking its ICE servers
 // from the 201's `Link: <turn:...>; rel="ice-server"` headers, and must
 // decode video; the selected candidate pair must be direct UDP, a relay
@@ -33,7 +35,11 @@ const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { startServer, launchChromium, waitFor, sleep, receiveStats } = require('./lib');
+const { startServer, launchChromium, waitFor, sleep, receiveStats, runClient } = require('./lib');
+
+const AIORTC_PYTHON = process.env.AIORTC_PYTHON
+  || path.join(__dirname, '..', 'interop', '.venv', 'bin', 'python');
+const AIORTC_CLIENT = path.join(__dirname, '..', 'interop', 'aiortc_client.py');
 
 const TTL = 600;
 // coturn's ports: not 3478/5349, which a coturn service of the machine
@@ -113,13 +119,13 @@ function makeNetwork(dir) {
     { input, stdio: ['pipe', 'pipe', 'pipe'] }).toString();
   return {
     ns, hostIp, clientIp, launcher, remove,
-    block(mode, turnPort) {
+    block(mode, refuse) {
       tryRun('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', TABLE]);
       if (mode === 'open') return;
       const rules = [
         'oif "lo" accept',
         'meta l4proto udp counter drop',
-        ...(mode === 'udp+turn' ? [`tcp dport ${turnPort} counter reject with tcp reset`] : []),
+        ...(refuse ? [`tcp dport ${refuse} counter reject with tcp reset`] : []),
       ];
       nft(['-f', '-'], `table inet ${TABLE} {\n chain out {\n  type filter hook output priority 0; policy accept;\n  ${rules.join('\n  ')}\n }\n}\n`);
     },
@@ -199,7 +205,7 @@ async function startCoturn(dir, ip, secret) {
     e.message += `\n--- coturn log ---\n${log}`;
     throw e;
   }
-  return { stop, log: () => log, conf, pid: proc.pid };
+  return { stop, log: () => log, conf, cert, pid: proc.pid };
 }
 
 /** coturn's shared-secret password for a username. */
@@ -374,16 +380,16 @@ test('TURN over UDP, TCP and TLS through coturn, UDP blocked in a network namesp
   // One network after another: direct UDP, then TURN/TCP, then TURN/TLS.
   const cases = [
     { name: 'UDP open', block: 'open', relay: null },
-    { name: 'UDP dropped: TURN/TCP', block: 'udp', relay: 'tcp' },
-    { name: 'UDP dropped, TCP to the TURN port refused: TURN/TLS', block: 'udp+turn', relay: 'tls' },
+    { name: 'UDP dropped, TLS port refused: TURN/TCP', block: 'udp', refuse: TLS_PORT, relay: 'tcp' },
+    { name: 'UDP dropped, plain TURN port refused: TURN/TLS', block: 'udp', refuse: TURN_PORT, relay: 'tls' },
   ];
   const times = {};
   for (const c of cases) {
     await t.test(`${c.name}: WHIP publish and WHEP view`, async () => {
-      network.block(c.block, TURN_PORT);
+      network.block(c.block, c.refuse);
       const browser = await launch();
       try {
-        const stream = `turn-${c.block.replace('+', '-')}`;
+        const stream = `turn-${c.relay || 'direct'}`;
         const pub = await browser.newPage();
         await pub.goto(`${srv.url}/`);
         const whip = await pub.evaluate(turnSession, { url: `${srv.url}/whip/${stream}`, token: srv.token, publish: true });
@@ -429,6 +435,8 @@ test('TURN over UDP, TCP and TLS through coturn, UDP blocked in a network namesp
           const dropped = network.counters();
           t.diagnostic(`${c.name}: firewall counters ${JSON.stringify(dropped)}`);
           assert.ok(dropped.find((d) => d.rule === 'udp').packets > 0, 'the client did try UDP (dropped)');
+          const refused = dropped.find((d) => d.rule === `tcp dport ${c.refuse}`);
+          assert.ok(refused && refused.packets > 0, `the client did try TCP port ${c.refuse} (refused)`);
         }
         times[c.name] = { publisherConnected: pt.connected, viewerConnected: vt.connected, viewerFirstFrame: vt.firstFrame };
         t.diagnostic(`${c.name}: publisher connected after ${Math.round(pt.connected)} ms; viewer connected after ${Math.round(vt.connected)} ms, first frame after ${Math.round(vt.firstFrame)} ms; ${later.framesDecoded} frames at ${later.frameWidth} px`);
@@ -480,7 +488,7 @@ test('TURN over UDP, TCP and TLS through coturn, UDP blocked in a network namesp
 
   for (const c of cases.filter((x) => x.relay)) {
     await t.test(`${c.name}: two room pages see each other through the relay`, async () => {
-      network.block(c.block, TURN_PORT);
+      network.block(c.block, c.refuse);
       const browser = await launch();
       try {
         const room = `turn-room-${c.relay}`;
@@ -532,6 +540,33 @@ test('TURN over UDP, TCP and TLS through coturn, UDP blocked in a network namesp
       } finally {
         await browser.close().catch(() => {});
       }
+    });
+  }
+
+  // Another stack: aiortc (tests/interop/.venv) as WHIP publisher and WHEP
+  // viewer in the namespace, its TURN server taken from the Link headers.
+  for (const c of cases.filter((x) => x.relay)) {
+    const why = fs.existsSync(AIORTC_PYTHON) ? false : `no ${AIORTC_PYTHON} (bash tests/interop/setup-venv.sh)`;
+    await t.test(`${c.name}: aiortc publishes and views through the relay of the Link headers`, { skip: why }, async () => {
+      network.block(c.block, c.refuse);
+      const stream = `aiortc-${c.relay}`;
+      const r = await runClient('ip', ['netns', 'exec', network.ns, AIORTC_PYTHON, AIORTC_CLIENT,
+        '--whip', `${srv.url}/whip/${stream}`, '--whep', `${srv.url}/whep/${stream}`,
+        '--token', srv.token, '--turn', c.relay, '--frames', '30'], 90000,
+      // Python verifies coturn's certificate (issued for its IP) against this file.
+      { SSL_CERT_FILE: coturn.cert });
+      const res = r.result || {};
+      const detail = `\n--- aiortc stderr ---\n${r.stderr}\n${logs()}`;
+      assert.ok(res.ok, `aiortc: ${res.error}${detail}`);
+      t.diagnostic(`aiortc ${c.relay}: ${r.seconds} s; TURN ${res.turn}; publisher ${JSON.stringify(res.publisher.candidate)}; `
+        + `viewer ${JSON.stringify(res.viewer.candidate)}, ${res.viewer.videoFrames} frames ${res.viewer.width}x${res.viewer.height}`);
+      assert.equal(res.turn, c.relay === 'tls' ? urls[2] : urls[1]);
+      for (const s of res.iceServers) checkCredential(secret, s.username, s.credential, `aiortc's Link ${s.urls}`);
+      for (const who of ['publisher', 'viewer']) {
+        assert.equal(res[who].candidate && res[who].candidate.type, 'relay', `aiortc ${who} connects through the relay`);
+        assert.equal(res[who].candidate.host, ip, `aiortc ${who}'s relayed address is coturn's`);
+      }
+      assert.ok(res.viewer.videoFrames >= 30 && res.viewer.width > 0, 'aiortc decodes video');
     });
   }
 
