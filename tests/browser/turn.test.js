@@ -2,25 +2,26 @@
 //
 // The test builds its own little network and removes it at the end (also
 // on failure): a network namespace for the client, joined to the root
-// namespace by a veth pair on a private /24 of its own; nftables rules
-// inside the namespace drop its outgoing UDP and refuse TCP to one of
-// coturn's two ports, so exactly one relay path is left (TURN/TCP or
-// TURN/TLS). coturn (Debian's package) runs in the root
-// namespace on the veth address with a config file and a self-signed
+// namespace by a veth pair on a private /24 of its own, with nftables rules
+// on the namespace's outgoing packets. coturn (Debian's package) runs in the
+// root namespace on the veth address with a config file and a self-signed
 // certificate written to a temp dir, serving TURN over UDP, TCP and TLS
 // with `use-auth-secret`; the reference server runs there too with
 // `--turn-url` (three URLs) and `--turn-secret`. Chromium runs inside the
 // namespace. Nothing leaves the machine.
 //
-// For each network (UDP open / UDP dropped and TCP to coturn's TLS port
-// refused / UDP dropped and TCP to its plain port refused):
-// Chromium publishes with WHIP and views with WHEP, taking its ICE servers
-// from the 201's `Link: <turn:...>; rel="ice-server"` headers, and must
-// decode video; the selected candidate pair must be direct UDP, a relay
-// over TCP, a relay over TLS respectively. With UDP blocked, two room
-// pages (ICE servers from the `welcome` message) must decode each other
-// through the relay too. The credentials are checked against coturn's
-// scheme (username "<expiry>:manifold", password base64(HMAC-SHA1)).
+// Four networks, each leaving exactly one path: everything open (direct
+// UDP); UDP only to coturn's port and TCP to coturn refused (TURN/UDP); UDP
+// dropped and TCP to coturn's TLS port refused (TURN/TCP); UDP dropped and
+// TCP to coturn's plain port refused (TURN/TLS). In each, Chromium
+// publishes with WHIP and views with WHEP, taking its ICE servers from the
+// 201's `Link: <turn:...>; rel="ice-server"` headers, and must decode
+// video over that path (the selected candidate pair is checked, and every
+// firewall rule must have been hit). Over TURN/TCP and TURN/TLS, two room
+// pages (ICE servers from the `welcome` message) must decode each other,
+// and aiortc must publish and view, through the relay too. coturn must
+// accept the minted credentials (username "<expiry>:manifold", password
+// base64(HMAC-SHA1)) and refuse a wrong secret or an expired username.
 // Connection and first-frame times are printed as diagnostics
 // (docs/benchmarks.md).
 //
@@ -70,9 +71,9 @@ function freeSubnet() {
 }
 
 /**
- * The client's network namespace and its veth pair. `block(mode)` sets the
- * namespace's firewall: 'open', 'udp' (drop all outgoing UDP) or 'udp+turn'
- * (also refuse TCP to coturn's plain port). `remove()` deletes everything
+ * The client's network namespace and its veth pair. `block(rules)` sets the
+ * namespace's firewall: nftables statements for its outgoing packets, each
+ * with a counter (none: everything open). `remove()` deletes everything
  * (the veth pair and the rules go with the namespace).
  */
 function makeNetwork(dir) {
@@ -119,21 +120,17 @@ function makeNetwork(dir) {
     { input, stdio: ['pipe', 'pipe', 'pipe'] }).toString();
   return {
     ns, hostIp, clientIp, launcher, remove,
-    block(mode, refuse) {
+    block(rules) {
       tryRun('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', TABLE]);
-      if (mode === 'open') return;
-      const rules = [
-        'oif "lo" accept',
-        'meta l4proto udp counter drop',
-        ...(refuse ? [`tcp dport ${refuse} counter reject with tcp reset`] : []),
-      ];
-      nft(['-f', '-'], `table inet ${TABLE} {\n chain out {\n  type filter hook output priority 0; policy accept;\n  ${rules.join('\n  ')}\n }\n}\n`);
+      if (!rules.length) return;
+      const all = ['oif "lo" accept', ...rules];
+      nft(['-f', '-'], `table inet ${TABLE} {\n chain out {\n  type filter hook output priority 0; policy accept;\n  ${all.join('\n  ')}\n }\n}\n`);
     },
     /** Packets each counter rule of the namespace's table matched. */
     counters() {
       const out = nft(['list', 'table', 'inet', TABLE]);
-      return [...out.matchAll(/(meta l4proto udp|tcp dport \d+) counter packets (\d+)/g)]
-        .map((m) => ({ rule: m[1].replace('meta l4proto ', ''), packets: Number(m[2]) }));
+      return [...out.matchAll(/^\s*(.+?) counter packets (\d+)/gm)]
+        .map((m) => ({ rule: m[1], packets: Number(m[2]) }));
     },
   };
 }
@@ -379,14 +376,28 @@ test('TURN over UDP, TCP and TLS through coturn, UDP blocked in a network namesp
 
   // One network after another: direct UDP, then TURN/TCP, then TURN/TLS.
   const cases = [
-    { name: 'UDP open', block: 'open', relay: null },
-    { name: 'UDP dropped, TLS port refused: TURN/TCP', block: 'udp', refuse: TLS_PORT, relay: 'tcp' },
-    { name: 'UDP dropped, plain TURN port refused: TURN/TLS', block: 'udp', refuse: TURN_PORT, relay: 'tls' },
+    { name: 'UDP open', block: [], relay: null },
+    {
+      name: 'UDP only to coturn, TCP to coturn refused: TURN/UDP',
+      block: [`udp dport != ${TURN_PORT} counter drop`,
+        `tcp dport { ${TURN_PORT}, ${TLS_PORT} } counter reject with tcp reset`],
+      relay: 'udp',
+    },
+    {
+      name: 'UDP dropped, TLS port refused: TURN/TCP',
+      block: ['meta l4proto udp counter drop', `tcp dport ${TLS_PORT} counter reject with tcp reset`],
+      relay: 'tcp',
+    },
+    {
+      name: 'UDP dropped, plain TURN port refused: TURN/TLS',
+      block: ['meta l4proto udp counter drop', `tcp dport ${TURN_PORT} counter reject with tcp reset`],
+      relay: 'tls',
+    },
   ];
   const times = {};
   for (const c of cases) {
     await t.test(`${c.name}: WHIP publish and WHEP view`, async () => {
-      network.block(c.block, c.refuse);
+      network.block(c.block);
       const browser = await launch();
       try {
         const stream = `turn-${c.relay || 'direct'}`;
@@ -431,12 +442,12 @@ test('TURN over UDP, TCP and TLS through coturn, UDP blocked in a network namesp
             assert.equal(p.local.protocol, 'udp');
           }
         }
-        if (c.block !== 'open') {
-          const dropped = network.counters();
-          t.diagnostic(`${c.name}: firewall counters ${JSON.stringify(dropped)}`);
-          assert.ok(dropped.find((d) => d.rule === 'udp').packets > 0, 'the client did try UDP (dropped)');
-          const refused = dropped.find((d) => d.rule === `tcp dport ${c.refuse}`);
-          assert.ok(refused && refused.packets > 0, `the client did try TCP port ${c.refuse} (refused)`);
+        if (c.block.length) {
+          // The client did try every path the firewall closes.
+          const counters = network.counters();
+          t.diagnostic(`${c.name}: firewall counters ${JSON.stringify(counters)}`);
+          assert.equal(counters.length, c.block.length, 'one counter per rule');
+          for (const k of counters) assert.ok(k.packets > 0, `the client tried what "${k.rule}" blocks`);
         }
         times[c.name] = { publisherConnected: pt.connected, viewerConnected: vt.connected, viewerFirstFrame: vt.firstFrame };
         t.diagnostic(`${c.name}: publisher connected after ${Math.round(pt.connected)} ms; viewer connected after ${Math.round(vt.connected)} ms, first frame after ${Math.round(vt.firstFrame)} ms; ${later.framesDecoded} frames at ${later.frameWidth} px`);
@@ -451,7 +462,7 @@ test('TURN over UDP, TCP and TLS through coturn, UDP blocked in a network namesp
   }
 
   await t.test('coturn accepts minted credentials and refuses a wrong secret or an expired username', async () => {
-    network.block('open');
+    network.block([]);
     const browser = await launch();
     try {
       const page = await browser.newPage();
@@ -486,9 +497,9 @@ test('TURN over UDP, TCP and TLS through coturn, UDP blocked in a network namesp
     }
   });
 
-  for (const c of cases.filter((x) => x.relay)) {
+  for (const c of cases.filter((x) => x.relay === 'tcp' || x.relay === 'tls')) {
     await t.test(`${c.name}: two room pages see each other through the relay`, async () => {
-      network.block(c.block, c.refuse);
+      network.block(c.block);
       const browser = await launch();
       try {
         const room = `turn-room-${c.relay}`;
@@ -545,10 +556,10 @@ test('TURN over UDP, TCP and TLS through coturn, UDP blocked in a network namesp
 
   // Another stack: aiortc (tests/interop/.venv) as WHIP publisher and WHEP
   // viewer in the namespace, its TURN server taken from the Link headers.
-  for (const c of cases.filter((x) => x.relay)) {
+  for (const c of cases.filter((x) => x.relay === 'tcp' || x.relay === 'tls')) {
     const why = fs.existsSync(AIORTC_PYTHON) ? false : `no ${AIORTC_PYTHON} (bash tests/interop/setup-venv.sh)`;
     await t.test(`${c.name}: aiortc publishes and views through the relay of the Link headers`, { skip: why }, async () => {
-      network.block(c.block, c.refuse);
+      network.block(c.block);
       const stream = `aiortc-${c.relay}`;
       const r = await runClient('ip', ['netns', 'exec', network.ns, AIORTC_PYTHON, AIORTC_CLIENT,
         '--whip', `${srv.url}/whip/${stream}`, '--whep', `${srv.url}/whep/${stream}`,
