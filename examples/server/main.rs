@@ -6,6 +6,7 @@
 //! cargo run --release --example server -- [--http ADDR] [--udp ADDR]
 //!     [--workers N] [--announce IP] [--token SECRET] [--no-bwe]
 //!     [--liveness-timeout SECS] [--log LEVEL]
+//!     [--turn-url URL]... [--turn-secret SECRET] [--turn-ttl SECS]
 //! ```
 //!
 //! Files:
@@ -16,6 +17,7 @@
 //! * `whip.rs`: WHIP (RFC 9725) and WHEP endpoints;
 //! * `layer.rs`: the WHEP layer extension (a viewer picks its layers);
 //! * `room.rs`: the conference room's pages and WebSocket signaling;
+//! * `turn.rs`: short-lived TURN credentials (coturn's shared secret);
 //! * `stats.rs`: `GET /stats`, every router's counts and counters (JSON);
 //! * `metrics.rs`: `GET /metrics` (Prometheus) and `GET /healthz`;
 //! * `signal.rs`: what clients send, parsed and checked without I/O (the
@@ -29,6 +31,7 @@ mod metrics;
 mod room;
 mod signal;
 mod stats;
+mod turn;
 mod udp;
 mod whip;
 
@@ -81,6 +84,19 @@ struct Args {
     /// `RUST_LOG=manifold_sfu=debug,str0m=info`.
     #[arg(long, default_value = "info")]
     log: LevelFilter,
+    /// TURN server handed to clients (repeatable), e.g.
+    /// `turn:turn.example.net:3478?transport=udp`,
+    /// `turns:turn.example.net:443?transport=tcp`. Needs --turn-secret.
+    #[arg(long = "turn-url", value_name = "URL")]
+    turn_urls: Vec<String>,
+    /// The TURN server's shared secret (coturn `static-auth-secret`): the
+    /// server mints short-lived credentials with it for every WHIP/WHEP
+    /// session and room join.
+    #[arg(long, env = "MANIFOLD_TURN_SECRET", hide_env_values = true)]
+    turn_secret: Option<String>,
+    /// Lifetime of minted TURN credentials, in seconds.
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(60..=604_800))]
+    turn_ttl: u64,
 }
 
 /// What every HTTP handler gets.
@@ -94,6 +110,8 @@ pub struct App {
     pub token: Option<Arc<str>>,
     /// Becomes `true` when the server shuts down; WebSocket sessions end.
     pub stopping: watch::Receiver<bool>,
+    /// TURN servers and their shared secret, if any (`--turn-url`).
+    pub turn: Option<Arc<turn::Turn>>,
 }
 
 impl App {
@@ -104,6 +122,14 @@ impl App {
             (Some(t), Some(g)) => signal::ct_eq(t.as_bytes(), g.as_bytes()),
             (Some(_), None) => false,
         }
+    }
+
+    /// Fresh TURN credentials for one client, if TURN is configured.
+    pub fn ice_servers(&self) -> Vec<turn::IceServer> {
+        self.turn
+            .iter()
+            .map(|t| t.mint(std::time::SystemTime::now()))
+            .collect()
     }
 }
 
@@ -173,6 +199,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let token = args.token.filter(|t| !t.is_empty()).map(Arc::from);
+    let turn = turn::Turn::new(
+        args.turn_urls,
+        args.turn_secret,
+        Duration::from_secs(args.turn_ttl),
+    )?
+    .map(Arc::new);
     let mut config = manifold_sfu::RouterConfig::default();
     if args.no_bwe {
         config.initial_bandwidth_bps = None;
@@ -203,6 +235,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             metrics,
             token,
             stopping: stop_rx,
+            turn,
         };
         let routes = axum::Router::new()
             .merge(whip::routes())
@@ -240,6 +273,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         if app.token.is_some() {
             println!("  auth:             Authorization: Bearer <token> (rooms: ?token=<token>)");
+        }
+        if let Some(t) = &app.turn {
+            println!(
+                "  turn:             {} (credentials valid {} s)",
+                t.urls().join(" "),
+                t.ttl().as_secs()
+            );
         }
         println!("Press Ctrl-C to stop.");
 

@@ -185,6 +185,7 @@ async fn session(app: App, room: String, name: String, mut socket: WebSocket, re
     let welcome = ServerMsg::Welcome {
         you: name.clone(),
         peers,
+        ice_servers: app.ice_servers(),
     };
     let mut ok = send(&mut socket, &welcome).await;
     let mut budget = MessageBudget::default();

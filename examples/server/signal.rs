@@ -205,12 +205,28 @@ pub fn parse_client_msg(data: &[u8]) -> Result<ClientMsg, SignalError> {
     }
 }
 
+/// One `RTCIceServer` handed to a client: TURN URLs and short-lived
+/// credentials (minted by `turn.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    pub username: String,
+    pub credential: String,
+}
+
 /// To the page.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ServerMsg {
     /// Joined; these participants were already there.
-    Welcome { you: String, peers: Vec<Peer> },
+    Welcome {
+        you: String,
+        peers: Vec<Peer>,
+        /// TURN servers with fresh credentials (`RTCIceServer`s), when the
+        /// server has `--turn-url`; left out otherwise.
+        #[serde(rename = "iceServers", skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
+    },
     /// Someone joined.
     Join { peer: Peer },
     /// Someone left: drop their tile.

@@ -168,7 +168,13 @@ pub fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-fn created(kind: &str, stream: &str, session: &str, answer: String) -> Response {
+fn created(
+    kind: &str,
+    stream: &str,
+    session: &str,
+    answer: String,
+    ice: &[crate::turn::IceServer],
+) -> Response {
     let location = format!("/{kind}/{stream}/{session}");
     let mut r = (
         StatusCode::CREATED,
@@ -183,6 +189,12 @@ fn created(kind: &str, stream: &str, session: &str, answer: String) -> Response 
         let link = format!("<{location}/layer>; rel=\"{}\"", crate::layer::REL);
         if let Ok(v) = HeaderValue::from_str(&link) {
             r.headers_mut().insert(header::LINK, v);
+        }
+    }
+    // TURN servers with fresh credentials (RFC 9725 section 4.6).
+    for link in ice.iter().flat_map(|s| s.links()) {
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            r.headers_mut().append(header::LINK, v);
         }
     }
     r
@@ -232,7 +244,7 @@ async fn open(
         "viewer"
     };
     info!("stream {stream}: {role} {session}");
-    Ok(created(kind, &stream, &session, answer))
+    Ok(created(kind, &stream, &session, answer, &app.ice_servers()))
 }
 
 fn start_publisher(

@@ -40,13 +40,16 @@ function describe(v) {
   try { return JSON.stringify(v); } catch { return String(v); }
 }
 
-/** Start the server; resolves once it printed its URLs. */
-async function startServer(extra = []) {
+/**
+ * Start the server; resolves once it printed its URLs. `host`: the address
+ * its HTTP and UDP sockets bind (default 127.0.0.1).
+ */
+async function startServer(extra = [], { host = '127.0.0.1' } = {}) {
   if (!fs.existsSync(SERVER)) {
     throw new Error(`${SERVER} is missing: run cargo build --release --example server`);
   }
   const token = crypto.randomBytes(16).toString('hex');
-  const args = ['--http', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--token', token, ...extra];
+  const args = ['--http', `${host}:0`, '--udp', `${host}:0`, '--token', token, ...extra];
   const proc = spawn(SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let log = '';
@@ -91,9 +94,13 @@ const CHROMIUM_ARGS = [
   '--disable-backgrounding-occluded-windows',
 ];
 
-async function launchChromium() {
+/**
+ * Debian's Chromium, headless. `executablePath`: another launcher (e.g. a
+ * script running Chromium in a network namespace); `args`: extra flags.
+ */
+async function launchChromium({ executablePath = CHROMIUM, args = [] } = {}) {
   const { chromium } = require('playwright-core');
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS, ...args] });
 }
 
 /** Firefox ESR over WebDriver BiDi, with fake media and loopback ICE. */

@@ -13,6 +13,15 @@ Prints progress on stderr and one JSON line on stdout:
 Exits 0 when the publisher connected and sent media and the viewer connected
 and decoded at least --frames video frames and some audio, 1 otherwise.
 
+With --turn udp|tcp|tls the client takes its ICE servers from the server's
+`Link: <turn:...>; rel="ice-server"` headers (RFC 9725 section 4.6) and uses
+the one of that transport (aiortc uses one TURN server). aiortc fixes its
+ICE servers when transceivers are added and has no setConfiguration, so it
+learns them from a first WHIP POST, whose session it DELETEs at once, then
+runs as above with them. The result then says which candidate each side's
+nominated pair uses ("relay" through coturn). For `turns:` with a private
+certificate, point SSL_CERT_FILE at it (Python verifies the certificate).
+
 The only adaptation to the test machine: aioice leaves 127.0.0.1 out of its
 host candidates, so when the server is on loopback it gathers 127.0.0.1
 (see /work/shared/INTEROP.md). Nothing of aiortc's WebRTC stack is replaced.
@@ -20,6 +29,7 @@ host candidates, so when the server is on loopback it gathers 127.0.0.1
 import argparse
 import asyncio
 import json
+import re
 import sys
 import time
 import urllib.error
@@ -27,7 +37,7 @@ import urllib.parse
 import urllib.request
 
 import aioice.ice
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError
 
@@ -59,6 +69,68 @@ async def post_offer(pc, url, token, what):
     return location, body
 
 
+def ice_servers_of(headers):
+    """The ICE servers of a 201's Link headers: [{urls, username, credential}]."""
+    out = []
+    for value in headers.get_all("Link") or []:
+        for link in re.split(r",\s*(?=<)", value):
+            m = re.match(r"\s*<([^>]*)>(.*)$", link)
+            if not m:
+                continue
+            params = dict(re.findall(r';\s*([a-z-]+)="([^"]*)"', m.group(2)))
+            if params.get("rel") == "ice-server":
+                out.append({"urls": m.group(1), "username": params.get("username"),
+                            "credential": params.get("credential")})
+    return out
+
+
+def pick_turn(servers, transport):
+    """The TURN server of `transport` (udp, tcp, tls) among the Link ones."""
+    for s in servers:
+        url = s["urls"]
+        if transport == "tls":
+            found = url.startswith("turns:")
+        else:
+            found = url.startswith("turn:") and (("transport=tcp" in url) == (transport == "tcp"))
+        if found:
+            return s
+    raise RuntimeError(f"no {transport} TURN server among the Link headers: {servers}")
+
+
+async def learn_ice_servers(args, result):
+    """POST a throwaway WHIP offer, read the 201's Link ICE servers, DELETE it."""
+    probe = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    player = MediaPlayer(f"testsrc=size=160x120:rate=5", format="lavfi")
+    try:
+        probe.addTransceiver(player.video, direction="sendonly")
+        offer = await probe.createOffer()
+        status, headers, body = await asyncio.to_thread(http, "POST", args.whip, args.token, offer.sdp)
+        if status != 201:
+            raise RuntimeError(f"probe WHIP POST answered {status}: {body.strip()}")
+        location = urllib.parse.urljoin(args.whip, headers["Location"])
+        await asyncio.to_thread(http, "DELETE", location, args.token)
+    finally:
+        player.video.stop()
+        await probe.close()
+    servers = ice_servers_of(headers)
+    chosen = pick_turn(servers, args.turn)
+    log(f"Link ICE servers: {[s['urls'] for s in servers]}; using {chosen['urls']}")
+    result["iceServers"] = servers
+    result["turn"] = chosen["urls"]
+    return [RTCIceServer(urls=chosen["urls"], username=chosen["username"], credential=chosen["credential"])]
+
+
+def nominated(pc):
+    """The local candidate of pc's nominated ICE pair (aioice's state)."""
+    for t in pc.getTransceivers():
+        conn = t.receiver.transport.transport._connection
+        for pair in conn._nominated.values():
+            c = pair.local_candidate
+            return {"type": c.type, "host": c.host, "port": c.port, "transport": c.transport,
+                    "remote": f"{pair.remote_candidate.host}:{pair.remote_candidate.port}"}
+    return None
+
+
 def watch_state(pc, name, states):
     @pc.on("connectionstatechange")
     def _():
@@ -77,7 +149,8 @@ async def outbound(pc):
 
 
 async def run(args, result):
-    config = RTCConfiguration(iceServers=[])  # no STUN: the machine is offline
+    servers = await learn_ice_servers(args, result) if args.turn else []
+    config = RTCConfiguration(iceServers=servers)  # no STUN: the machine is offline
     pub = RTCPeerConnection(config)
     view = RTCPeerConnection(config)
     result["publisher"] = {"states": []}
@@ -153,6 +226,8 @@ async def run(args, result):
             raise RuntimeError(f"viewer decoded {stats['videoFrames']} video and {stats['audioFrames']} "
                                f"audio frames in {args.decode_timeout} s (wanted {args.frames} each)")
         result["publisher"].update(await outbound(pub))
+        result["publisher"]["candidate"] = nominated(pub)
+        stats["candidate"] = nominated(view)
         result["publisher"]["state"] = pub.connectionState
         stats["state"] = view.connectionState
         if pub.connectionState != "connected" or view.connectionState != "connected":
@@ -182,6 +257,8 @@ def main():
     ap.add_argument("--whep", required=True, help="WHEP endpoint of the same stream")
     ap.add_argument("--token", required=True)
     ap.add_argument("--frames", type=int, default=30, help="video and audio frames the viewer must decode")
+    ap.add_argument("--turn", choices=["udp", "tcp", "tls"],
+                    help="use the server's Link ICE servers: the TURN server of this transport")
     ap.add_argument("--connect-timeout", type=float, default=20)
     ap.add_argument("--decode-timeout", type=float, default=20)
     args = ap.parse_args()

@@ -8,7 +8,8 @@
 // each participant one high-resolution stream.
 //
 // Signaling is a WebSocket of JSON messages (see room.rs). The page offers
-// once to publish; the server then offers whenever participants come and go.
+// once to publish, after the server's 'welcome' (whose iceServers, TURN
+// servers with short-lived credentials, it configures first); the server then offers whenever participants come and go.
 // The server is the polite side: if both offer at once, the page ignores the
 // server's offer and the server offers again after answering ours.
 //
@@ -224,6 +225,15 @@ async function onMessage(cur, m) {
         showFlags(p.name);
       }
       if (pc.connectionState !== 'connected') setState('connecting', 'joined, connecting media…');
+      // TURN servers with fresh credentials (server flag --turn-url): set
+      // before the first offer, so ICE gathering uses them from the start.
+      if (!cur.offered) {
+        cur.offered = true;
+        if (Array.isArray(m.iceServers) && m.iceServers.length) {
+          pc.setConfiguration({ bundlePolicy: 'max-bundle', iceServers: m.iceServers });
+        }
+        await negotiate(cur);
+      }
       break;
     }
     case 'join':
@@ -290,7 +300,7 @@ function ownToggle(id, kind, onLabel, offLabel) {
 
 /** Start a session: a socket, a connection publishing `local`. */
 function connect() {
-  const cur = { id: ++sessions, ws: null, pc: null, why: null, makingOffer: false, chain: Promise.resolve() };
+  const cur = { id: ++sessions, ws: null, pc: null, why: null, makingOffer: false, offered: false, chain: Promise.resolve() };
   session = cur;
   setState('connecting', attempt ? `connecting (attempt ${attempt})…` : 'connecting…');
   const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
@@ -350,7 +360,7 @@ function connect() {
     // Muted before (an earlier session): the new producers start paused.
     if ($('mic').classList.contains('on')) send({ type: 'mute', kind: 'audio', muted: true });
     if ($('cam').classList.contains('on')) send({ type: 'mute', kind: 'video', muted: true });
-    serially(cur, () => negotiate(cur));
+    // The first offer waits for 'welcome' (it may carry TURN servers).
   };
 }
 
