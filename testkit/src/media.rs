@@ -624,3 +624,40 @@ impl Source {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A layer at a bitrate sends about that bitrate, within the payload
+    /// cap, and a stamping source's payloads read back their stamp.
+    #[test]
+    fn bitrate_and_stamps() {
+        let t0 = Instant::now();
+        let interval = Duration::from_secs(2);
+        let layer = VideoLayer::at_bitrate(1_500_000, interval, 1200);
+        let mut s = Source::with_layers(t0, true, vec![layer]);
+        s.keyframe_interval = interval;
+        s.audio_payload = 120;
+        s.stamp_epoch = Some(t0);
+        // Four seconds: two keyframe intervals.
+        let out = s.poll(t0 + Duration::from_millis(3999));
+        let video: usize = out
+            .iter()
+            .filter(|p| p.video)
+            .map(|p| p.payload.len())
+            .sum();
+        let bps = video as f64 * 8.0 / 4.0;
+        assert!((1_400_000.0..1_600_000.0).contains(&bps), "{bps}");
+        assert!(out.iter().all(|p| p.payload.len() <= 1200));
+        assert_eq!(out.iter().filter(|p| !p.video).count(), 200);
+        assert_eq!(s.keyframes_sent(), 2);
+        for p in &out {
+            assert_eq!(stamp_of(p.video, &p.payload), Some(3_999_000_000));
+        }
+        // Without an epoch, no stamp.
+        let mut plain = Source::new(t0, true, true);
+        let out = plain.poll(t0);
+        assert!(out.iter().all(|p| stamp_of(p.video, &p.payload).is_none()));
+    }
+}
