@@ -12,10 +12,7 @@ use std::time::{Duration, Instant};
 use manifold_testkit::media::{Source, VideoLayer};
 use manifold_testkit::Client;
 use mio::net::UdpSocket;
-use str0m::change::SdpAnswer;
 use str0m::media::{MediaKind, Mid};
-use str0m::net::{Protocol, Receive};
-use str0m::Input;
 
 use crate::stats::{Histogram, SeqStats};
 
@@ -189,14 +186,7 @@ impl Peer {
 
     /// Apply the server's SDP answer.
     pub fn accept_answer(&mut self, sdp: &str) -> Result<(), String> {
-        let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| format!("bad answer: {e}"))?;
-        let pending = self.client.pending.take().ok_or("no offer pending")?;
-        self.client.remote_sdp = sdp.to_string();
-        self.client
-            .rtc
-            .sdp_api()
-            .accept_answer(pending, answer)
-            .map_err(|e| format!("answer refused: {e}"))
+        self.client.try_accept_answer(sdp)
     }
 
     pub fn local_port(&self) -> u16 {
@@ -229,19 +219,7 @@ impl Peer {
                 Err(_) => continue,
             };
             let now = Instant::now();
-            let Ok(contents) = buf[..n].try_into() else {
-                continue;
-            };
-            let input = Input::Receive(
-                now,
-                Receive {
-                    proto: Protocol::Udp,
-                    source,
-                    destination: self.local,
-                    contents,
-                },
-            );
-            if let Err(e) = self.client.rtc.handle_input(input) {
+            if let Err(e) = self.client.try_handle_datagram(now, source, &buf[..n]) {
                 self.fail(format!("str0m: {e}"));
                 return false;
             }
@@ -256,7 +234,7 @@ impl Peer {
             return;
         }
         if now >= self.client.timeout {
-            if let Err(e) = self.client.rtc.handle_input(Input::Timeout(now)) {
+            if let Err(e) = self.client.try_handle_timeout(now) {
                 return self.fail(format!("str0m: {e}"));
             }
             self.drain(now, tally);

@@ -268,13 +268,21 @@ impl Client {
 
     /// Apply the router's answer to the pending offer.
     pub fn accept_answer(&mut self, answer: &str) {
+        if let Err(e) = self.try_accept_answer(answer) {
+            panic!("{}: {e}", self.name);
+        }
+    }
+
+    /// [`accept_answer`](Self::accept_answer), saying why it fails instead
+    /// of panicking.
+    pub fn try_accept_answer(&mut self, answer: &str) -> Result<(), String> {
         self.remote_sdp = answer.to_string();
-        let answer = SdpAnswer::from_sdp_string(answer).expect("parse answer");
-        let pending = self.pending.take().expect("pending offer");
+        let answer = SdpAnswer::from_sdp_string(answer).map_err(|e| format!("bad answer: {e}"))?;
+        let pending = self.pending.take().ok_or("no offer pending")?;
         self.rtc
             .sdp_api()
             .accept_answer(pending, answer)
-            .expect("accept answer");
+            .map_err(|e| format!("answer refused: {e}"))?;
         if let Some(mid) = self.video_mid {
             let mut api = self.rtc.direct_api();
             for &(ssrc, rtx) in &self.ssrc_layers {
@@ -282,6 +290,7 @@ impl Client {
                 api.declare_stream_tx(ssrc.into(), Some(rtx.into()), mid, Some(rid));
             }
         }
+        Ok(())
     }
 
     /// Offer to send audio and video as simulcast signalled by SSRC group
@@ -386,8 +395,20 @@ impl Client {
 
     /// Feed a datagram from `source`.
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        let _ = self.try_handle_datagram(now, source, data);
+    }
+
+    /// [`handle_datagram`](Self::handle_datagram), returning str0m's error.
+    /// A datagram str0m cannot take at all (not STUN, DTLS or RTP/RTCP) is
+    /// ignored.
+    pub fn try_handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), RtcError> {
         let Ok(contents) = data.try_into() else {
-            return;
+            return Ok(());
         };
         let input = Input::Receive(
             now,
@@ -398,12 +419,17 @@ impl Client {
                 contents,
             },
         );
-        let _ = self.rtc.handle_input(input);
+        self.rtc.handle_input(input)
     }
 
     /// Feed the time.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = self.rtc.handle_input(Input::Timeout(now));
+        let _ = self.try_handle_timeout(now);
+    }
+
+    /// [`handle_timeout`](Self::handle_timeout), returning str0m's error.
+    pub fn try_handle_timeout(&mut self, now: Instant) -> Result<(), RtcError> {
+        self.rtc.handle_input(Input::Timeout(now))
     }
 
     /// Drain str0m; returns the datagrams to send. Panics on a str0m error.
