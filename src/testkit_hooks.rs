@@ -16,9 +16,26 @@ use crate::{Router, RouterConfig, TransportId};
 /// certificate costs more than the rest of a typical fuzz input. A
 /// production router ([`Router::new`]) always gets a certificate of its own.
 pub fn router_with_shared_certificate(config: RouterConfig, now: Instant) -> Router {
+    Router::with_factory(config, now, shared_factory().clone())
+}
+
+/// The one "provider plus certificate" of this process's test-kit routers
+/// (made on first use).
+fn shared_factory() -> &'static TransportFactory {
     static FACTORY: OnceLock<TransportFactory> = OnceLock::new();
-    let factory = FACTORY.get_or_init(TransportFactory::new).clone();
-    Router::with_factory(config, now, factory)
+    FACTORY.get_or_init(TransportFactory::new)
+}
+
+/// The provider and certificate the test kit's routers share, for its
+/// str0m peers (test clients, the load generator): both sides run the same
+/// DTLS and SRTP code, and no peer pays for a certificate of its own. str0m
+/// types: test-only, never in the public API.
+pub fn shared_crypto() -> (
+    std::sync::Arc<str0m::config::CryptoProvider>,
+    str0m::config::DtlsCert,
+) {
+    let f = shared_factory();
+    (f.crypto.clone(), f.cert.clone())
 }
 
 /// The crypto provider a router gives its transports, for the str0m peers

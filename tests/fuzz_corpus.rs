@@ -37,11 +37,6 @@ fn classify() {
 }
 
 #[test]
-fn rtp_header() {
-    replay("rtp_header", packet::check_rtp_header);
-}
-
-#[test]
 fn vp8() {
     replay("vp8", packet::check_vp8);
 }

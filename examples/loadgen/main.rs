@@ -35,7 +35,8 @@
 //!     [--bursts 5] [--burst-sessions 200] [--gap 35] [--hold 3] [--goodbye 0.5]
 //! ```
 //!
-//! Files: `peer.rs` (one str0m client), `source.rs` (synthetic media),
+//! Files: `peer.rs` (one simulated browser on a UDP socket: the test kit's
+//! `manifold_testkit::Client` and its synthetic media, `manifold_testkit::media`),
 //! `worker.rs` (a thread driving many peers), `stats.rs` (loss and latency),
 //! `soak.rs` (bursts of sessions joining and leaving),
 //! `signal.rs` (WHIP/WHEP HTTP), `procfs.rs` (CPU time, pid lookup).
@@ -45,7 +46,6 @@ mod peer;
 mod procfs;
 mod signal;
 mod soak;
-mod source;
 mod stats;
 mod worker;
 
@@ -247,7 +247,7 @@ fn setup(
 ) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(args.setup_timeout);
     for i in 0..args.publishers {
-        let (mut peer, offer) = Peer::publisher(i, Instant::now(), epoch, args.bitrate, i as u64)
+        let (mut peer, offer) = Peer::publisher(i, Instant::now(), epoch, args.bitrate)
             .map_err(|e| format!("UDP socket: {e}"))?;
         let (answer, location) = signal.offer("whip", &stream_name(i), &offer)?;
         found.locations.push(location);

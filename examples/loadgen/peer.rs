@@ -1,26 +1,27 @@
-//! One simulated browser: a str0m client in RTP mode on its own
-//! non-blocking UDP socket, either publishing synthetic media (WHIP) or
-//! receiving it and counting what arrives (WHEP).
+//! One simulated browser: the test kit's str0m client
+//! ([`manifold_testkit::Client`], lightweight: Opus and VP8, the shared
+//! crypto provider) on its own non-blocking UDP socket, either publishing
+//! the test kit's synthetic media (WHIP) or receiving it and counting what
+//! arrives (WHEP).
 
+use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use manifold_testkit::media::{Source, VideoLayer};
+use manifold_testkit::Client;
 use mio::net::UdpSocket;
-use str0m::change::{SdpAnswer, SdpPendingOffer};
-use str0m::config::{CryptoProvider, DtlsCert};
-use str0m::format::Codec;
-use str0m::media::{Direction, MediaKind, Mid, Pt};
-use str0m::net::{Protocol, Receive};
-use str0m::rtp::{RtpWrite, SeqNo, Ssrc};
-use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+use str0m::media::{MediaKind, Mid};
 
-use crate::source::{self, Packet, Source};
 use crate::stats::{Histogram, SeqStats};
 
-/// Most RTP streams a subscriber tracks (it offers one audio, one video).
-const MAX_TRACKS: usize = 4;
+/// Largest RTP payload written.
+const MAX_PAYLOAD: usize = 1200;
+/// Time between periodic keyframes.
+const KEYFRAME_INTERVAL: Duration = Duration::from_secs(2);
+/// Audio payload size (about 48 kbit/s Opus at one packet per 20 ms).
+const AUDIO_PAYLOAD: usize = 120;
 /// Most datagrams read from one socket per wake-up before the next peer's
 /// turn (the rest waits for the next round: level-triggered by `pending`).
 const READ_BUDGET: usize = 256;
@@ -71,24 +72,17 @@ struct Publisher {
     /// Packets written in the steady phase (all, video).
     sent: u64,
     sent_video: u64,
-    seed: u64,
-    source: Option<Source>,
-    audio: Mid,
-    video: Mid,
-    opus: Option<Pt>,
-    vp8: Option<Pt>,
-    packets: Vec<Packet>,
 }
 
 struct Track {
-    ssrc: Ssrc,
     video: bool,
     seq: SeqStats,
 }
 
 enum Role {
-    Publisher(Box<Publisher>),
-    Subscriber(Vec<Track>),
+    Publisher(Publisher),
+    /// The tracks received, by m-line.
+    Subscriber(HashMap<Mid, Track>),
 }
 
 /// One peer at the end of the run.
@@ -117,14 +111,13 @@ pub struct Peer {
     pub state: State,
     /// Whether a subscriber got video yet (it starts on a keyframe).
     pub receiving: bool,
-    ice_connected: bool,
     /// Whether it ever reached [`State::Connected`].
     connected_once: bool,
-    rtc: Rtc,
+    client: Client,
     socket: UdpSocket,
     local: SocketAddr,
-    timeout: Instant,
-    pending: Option<SdpPendingOffer>,
+    /// Keyframe requests of the client already added to the tally.
+    keyframe_requests: u64,
     role: Role,
     epoch: Instant,
 }
@@ -136,28 +129,16 @@ impl Peer {
         now: Instant,
         epoch: Instant,
         bitrate: u64,
-        seed: u64,
     ) -> std::io::Result<(Peer, String)> {
-        let mut rtc = new_rtc(now);
-        let mut api = rtc.sdp_api();
-        let audio = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
-        let video = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
-        let (offer, pending) = api.apply().expect("an offer with new m-lines");
-        let role = Role::Publisher(Box::new(Publisher {
+        let name = format!("pub-{stream}");
+        let role = Role::Publisher(Publisher {
             bitrate,
             sent: 0,
             sent_video: 0,
-            seed,
-            source: None,
-            audio,
-            video,
-            opus: None,
-            vp8: None,
-            packets: Vec::new(),
-        }));
-        let name = format!("pub-{stream}");
-        let peer = Peer::new(name, stream, rtc, pending, role, now, epoch)?;
-        Ok((peer, offer.to_sdp_string()))
+        });
+        let mut peer = Peer::new(name, stream, role, now, epoch)?;
+        let offer = peer.client.offer_send(true, true);
+        Ok((peer, offer))
     }
 
     /// A viewer receiving one audio and one video track, and its offer.
@@ -167,21 +148,15 @@ impl Peer {
         now: Instant,
         epoch: Instant,
     ) -> std::io::Result<(Peer, String)> {
-        let mut rtc = new_rtc(now);
-        let mut api = rtc.sdp_api();
-        api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
-        api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
-        let (offer, pending) = api.apply().expect("an offer with new m-lines");
-        let role = Role::Subscriber(Vec::new());
-        let peer = Peer::new(name, stream, rtc, pending, role, now, epoch)?;
-        Ok((peer, offer.to_sdp_string()))
+        let role = Role::Subscriber(HashMap::new());
+        let mut peer = Peer::new(name, stream, role, now, epoch)?;
+        let offer = peer.client.offer_recv(1, 1);
+        Ok((peer, offer))
     }
 
     fn new(
         name: String,
         stream: usize,
-        mut rtc: Rtc,
-        pending: SdpPendingOffer,
         role: Role,
         now: Instant,
         epoch: Instant,
@@ -189,20 +164,17 @@ impl Peer {
         let std_socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
         std_socket.set_nonblocking(true)?;
         let local = std_socket.local_addr()?;
-        let candidate = Candidate::host(local, Protocol::Udp).map_err(std::io::Error::other)?;
-        rtc.add_local_candidate(candidate);
+        let client = Client::lightweight(&name, local, now);
         Ok(Peer {
             name,
             stream,
             state: State::Connecting,
             receiving: false,
-            ice_connected: false,
             connected_once: false,
-            rtc,
+            client,
             socket: UdpSocket::from_std(std_socket),
             local,
-            timeout: now,
-            pending: Some(pending),
+            keyframe_requests: 0,
             role,
             epoch,
         })
@@ -214,12 +186,7 @@ impl Peer {
 
     /// Apply the server's SDP answer.
     pub fn accept_answer(&mut self, sdp: &str) -> Result<(), String> {
-        let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| format!("bad answer: {e}"))?;
-        let pending = self.pending.take().ok_or("no offer pending")?;
-        self.rtc
-            .sdp_api()
-            .accept_answer(pending, answer)
-            .map_err(|e| format!("answer refused: {e}"))
+        self.client.try_accept_answer(sdp)
     }
 
     pub fn local_port(&self) -> u16 {
@@ -232,12 +199,9 @@ impl Peer {
 
     /// When this peer next needs [`Peer::tick`].
     pub fn next_wake(&self) -> Instant {
-        match &self.role {
-            Role::Publisher(p) => match &p.source {
-                Some(s) => s.next_at().min(self.timeout),
-                None => self.timeout,
-            },
-            Role::Subscriber(_) => self.timeout,
+        match &self.client.source {
+            Some(s) => s.next_at().min(self.client.timeout),
+            None => self.client.timeout,
         }
     }
 
@@ -255,19 +219,7 @@ impl Peer {
                 Err(_) => continue,
             };
             let now = Instant::now();
-            let Ok(contents) = buf[..n].try_into() else {
-                continue;
-            };
-            let input = Input::Receive(
-                now,
-                Receive {
-                    proto: Protocol::Udp,
-                    source,
-                    destination: self.local,
-                    contents,
-                },
-            );
-            if let Err(e) = self.rtc.handle_input(input) {
+            if let Err(e) = self.client.try_handle_datagram(now, source, &buf[..n]) {
                 self.fail(format!("str0m: {e}"));
                 return false;
             }
@@ -281,36 +233,44 @@ impl Peer {
         if self.failed() {
             return;
         }
-        if now >= self.timeout {
-            if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
+        if now >= self.client.timeout {
+            if let Err(e) = self.client.try_handle_timeout(now) {
                 return self.fail(format!("str0m: {e}"));
             }
             self.drain(now, tally);
         }
-        if let Role::Publisher(p) = &mut self.role {
-            if p.source.as_ref().is_some_and(|s| s.next_at() <= now) {
-                write_media(&mut self.rtc, p, now, self.epoch, tally);
-                self.drain(now, tally);
+        if self
+            .client
+            .source
+            .as_ref()
+            .is_some_and(|s| s.next_at() <= now)
+        {
+            let (sent, video) = self.client.write_media(now);
+            tally.sent += sent;
+            if let (Role::Publisher(p), true) = (&mut self.role, tally.steady) {
+                p.sent += sent;
+                p.sent_video += video;
             }
+            self.drain(now, tally);
         }
     }
 
     /// Close the str0m session (the server notices by liveness or DELETE).
     pub fn close(&mut self) {
-        self.rtc.disconnect();
+        self.client.rtc.disconnect();
     }
 
     /// Count loss from here on (steady phase starts).
     pub fn start_counting(&mut self) {
         if let Role::Subscriber(tracks) = &mut self.role {
-            tracks.iter_mut().for_each(|t| t.seq.start());
+            tracks.values_mut().for_each(|t| t.seq.start());
         }
     }
 
     /// Count loss up to here (steady phase ends).
     pub fn stop_counting(&mut self) {
         if let Role::Subscriber(tracks) = &mut self.role {
-            tracks.iter_mut().for_each(|t| t.seq.stop());
+            tracks.values_mut().for_each(|t| t.seq.stop());
         }
     }
 
@@ -333,8 +293,8 @@ impl Peer {
         match &self.role {
             Role::Publisher(p) => (o.sent, o.sent_video) = (p.sent, p.sent_video),
             Role::Subscriber(tracks) => {
-                o.video = tracks.iter().any(|t| t.video);
-                for t in tracks {
+                o.video = tracks.values().any(|t| t.video);
+                for t in tracks.values() {
                     let (e, l) = t.seq.expected_lost();
                     o.expected += e;
                     o.lost += l;
@@ -351,164 +311,78 @@ impl Peer {
     fn fail(&mut self, why: String) {
         if !self.failed() {
             self.state = State::Failed(why);
-            self.rtc.disconnect();
+            self.client.rtc.disconnect();
         }
     }
 
+    /// Send what str0m wrote, then look at what the client saw.
     fn drain(&mut self, now: Instant, tally: &mut Tally) {
-        loop {
-            match self.rtc.poll_output() {
-                Ok(Output::Timeout(t)) => {
-                    self.timeout = t;
-                    return;
-                }
-                Ok(Output::Transmit(t)) => match self.socket.send_to(&t.contents, t.destination) {
-                    Ok(_) => {}
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => tally.send_drops += 1,
-                    Err(_) => {}
-                },
-                Ok(Output::Event(e)) => self.on_event(now, e, tally),
-                Err(e) => {
-                    self.fail(format!("str0m: {e}"));
-                    // Nothing more to send: sleep until the end.
-                    self.timeout = now + std::time::Duration::from_secs(3600);
-                    return;
-                }
-            }
+        let socket = &self.socket;
+        let sent = self
+            .client
+            .drain_into(now, |to, data| match socket.send_to(data, to) {
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => tally.send_drops += 1,
+                Err(_) => {}
+            });
+        if let Err(e) = sent {
+            self.fail(format!("str0m: {e}"));
+            // Nothing more to send: sleep until the end.
+            self.client.timeout = now + Duration::from_secs(3600);
         }
+        self.on_client(now, tally);
     }
 
-    fn on_event(&mut self, now: Instant, e: Event, tally: &mut Tally) {
-        match e {
-            Event::Connected => {
-                self.state = State::Connected;
-                self.connected_once = true;
-                if let Role::Publisher(p) = &mut self.role {
-                    p.opus = payload_type(&self.rtc, Codec::Opus);
-                    p.vp8 = payload_type(&self.rtc, Codec::Vp8);
-                    p.source = Some(Source::new(now, p.bitrate, p.seed));
-                }
+    fn on_client(&mut self, now: Instant, tally: &mut Tally) {
+        if self.client.connected && self.state == State::Connecting {
+            self.state = State::Connected;
+            self.connected_once = true;
+            if let Role::Publisher(p) = &self.role {
+                let layer = VideoLayer::at_bitrate(p.bitrate, KEYFRAME_INTERVAL, MAX_PAYLOAD);
+                let mut source = Source::with_layers(now, true, vec![layer]);
+                source.keyframe_interval = KEYFRAME_INTERVAL;
+                source.audio_payload = AUDIO_PAYLOAD;
+                source.stamp_epoch = Some(self.epoch);
+                self.client.source = Some(source);
             }
-            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                let why = match (&self.state, self.ice_connected) {
-                    (State::Connecting, false) => "ICE checks got no answer",
-                    (State::Connecting, true) => "ICE connected, then lost before DTLS",
-                    _ => "ICE disconnected",
-                };
-                self.fail(why.into())
+        }
+        if self.client.ice_disconnected && !self.failed() {
+            let why = match (&self.state, self.client.ice_connected) {
+                (State::Connecting, false) => "ICE checks got no answer",
+                (State::Connecting, true) => "ICE connected, then lost before DTLS",
+                _ => "ICE disconnected",
+            };
+            self.fail(why.into());
+        }
+        // The client forwards keyframe requests to its source itself.
+        tally.keyframe_requests += self.client.keyframe_requests - self.keyframe_requests;
+        self.keyframe_requests = self.client.keyframe_requests;
+        let Role::Subscriber(tracks) = &mut self.role else {
+            return;
+        };
+        for (mid, received) in self.client.received.iter_mut() {
+            if received.is_empty() {
+                continue;
             }
-            Event::IceConnectionStateChange(
-                IceConnectionState::Connected | IceConnectionState::Completed,
-            ) => self.ice_connected = true,
-            Event::KeyframeRequest(_) => {
-                tally.keyframe_requests += 1;
-                if let Role::Publisher(p) = &mut self.role {
-                    if let Some(s) = p.source.as_mut() {
-                        s.request_keyframe();
-                    }
-                }
-            }
-            Event::RtpPacket(p) => {
-                let Role::Subscriber(tracks) = &mut self.role else {
-                    return;
-                };
-                let ssrc = p.header.ssrc;
-                let i = match tracks.iter().position(|t| t.ssrc == ssrc) {
-                    Some(i) => i,
-                    None if tracks.len() < MAX_TRACKS => {
-                        let mut api = self.rtc.direct_api();
-                        let mid = api.stream_rx(&ssrc).map(|s| s.mid());
-                        let kind = mid.and_then(|m| self.rtc.media(m)).map(|m| m.kind());
-                        tracks.push(Track {
-                            ssrc,
-                            video: kind == Some(MediaKind::Video),
-                            seq: SeqStats::default(),
-                        });
-                        tracks.len() - 1
-                    }
-                    None => return,
-                };
-                let t = &mut tracks[i];
-                if !t.seq.on_packet(*p.seq_no) {
-                    return;
+            let t = tracks.entry(*mid).or_insert_with(|| Track {
+                video: self.client.kinds.get(mid) == Some(&MediaKind::Video),
+                seq: SeqStats::default(),
+            });
+            for rx in received.drain(..) {
+                if !t.seq.on_packet(rx.seq) {
+                    continue;
                 }
                 self.receiving |= t.video;
                 tally.received += 1;
                 if tally.steady {
                     tally.forwarded += 1;
                     tally.forwarded_video += u64::from(t.video);
-                    if let Some(stamp) = source::stamp_of(t.video, &p.payload) {
-                        let sent = self.epoch + std::time::Duration::from_nanos(stamp);
-                        tally
-                            .latency
-                            .record(p.timestamp.saturating_duration_since(sent));
+                    if let Some(stamp) = rx.stamp {
+                        let sent = self.epoch + Duration::from_nanos(stamp);
+                        tally.latency.record(rx.at.saturating_duration_since(sent));
                     }
                 }
             }
-            _ => {}
-        }
-    }
-}
-
-/// One crypto provider and one DTLS certificate for every simulated peer:
-/// the router's provider (a DTLS configuration shared by all sessions, SRTP
-/// keys kept), so that setting up thousands of peers and encrypting their
-/// media costs the load generator as little as it costs the server.
-fn shared_crypto() -> &'static (Arc<CryptoProvider>, DtlsCert) {
-    static SHARED: OnceLock<(Arc<CryptoProvider>, DtlsCert)> = OnceLock::new();
-    SHARED.get_or_init(|| {
-        let provider = manifold_sfu::testkit_hooks::crypto_provider();
-        let cert = provider
-            .dtls_provider
-            .generate_certificate()
-            .expect("crypto provider generates a DTLS certificate");
-        (Arc::new(provider), cert)
-    })
-}
-
-fn new_rtc(now: Instant) -> Rtc {
-    let (provider, cert) = shared_crypto();
-    RtcConfig::new()
-        .set_rtp_mode(true)
-        .clear_codecs()
-        .enable_opus(true, false)
-        .enable_vp8(true)
-        .set_crypto_provider(provider.clone())
-        .set_dtls_cert(cert.clone())
-        .build(now)
-}
-
-fn payload_type(rtc: &Rtc, codec: Codec) -> Option<Pt> {
-    let params = rtc.codec_config().params();
-    params
-        .iter()
-        .find(|p| p.spec().codec == codec)
-        .map(|p| p.pt())
-}
-
-fn write_media(rtc: &mut Rtc, p: &mut Publisher, now: Instant, epoch: Instant, tally: &mut Tally) {
-    let Some(source) = p.source.as_mut() else {
-        return;
-    };
-    p.packets.clear();
-    source.poll(now, epoch, &mut p.packets);
-    let mut api = rtc.direct_api();
-    for pkt in p.packets.drain(..) {
-        let (mid, pt) = match pkt.video {
-            true => (p.video, p.vp8),
-            false => (p.audio, p.opus),
-        };
-        let (Some(pt), Some(tx)) = (pt, api.stream_tx_by_mid(mid, None)) else {
-            continue;
-        };
-        let write = RtpWrite::new(pt, SeqNo::from(pkt.seq), pkt.ts, now, pkt.payload)
-            .marker(pkt.marker)
-            .nackable(pkt.video);
-        tx.write_rtp(write);
-        tally.sent += 1;
-        if tally.steady {
-            p.sent += 1;
-            p.sent_video += u64::from(pkt.video);
         }
     }
 }

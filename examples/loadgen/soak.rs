@@ -151,7 +151,7 @@ fn burst(
         ((k + 1) as f64 * f).floor() > (k as f64 * f).floor()
     };
     for i in 0..publishers {
-        let (peer, offer) = Peer::publisher(i, Instant::now(), epoch, args.bitrate, i as u64)
+        let (peer, offer) = Peer::publisher(i, Instant::now(), epoch, args.bitrate)
             .map_err(|e| format!("UDP socket: {e}"))?;
         let location = start(
             signal,

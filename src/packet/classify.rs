@@ -86,13 +86,6 @@ fn stun_body(buf: &[u8]) -> Option<&[u8]> {
     buf.get(STUN_HEADER_LEN..STUN_HEADER_LEN + len)
 }
 
-/// The STUN message type (method and class bits), if `buf` starts with a
-/// valid STUN header. `0x0001` is a Binding request.
-pub fn stun_message_type(buf: &[u8]) -> Option<u16> {
-    stun_body(buf)?;
-    Some(u16::from_be_bytes([buf[0], buf[1]]))
-}
-
 /// Iterates over the `(type, value)` attributes of a STUN body. Stops at the
 /// first attribute whose value does not fit; the padding of the last
 /// attribute may be missing.
@@ -131,6 +124,12 @@ pub fn stun_local_ufrag(buf: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The STUN message type, if `buf` starts with a valid STUN header.
+    fn stun_message_type(buf: &[u8]) -> Option<u16> {
+        stun_body(buf)?;
+        Some(u16::from_be_bytes([buf[0], buf[1]]))
+    }
 
     fn stun_msg(msg_type: u16, attrs: &[(u16, &[u8])]) -> Vec<u8> {
         let mut body = Vec::new();

@@ -1,5 +1,5 @@
-//! Codec-independent questions the router asks about a payload: does it
-//! start a key frame, and which spatial/temporal layer is it in.
+//! The codec-independent question the router asks about a payload: does it
+//! start a key frame.
 
 use super::{av1, h264, vp8, vp9};
 
@@ -17,17 +17,8 @@ pub enum CodecKind {
     H264,
     /// AV1 video (AV1 RTP specification).
     Av1,
-    /// Anything else; never a key frame and without layer information.
+    /// Anything else; never a key frame.
     Other,
-}
-
-/// A packet's position in a scalable stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct LayerInfo {
-    /// Spatial layer index (0 = lowest resolution).
-    pub spatial: u8,
-    /// Temporal layer index (0 = base frame rate).
-    pub temporal: u8,
 }
 
 /// Whether the RTP `payload` starts a key frame of `codec`. Audio and
@@ -39,26 +30,6 @@ pub fn is_keyframe(codec: CodecKind, payload: &[u8]) -> bool {
         CodecKind::H264 => h264::is_keyframe(payload),
         CodecKind::Av1 => av1::is_keyframe(payload),
         CodecKind::Opus | CodecKind::Other => false,
-    }
-}
-
-/// The layer a VP8 or VP9 payload belongs to, from its payload descriptor.
-///
-/// A descriptor without layer fields is in layer (0, 0). Returns `None` for
-/// malformed payloads and for codecs whose layers are not in the payload
-/// (AV1 uses the dependency descriptor extension, see
-/// [`crate::packet::DependencyDescriptor`]).
-pub fn layer_info(codec: CodecKind, payload: &[u8]) -> Option<LayerInfo> {
-    match codec {
-        CodecKind::Vp8 => vp8::Vp8Descriptor::parse(payload).ok().map(|d| LayerInfo {
-            spatial: 0,
-            temporal: d.tid.unwrap_or(0),
-        }),
-        CodecKind::Vp9 => vp9::Vp9Descriptor::parse(payload).ok().map(|d| LayerInfo {
-            spatial: d.sid.unwrap_or(0),
-            temporal: d.tid.unwrap_or(0),
-        }),
-        _ => None,
     }
 }
 
@@ -82,34 +53,5 @@ mod tests {
         ] {
             assert!(!is_keyframe(codec, &[]));
         }
-    }
-
-    #[test]
-    fn layers() {
-        // VP8 with T: tid 2.
-        let vp8 = [0x90, 0x20, 0x80, 0x00];
-        assert_eq!(
-            layer_info(CodecKind::Vp8, &vp8),
-            Some(LayerInfo {
-                spatial: 0,
-                temporal: 2
-            })
-        );
-        assert_eq!(
-            layer_info(CodecKind::Vp8, &[0x10, 0]),
-            Some(LayerInfo::default())
-        );
-        // VP9 with L: tid 1, sid 2.
-        let vp9 = [0x28, 0x24, 0x00, 0x00];
-        assert_eq!(
-            layer_info(CodecKind::Vp9, &vp9),
-            Some(LayerInfo {
-                spatial: 2,
-                temporal: 1
-            })
-        );
-        assert_eq!(layer_info(CodecKind::Vp9, &[0x28]), None);
-        assert_eq!(layer_info(CodecKind::H264, &[0x65]), None);
-        assert_eq!(layer_info(CodecKind::Opus, &[0x65]), None);
     }
 }

@@ -10,15 +10,9 @@ pub enum PacketError {
     /// The buffer ends before a field the header says is there.
     #[error("buffer too short")]
     Truncated,
-    /// An RTP packet whose version field is not 2.
-    #[error("unsupported RTP version {0}")]
-    BadVersion(u8),
     /// The bytes are long enough but their content is inconsistent.
     #[error("malformed packet: {0}")]
     Malformed(&'static str),
-    /// A rewrite asked to set a field that this packet does not carry.
-    #[error("field not present: {0}")]
-    FieldAbsent(&'static str),
     /// A value handed to a writer does not fit its field.
     #[error("value out of range: {0}")]
     OutOfRange(&'static str),

@@ -1,21 +1,20 @@
 //! Checked views over the bytes the router reads: datagram classification,
-//! RTP headers, codec payload descriptors and the dependency descriptor.
+//! codec payload descriptors and the dependency descriptor. (RTP headers
+//! and their extensions are str0m's.)
 //!
 //! Every parser follows the same rule: lengths are checked once, when a view
 //! is built or a descriptor is parsed, and everything after that cannot
-//! panic, whatever a peer sent. Failures are a [`PacketError`]. The rewrite
-//! functions change fields in place and never change a packet's length.
+//! panic, whatever a peer sent. Failures are a [`PacketError`].
 //!
 //! | module | wire format | entry points |
 //! | --- | --- | --- |
 //! | [`classify`](mod@classify) | RFC 7983 demultiplexing, STUN (RFC 8489) | [`classify()`](classify::classify), [`stun_local_ufrag`] |
-//! | [`rtp`] | RTP header (RFC 3550), extensions (RFC 8285) | [`RtpHeaderView`], [`rewrite_rtp_header`] |
-//! | [`vp8`] | VP8 descriptor (RFC 7741) | [`Vp8Descriptor`], [`rewrite_vp8`] |
-//! | [`vp9`] | VP9 descriptor (RFC 9628) | [`Vp9Descriptor`], [`rewrite_vp9_picture_id`] |
+//! | [`vp8`] | VP8 descriptor (RFC 7741) | [`Vp8Descriptor`] |
+//! | [`vp9`] | VP9 descriptor (RFC 9628) | [`Vp9Descriptor`] |
 //! | [`h264`] | H.264 packetization (RFC 6184) | [`H264Payload`] |
 //! | [`av1`] | AV1 aggregation header | [`Av1AggregationHeader`] |
 //! | [`dd`] | dependency descriptor (AV1 RTP spec, appendix A) | [`DependencyDescriptor`] |
-//! | [`codec`] | per-codec dispatch | [`is_keyframe`], [`layer_info`] |
+//! | [`codec`] | per-codec dispatch | [`is_keyframe`] |
 
 pub mod av1;
 pub mod classify;
@@ -23,21 +22,16 @@ pub mod codec;
 pub mod dd;
 mod error;
 pub mod h264;
-pub mod rtp;
 pub mod vp8;
 pub mod vp9;
 
 pub use av1::Av1AggregationHeader;
-pub use classify::{classify, stun_local_ufrag, stun_message_type, DatagramKind};
-pub use codec::{is_keyframe, layer_info, CodecKind, LayerInfo};
+pub use classify::{classify, stun_local_ufrag, DatagramKind};
+pub use codec::{is_keyframe, CodecKind};
 pub use dd::{
     DependencyDescriptor, Dti, FrameDependencyStructure, FrameDependencyTemplate, RenderResolution,
 };
 pub use error::PacketError;
 pub use h264::{H264Payload, StapAUnits};
-pub use rtp::{rewrite_rtp_header, ExtensionIter, RtpHeaderView};
-pub use vp8::{rewrite_vp8, Vp8Descriptor};
-pub use vp9::{
-    rewrite_vp9_picture_id, rewrite_vp9_tl0picidx, Vp9Descriptor, Vp9PictureGroupEntry,
-    Vp9ScalabilityStructure,
-};
+pub use vp8::Vp8Descriptor;
+pub use vp9::{Vp9Descriptor, Vp9PictureGroupEntry, Vp9ScalabilityStructure};

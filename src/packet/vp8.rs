@@ -47,19 +47,11 @@ pub struct Vp8Descriptor {
     pub header_len: usize,
 }
 
-/// Offsets of the optional fields inside a descriptor.
-#[derive(Default)]
-struct Layout {
-    picture_id: Option<usize>,
-    tl0picidx: Option<usize>,
-    desc: Vp8Descriptor,
-}
-
-fn layout(payload: &[u8]) -> Result<Layout, PacketError> {
+fn parse_descriptor(payload: &[u8]) -> Result<Vp8Descriptor, PacketError> {
     let get = |i: usize| payload.get(i).copied().ok_or(PacketError::Truncated);
     let b0 = get(0)?;
-    let mut out = Layout::default();
-    let d = &mut out.desc;
+    let mut out = Vp8Descriptor::default();
+    let d = &mut out;
     d.non_reference = b0 & 0x20 != 0;
     d.start_of_partition = b0 & 0x10 != 0;
     d.partition_id = b0 & 0x07;
@@ -69,7 +61,6 @@ fn layout(payload: &[u8]) -> Result<Layout, PacketError> {
         pos += 1;
         if x & 0x80 != 0 {
             let m = get(pos)?;
-            out.picture_id = Some(pos);
             if m & 0x80 != 0 {
                 let low = get(pos + 1)?;
                 d.picture_id = Some(u16::from_be_bytes([m & 0x7F, low]));
@@ -82,7 +73,6 @@ fn layout(payload: &[u8]) -> Result<Layout, PacketError> {
         }
         if x & 0x40 != 0 {
             d.tl0picidx = Some(get(pos)?);
-            out.tl0picidx = Some(pos);
             pos += 1;
         }
         if x & 0x30 != 0 {
@@ -104,7 +94,7 @@ fn layout(payload: &[u8]) -> Result<Layout, PacketError> {
 impl Vp8Descriptor {
     /// Parses the descriptor at the start of a VP8 RTP payload.
     pub fn parse(payload: &[u8]) -> Result<Self, PacketError> {
-        layout(payload).map(|l| l.desc)
+        parse_descriptor(payload)
     }
 }
 
@@ -118,40 +108,6 @@ pub fn is_keyframe(payload: &[u8]) -> bool {
     d.start_of_partition
         && d.partition_id == 0
         && payload.get(d.header_len).is_some_and(|b| b & 0x01 == 0)
-}
-
-/// Rewrites the picture ID and TL0PICIDX of a VP8 payload in place.
-///
-/// `None` leaves a field as it is. The picture ID keeps its existing 7- or
-/// 15-bit width and the value is wrapped to that width. Fails without
-/// changing `payload` if it does not parse or lacks a field asked for.
-pub fn rewrite_vp8(
-    payload: &mut [u8],
-    picture_id: Option<u16>,
-    tl0picidx: Option<u8>,
-) -> Result<(), PacketError> {
-    let l = layout(payload)?;
-    let pid_pos = match (picture_id, l.picture_id) {
-        (Some(_), None) => return Err(PacketError::FieldAbsent("VP8 picture ID")),
-        (_, pos) => pos,
-    };
-    let tl0_pos = match (tl0picidx, l.tl0picidx) {
-        (Some(_), None) => return Err(PacketError::FieldAbsent("VP8 TL0PICIDX")),
-        (_, pos) => pos,
-    };
-    if let (Some(value), Some(pos)) = (picture_id, pid_pos) {
-        if l.desc.picture_id_15bit {
-            let [hi, lo] = (value & 0x7FFF).to_be_bytes();
-            payload[pos] = 0x80 | hi;
-            payload[pos + 1] = lo;
-        } else {
-            payload[pos] = (value & 0x7F) as u8;
-        }
-    }
-    if let (Some(value), Some(pos)) = (tl0picidx, tl0_pos) {
-        payload[pos] = value;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -216,32 +172,5 @@ mod tests {
         // Descriptor complete but no VP8 payload header: not a key frame.
         assert!(Vp8Descriptor::parse(&p).is_ok());
         assert!(!is_keyframe(&p));
-    }
-
-    #[test]
-    fn rewrite_keeps_width() {
-        let mut p = [0x90, 0xC0, 0x92, 0x34, 9, 0x00];
-        rewrite_vp8(&mut p, Some(0xFFFF), Some(200)).unwrap();
-        let d = Vp8Descriptor::parse(&p).unwrap();
-        assert_eq!(d.picture_id, Some(0x7FFF));
-        assert!(d.picture_id_15bit);
-        assert_eq!(d.tl0picidx, Some(200));
-        assert_eq!(p[5], 0);
-
-        let mut p = [0x90, 0x80, 0x05, 0x00];
-        rewrite_vp8(&mut p, Some(130), None).unwrap();
-        let d = Vp8Descriptor::parse(&p).unwrap();
-        assert_eq!(d.picture_id, Some(2));
-        assert!(!d.picture_id_15bit);
-        assert_eq!(
-            rewrite_vp8(&mut p, None, Some(1)),
-            Err(PacketError::FieldAbsent("VP8 TL0PICIDX"))
-        );
-        assert_eq!(p, [0x90, 0x80, 0x02, 0x00]);
-        assert_eq!(
-            rewrite_vp8(&mut [0x10, 0x00], Some(1), None),
-            Err(PacketError::FieldAbsent("VP8 picture ID"))
-        );
-        assert!(rewrite_vp8(&mut [], None, None).is_err());
     }
 }

@@ -245,38 +245,6 @@ pub fn is_keyframe(payload: &[u8]) -> bool {
         .is_ok_and(|d| !d.inter_picture_predicted && d.start_of_frame && d.sid.unwrap_or(0) == 0)
 }
 
-/// Rewrites the picture ID of a VP9 payload in place, keeping its 7- or
-/// 15-bit width (the value is wrapped to that width).
-pub fn rewrite_vp9_picture_id(payload: &mut [u8], picture_id: u16) -> Result<(), PacketError> {
-    let d = Vp9Descriptor::parse(payload)?;
-    if d.picture_id.is_none() {
-        return Err(PacketError::FieldAbsent("VP9 picture ID"));
-    }
-    if d.picture_id_15bit {
-        let [hi, lo] = (picture_id & 0x7FFF).to_be_bytes();
-        payload[1] = 0x80 | hi;
-        payload[2] = lo;
-    } else {
-        payload[1] = (picture_id & 0x7F) as u8;
-    }
-    Ok(())
-}
-
-/// Rewrites the TL0PICIDX of a non-flexible VP9 payload in place.
-pub fn rewrite_vp9_tl0picidx(payload: &mut [u8], tl0picidx: u8) -> Result<(), PacketError> {
-    let d = Vp9Descriptor::parse(payload)?;
-    if d.tl0picidx.is_none() {
-        return Err(PacketError::FieldAbsent("VP9 TL0PICIDX"));
-    }
-    let pos = match d.picture_id {
-        None => 2,
-        Some(_) if d.picture_id_15bit => 4,
-        Some(_) => 3,
-    };
-    payload[pos] = tl0picidx;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,25 +319,5 @@ mod tests {
         }
         // N_G claims 255 entries.
         assert!(Vp9Descriptor::parse(&[0x02, 0x08, 0xFF, 0x00]).is_err());
-    }
-
-    #[test]
-    fn rewrites() {
-        let mut p = [0xA8, 0x81, 0x02, 0x00, 7, 0xAB];
-        rewrite_vp9_picture_id(&mut p, 0x8003).unwrap();
-        rewrite_vp9_tl0picidx(&mut p, 9).unwrap();
-        let d = Vp9Descriptor::parse(&p).unwrap();
-        assert_eq!((d.picture_id, d.tl0picidx), (Some(3), Some(9)));
-        assert_eq!(p[5], 0xAB);
-
-        let mut p = [0xA8, 0x05, 0x00, 7];
-        rewrite_vp9_picture_id(&mut p, 200).unwrap();
-        rewrite_vp9_tl0picidx(&mut p, 1).unwrap();
-        assert_eq!(p, [0xA8, 200 & 0x7F, 0x00, 1]);
-
-        let mut p = [0x08, 0x00];
-        assert!(rewrite_vp9_picture_id(&mut p, 1).is_err());
-        assert!(rewrite_vp9_tl0picidx(&mut p, 1).is_err());
-        assert_eq!(p, [0x08, 0x00]);
     }
 }

@@ -7,12 +7,24 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::config::{CryptoProvider, DtlsCert};
 use str0m::media::{Direction, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpWrite, SeqNo};
-use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig, RtcError};
 
-use crate::media::{vp8_info, Source, Vp8Info};
+use crate::media::{self, vp8_info, Packet, Source, Vp8Info};
+
+/// One crypto provider and one DTLS certificate for every client of the
+/// process that asks for them ([`Client::lightweight`]): the router's own
+/// provider and the certificate routers built by the test kit share
+/// (`manifold_sfu::testkit_hooks::shared_crypto`: a DTLS configuration
+/// shared by all sessions, SRTP key schedules kept), so that setting up
+/// thousands of clients and encrypting their media costs as little as it
+/// costs the router. The certificate is made once, on first use.
+pub fn shared_crypto() -> (Arc<CryptoProvider>, DtlsCert) {
+    manifold_sfu::testkit_hooks::shared_crypto()
+}
 
 /// One received RTP packet.
 #[derive(Debug, Clone)]
@@ -37,6 +49,8 @@ pub struct Rx {
     pub dd: Option<Vec<u8>>,
     /// VP9 (spatial id, temporal id, start of picture) when the payload is VP9.
     pub vp9: Option<(u8, u8, bool)>,
+    /// The send stamp of a stamping [`Source`] ([`media::stamp_of`]).
+    pub stamp: Option<u64>,
 }
 
 /// A str0m `Rtc` playing a browser: it offers or answers, sends its
@@ -64,6 +78,10 @@ pub struct Client {
     pub keyframe_requests: u64,
     /// Whether ICE and DTLS completed.
     pub connected: bool,
+    /// Whether ICE ever reached connected (or completed).
+    pub ice_connected: bool,
+    /// Whether ICE ever reported disconnected.
+    pub ice_disconnected: bool,
     /// Its own offer, until the answer comes.
     pub pending: Option<SdpPendingOffer>,
     /// Its transport on the router.
@@ -78,6 +96,8 @@ pub struct Client {
     /// Video encodings signalled by SSRC group: (SSRC, RTX SSRC), declared
     /// as send streams once the answer makes the m-line.
     ssrc_layers: Vec<(u32, u32)>,
+    /// Packets polled from the source, kept for its capacity.
+    outbox: Vec<Packet>,
 }
 
 /// The local rid that labels an SSRC-simulcast encoding's send stream
@@ -151,14 +171,34 @@ impl Client {
         provider: str0m::config::CryptoProvider,
     ) -> Client {
         let provider = Arc::new(provider);
-        let mut rtc = RtcConfig::new()
+        let config = RtcConfig::new()
             .set_rtp_mode(true)
             .set_extension(
                 manifold_sfu::ext::DEPENDENCY_DESCRIPTOR_ID,
                 manifold_sfu::ext::DependencyDescriptorSerializer::extension(),
             )
+            .set_crypto_provider(provider);
+        Self::from_config(name, addr, now, config)
+    }
+
+    /// A cheap client for load: Opus and VP8 only, the process-wide
+    /// [`shared_crypto`] (no certificate generated per client).
+    pub fn lightweight(name: &str, addr: SocketAddr, now: Instant) -> Client {
+        let (provider, cert) = shared_crypto();
+        let config = RtcConfig::new()
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
             .set_crypto_provider(provider)
-            .build(now);
+            .set_dtls_cert(cert);
+        Self::from_config(name, addr, now, config)
+    }
+
+    /// A client built from `config`, with a host candidate at `addr`. The
+    /// config should set RTP mode ([`Client::write_media`] writes RTP).
+    pub fn from_config(name: &str, addr: SocketAddr, now: Instant, config: RtcConfig) -> Client {
+        let mut rtc = config.build(now);
         rtc.add_local_candidate(Candidate::host(addr, Protocol::Udp).expect("host candidate"));
         Client {
             name: name.to_string(),
@@ -178,6 +218,9 @@ impl Client {
             remb: Vec::new(),
             keyframe_requests_by_rid: HashMap::new(),
             ssrc_layers: Vec::new(),
+            ice_connected: false,
+            ice_disconnected: false,
+            outbox: Vec::new(),
         }
     }
 
@@ -217,13 +260,21 @@ impl Client {
 
     /// Apply the router's answer to the pending offer.
     pub fn accept_answer(&mut self, answer: &str) {
+        if let Err(e) = self.try_accept_answer(answer) {
+            panic!("{}: {e}", self.name);
+        }
+    }
+
+    /// [`accept_answer`](Self::accept_answer), saying why it fails instead
+    /// of panicking.
+    pub fn try_accept_answer(&mut self, answer: &str) -> Result<(), String> {
         self.remote_sdp = answer.to_string();
-        let answer = SdpAnswer::from_sdp_string(answer).expect("parse answer");
-        let pending = self.pending.take().expect("pending offer");
+        let answer = SdpAnswer::from_sdp_string(answer).map_err(|e| format!("bad answer: {e}"))?;
+        let pending = self.pending.take().ok_or("no offer pending")?;
         self.rtc
             .sdp_api()
             .accept_answer(pending, answer)
-            .expect("accept answer");
+            .map_err(|e| format!("answer refused: {e}"))?;
         if let Some(mid) = self.video_mid {
             let mut api = self.rtc.direct_api();
             for &(ssrc, rtx) in &self.ssrc_layers {
@@ -231,6 +282,7 @@ impl Client {
                 api.declare_stream_tx(ssrc.into(), Some(rtx.into()), mid, Some(rid));
             }
         }
+        Ok(())
     }
 
     /// Offer to send audio and video as simulcast signalled by SSRC group
@@ -275,35 +327,38 @@ impl Client {
         offer.to_sdp_string()
     }
 
-    /// Write due media packets.
-    pub fn write_media(&mut self, now: Instant) {
+    /// Write due media packets; returns how many were written, and how
+    /// many of them were video.
+    pub fn write_media(&mut self, now: Instant) -> (u64, u64) {
+        let mut written = (0, 0);
         let Some(source) = self.source.as_mut() else {
-            return;
+            return written;
         };
-        for p in source.poll(now) {
-            let mid = if p.video {
-                self.video_mid
-            } else {
-                self.audio_mid
-            };
-            let Some(mid) = mid else { continue };
-            let params = self.rtc.codec_config().params().to_vec();
-            let av1 = self.source.as_ref().is_some_and(|s| s.av1);
-            let vp9 = self.source.as_ref().is_some_and(|s| s.vp9_svc);
-            let want = if p.video && av1 {
-                str0m::format::Codec::Av1
-            } else if p.video && vp9 {
-                str0m::format::Codec::Vp9
-            } else if p.video {
-                str0m::format::Codec::Vp8
-            } else {
-                str0m::format::Codec::Opus
-            };
-            let Some(pt) = params
+        let mut packets = std::mem::take(&mut self.outbox);
+        source.poll_into(now, &mut packets);
+        let video_codec = if source.av1 {
+            str0m::format::Codec::Av1
+        } else if source.vp9_svc {
+            str0m::format::Codec::Vp9
+        } else {
+            str0m::format::Codec::Vp8
+        };
+        let pt_of = |rtc: &Rtc, codec| {
+            let params = rtc.codec_config().params();
+            params
                 .iter()
-                .find(|x| x.spec().codec == want)
+                .find(|x| x.spec().codec == codec)
                 .map(|x| x.pt())
-            else {
+        };
+        let video_pt = pt_of(&self.rtc, video_codec);
+        let audio_pt = pt_of(&self.rtc, str0m::format::Codec::Opus);
+        for p in packets.drain(..) {
+            let (mid, pt) = if p.video {
+                (self.video_mid, video_pt)
+            } else {
+                (self.audio_mid, audio_pt)
+            };
+            let (Some(mid), Some(pt)) = (mid, pt) else {
                 continue;
             };
             let mut api = self.rtc.direct_api();
@@ -323,13 +378,29 @@ impl Client {
                     .ext_vals(exts)
                     .nackable(p.video),
             );
+            written.0 += 1;
+            written.1 += u64::from(p.video);
         }
+        self.outbox = packets;
+        written
     }
 
     /// Feed a datagram from `source`.
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        let _ = self.try_handle_datagram(now, source, data);
+    }
+
+    /// [`handle_datagram`](Self::handle_datagram), returning str0m's error.
+    /// A datagram str0m cannot take at all (not STUN, DTLS or RTP/RTCP) is
+    /// ignored.
+    pub fn try_handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), RtcError> {
         let Ok(contents) = data.try_into() else {
-            return;
+            return Ok(());
         };
         let input = Input::Receive(
             now,
@@ -340,34 +411,57 @@ impl Client {
                 contents,
             },
         );
-        let _ = self.rtc.handle_input(input);
+        self.rtc.handle_input(input)
     }
 
     /// Feed the time.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = self.rtc.handle_input(Input::Timeout(now));
+        let _ = self.try_handle_timeout(now);
     }
 
-    /// Drain str0m; returns the datagrams to send.
+    /// [`handle_timeout`](Self::handle_timeout), returning str0m's error.
+    pub fn try_handle_timeout(&mut self, now: Instant) -> Result<(), RtcError> {
+        self.rtc.handle_input(Input::Timeout(now))
+    }
+
+    /// Drain str0m; returns the datagrams to send. Panics on a str0m error.
     pub fn drain(&mut self, now: Instant) -> Vec<(SocketAddr, Vec<u8>)> {
         let mut out = Vec::new();
-        loop {
-            match self.rtc.poll_output() {
-                Ok(Output::Timeout(t)) => {
-                    self.timeout = t;
-                    break;
-                }
-                Ok(Output::Transmit(t)) => out.push((t.destination, t.contents.into())),
-                Ok(Output::Event(e)) => self.on_event(now, e),
-                Err(e) => panic!("{} str0m error: {e:?}", self.name),
-            }
+        if let Err(e) = self.drain_into(now, |to, data| out.push((to, data.to_vec()))) {
+            panic!("{} str0m error: {e:?}", self.name);
         }
         out
+    }
+
+    /// Drain str0m, handing each datagram to `send` (destination, bytes)
+    /// as it comes, until str0m names its next timeout
+    /// ([`timeout`](Self::timeout)) or fails.
+    pub fn drain_into(
+        &mut self,
+        now: Instant,
+        mut send: impl FnMut(SocketAddr, &[u8]),
+    ) -> Result<(), RtcError> {
+        loop {
+            match self.rtc.poll_output()? {
+                Output::Timeout(t) => {
+                    self.timeout = t;
+                    return Ok(());
+                }
+                Output::Transmit(t) => send(t.destination, &t.contents),
+                Output::Event(e) => self.on_event(now, e),
+            }
+        }
     }
 
     fn on_event(&mut self, now: Instant, e: Event) {
         match e {
             Event::Connected => self.connected = true,
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.ice_disconnected = true;
+            }
+            Event::IceConnectionStateChange(
+                IceConnectionState::Connected | IceConnectionState::Completed,
+            ) => self.ice_connected = true,
             Event::MediaAdded(m) => {
                 self.kinds.insert(m.mid, m.kind);
             }
@@ -399,6 +493,10 @@ impl Client {
                 } else {
                     None
                 };
+                let stamp = match (video, vp8) {
+                    (true, None) => None,
+                    _ => media::stamp_of(video, &p.payload),
+                };
                 self.received.entry(mid).or_default().push(Rx {
                     seq: *p.seq_no,
                     ts: p.header.timestamp,
@@ -409,6 +507,7 @@ impl Client {
                     payload_len: p.payload.len(),
                     vp8,
                     vp9,
+                    stamp,
                     dd: p
                         .header
                         .ext_vals

@@ -83,6 +83,9 @@
 //! # Modules
 //!
 //! * [`sim`], [`client`], [`link`], [`media`]: the simulation itself;
+//!   a [`Client`] also runs over a real socket
+//!   ([`Client::lightweight`], [`Client::drain_into`], stamped media for
+//!   one-way latency): the load generator `examples/loadgen` is built on it;
 //! * [`check`]: assertions on a received stream (sequence continuity,
 //!   simulcast switches on keyframes, timestamps);
 //! * [`table`]: per-second quality tables and their snapshots;
@@ -112,7 +115,7 @@ pub mod media;
 pub mod sim;
 pub mod table;
 
-pub use client::{Client, Rx};
+pub use client::{shared_crypto, Client, Rx};
 pub use link::{Link, LinkConfig};
 pub use media::Source;
 pub use sim::{Peer, Sim, SERVER};

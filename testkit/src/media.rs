@@ -2,6 +2,11 @@
 //! descriptors (picture IDs, TL0PICIDX, temporal ids, keyframe bits), in one
 //! or several simulcast encodings, so the router's codec logic sees what a
 //! browser would send.
+//!
+//! A source can also stamp its payloads with their send time
+//! ([`Source::stamp_epoch`]), for one-way latency: [`stamp_of`] reads the
+//! stamp back on the receiving side, and [`Rx::stamp`](crate::Rx::stamp)
+//! holds it. The load generator (`examples/loadgen`) measures this way.
 
 use std::time::{Duration, Instant};
 
@@ -29,10 +34,21 @@ pub struct Vp8Info {
     pub layer: u8,
 }
 
+/// The byte that announces a send stamp (never a filler byte).
+const STAMP_TAG: u8 = 0x5a;
+/// Filler of audio payloads.
+const AUDIO_FILLER: u8 = 0xfc;
+
 /// Builds one VP8 RTP payload: descriptor with a 15-bit picture ID (and
 /// TL0PICIDX/TID when temporal layers are on), the VP8 payload header byte
 /// (P bit clear on keyframes), then the frame number and layer as filler.
 pub fn vp8_payload(i: &Vp8Info, len: usize) -> Vec<u8> {
+    vp8_payload_stamped(i, None, len)
+}
+
+/// [`vp8_payload`] with a send stamp (see [`stamp_of`]) after the layer
+/// byte, when `stamp` is given.
+pub fn vp8_payload_stamped(i: &Vp8Info, stamp: Option<u64>, len: usize) -> Vec<u8> {
     let mut p = Vec::with_capacity(len.max(16));
     p.push(0x80 | if i.start { 0x10 } else { 0 });
     let temporal = i.tid.is_some();
@@ -47,8 +63,41 @@ pub fn vp8_payload(i: &Vp8Info, len: usize) -> Vec<u8> {
     p.push(if i.keyframe { 0x00 } else { 0x01 });
     p.extend_from_slice(&i.frame.to_be_bytes());
     p.push(i.layer);
+    if let Some(stamp) = stamp {
+        p.push(STAMP_TAG);
+        p.extend_from_slice(&stamp.to_be_bytes());
+    }
     p.resize(len.max(p.len()), 0xab);
     p
+}
+
+/// An audio payload of `len` bytes, starting with a send stamp when
+/// `stamp` is given (see [`stamp_of`]).
+pub fn audio_payload(stamp: Option<u64>, len: usize) -> Vec<u8> {
+    let mut p = Vec::with_capacity(len.max(9));
+    if let Some(stamp) = stamp {
+        p.push(STAMP_TAG);
+        p.extend_from_slice(&stamp.to_be_bytes());
+    }
+    p.resize(len.max(p.len()), AUDIO_FILLER);
+    p
+}
+
+/// The send stamp (nanoseconds since the source's
+/// [`stamp_epoch`](Source::stamp_epoch)) of an audio payload or a VP8 video
+/// payload written by a stamping [`Source`], after the router's rewrites
+/// (which keep the descriptor's length). `None` if it carries none.
+pub fn stamp_of(video: bool, payload: &[u8]) -> Option<u64> {
+    let at = match video {
+        // Descriptor, payload header byte, frame number, layer.
+        true => Vp8Descriptor::parse(payload).ok()?.header_len + 6,
+        false => 0,
+    };
+    let bytes = payload.get(at..at + 9)?;
+    if bytes[0] != STAMP_TAG {
+        return None;
+    }
+    Some(u64::from_be_bytes(bytes[1..].try_into().ok()?))
 }
 
 /// Read back what [`vp8_payload`] wrote (with the router's rewrites).
@@ -243,6 +292,9 @@ pub struct VideoLayer {
     pub keyframe_packets: usize,
     /// Payload bytes per packet.
     pub packet_size: usize,
+    /// Payload bytes per keyframe packet (`None`: [`packet_size`](Self::packet_size)).
+    /// VP8 only.
+    pub keyframe_packet_size: Option<usize>,
     /// Keyframes sent so far.
     pub keyframes_sent: u64,
     /// Temporal units sent since the last keyframe.
@@ -264,9 +316,37 @@ impl VideoLayer {
             packets_per_frame,
             keyframe_packets: packets_per_frame * 3,
             packet_size,
+            keyframe_packet_size: None,
             keyframes_sent: 0,
             since_keyframe: 0,
         }
+    }
+
+    /// A single VP8 encoding of about `bitrate` bits per second at 30 fps
+    /// with a keyframe every `keyframe_interval`: a keyframe is as big as
+    /// three delta frames, and each frame is cut into packets of at most
+    /// `max_payload` bytes of equal size. Set the [`Source`]'s
+    /// `keyframe_interval` to the same value.
+    pub fn at_bitrate(bitrate: u64, keyframe_interval: Duration, max_payload: usize) -> Self {
+        // Room for the descriptor, the payload header, frame number, layer
+        // and a stamp.
+        const MIN_PAYLOAD: usize = 19;
+        let secs = keyframe_interval.as_secs().max(1);
+        // Over one keyframe interval: one keyframe plus the delta frames,
+        // the keyframe counting for three.
+        let frames = 30 * secs;
+        let shares = frames - 1 + 3;
+        let frame_bytes = ((bitrate / 8 * secs / shares) as usize).max(MIN_PAYLOAD);
+        let split = |bytes: usize| {
+            let n = bytes.div_ceil(max_payload.max(MIN_PAYLOAD));
+            (n, (bytes / n).max(MIN_PAYLOAD))
+        };
+        let (n, size) = split(frame_bytes);
+        let (key_n, key_size) = split(frame_bytes * 3);
+        let mut layer = VideoLayer::new(None, 0, n, size);
+        layer.keyframe_packets = key_n;
+        layer.keyframe_packet_size = Some(key_size);
+        layer
     }
 }
 
@@ -281,6 +361,11 @@ pub struct Source {
     pub temporal_layers: u8,
     /// Send AV1 with a Dependency Descriptor instead of VP8.
     pub av1: bool,
+    /// Bytes per audio packet (30 unless set).
+    pub audio_payload: usize,
+    /// When set, audio and VP8 payloads carry their send time in
+    /// nanoseconds since this instant (see [`stamp_of`]).
+    pub stamp_epoch: Option<Instant>,
     /// Send VP9 k-SVC with three spatial layers (L3T3_KEY) instead of VP8.
     pub vp9_svc: bool,
     /// With `av1`: send AV1 full SVC with three spatial layers in one
@@ -315,6 +400,8 @@ impl Source {
             av1: false,
             vp9_svc: false,
             av1_l3t3: false,
+            audio_payload: 30,
+            stamp_epoch: None,
             start: now,
             next_audio: now,
             next_video: now,
@@ -358,6 +445,16 @@ impl Source {
     /// Packets due at `now`.
     pub fn poll(&mut self, now: Instant) -> Vec<Packet> {
         let mut out = Vec::new();
+        self.poll_into(now, &mut out);
+        out
+    }
+
+    /// Append the packets due at `now` to `out` (stamped `now`, with a
+    /// [`stamp_epoch`](Self::stamp_epoch): they are sent right away).
+    pub fn poll_into(&mut self, now: Instant, out: &mut Vec<Packet>) {
+        let stamp = self
+            .stamp_epoch
+            .map(|e| now.saturating_duration_since(e).as_nanos() as u64);
         while self.audio && self.next_audio <= now {
             let ts = (self.next_audio - self.start).as_millis() as u32 * 48;
             out.push(Packet {
@@ -367,7 +464,7 @@ impl Source {
                 seq: self.audio_seq,
                 ts,
                 marker: false,
-                payload: vec![0xfc; 30],
+                payload: audio_payload(stamp, self.audio_payload),
             });
             self.audio_seq += 1;
             self.next_audio += Duration::from_millis(20);
@@ -465,10 +562,11 @@ impl Source {
                     l.picture_id = (l.picture_id + 1) & 0x7fff;
                     continue;
                 }
-                let n = if keyframe {
-                    l.keyframe_packets
+                let (n, size) = if keyframe {
+                    let size = l.keyframe_packet_size.unwrap_or(l.packet_size);
+                    (l.keyframe_packets, size)
                 } else {
-                    l.packets_per_frame
+                    (l.packets_per_frame, l.packet_size)
                 };
                 for i in 0..n {
                     if self.av1 {
@@ -515,7 +613,7 @@ impl Source {
                         seq: l.seq,
                         ts,
                         marker: i + 1 == n,
-                        payload: vp8_payload(&info, l.packet_size),
+                        payload: vp8_payload_stamped(&info, stamp, size),
                     });
                     l.seq += 1;
                 }
@@ -524,6 +622,42 @@ impl Source {
             self.frame += 1;
             self.next_video += Duration::from_micros(33_333);
         }
-        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A layer at a bitrate sends about that bitrate, within the payload
+    /// cap, and a stamping source's payloads read back their stamp.
+    #[test]
+    fn bitrate_and_stamps() {
+        let t0 = Instant::now();
+        let interval = Duration::from_secs(2);
+        let layer = VideoLayer::at_bitrate(1_500_000, interval, 1200);
+        let mut s = Source::with_layers(t0, true, vec![layer]);
+        s.keyframe_interval = interval;
+        s.audio_payload = 120;
+        s.stamp_epoch = Some(t0);
+        // Four seconds: two keyframe intervals.
+        let out = s.poll(t0 + Duration::from_millis(3999));
+        let video: usize = out
+            .iter()
+            .filter(|p| p.video)
+            .map(|p| p.payload.len())
+            .sum();
+        let bps = video as f64 * 8.0 / 4.0;
+        assert!((1_400_000.0..1_600_000.0).contains(&bps), "{bps}");
+        assert!(out.iter().all(|p| p.payload.len() <= 1200));
+        assert_eq!(out.iter().filter(|p| !p.video).count(), 200);
+        assert_eq!(s.keyframes_sent(), 2);
+        for p in &out {
+            assert_eq!(stamp_of(p.video, &p.payload), Some(3_999_000_000));
+        }
+        // Without an epoch, no stamp.
+        let mut plain = Source::new(t0, true, true);
+        let out = plain.poll(t0);
+        assert!(out.iter().all(|p| stamp_of(p.video, &p.payload).is_none()));
     }
 }

@@ -1,6 +1,0 @@
-//! Fuzz target: see `manifold_testkit::fuzz::packet::check_rtp_header` for the invariants.
-#![no_main]
-
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| manifold_testkit::fuzz::packet::check_rtp_header(data));
