@@ -202,7 +202,8 @@ pub use io::{Input, Output, Transmit};
 pub use kind::MediaKind;
 pub use media::layers::Layers;
 pub use router::api::{
-    ConsumerApi, ConsumerStats, ProducerApi, ProducerLayer, TransportApi, TransportBandwidth,
+    ConsumerApi, ConsumerRef, ConsumerStats, ConsumerView, ProducerApi, ProducerLayer, ProducerRef,
+    ProducerView, TransportApi, TransportBandwidth, TransportRef, TransportView,
 };
 pub use router::{Router, RouterCounts, RouterStats};
 pub use stats::{

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use crate::MediaKind;
 
+use std::borrow::Borrow;
+
 use super::Router;
 use crate::error::RouterError;
 use crate::media::layers::LayerSelector;
@@ -29,21 +31,42 @@ impl Router {
     pub fn transport(&mut self, id: TransportId) -> Option<TransportApi<'_>> {
         self.transports
             .contains_key(&id)
-            .then_some(TransportApi { router: self, id })
+            .then_some(TransportView { router: self, id })
+    }
+
+    /// Getters for one transport, if it is open, from a shared borrow.
+    pub fn transport_ref(&self, id: TransportId) -> Option<TransportRef<'_>> {
+        self.transports
+            .contains_key(&id)
+            .then_some(TransportView { router: self, id })
     }
 
     /// Commands for one producer, if it is open.
     pub fn producer(&mut self, id: ProducerId) -> Option<ProducerApi<'_>> {
         self.producers
             .contains_key(&id)
-            .then_some(ProducerApi { router: self, id })
+            .then_some(ProducerView { router: self, id })
+    }
+
+    /// Getters for one producer, if it is open, from a shared borrow.
+    pub fn producer_ref(&self, id: ProducerId) -> Option<ProducerRef<'_>> {
+        self.producers
+            .contains_key(&id)
+            .then_some(ProducerView { router: self, id })
     }
 
     /// Commands for one consumer, if it is open.
     pub fn consumer(&mut self, id: ConsumerId) -> Option<ConsumerApi<'_>> {
         self.consumers
             .contains_key(&id)
-            .then_some(ConsumerApi { router: self, id })
+            .then_some(ConsumerView { router: self, id })
+    }
+
+    /// Getters for one consumer, if it is open, from a shared borrow.
+    pub fn consumer_ref(&self, id: ConsumerId) -> Option<ConsumerRef<'_>> {
+        self.consumers
+            .contains_key(&id)
+            .then_some(ConsumerView { router: self, id })
     }
 
     /// Ids of all open transports.
@@ -52,13 +75,89 @@ impl Router {
     }
 }
 
-/// Commands for one transport. See [`Router::transport`].
-pub struct TransportApi<'a> {
-    router: &'a mut Router,
+/// A view of one transport: [`TransportApi`] (commands and getters, from
+/// [`Router::transport`]) or [`TransportRef`] (getters only, from
+/// [`Router::transport_ref`]).
+pub struct TransportView<R> {
+    router: R,
     id: TransportId,
 }
 
-impl TransportApi<'_> {
+/// Commands and getters for one transport, borrowed mutably. See
+/// [`Router::transport`].
+pub type TransportApi<'a> = TransportView<&'a mut Router>;
+
+/// Getters for one transport, borrowed read-only. See
+/// [`Router::transport_ref`].
+pub type TransportRef<'a> = TransportView<&'a Router>;
+
+impl<R: Borrow<Router>> TransportView<R> {
+    fn r(&self) -> &Router {
+        self.router.borrow()
+    }
+
+    /// This transport's id.
+    pub fn id(&self) -> TransportId {
+        self.id
+    }
+
+    /// Whether ICE and DTLS are up.
+    pub fn is_connected(&self) -> bool {
+        self.r()
+            .transports
+            .get(&self.id)
+            .is_some_and(|t| t.connected)
+    }
+
+    /// Producers on this transport.
+    pub fn producers(&self) -> Vec<ProducerId> {
+        self.r()
+            .transports
+            .get(&self.id)
+            .map(|t| t.producers.to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Consumers on this transport.
+    pub fn consumers(&self) -> Vec<ConsumerId> {
+        self.r()
+            .transports
+            .get(&self.id)
+            .map(|t| t.consumers.clone())
+            .unwrap_or_default()
+    }
+
+    /// Bandwidth as the allocator sees it.
+    pub fn bandwidth(&self) -> TransportBandwidth {
+        // A command on this view may have closed the transport (a failed
+        // WebRTC stack): report nothing then.
+        let Some(t) = self.r().transports.get(&self.id) else {
+            return TransportBandwidth {
+                estimate_bps: None,
+                allocated_bps: 0,
+                desired_bps: 0,
+                sdp_cap_bps: None,
+            };
+        };
+        TransportBandwidth {
+            estimate_bps: t.allocator.estimate(),
+            allocated_bps: t.allocator.allocated_bps,
+            desired_bps: t.allocator.desired_bps,
+            sdp_cap_bps: t.allocator.sdp_cap,
+        }
+    }
+
+    /// A snapshot of its state and counters.
+    pub fn stats(&self) -> crate::TransportStats {
+        // A view exists only while its transport does (a command on it
+        // that closed it consumed the view).
+        self.r()
+            .transport_stats(self.id)
+            .expect("a transport view never outlives its transport")
+    }
+}
+
+impl TransportView<&mut Router> {
     /// The one settle point of every command on this view: bring the
     /// router's clock to `now`, run the command, then handle whatever it
     /// set off before returning.
@@ -67,11 +166,6 @@ impl TransportApi<'_> {
         let r = f(self);
         self.router.process_work();
         r
-    }
-
-    /// This transport's id.
-    pub fn id(&self) -> TransportId {
-        self.id
     }
 
     /// Answer the client's SDP offer (first offer, renegotiation or ICE
@@ -95,61 +189,6 @@ impl TransportApi<'_> {
         self.settled(now, |v| v.router.restart_ice(v.id))
     }
 
-    /// Whether ICE and DTLS are up.
-    pub fn is_connected(&self) -> bool {
-        self.router
-            .transports
-            .get(&self.id)
-            .is_some_and(|t| t.connected)
-    }
-
-    /// Producers on this transport.
-    pub fn producers(&self) -> Vec<ProducerId> {
-        self.router
-            .transports
-            .get(&self.id)
-            .map(|t| t.producers.to_vec())
-            .unwrap_or_default()
-    }
-
-    /// Consumers on this transport.
-    pub fn consumers(&self) -> Vec<ConsumerId> {
-        self.router
-            .transports
-            .get(&self.id)
-            .map(|t| t.consumers.clone())
-            .unwrap_or_default()
-    }
-
-    /// Bandwidth as the allocator sees it.
-    pub fn bandwidth(&self) -> TransportBandwidth {
-        // A command on this view may have closed the transport (a failed
-        // WebRTC stack): report nothing then.
-        let Some(t) = self.router.transports.get(&self.id) else {
-            return TransportBandwidth {
-                estimate_bps: None,
-                allocated_bps: 0,
-                desired_bps: 0,
-                sdp_cap_bps: None,
-            };
-        };
-        TransportBandwidth {
-            estimate_bps: t.allocator.estimate(),
-            allocated_bps: t.allocator.allocated_bps,
-            desired_bps: t.allocator.desired_bps,
-            sdp_cap_bps: t.allocator.sdp_cap,
-        }
-    }
-
-    /// A snapshot of its state and counters.
-    pub fn stats(&self) -> crate::TransportStats {
-        // A view exists only while its transport does (a command on it
-        // that closed it consumed the view).
-        self.router
-            .transport_stats(self.id)
-            .expect("a transport view never outlives its transport")
-    }
-
     /// Close the transport with its producers and consumers.
     pub fn close(mut self, now: Instant) {
         self.settled(now, |v| {
@@ -158,21 +197,25 @@ impl TransportApi<'_> {
     }
 }
 
-/// Commands for one producer. See [`Router::producer`].
-pub struct ProducerApi<'a> {
-    router: &'a mut Router,
+/// A view of one producer: [`ProducerApi`] (commands and getters, from
+/// [`Router::producer`]) or [`ProducerRef`] (getters only, from
+/// [`Router::producer_ref`]).
+pub struct ProducerView<R> {
+    router: R,
     id: ProducerId,
 }
 
-impl ProducerApi<'_> {
-    /// The one settle point of every command on this view: bring the
-    /// router's clock to `now`, run the command, then handle whatever it
-    /// set off before returning.
-    fn settled<R>(&mut self, now: Instant, f: impl FnOnce(&mut Self) -> R) -> R {
-        self.router.advance(now);
-        let r = f(self);
-        self.router.process_work();
-        r
+/// Commands and getters for one producer, borrowed mutably. See
+/// [`Router::producer`].
+pub type ProducerApi<'a> = ProducerView<&'a mut Router>;
+
+/// Getters for one producer, borrowed read-only. See
+/// [`Router::producer_ref`].
+pub type ProducerRef<'a> = ProducerView<&'a Router>;
+
+impl<R: Borrow<Router>> ProducerView<R> {
+    fn r(&self) -> &Router {
+        self.router.borrow()
     }
 
     /// This producer's id.
@@ -182,7 +225,7 @@ impl ProducerApi<'_> {
 
     fn get(&self) -> &crate::media::producer::Producer {
         // A view exists only while its producer does.
-        &self.router.producers[&self.id]
+        &self.r().producers[&self.id]
     }
 
     /// The transport it arrives on.
@@ -226,7 +269,7 @@ impl ProducerApi<'_> {
     /// Incoming SSRCs seen on it so far (one per simulcast encoding).
     pub fn ssrcs(&self) -> Vec<u32> {
         let p = self.get();
-        self.router
+        self.r()
             .transports
             .get(&p.transport)
             .map(|t| {
@@ -273,9 +316,21 @@ impl ProducerApi<'_> {
     pub fn stats(&self) -> crate::ProducerStats {
         // A view exists only while its producer does (a command on it that
         // closed it consumed the view).
-        self.router
+        self.r()
             .producer_stats(self.id)
             .expect("a producer view never outlives its producer")
+    }
+}
+
+impl ProducerView<&mut Router> {
+    /// The one settle point of every command on this view: bring the
+    /// router's clock to `now`, run the command, then handle whatever it
+    /// set off before returning.
+    fn settled<R>(&mut self, now: Instant, f: impl FnOnce(&mut Self) -> R) -> R {
+        self.router.advance(now);
+        let r = f(self);
+        self.router.process_work();
+        r
     }
 
     /// Stop forwarding to every consumer (a muted sender costs nobody bandwidth).
@@ -407,21 +462,25 @@ pub struct ConsumerStats {
     pub plis_sent: u64,
 }
 
-/// Commands for one consumer. See [`Router::consumer`].
-pub struct ConsumerApi<'a> {
-    router: &'a mut Router,
+/// A view of one consumer: [`ConsumerApi`] (commands and getters, from
+/// [`Router::consumer`]) or [`ConsumerRef`] (getters only, from
+/// [`Router::consumer_ref`]).
+pub struct ConsumerView<R> {
+    router: R,
     id: ConsumerId,
 }
 
-impl ConsumerApi<'_> {
-    /// The one settle point of every command on this view: bring the
-    /// router's clock to `now`, run the command, then handle whatever it
-    /// set off before returning.
-    fn settled<R>(&mut self, now: Instant, f: impl FnOnce(&mut Self) -> R) -> R {
-        self.router.advance(now);
-        let r = f(self);
-        self.router.process_work();
-        r
+/// Commands and getters for one consumer, borrowed mutably. See
+/// [`Router::consumer`].
+pub type ConsumerApi<'a> = ConsumerView<&'a mut Router>;
+
+/// Getters for one consumer, borrowed read-only. See
+/// [`Router::consumer_ref`].
+pub type ConsumerRef<'a> = ConsumerView<&'a Router>;
+
+impl<R: Borrow<Router>> ConsumerView<R> {
+    fn r(&self) -> &Router {
+        self.router.borrow()
     }
 
     /// This consumer's id.
@@ -431,7 +490,7 @@ impl ConsumerApi<'_> {
 
     fn get(&self) -> &crate::media::consumer::Consumer {
         // A view exists only while its consumer does.
-        &self.router.consumers[&self.id]
+        &self.r().consumers[&self.id]
     }
 
     /// The producer it consumes.
@@ -464,15 +523,6 @@ impl ConsumerApi<'_> {
         self.get().packets_sent
     }
 
-    /// Bandwidth priority (higher first). See [`ConsumerOptions::priority`](crate::ConsumerOptions).
-    pub fn set_priority(&mut self, now: Instant, priority: u8) {
-        self.settled(now, |v| {
-            if let Some(c) = v.router.consumers.get_mut(&v.id) {
-                c.priority = priority;
-            }
-        })
-    }
-
     /// Counters and the allocator's decision.
     pub fn stats(&self) -> ConsumerStats {
         let c = self.get();
@@ -495,8 +545,44 @@ impl ConsumerApi<'_> {
             plis_received: c.egress.plis,
             firs_received: c.egress.firs,
             plis_sent: c.keyframe_requests,
-            score: self.router.consumer_score(self.id).unwrap_or(0),
+            score: self.r().consumer_score(self.id).unwrap_or(0),
         }
+    }
+
+    /// The layers the subscriber asked for.
+    pub fn preferred_layers(&self) -> Layers {
+        self.get().selector.preferred()
+    }
+
+    /// The layers the consumer is moving to.
+    pub fn target_layers(&self) -> Layers {
+        self.get().selector.target()
+    }
+
+    /// The layers forwarded now (`None` until the first keyframe).
+    pub fn current_layers(&self) -> Option<Layers> {
+        self.get().current
+    }
+}
+
+impl ConsumerView<&mut Router> {
+    /// The one settle point of every command on this view: bring the
+    /// router's clock to `now`, run the command, then handle whatever it
+    /// set off before returning.
+    fn settled<R>(&mut self, now: Instant, f: impl FnOnce(&mut Self) -> R) -> R {
+        self.router.advance(now);
+        let r = f(self);
+        self.router.process_work();
+        r
+    }
+
+    /// Bandwidth priority (higher first). See [`ConsumerOptions::priority`](crate::ConsumerOptions).
+    pub fn set_priority(&mut self, now: Instant, priority: u8) {
+        self.settled(now, |v| {
+            if let Some(c) = v.router.consumers.get_mut(&v.id) {
+                c.priority = priority;
+            }
+        })
     }
 
     /// Stop forwarding to this subscriber.
@@ -570,21 +656,6 @@ impl ConsumerApi<'_> {
         if f(&mut c.selector, &p.layer_states()) {
             r.request_wished_keyframe(id);
         }
-    }
-
-    /// The layers the subscriber asked for.
-    pub fn preferred_layers(&self) -> Layers {
-        self.get().selector.preferred()
-    }
-
-    /// The layers the consumer is moving to.
-    pub fn target_layers(&self) -> Layers {
-        self.get().selector.target()
-    }
-
-    /// The layers forwarded now (`None` until the first keyframe).
-    pub fn current_layers(&self) -> Option<Layers> {
-        self.get().current
     }
 
     /// Close it; the subscriber's m-line is stopped in the next offer.
