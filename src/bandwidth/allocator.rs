@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use smallvec::SmallVec;
 
-use crate::bandwidth::loss_guard::{LossGuard, Verdict};
+use crate::bandwidth::loss_guard::{LinkFeedback, LossGuard};
 use crate::ConsumerId;
 
 /// How often an allocator runs.
@@ -232,10 +232,10 @@ impl Allocator {
         // layer that just fits from flapping with estimate noise.
         let unknown = u64::MAX / 4;
         let verdict = self.loss.handle_timeout(now);
-        if matches!(verdict, Verdict::Through(_)) {
+        if matches!(verdict, LinkFeedback::Through(_)) {
             self.congested = true;
         }
-        self.clean = matches!(verdict, Verdict::Clean(_));
+        self.clean = matches!(verdict, LinkFeedback::Clean(_));
         if self.clean {
             self.clean_since.get_or_insert(now);
         } else {
@@ -259,15 +259,15 @@ impl Allocator {
         let (mut held, mut resume) = (lowest(UPGRADE_HOLD), lowest(RESUME_HOLD));
         match verdict {
             // Heavy loss: keep to what got through, whatever the estimate.
-            Verdict::Through(r) => {
+            LinkFeedback::Through(r) => {
                 latest = r;
                 held = held.min(r);
                 resume = r;
             }
             // Clean: what went through without loss may stay, whatever the
             // estimate says (consumers may still trade layers within it).
-            Verdict::Clean(rate) => latest = latest.max(rate),
-            Verdict::None => {}
+            LinkFeedback::Clean(rate) => latest = latest.max(rate),
+            LinkFeedback::None => {}
         }
         let latest = cap(latest, KEEP);
         let held = cap(held, USABLE);
@@ -297,7 +297,7 @@ impl Allocator {
             // switch a video off.
             let l = if !up(fast[i], prev) {
                 match verdict {
-                    Verdict::Through(_) => fast[i],
+                    LinkFeedback::Through(_) => fast[i],
                     _ if fast[i].is_none() && prev.is_some() => lowest_layer,
                     _ => fast[i],
                 }
@@ -316,7 +316,7 @@ impl Allocator {
         // What got through is measured over a second that may straddle a
         // burst: it never switches every video off at once. The
         // highest-priority video that was flowing keeps its lowest layer.
-        if matches!(verdict, Verdict::Through(_)) && out.iter().all(|(_, l)| l.is_none()) {
+        if matches!(verdict, LinkFeedback::Through(_)) && out.iter().all(|(_, l)| l.is_none()) {
             let was_on = |c: &Candidate| {
                 self.current
                     .iter()

@@ -43,7 +43,7 @@ const CLEAN_HOLD: Duration = Duration::from_secs(2);
 
 /// What the feedback says, for one allocation round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
+pub(crate) enum LinkFeedback {
     /// Nothing to add: the estimate rules.
     None,
     /// Heavy loss lately: keep to this rate (bits per second).
@@ -113,17 +113,17 @@ impl LossGuard {
     }
 
     /// Once per allocation round: what the feedback means for it.
-    pub(crate) fn handle_timeout(&mut self, now: Instant) -> Verdict {
+    pub(crate) fn handle_timeout(&mut self, now: Instant) -> LinkFeedback {
         match self.through {
             Some((t, _)) if now.saturating_duration_since(t) > THROUGH_TTL => self.through = None,
-            Some((_, r)) => return Verdict::Through(r),
+            Some((_, r)) => return LinkFeedback::Through(r),
             None => {}
         }
         match self.clean {
             Some((since, most)) if now.saturating_duration_since(since) >= CLEAN_HOLD => {
-                Verdict::Clean(most)
+                LinkFeedback::Clean(most)
             }
-            _ => Verdict::None,
+            _ => LinkFeedback::None,
         }
     }
 }
@@ -147,36 +147,48 @@ mod tests {
         };
         g.on_stats(t0, 0, None);
         // 5 Mbit/s sent, nothing lost.
-        assert_eq!(step(&mut g, 5_000_000, Some(0.0)), Verdict::None);
-        assert_eq!(step(&mut g, 5_000_000, Some(0.0)), Verdict::None);
+        assert_eq!(step(&mut g, 5_000_000, Some(0.0)), LinkFeedback::None);
+        assert_eq!(step(&mut g, 5_000_000, Some(0.0)), LinkFeedback::None);
         // The link drops to 600 kbit/s: 88 % of the last second lost.
         assert_eq!(
             step(&mut g, 5_000_000, Some(0.88)),
-            Verdict::Through(600_000)
+            LinkFeedback::Through(600_000)
         );
         // Still lossy: 50 % of 1.6 Mbit/s got through, more than measured
         // before in this episode, which stands; then 50 % of 400 kbit/s.
         step(&mut g, 1_200_000, Some(0.5));
         assert_eq!(
             step(&mut g, 2_000_000, Some(0.5)),
-            Verdict::Through(600_000)
+            LinkFeedback::Through(600_000)
         );
         step(&mut g, 400_000, Some(0.5));
-        assert_eq!(step(&mut g, 400_000, Some(0.5)), Verdict::Through(200_000));
+        assert_eq!(
+            step(&mut g, 400_000, Some(0.5)),
+            LinkFeedback::Through(200_000)
+        );
         // Clean right after the cut: what flows may stay at once.
-        assert_eq!(step(&mut g, 400_000, Some(0.0)), Verdict::Clean(400_000));
+        assert_eq!(
+            step(&mut g, 400_000, Some(0.0)),
+            LinkFeedback::Clean(400_000)
+        );
         // Moderate loss: neither.
-        assert_eq!(step(&mut g, 400_000, Some(0.05)), Verdict::None);
+        assert_eq!(step(&mut g, 400_000, Some(0.05)), LinkFeedback::None);
         // Clean without a cut before: only after CLEAN_HOLD.
         for _ in 0..4 {
-            assert_eq!(step(&mut g, 400_000, Some(0.0)), Verdict::None);
+            assert_eq!(step(&mut g, 400_000, Some(0.0)), LinkFeedback::None);
         }
-        assert_eq!(step(&mut g, 400_000, Some(0.01)), Verdict::Clean(400_000));
+        assert_eq!(
+            step(&mut g, 400_000, Some(0.01)),
+            LinkFeedback::Clean(400_000)
+        );
         // A cut expires after THROUGH_TTL without news.
-        assert_eq!(step(&mut g, 400_000, Some(0.5)), Verdict::Through(200_000));
+        assert_eq!(
+            step(&mut g, 400_000, Some(0.5)),
+            LinkFeedback::Through(200_000)
+        );
         assert_eq!(
             g.handle_timeout(t0 + Duration::from_millis(at + 4500)),
-            Verdict::None
+            LinkFeedback::None
         );
     }
 }
