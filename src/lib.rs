@@ -12,6 +12,12 @@
 //! * A **consumer** ([`ConsumerId`], [`ConsumerApi`]): one outgoing copy of
 //!   a producer on another transport.
 //!
+//! Each object has a command view (`router.transport(id)` → [`TransportApi`],
+//! from `&mut Router`) and a read-only view (`router.transport_ref(id)` →
+//! [`TransportRef`], from `&Router`; several at once). A command view ends
+//! every command at one settle point: what the command set off is handled
+//! before it returns.
+//!
 //! # Sans-IO
 //!
 //! Nothing in this crate opens a socket, spawns a thread or reads the clock.
@@ -131,6 +137,20 @@
 //! one transport's WebRTC stack closes that transport
 //! ([`CloseReason::Failed`]) and nothing else. Every map and queue is
 //! bounded by [`Limits`].
+//!
+//! # How the crate is built
+//!
+//! One concept per module, importing downward only: `router` (input,
+//! output, views, the O(1) demux, the one timer table, and the hub that
+//! applies what a transport reports), `transport` (one client's str0m
+//! session; every call into str0m is guarded there and nowhere else),
+//! `media` (producers, consumers, layer selection, reading each packet
+//! once, header rewriting), `bandwidth` (the allocator and its loss
+//! guard), `crypto` (the provider's DTLS and SRTP tuning), `stats` and
+//! [`packet`]. A forwarded packet takes four named steps: resolve its
+//! producer and layer, inspect it once, decide per consumer, write. Every
+//! subsystem has the same `handle_timeout`/`poll_timeout` shape; the
+//! router's timer table is the single truth for when it wakes.
 //!
 //! # Testing a host
 //!
