@@ -69,6 +69,11 @@ pub(crate) struct Candidate {
     /// Bitrate per spatial layer; `None` when the layer is not live.
     pub layers: SmallVec<[Option<u64>; 3]>,
     pub preferred: u8,
+    /// The spatial layer the consumer forwards now, if any: before the
+    /// allocator's first decision on a consumer, what already flows counts
+    /// as its previous allocation (an estimate that falls without loss
+    /// lowers a layer but does not switch a flowing video off).
+    pub flowing: Option<u8>,
 }
 
 impl Candidate {
@@ -278,11 +283,10 @@ impl Allocator {
         let mut out = Vec::with_capacity(cands.len());
         let mut total = 0;
         for (i, c) in cands.iter().enumerate() {
-            let prev = self
-                .current
-                .iter()
-                .find(|(id, _)| *id == c.id)
-                .and_then(|(_, l)| *l);
+            let prev = match self.current.iter().find(|(id, _)| *id == c.id) {
+                Some((_, l)) => *l,
+                None => c.flowing,
+            };
             let up = |a: Option<u8>, b: Option<u8>| match (a, b) {
                 (Some(x), Some(y)) => x > y,
                 (Some(_), None) => true,
@@ -403,6 +407,7 @@ mod tests {
 
     fn cand(id: u64, priority: u8, preferred: u8) -> Candidate {
         Candidate {
+            flowing: None,
             id: ConsumerId(id),
             priority,
             layers: smallvec::smallvec![Some(150_000), Some(500_000), Some(1_500_000)],

@@ -88,6 +88,7 @@ impl Router {
             };
             let preferred = c.selector.wanted_spatial(&layers);
             cands.push(Candidate {
+                flowing: c.current.map(|l| l.spatial),
                 id: *cid,
                 priority: c.priority,
                 layers,
@@ -123,7 +124,9 @@ impl Router {
         };
         let states = p.layer_states();
         let bitrate = share.map(|(_, cap)| cap);
-        let changed = c.allocated_bps != bitrate;
+        // `allocated_bps` is `None` both before the first allocation and
+        // when paused: a first decision that pauses is a change too.
+        let changed = c.allocated_bps != bitrate || (share.is_none() && !c.bw_paused);
         c.allocated_bps = bitrate;
         match share {
             None => c.bw_paused = true,
