@@ -5,41 +5,10 @@
 //! snapshots; keyframe requests, keyframes forwarded, layer switches and
 //! estimates appear too.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use manifold_testkit::logs::{capture, field};
 use manifold_testkit::{LinkConfig, Sim};
-use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::EnvFilter;
-
-/// Everything the subscriber wrote, shared with the test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
-/// The value of `name=` on a log line.
-fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    let key = format!(" {name}=");
-    let start = line.find(&key)? + key.len();
-    line[start..].split_whitespace().next()
-}
 
 /// The sum of `nacks=` over the lines with `message` and `key=value`.
 fn nacks(log: &str, message: &str, key: &str, value: &str) -> u64 {
@@ -51,16 +20,10 @@ fn nacks(log: &str, message: &str, key: &str, value: &str) -> u64 {
 
 #[test]
 fn nacks_are_traced_under_loss_and_add_up_to_the_stats() {
-    let out = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        // The router's own events only (str0m traces every packet).
-        .with_env_filter(EnvFilter::new("manifold_sfu=trace"))
-        .with_ansi(false)
-        .with_writer(out.clone())
-        .finish();
     let mut sim = Sim::new(5);
-    let (publisher, producers, lossy, clean, t_lossy) =
-        tracing::subscriber::with_default(subscriber, || {
+    // The router's own events only (str0m traces every packet).
+    let ((publisher, producers, lossy, clean, t_lossy), log) =
+        capture("manifold_sfu=trace", || {
             let publisher = sim.add_peer("pub", LinkConfig::lossy(0.05), LinkConfig::default());
             let (_, producers) = sim.publish(publisher, true, true);
             sim.run_for(Duration::from_millis(500));
@@ -71,7 +34,6 @@ fn nacks_are_traced_under_loss_and_add_up_to_the_stats() {
             sim.run_for(Duration::from_secs(8));
             (publisher, producers, lossy, clean, t_lossy)
         });
-    let log = String::from_utf8_lossy(&out.0.lock().unwrap()).into_owned();
     assert!(sim.peers[publisher].up.lost > 10);
     assert!(sim.peers[lossy].down.lost > 10);
     let _ = clean;

@@ -2,54 +2,17 @@
 //! warn, inside the transport's span), refusals say which limit, and state
 //! changes are debug events.
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use manifold_sfu::{
     CloseReason, Event, Input, ListenInfo, Output, Router, RouterConfig, RouterError,
     WebRtcTransportOptions,
 };
-use tracing_subscriber::fmt::MakeWriter;
-
-/// Everything the subscriber wrote, shared with the test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
 
 /// Run `f` with a subscriber recording `level` and above; returns its output.
 fn capture(level: tracing::Level, f: impl FnOnce()) -> String {
-    let out = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_ansi(false)
-        .with_writer(out.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    out.text()
+    manifold_testkit::logs::capture(&level.to_string().to_lowercase(), f).1
 }
 
 fn options() -> WebRtcTransportOptions {

@@ -111,6 +111,7 @@ pub mod client;
 pub mod fuzz;
 pub mod hostile;
 pub mod link;
+pub mod logs;
 pub mod media;
 pub mod sim;
 pub mod table;
