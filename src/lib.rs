@@ -184,6 +184,7 @@ mod id;
 mod io;
 mod kind;
 mod media;
+mod observer;
 pub mod packet;
 mod router;
 mod stats;
@@ -197,13 +198,17 @@ pub use config::{
 };
 pub use error::{RouterError, SignalingError};
 pub use event::{CloseReason, Event};
-pub use id::{ConsumerId, ProducerId, TransportId};
+pub use id::{ConsumerId, ObserverId, ProducerId, TransportId};
 pub use io::{Input, Output, Transmit};
 pub use kind::MediaKind;
 pub use media::layers::Layers;
+pub use observer::{
+    ActiveSpeakerObserverOptions, AudioLevelObserverOptions, ObserverKind, MIN_OBSERVER_INTERVAL,
+};
 pub use router::api::{
     ConsumerApi, ConsumerStats, ProducerApi, ProducerLayer, TransportApi, TransportBandwidth,
 };
+pub use router::observers::ObserverApi;
 pub use router::{Router, RouterCounts, RouterStats};
 pub use stats::{
     AddressPair, DtlsState, IceState, ProducerLayerStats, ProducerStats, TransportStats,
