@@ -11,6 +11,18 @@
 //!   video track of a transport.
 //! * A **consumer** ([`ConsumerId`], [`ConsumerApi`]): one outgoing copy of
 //!   a producer on another transport.
+//! * An **observer** ([`ObserverId`], [`ObserverApi`]): watches some audio
+//!   producers through the RFC 6464 audio-level header extension only
+//!   (never decoding, so end-to-end encrypted payloads work). An *audio
+//!   level observer* ([`Router::create_audio_level_observer`]) reports the
+//!   loudest producers every interval ([`Event::AudioLevels`],
+//!   [`Event::Silence`]); an *active speaker observer*
+//!   ([`Router::create_active_speaker_observer`]) reports the dominant
+//!   speaker with hysteresis ([`Event::DominantSpeaker`]): a short
+//!   interjection or a cough does not switch, a new speaker who keeps
+//!   talking takes over within about a second, silence does not switch.
+//!   Producers nobody observes cost nothing; an observed one costs one
+//!   accumulator add per packet.
 //!
 //! # Sans-IO
 //!

@@ -33,6 +33,30 @@ impl Router {
     /// ([`ObserverApi::add_producer`]) as
     /// [`Event::DominantSpeaker`](crate::Event::DominantSpeaker). Fails past
     /// [`Limits::max_observers`](crate::Limits).
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use manifold_sfu::{ActiveSpeakerObserverOptions, Event, ObserverId, ProducerId, Router};
+    ///
+    /// /// One observer for a room's microphones.
+    /// fn watch_room(router: &mut Router, mics: &[ProducerId]) -> ObserverId {
+    ///     let now = Instant::now();
+    ///     let options = ActiveSpeakerObserverOptions::default();
+    ///     let id = router.create_active_speaker_observer(now, options).unwrap();
+    ///     let mut observer = router.observer(id).unwrap();
+    ///     for mic in mics {
+    ///         observer.add_producer(now, *mic).unwrap();
+    ///     }
+    ///     id
+    /// }
+    ///
+    /// /// In the host loop, for each `Output::Event`.
+    /// fn on_event(event: &Event) {
+    ///     if let Event::DominantSpeaker { producer, .. } = event {
+    ///         println!("{producer} has the floor");
+    ///     }
+    /// }
+    /// ```
     pub fn create_active_speaker_observer(
         &mut self,
         now: Instant,
