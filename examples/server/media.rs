@@ -182,6 +182,9 @@ impl Sfu {
 
     /// Hand an event to the session owning its transport.
     fn dispatch(&mut self, e: Event) {
+        if e.observer().is_some() {
+            return room::on_observer_event(self, e);
+        }
         let Some(tid) = e.transport() else {
             return;
         };

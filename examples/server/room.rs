@@ -22,6 +22,14 @@
 //! tile). The server applies it to the consumers there are and remembers it
 //! for those made later (the participant republishes, or its track arrives
 //! after the message).
+//!
+//! Active speaker: each room has one active speaker observer over its
+//! members' microphones (made with the room's first microphone, closed
+//! with its last member). When it names a new dominant speaker, every
+//! member gets `{"type":"activeSpeaker","peer":name}` (a member joining
+//! later gets the current one), and the speaker's video consumers get
+//! bandwidth priority [`SPEAKER_PRIORITY`] (others keep the priority their
+//! viewer asked for).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -31,7 +39,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get};
-use manifold_sfu::{ConsumerOptions, Event, Layers, MediaKind, ProducerId, TransportId};
+use manifold_sfu::{
+    ActiveSpeakerObserverOptions, ConsumerId, ConsumerOptions, Event, Layers, MediaKind,
+    ObserverId, ProducerId, TransportId,
+};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -109,10 +120,24 @@ pub enum ToPeer {
     Drop,
 }
 
+/// Bandwidth priority of the active speaker's video consumers.
+const SPEAKER_PRIORITY: u8 = 2;
+
 /// Rooms, inside the router's loop: name → transports of its participants.
 #[derive(Default)]
 pub struct Rooms {
     rooms: HashMap<String, Vec<TransportId>>,
+    /// Each room's active speaker observer and its current speaker.
+    speakers: HashMap<String, Speaker>,
+    /// Observer → its room, for the observer's events.
+    by_observer: HashMap<ObserverId, String>,
+}
+
+/// A room's active speaker observer.
+struct Speaker {
+    observer: ObserverId,
+    /// The member speaking (its name) and their microphone.
+    current: Option<(String, ProducerId)>,
 }
 
 /// A participant's session.
@@ -372,9 +397,10 @@ fn command(sfu: &mut Sfu, tid: TransportId, msg: ClientMsg) -> Result<Reply, Str
                 }
                 if let Some(mut c) = sfu.router.consumer(c) {
                     debug!("{tid}: {peer}'s video at {:?}, priority {}", want.0, want.1);
-                    c.set_priority(Instant::now(), want.1);
                     c.set_preferred_layers(Instant::now(), want.0);
                 }
+                // The priority asked for, raised for the active speaker.
+                apply_speaker_priority(sfu, tid, c);
             }
             Ok(Reply::Nothing)
         }
@@ -392,8 +418,116 @@ fn consume_for(sfu: &mut Sfu, viewer: TransportId, p: ProducerId) {
             options.priority = want.priority;
         }
     }
-    if let Err(e) = sfu.router.consume(Instant::now(), viewer, p, options) {
-        warn!("cannot consume {p} on {viewer}: {e}");
+    match sfu.router.consume(Instant::now(), viewer, p, options) {
+        Ok(c) => apply_speaker_priority(sfu, viewer, c),
+        Err(e) => warn!("cannot consume {p} on {viewer}: {e}"),
+    }
+}
+
+/// The priority member `viewer` gives consumer `c`: what it asked for of
+/// the producer's owner (1 by default), at least [`SPEAKER_PRIORITY`] for
+/// the video of its room's active speaker.
+fn apply_speaker_priority(sfu: &mut Sfu, viewer: TransportId, c: ConsumerId) {
+    let Some((p, kind)) = sfu.router.consumer(c).map(|c| (c.producer(), c.kind())) else {
+        return;
+    };
+    if kind != MediaKind::Video {
+        return;
+    }
+    let Some(owner) = owner_name(sfu, p) else {
+        return;
+    };
+    let Some(Session::Member(m)) = sfu.sessions.get(&viewer) else {
+        return;
+    };
+    let asked = m.prefs.get(&owner).map_or(1, |w| w.priority);
+    let speaking = sfu
+        .rooms
+        .speakers
+        .get(&m.room)
+        .and_then(|s| s.current.as_ref())
+        .is_some_and(|(name, _)| *name == owner);
+    let priority = match speaking {
+        true => asked.max(SPEAKER_PRIORITY),
+        false => asked,
+    };
+    if let Some(mut c) = sfu.router.consumer(c) {
+        c.set_priority(Instant::now(), priority);
+    }
+}
+
+/// Follow a new microphone of `room` with the room's active speaker
+/// observer (made with its first microphone).
+fn observe_microphone(sfu: &mut Sfu, room: &str, p: ProducerId) {
+    let observer = match sfu.rooms.speakers.get(room) {
+        Some(s) => s.observer,
+        None => {
+            let options = ActiveSpeakerObserverOptions::default();
+            let o = match sfu
+                .router
+                .create_active_speaker_observer(Instant::now(), options)
+            {
+                Ok(o) => o,
+                Err(e) => {
+                    warn!("room {room}: no active speaker observer: {e}");
+                    return;
+                }
+            };
+            let speaker = Speaker {
+                observer: o,
+                current: None,
+            };
+            sfu.rooms.speakers.insert(room.to_owned(), speaker);
+            sfu.rooms.by_observer.insert(o, room.to_owned());
+            o
+        }
+    };
+    if let Some(mut o) = sfu.router.observer(observer) {
+        if let Err(e) = o.add_producer(Instant::now(), p) {
+            warn!("room {room}: cannot observe {p}: {e}");
+        }
+    }
+}
+
+/// The room is empty: close its observer.
+fn close_speaker(sfu: &mut Sfu, room: &str) {
+    if let Some(s) = sfu.rooms.speakers.remove(room) {
+        sfu.rooms.by_observer.remove(&s.observer);
+        if let Some(o) = sfu.router.observer(s.observer) {
+            o.close(Instant::now());
+        }
+    }
+}
+
+/// Events of the rooms' observers: a new active speaker is announced to
+/// the room and its video gets priority.
+pub fn on_observer_event(sfu: &mut Sfu, e: Event) {
+    let Event::DominantSpeaker { observer, producer } = e else {
+        return;
+    };
+    let Some(room) = sfu.rooms.by_observer.get(&observer).cloned() else {
+        return;
+    };
+    let Some(peer) = owner_name(sfu, producer) else {
+        return;
+    };
+    debug!("room {room}: {peer} is speaking");
+    if let Some(s) = sfu.rooms.speakers.get_mut(&room) {
+        s.current = Some((peer.clone(), producer));
+    }
+    let members = sfu.rooms.rooms.get(&room).cloned().unwrap_or_default();
+    for &m in &members {
+        let consumers = sfu.router.transport(m).map(|t| t.consumers());
+        for c in consumers.unwrap_or_default() {
+            apply_speaker_priority(sfu, m, c);
+        }
+    }
+    for m in members {
+        send_to(
+            sfu,
+            m,
+            ToPeer::Msg(ServerMsg::ActiveSpeaker { peer: peer.clone() }),
+        );
     }
 }
 
@@ -472,6 +606,20 @@ fn join(
     sfu.sessions.insert(tid, Session::Member(me));
     sfu.rooms.rooms.entry(room.clone()).or_default().push(tid);
     broadcast(sfu, &room, tid, joined);
+    // The active speaker's video first; the page learns who it is (after
+    // `welcome`, which the session sends before reading its queue).
+    let consumers = sfu.router.transport(tid).map(|t| t.consumers());
+    for c in consumers.unwrap_or_default() {
+        apply_speaker_priority(sfu, tid, c);
+    }
+    let current = sfu
+        .rooms
+        .speakers
+        .get(&room)
+        .and_then(|s| s.current.clone());
+    if let Some((peer, _)) = current {
+        send_to(sfu, tid, ToPeer::Msg(ServerMsg::ActiveSpeaker { peer }));
+    }
     Ok((tid, peers))
 }
 
@@ -493,6 +641,12 @@ fn drop_member(sfu: &mut Sfu, tid: TransportId, why: Option<(&str, bool)>) {
         list.retain(|x| *x != tid);
         if list.is_empty() {
             sfu.rooms.rooms.remove(&m.room);
+            close_speaker(sfu, &m.room);
+        }
+    }
+    if let Some(s) = sfu.rooms.speakers.get_mut(&m.room) {
+        if s.current.as_ref().is_some_and(|(name, _)| *name == m.name) {
+            s.current = None;
         }
     }
     if let Some((why, rejoin)) = why {
@@ -536,6 +690,12 @@ pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
             };
             if muted {
                 apply_mute(sfu, tid, kind.into(), true);
+            }
+            if kind == MediaKind::Audio {
+                if let Some(Session::Member(me)) = sfu.sessions.get(&tid) {
+                    let room = me.room.clone();
+                    observe_microphone(sfu, &room, producer);
+                }
             }
             let others = match sfu.sessions.get(&tid) {
                 Some(Session::Member(me)) => sfu.rooms.rooms.get(&me.room).cloned(),
