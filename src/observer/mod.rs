@@ -142,20 +142,23 @@ struct Accumulator {
     /// Sum of -dBov (0 to 127) over the packets.
     sum: u32,
     packets: u32,
+    /// Packets at or above the observer's loud threshold.
+    loud: u32,
 }
 
 impl Accumulator {
-    fn add(&mut self, dbov: i8) {
+    #[inline]
+    fn add(&mut self, dbov: i8, loud_dbov: i8) {
         self.sum = self
             .sum
             .saturating_add(u32::from(dbov.max(-127).unsigned_abs()));
         self.packets = self.packets.saturating_add(1);
+        self.loud = self.loud.saturating_add(u32::from(dbov >= loud_dbov));
     }
 
-    /// The mean level in dBov, rounded, if any packet came; then empty.
-    fn take(&mut self) -> Option<i8> {
-        let a = std::mem::take(self);
-        (a.packets > 0).then(|| -(((a.sum + a.packets / 2) / a.packets).min(127) as i8))
+    /// The mean level in dBov, rounded, if any packet came.
+    fn mean(&self) -> Option<i8> {
+        (self.packets > 0).then(|| -(((self.sum + self.packets / 2) / self.packets).min(127) as i8))
     }
 }
 
@@ -175,6 +178,8 @@ pub(crate) struct Observer {
     interval: Duration,
     producers: IdMap<ProducerId, Accumulator>,
     logic: Logic,
+    /// The level a packet counts as loud at (the speech threshold).
+    loud_dbov: i8,
     pub(crate) paused: bool,
     /// Its next tick (its `poll_timeout`).
     next: Option<Instant>,
@@ -191,6 +196,7 @@ impl Observer {
                 max_entries: options.max_entries.max(1),
                 silent: false,
             },
+            loud_dbov: 0,
             paused: false,
             next: None,
         }
@@ -198,14 +204,13 @@ impl Observer {
 
     pub(crate) fn active_speaker(options: ActiveSpeakerObserverOptions) -> Observer {
         let interval = options.interval.max(MIN_OBSERVER_INTERVAL);
+        let selector = SpeakerSelector::new(interval, options.speech_threshold_dbov.clamp(-127, 0));
         Observer {
             kind: ObserverKind::ActiveSpeaker,
             interval,
             producers: IdMap::default(),
-            logic: Logic::Speaker(SpeakerSelector::new(
-                interval,
-                options.speech_threshold_dbov.clamp(-127, 0),
-            )),
+            loud_dbov: selector.threshold_dbov(),
+            logic: Logic::Speaker(selector),
             paused: false,
             next: None,
         }
@@ -286,7 +291,7 @@ impl Observer {
             return;
         }
         if let Some(a) = self.producers.get_mut(&pid) {
-            a.add(dbov);
+            a.add(dbov, self.loud_dbov);
         }
     }
 
@@ -318,7 +323,7 @@ impl Observer {
                 let mut levels: Vec<(ProducerId, i8)> = self
                     .producers
                     .iter_mut()
-                    .filter_map(|(pid, a)| a.take().map(|l| (*pid, l)))
+                    .filter_map(|(pid, a)| std::mem::take(a).mean().map(|l| (*pid, l)))
                     .filter(|(_, l)| *l >= *threshold_dbov)
                     .collect();
                 if levels.is_empty() {
@@ -338,7 +343,8 @@ impl Observer {
             }
             Logic::Speaker(s) => {
                 for (pid, a) in self.producers.iter_mut() {
-                    s.record(*pid, a.take());
+                    let a = std::mem::take(a);
+                    s.record(*pid, a.mean(), a.loud, a.packets);
                 }
                 s.decide().map(|producer| Event::DominantSpeaker {
                     observer: id,

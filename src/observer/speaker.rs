@@ -7,12 +7,13 @@
 //! much smaller version of it, on the levels of the RFC 6464 header
 //! extension only:
 //!
-//! * every tick, a producer *speaks* if its mean level over the tick is at
-//!   or above the speech threshold; the last ticks are kept as bits;
+//! * every tick, a producer *speaks* if at least a third of its packets in
+//!   the tick were at or above the speech threshold (so the short gaps of
+//!   real speech do not break it); the last ticks are kept as bits;
 //! * a producer's speech is *sustained* if it spoke in nearly every tick of
 //!   the last [`SUSTAIN`] (one tick in eight may be a gap between words);
 //! * its *medium activity* is a moving average (time constant [`MEDIUM`])
-//!   of how far above silence it spoke;
+//!   of how far above silence it spoke (the tick's mean level);
 //! * a challenger with sustained speech takes the floor when the dominant
 //!   speaker was mostly quiet over the same window (it spoke in fewer than
 //!   half the ticks a challenger needs), or when the challenger's medium
@@ -99,14 +100,20 @@ impl SpeakerSelector {
         }
     }
 
-    /// Record one tick of a producer: its mean level in dBov, `None` if
-    /// nothing arrived.
-    pub(crate) fn record(&mut self, pid: ProducerId, level: Option<i8>) {
+    /// The level (dBov) at or above which a packet counts as speech.
+    pub(crate) fn threshold_dbov(&self) -> i8 {
+        self.threshold_dbov
+    }
+
+    /// Record one tick of a producer: its packets' mean level in dBov
+    /// (`None` if nothing arrived) and the share of its packets at or above
+    /// the speech threshold.
+    pub(crate) fn record(&mut self, pid: ProducerId, mean: Option<i8>, loud: u32, packets: u32) {
         let Some(t) = self.tracks.get_mut(&pid) else {
             return;
         };
-        let level = level.unwrap_or(-127);
-        let speaking = level >= self.threshold_dbov;
+        let level = mean.unwrap_or(-127);
+        let speaking = packets > 0 && loud * 3 >= packets;
         let activity = if speaking {
             f32::from(level.max(-127)) + 127.0
         } else {
@@ -152,6 +159,17 @@ mod tests {
     const A: ProducerId = ProducerId(1);
     const B: ProducerId = ProducerId(2);
 
+    /// One tick of five packets at `level` (none: no packets).
+    fn record(s: &mut SpeakerSelector, pid: ProducerId, level: Option<i8>) {
+        match level {
+            Some(l) => {
+                let loud = if l >= s.threshold_dbov() { 5 } else { 0 };
+                s.record(pid, Some(l), loud, 5);
+            }
+            None => s.record(pid, None, 0, 0),
+        }
+    }
+
     /// Who speaks when: (producer, from ms, to ms, dBov).
     type Script = &'static [(ProducerId, u64, u64, i8)];
 
@@ -172,7 +190,7 @@ mod tests {
                     .iter()
                     .find(|(p, from, to, _)| *p == pid && (*from..*to).contains(&mid))
                     .map_or(-127, |s| s.3);
-                s.record(pid, Some(level));
+                record(&mut s, pid, Some(level));
             }
             if let Some(d) = s.decide() {
                 changes.push((t, d));
@@ -255,26 +273,44 @@ mod tests {
     }
 
     #[test]
+    fn gaps_between_words_keep_speech_sustained() {
+        let mut s = SpeakerSelector::new(TICK, -50);
+        s.add(A);
+        // Each tick: three words at -25 dBov, two packets of pause at -127.
+        for _ in 0..8 {
+            s.record(A, Some(-66), 3, 5);
+        }
+        assert_eq!(s.decide(), Some(A));
+        // One loud packet in five is a click, not speech.
+        s.add(B);
+        for _ in 0..20 {
+            s.record(A, Some(-66), 3, 5);
+            s.record(B, Some(-110), 1, 5);
+            assert_eq!(s.decide(), None);
+        }
+    }
+
+    #[test]
     fn coarse_ticks_still_ignore_a_cough() {
         let mut s = SpeakerSelector::new(Duration::from_millis(300), -50);
         s.add(A);
         s.add(B);
         for _ in 0..5 {
-            s.record(A, Some(-20));
-            s.record(B, None);
+            record(&mut s, A, Some(-20));
+            record(&mut s, B, None);
             s.decide();
         }
         assert_eq!(s.dominant(), Some(A));
         // A 300 ms cough straddling two ticks, then silence.
-        s.record(A, None);
-        s.record(B, Some(-10));
+        record(&mut s, A, None);
+        record(&mut s, B, Some(-10));
         assert_eq!(s.decide(), None);
-        s.record(A, None);
-        s.record(B, Some(-10));
+        record(&mut s, A, None);
+        record(&mut s, B, Some(-10));
         assert_eq!(s.decide(), None);
         for _ in 0..5 {
-            s.record(A, None);
-            s.record(B, None);
+            record(&mut s, A, None);
+            record(&mut s, B, None);
             assert_eq!(s.decide(), None);
         }
         s.remove(A);
