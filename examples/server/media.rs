@@ -218,6 +218,7 @@ pub fn start(
     announce: Option<IpAddr>,
     config: RouterConfig,
     metrics: Metrics,
+    last_n: usize,
 ) -> std::io::Result<(Media, JoinHandle<()>)> {
     let local = socket.local_addr()?;
     socket.set_nonblocking(true)?;
@@ -256,7 +257,7 @@ pub fn start(
                 listen,
                 sessions: HashMap::new(),
                 streams: Default::default(),
-                rooms: Default::default(),
+                rooms: room::Rooms::with_last_n(last_n),
                 udp: IoStats::default(),
                 metrics,
                 joining: HashMap::new(),

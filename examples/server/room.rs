@@ -30,8 +30,15 @@
 //! later gets the current one), and the speaker's video consumers get
 //! bandwidth priority [`SPEAKER_PRIORITY`] (others keep the priority their
 //! viewer asked for).
+//!
+//! Last-N (`--last-n N`, off at 0): each member receives video from at most
+//! N other participants, the most recent speakers (members who never spoke
+//! in the order they joined), plus anyone its page shows large (asked for
+//! with priority 2 or more). The other video consumers are paused (they
+//! cost nothing); audio is always forwarded. A consumer the page itself
+//! turned off (`receive`) stays off.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -127,10 +134,25 @@ const SPEAKER_PRIORITY: u8 = 2;
 #[derive(Default)]
 pub struct Rooms {
     rooms: HashMap<String, Vec<TransportId>>,
+    /// Last-N: how many participants' video a member receives (0: all).
+    last_n: usize,
+    /// Each room's members, the most recent speaker first (members who
+    /// never spoke last, in the order they joined).
+    recent: HashMap<String, Vec<String>>,
     /// Each room's active speaker observer and its current speaker.
     speakers: HashMap<String, Speaker>,
     /// Observer → its room, for the observer's events.
     by_observer: HashMap<ObserverId, String>,
+}
+
+impl Rooms {
+    /// Rooms whose members receive at most `last_n` videos (0: all).
+    pub fn with_last_n(last_n: usize) -> Rooms {
+        Rooms {
+            last_n,
+            ..Rooms::default()
+        }
+    }
 }
 
 /// A room's active speaker observer.
@@ -152,6 +174,8 @@ pub struct Member {
     /// The layers and priority this member wants of each participant's
     /// video.
     prefs: LayerPrefs,
+    /// Video consumers paused by last-N (to resume when visible again).
+    last_n_paused: HashSet<ConsumerId>,
 }
 
 impl Member {
@@ -371,6 +395,9 @@ fn command(sfu: &mut Sfu, tid: TransportId, msg: ClientMsg) -> Result<Reply, Str
                 if Kind::from(k) != kind || owner_name(sfu, p).as_deref() != Some(&peer) {
                     continue;
                 }
+                if let Some(Session::Member(me)) = sfu.sessions.get_mut(&tid) {
+                    me.last_n_paused.remove(&c);
+                }
                 if let Some(mut c) = sfu.router.consumer(c) {
                     match on {
                         true => c.resume(Instant::now()),
@@ -401,6 +428,11 @@ fn command(sfu: &mut Sfu, tid: TransportId, msg: ClientMsg) -> Result<Reply, Str
                 }
                 // The priority asked for, raised for the active speaker.
                 apply_speaker_priority(sfu, tid, c);
+            }
+            // What the page shows large is always received.
+            if let Some(Session::Member(me)) = sfu.sessions.get(&tid) {
+                let room = me.room.clone();
+                apply_last_n(sfu, &room);
             }
             Ok(Reply::Nothing)
         }
@@ -499,6 +531,83 @@ fn close_speaker(sfu: &mut Sfu, room: &str) {
     }
 }
 
+/// The participants whose video member `me` receives under last-N: those
+/// it shows large (`large`), then the most recent speakers of `order`
+/// until `n`.
+fn last_n_visible<'a>(
+    order: &'a [String],
+    me: &str,
+    large: impl Fn(&str) -> bool,
+    n: usize,
+) -> HashSet<&'a str> {
+    let mut visible: HashSet<&str> = order
+        .iter()
+        .map(String::as_str)
+        .filter(|p| *p != me && large(p))
+        .collect();
+    visible.extend(
+        order
+            .iter()
+            .map(String::as_str)
+            .filter(|p| *p != me)
+            .take(n),
+    );
+    visible
+}
+
+/// Pause and resume the room's video consumers so each member receives
+/// at most last-N participants' video (plus what it shows large).
+fn apply_last_n(sfu: &mut Sfu, room: &str) {
+    let n = sfu.rooms.last_n;
+    if n == 0 {
+        return;
+    }
+    let order = sfu.rooms.recent.get(room).cloned().unwrap_or_default();
+    let members = sfu.rooms.rooms.get(room).cloned().unwrap_or_default();
+    for viewer in members {
+        let Some(Session::Member(m)) = sfu.sessions.get(&viewer) else {
+            continue;
+        };
+        let large = |p: &str| m.prefs.get(p).is_some_and(|w| w.priority >= 2);
+        let visible: HashSet<String> = last_n_visible(&order, &m.name, large, n)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let consumers = sfu.router.transport(viewer).map(|t| t.consumers());
+        for c in consumers.unwrap_or_default() {
+            let Some((p, kind, paused)) = sfu
+                .router
+                .consumer(c)
+                .map(|c| (c.producer(), c.kind(), c.is_paused()))
+            else {
+                continue;
+            };
+            if kind != MediaKind::Video {
+                continue;
+            }
+            let Some(owner) = owner_name(sfu, p) else {
+                continue;
+            };
+            let Some(Session::Member(m)) = sfu.sessions.get_mut(&viewer) else {
+                break;
+            };
+            let show = visible.contains(&owner);
+            if show && m.last_n_paused.remove(&c) {
+                debug!("{viewer}: last-N resumes {owner}'s video");
+                if let Some(mut c) = sfu.router.consumer(c) {
+                    c.resume(Instant::now());
+                }
+            } else if !show && !paused {
+                debug!("{viewer}: last-N pauses {owner}'s video");
+                m.last_n_paused.insert(c);
+                if let Some(mut c) = sfu.router.consumer(c) {
+                    c.pause(Instant::now());
+                }
+            }
+        }
+    }
+}
+
 /// Events of the rooms' observers: a new active speaker is announced to
 /// the room and its video gets priority.
 pub fn on_observer_event(sfu: &mut Sfu, e: Event) {
@@ -515,6 +624,13 @@ pub fn on_observer_event(sfu: &mut Sfu, e: Event) {
     if let Some(s) = sfu.rooms.speakers.get_mut(&room) {
         s.current = Some((peer.clone(), producer));
     }
+    if let Some(order) = sfu.rooms.recent.get_mut(&room) {
+        if let Some(i) = order.iter().position(|n| *n == peer) {
+            let name = order.remove(i);
+            order.insert(0, name);
+        }
+    }
+    apply_last_n(sfu, &room);
     let members = sfu.rooms.rooms.get(&room).cloned().unwrap_or_default();
     for &m in &members {
         let consumers = sfu.router.transport(m).map(|t| t.consumers());
@@ -601,8 +717,12 @@ fn join(
         audio_muted: false,
         video_muted: false,
         prefs: LayerPrefs::default(),
+        last_n_paused: HashSet::new(),
     };
     let joined = ServerMsg::Join { peer: me.peer() };
+    let order = sfu.rooms.recent.entry(room.clone()).or_default();
+    order.retain(|n| *n != me.name);
+    order.push(me.name.clone());
     sfu.sessions.insert(tid, Session::Member(me));
     sfu.rooms.rooms.entry(room.clone()).or_default().push(tid);
     broadcast(sfu, &room, tid, joined);
@@ -620,6 +740,7 @@ fn join(
     if let Some((peer, _)) = current {
         send_to(sfu, tid, ToPeer::Msg(ServerMsg::ActiveSpeaker { peer }));
     }
+    apply_last_n(sfu, &room);
     Ok((tid, peers))
 }
 
@@ -641,8 +762,12 @@ fn drop_member(sfu: &mut Sfu, tid: TransportId, why: Option<(&str, bool)>) {
         list.retain(|x| *x != tid);
         if list.is_empty() {
             sfu.rooms.rooms.remove(&m.room);
+            sfu.rooms.recent.remove(&m.room);
             close_speaker(sfu, &m.room);
         }
+    }
+    if let Some(order) = sfu.rooms.recent.get_mut(&m.room) {
+        order.retain(|n| *n != m.name);
     }
     if let Some(s) = sfu.rooms.speakers.get_mut(&m.room) {
         if s.current.as_ref().is_some_and(|(name, _)| *name == m.name) {
@@ -655,6 +780,7 @@ fn drop_member(sfu: &mut Sfu, tid: TransportId, why: Option<(&str, bool)>) {
         let _ = m.tx.try_send(ToPeer::Close { why, rejoin });
     }
     broadcast(sfu, &m.room, tid, ServerMsg::Leave { peer: m.name });
+    apply_last_n(sfu, &m.room);
 }
 
 /// Send to every member of `room` but `except`. A member whose queue is
@@ -712,6 +838,12 @@ pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
             let (p, kind) = (c.producer(), Kind::from(c.kind()));
             if let Some(peer) = owner_name(sfu, p) {
                 send_to(sfu, tid, ToPeer::Msg(ServerMsg::Track { mid, peer, kind }));
+            }
+            if kind == Kind::Video {
+                if let Some(Session::Member(me)) = sfu.sessions.get(&tid) {
+                    let room = me.room.clone();
+                    apply_last_n(sfu, &room);
+                }
             }
         }
         Event::RenegotiationNeeded { offer, .. } => {
@@ -860,4 +992,34 @@ async fn drop_socket(
     .await?;
     info!("room {room}: {name}'s socket dropped by the operator");
     Ok((StatusCode::OK, "socket dropped\n").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_n_visible;
+
+    #[test]
+    fn last_n_keeps_recent_speakers_and_the_large_tile() {
+        let order: Vec<String> = ["dave", "me", "alice", "bob", "carol"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        fn sorted(v: std::collections::HashSet<&str>) -> Vec<&str> {
+            let mut v: Vec<_> = v.into_iter().collect();
+            v.sort();
+            v
+        }
+        let none = |_: &str| false;
+        assert_eq!(
+            sorted(last_n_visible(&order, "me", none, 2)),
+            ["alice", "dave"]
+        );
+        let carol = |p: &str| p == "carol";
+        assert_eq!(
+            sorted(last_n_visible(&order, "me", carol, 2)),
+            ["alice", "carol", "dave"]
+        );
+        assert_eq!(sorted(last_n_visible(&order, "me", none, 10)).len(), 4);
+        assert_eq!(sorted(last_n_visible(&order, "me", none, 0)).len(), 0);
+    }
 }
