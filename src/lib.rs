@@ -161,7 +161,8 @@
 //!
 //! * **warn**: refusals and failures, with their reason: a limit reached
 //!   (`max_transports`, `max_consumers_per_*`, `max_producers_per_transport`,
-//!   `max_layers_per_producer`) and a transport whose WebRTC stack failed
+//!   `max_layers_per_producer`, `max_observers`, `max_producers_per_observer`,
+//!   `max_observers_per_producer`) and a transport whose WebRTC stack failed
 //!   (the error or panic message; the transport then closes with
 //!   [`CloseReason::Failed`]);
 //! * **debug**: state changes: every [`Event`] the router emits (connected,
