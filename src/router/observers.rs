@@ -172,7 +172,9 @@ impl ObserverApi<'_> {
     }
 
     /// An active speaker observer's dominant speaker (`None` for an audio
-    /// level observer, or before anyone spoke long enough).
+    /// level observer, before anyone spoke long enough, or after the
+    /// speaker's producer was removed or closed: the floor is then free,
+    /// without an event, until someone else keeps talking).
     pub fn dominant_speaker(&self) -> Option<ProducerId> {
         self.get().dominant()
     }
