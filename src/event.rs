@@ -120,8 +120,9 @@ pub enum Event {
         levels: Vec<(ProducerId, i8)>,
     },
     /// An audio level observer found no producer at its threshold in the
-    /// last interval; reported once per silent spell (the next report is
-    /// [`Event::AudioLevels`]).
+    /// last interval after reporting levels: reported once when the levels
+    /// stop (the next report is [`Event::AudioLevels`]). An observer that
+    /// never heard anyone, or was just resumed, reports nothing.
     Silence {
         /// The observer.
         observer: ObserverId,

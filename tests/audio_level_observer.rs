@@ -2,7 +2,8 @@
 //! extension) and an audio level observer reporting every 500 ms. A talks
 //! at -20 dBov and B at -35 dBov from 1 s to 5 s, C is silent: each report
 //! lists A then B with their levels (within 2 dB), at the interval; then
-//! one silence report. A paused observer reports nothing; a closed one
+//! one silence report when they stop (none before they start, as in
+//! mediasoup). A paused observer reports nothing; a closed one
 //! neither, and the router's observer count goes back to zero.
 
 use std::time::Duration;
@@ -81,7 +82,12 @@ fn audio_level_observer() {
     for w in loud.windows(2) {
         assert_eq!(w[1].0 - w[0].0, Duration::from_millis(500), "{reports:?}");
     }
-    // Silence before they talk and after: reported once each time.
+    // Nothing before they talk (nobody was heard yet), one silence report
+    // once they stop.
+    assert!(
+        reports.iter().all(|(at, _)| *at > secs(1.0)),
+        "nothing before anyone talks: {reports:?}"
+    );
     let after: Vec<_> = reports.iter().filter(|(at, _)| *at > secs(5.1)).collect();
     assert_eq!(after.len(), 1, "one silence report: {reports:?}");
     assert!(after[0].1.is_none());

@@ -11,7 +11,7 @@
 //! * an **audio level observer** ([`Router::create_audio_level_observer`])
 //!   reports the producers whose mean level over the interval reached its
 //!   threshold, loudest first ([`Event::AudioLevels`]), or that there are
-//!   none ([`Event::Silence`], once per silent spell), as mediasoup does;
+//!   none ([`Event::Silence`], once when reports stop), as mediasoup does;
 //! * an **active speaker observer** ([`Router::create_active_speaker_observer`])
 //!   picks the dominant speaker with hysteresis ([`Event::DominantSpeaker`]):
 //!   a short interjection or a cough does not switch, a new speaker who
@@ -166,7 +166,7 @@ enum Logic {
     Levels {
         threshold_dbov: i8,
         max_entries: usize,
-        /// Whether the last report was silence.
+        /// Whether the last report was silence (or none was made yet).
         silent: bool,
     },
     Speaker(SpeakerSelector),
@@ -194,7 +194,7 @@ impl Observer {
             logic: Logic::Levels {
                 threshold_dbov: options.threshold_dbov.clamp(-127, 0),
                 max_entries: options.max_entries.max(1),
-                silent: false,
+                silent: true,
             },
             loud_dbov: 0,
             paused: false,
@@ -269,7 +269,7 @@ impl Observer {
         }
         match &mut self.logic {
             Logic::Speaker(s) => s.reset(),
-            Logic::Levels { silent, .. } => *silent = false,
+            Logic::Levels { silent, .. } => *silent = true,
         }
         self.next = None;
         self.reschedule(now);
