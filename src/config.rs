@@ -115,6 +115,12 @@ pub struct Limits {
     pub max_unauthenticated_sources: usize,
     /// Incoming SSRCs remembered per transport for the fast path.
     pub max_ssrcs_per_transport: usize,
+    /// Observers (audio level and active speaker) per router.
+    pub max_observers: usize,
+    /// Producers one observer follows.
+    pub max_producers_per_observer: usize,
+    /// Observers following one producer (each costs a little per packet).
+    pub max_observers_per_producer: usize,
 }
 
 impl Default for Limits {
@@ -134,6 +140,9 @@ impl Default for Limits {
             max_unauthenticated_stun_per_source: 100,
             max_unauthenticated_sources: 10_000,
             max_ssrcs_per_transport: 64,
+            max_observers: 1_024,
+            max_producers_per_observer: 256,
+            max_observers_per_producer: 4,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Events the router reports to its host.
 
-use crate::{ConsumerId, Layers, MediaKind, ProducerId, TransportId};
+use crate::{ConsumerId, Layers, MediaKind, ObserverId, ProducerId, TransportId};
 
 /// Something the host may act on, drained through [`Output::Event`](crate::Output::Event).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,11 +109,36 @@ pub enum Event {
         /// Why it closed.
         reason: CloseReason,
     },
+    /// An audio level observer's report for the last interval: the
+    /// observed producers whose mean level reached its threshold, loudest
+    /// first, at most its `max_entries`.
+    AudioLevels {
+        /// The observer.
+        observer: ObserverId,
+        /// Each producer with its mean level in dBov (-127 to 0, 0 the
+        /// loudest), loudest first.
+        levels: Vec<(ProducerId, i8)>,
+    },
+    /// An audio level observer found no producer at its threshold in the
+    /// last interval after reporting levels: reported once when the levels
+    /// stop (the next report is [`Event::AudioLevels`]). An observer that
+    /// never heard anyone, or was just resumed, reports nothing.
+    Silence {
+        /// The observer.
+        observer: ObserverId,
+    },
+    /// An active speaker observer's dominant speaker changed.
+    DominantSpeaker {
+        /// The observer.
+        observer: ObserverId,
+        /// The producer that now holds the floor.
+        producer: ProducerId,
+    },
 }
 
 impl Event {
-    /// The transport this event concerns, if it concerns one (every event
-    /// today does; events of future observers may not).
+    /// The transport this event concerns, if it concerns one (observers'
+    /// events concern none).
     pub fn transport(&self) -> Option<TransportId> {
         match self {
             Event::TransportConnected { transport }
@@ -127,17 +152,31 @@ impl Event {
             | Event::ProducerScore { transport, .. }
             | Event::ConsumerScore { transport, .. }
             | Event::ConsumerClosed { transport, .. } => Some(*transport),
+            Event::AudioLevels { .. } | Event::Silence { .. } | Event::DominantSpeaker { .. } => {
+                None
+            }
         }
     }
 
-    /// The producer this event concerns: the producer added or closed, or
-    /// the one a closed consumer consumed.
+    /// The producer this event concerns: the producer added or closed, the
+    /// one a closed consumer consumed, or the new dominant speaker.
     pub fn producer(&self) -> Option<ProducerId> {
         match self {
             Event::ProducerAdded { producer, .. }
             | Event::ProducerClosed { producer, .. }
             | Event::ProducerScore { producer, .. }
-            | Event::ConsumerClosed { producer, .. } => Some(*producer),
+            | Event::ConsumerClosed { producer, .. }
+            | Event::DominantSpeaker { producer, .. } => Some(*producer),
+            _ => None,
+        }
+    }
+
+    /// The observer this event comes from, if an observer's.
+    pub fn observer(&self) -> Option<ObserverId> {
+        match self {
+            Event::AudioLevels { observer, .. }
+            | Event::Silence { observer }
+            | Event::DominantSpeaker { observer, .. } => Some(*observer),
             _ => None,
         }
     }

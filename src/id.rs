@@ -49,6 +49,12 @@ id_type!(
     ConsumerId,
     "c"
 );
+id_type!(
+    /// Identifies an observer: an audio level or active speaker observer
+    /// (commands: [`ObserverApi`](crate::ObserverApi)).
+    ObserverId,
+    "o"
+);
 
 /// Hands out increasing ids. Ids are never reused within a router, so a stale
 /// id can never reach a newer object.

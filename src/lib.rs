@@ -11,6 +11,18 @@
 //!   video track of a transport.
 //! * A **consumer** ([`ConsumerId`], [`ConsumerApi`]): one outgoing copy of
 //!   a producer on another transport.
+//! * An **observer** ([`ObserverId`], [`ObserverApi`]): watches some audio
+//!   producers through the RFC 6464 audio-level header extension only
+//!   (never decoding, so end-to-end encrypted payloads work). An *audio
+//!   level observer* ([`Router::create_audio_level_observer`]) reports the
+//!   loudest producers every interval ([`Event::AudioLevels`],
+//!   [`Event::Silence`]); an *active speaker observer*
+//!   ([`Router::create_active_speaker_observer`]) reports the dominant
+//!   speaker with hysteresis ([`Event::DominantSpeaker`]): a short
+//!   interjection or a cough does not switch, a new speaker who keeps
+//!   talking takes over within about a second, silence does not switch.
+//!   Producers nobody observes cost nothing; an observed one costs one
+//!   accumulator add per packet.
 //!
 //! Each object has a command view (`router.transport(id)` → [`TransportApi`],
 //! from `&mut Router`) and a read-only view (`router.transport_ref(id)` →
@@ -146,7 +158,8 @@
 //! session; every call into str0m is guarded there and nowhere else),
 //! `media` (producers, consumers, layer selection, reading each packet
 //! once, header rewriting), `bandwidth` (the allocator and its loss
-//! guard), `crypto` (the provider's DTLS and SRTP tuning), `stats` and
+//! guard), `observer` (audio levels and the active speaker), `crypto`
+//! (the provider's DTLS and SRTP tuning), `stats` and
 //! [`packet`]. A forwarded packet takes four named steps: resolve its
 //! producer and layer, inspect it once, decide per consumer, write. Every
 //! subsystem has the same `handle_timeout`/`poll_timeout` shape; the
@@ -169,7 +182,8 @@
 //!
 //! * **warn**: refusals and failures, with their reason: a limit reached
 //!   (`max_transports`, `max_consumers_per_*`, `max_producers_per_transport`,
-//!   `max_layers_per_producer`) and a transport whose WebRTC stack failed
+//!   `max_layers_per_producer`, `max_observers`, `max_producers_per_observer`,
+//!   `max_observers_per_producer`) and a transport whose WebRTC stack failed
 //!   (the error or panic message; the transport then closes with
 //!   [`CloseReason::Failed`]);
 //! * **debug**: state changes: every [`Event`] the router emits (connected,
@@ -204,6 +218,7 @@ mod id;
 mod io;
 mod kind;
 mod media;
+mod observer;
 pub mod packet;
 mod router;
 mod stats;
@@ -217,14 +232,18 @@ pub use config::{
 };
 pub use error::{RouterError, SignalingError};
 pub use event::{CloseReason, Event};
-pub use id::{ConsumerId, ProducerId, TransportId};
+pub use id::{ConsumerId, ObserverId, ProducerId, TransportId};
 pub use io::{Input, Output, Transmit};
 pub use kind::MediaKind;
 pub use media::layers::Layers;
+pub use observer::{
+    ActiveSpeakerObserverOptions, AudioLevelObserverOptions, ObserverKind, MIN_OBSERVER_INTERVAL,
+};
 pub use router::api::{
     ConsumerApi, ConsumerRef, ConsumerStats, ConsumerView, ProducerApi, ProducerLayer, ProducerRef,
     ProducerView, TransportApi, TransportBandwidth, TransportRef, TransportView,
 };
+pub use router::observers::ObserverApi;
 pub use router::{Router, RouterCounts, RouterStats};
 pub use stats::{
     AddressPair, DtlsState, IceState, ProducerLayerStats, ProducerStats, TransportStats,

@@ -73,8 +73,9 @@ pub fn inject_panic(router: &mut Router, t: TransportId) -> bool {
 }
 
 /// The checks that cannot be made through the public API: every open
-/// transport's WebRTC stack is alive, and the ICE ufrag it currently
-/// answers to routes to it. Panics on a broken invariant.
+/// transport's WebRTC stack is alive, the ICE ufrag it currently answers
+/// to routes to it, and observers and the producers they follow name each
+/// other. Panics on a broken invariant.
 pub fn check_invariants(router: &mut Router) {
     for (id, t) in router.transports.iter_mut() {
         assert!(t.is_alive(), "{id} is open but its WebRTC stack is closed");
@@ -84,5 +85,23 @@ pub fn check_invariants(router: &mut Router) {
             Some(*id),
             "{id}'s ICE ufrag {ufrag} does not route to it"
         );
+    }
+    // Observers and their producers name each other, and only open ones.
+    for (oid, o) in &router.observers {
+        for pid in o.producers() {
+            let p = router.producers.get(&pid);
+            assert!(
+                p.is_some_and(|p| p.observers.contains(oid)),
+                "{oid} follows {pid}, which does not know it"
+            );
+        }
+    }
+    for (pid, p) in &router.producers {
+        for oid in &p.observers {
+            assert!(
+                router.observers.get(oid).is_some_and(|o| o.contains(*pid)),
+                "{pid} feeds {oid}, which does not follow it"
+            );
+        }
     }
 }

@@ -233,3 +233,77 @@ fn output_queue_is_bounded() {
     let dropped = sim.router.stats().dropped_output - before;
     assert!(dropped > 50, "dropped {dropped}, counts {c:?}");
 }
+
+#[test]
+fn observer_limits() {
+    use manifold_sfu::{ActiveSpeakerObserverOptions, AudioLevelObserverOptions};
+    let mut sim = sim_with(|c| {
+        c.limits.max_observers = 2;
+        c.limits.max_producers_per_observer = 1;
+        c.limits.max_observers_per_producer = 1;
+    });
+    let a = sim.add_peer("a", LinkConfig::default(), LinkConfig::default());
+    let (_, pa) = sim.publish(a, true, true);
+    let b = sim.add_peer("b", LinkConfig::default(), LinkConfig::default());
+    let (_, pb) = sim.publish(b, true, false);
+    let levels = AudioLevelObserverOptions::default();
+    let o1 = sim
+        .router
+        .create_audio_level_observer(sim.now, levels)
+        .unwrap();
+    let o2 = sim
+        .router
+        .create_active_speaker_observer(sim.now, ActiveSpeakerObserverOptions::default())
+        .unwrap();
+    let err = sim
+        .router
+        .create_audio_level_observer(sim.now, levels)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RouterError::Limit {
+                what: "max_observers",
+                max: 2
+            }
+        ),
+        "{err}"
+    );
+    let now = sim.now;
+    let mut v = sim.router.observer(o1).unwrap();
+    // Video is refused; audio is taken once.
+    assert!(matches!(
+        v.add_producer(now, pa[1]),
+        Err(RouterError::InvalidOptions(_))
+    ));
+    v.add_producer(now, pa[0]).unwrap();
+    v.add_producer(now, pa[0]).unwrap();
+    let err = v.add_producer(now, pb[0]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RouterError::Limit {
+                what: "max_producers_per_observer",
+                max: 1
+            }
+        ),
+        "{err}"
+    );
+    let err = sim
+        .router
+        .observer(o2)
+        .unwrap()
+        .add_producer(now, pa[0])
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RouterError::Limit {
+                what: "max_observers_per_producer",
+                max: 1
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(sim.router.counts().observers, 2);
+}

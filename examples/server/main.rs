@@ -94,6 +94,12 @@ struct Args {
     /// session and room join.
     #[arg(long, env = "MANIFOLD_TURN_SECRET", hide_env_values = true)]
     turn_secret: Option<String>,
+    /// Last-N in rooms: each member receives video from at most this many
+    /// other participants, the most recent speakers (plus the one its page
+    /// shows large); the other video consumers are paused and cost
+    /// nothing. Audio is always forwarded. 0: everyone's video.
+    #[arg(long, default_value_t = 0)]
+    last_n: u16,
     /// Lifetime of minted TURN credentials, in seconds.
     #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(60..=604_800))]
     turn_ttl: u64,
@@ -214,7 +220,14 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut media = Vec::new();
     let mut threads = Vec::new();
     for (i, socket) in sockets.into_iter().enumerate() {
-        let (m, thread) = media::start(i, socket, args.announce, config.clone(), metrics.clone())?;
+        let (m, thread) = media::start(
+            i,
+            socket,
+            args.announce,
+            config.clone(),
+            metrics.clone(),
+            usize::from(args.last_n),
+        )?;
         media.push(m);
         threads.push(thread);
     }

@@ -182,6 +182,9 @@ impl Sfu {
 
     /// Hand an event to the session owning its transport.
     fn dispatch(&mut self, e: Event) {
+        if e.observer().is_some() {
+            return room::on_observer_event(self, e);
+        }
         let Some(tid) = e.transport() else {
             return;
         };
@@ -215,6 +218,7 @@ pub fn start(
     announce: Option<IpAddr>,
     config: RouterConfig,
     metrics: Metrics,
+    last_n: usize,
 ) -> std::io::Result<(Media, JoinHandle<()>)> {
     let local = socket.local_addr()?;
     socket.set_nonblocking(true)?;
@@ -253,7 +257,7 @@ pub fn start(
                 listen,
                 sessions: HashMap::new(),
                 streams: Default::default(),
-                rooms: Default::default(),
+                rooms: room::Rooms::with_last_n(last_n),
                 udp: IoStats::default(),
                 metrics,
                 joining: HashMap::new(),

@@ -22,8 +22,23 @@
 //! tile). The server applies it to the consumers there are and remembers it
 //! for those made later (the participant republishes, or its track arrives
 //! after the message).
+//!
+//! Active speaker: each room has one active speaker observer over its
+//! members' microphones (made with the room's first microphone, closed
+//! with its last member). When it names a new dominant speaker, every
+//! member gets `{"type":"activeSpeaker","peer":name}` (a member joining
+//! later gets the current one), and the speaker's video consumers get
+//! bandwidth priority [`SPEAKER_PRIORITY`] (others keep the priority their
+//! viewer asked for).
+//!
+//! Last-N (`--last-n N`, off at 0): each member receives video from at most
+//! N other participants, the most recent speakers (members who never spoke
+//! in the order they joined), plus anyone its page shows large (asked for
+//! with priority 2 or more). The other video consumers are paused (they
+//! cost nothing); audio is always forwarded. A consumer the page itself
+//! turned off (`receive`) stays off.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -31,7 +46,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get};
-use manifold_sfu::{ConsumerOptions, Event, Layers, MediaKind, ProducerId, TransportId};
+use manifold_sfu::{
+    ActiveSpeakerObserverOptions, ConsumerId, ConsumerOptions, Event, Layers, MediaKind,
+    ObserverId, ProducerId, TransportId,
+};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -109,10 +127,39 @@ pub enum ToPeer {
     Drop,
 }
 
+/// Bandwidth priority of the active speaker's video consumers.
+const SPEAKER_PRIORITY: u8 = 2;
+
 /// Rooms, inside the router's loop: name → transports of its participants.
 #[derive(Default)]
 pub struct Rooms {
     rooms: HashMap<String, Vec<TransportId>>,
+    /// Last-N: how many participants' video a member receives (0: all).
+    last_n: usize,
+    /// Each room's members, the most recent speaker first (members who
+    /// never spoke last, in the order they joined).
+    recent: HashMap<String, Vec<String>>,
+    /// Each room's active speaker observer and its current speaker.
+    speakers: HashMap<String, Speaker>,
+    /// Observer → its room, for the observer's events.
+    by_observer: HashMap<ObserverId, String>,
+}
+
+impl Rooms {
+    /// Rooms whose members receive at most `last_n` videos (0: all).
+    pub fn with_last_n(last_n: usize) -> Rooms {
+        Rooms {
+            last_n,
+            ..Rooms::default()
+        }
+    }
+}
+
+/// A room's active speaker observer.
+struct Speaker {
+    observer: ObserverId,
+    /// The member speaking (its name) and their microphone.
+    current: Option<(String, ProducerId)>,
 }
 
 /// A participant's session.
@@ -127,6 +174,8 @@ pub struct Member {
     /// The layers and priority this member wants of each participant's
     /// video.
     prefs: LayerPrefs,
+    /// Video consumers paused by last-N (to resume when visible again).
+    last_n_paused: HashSet<ConsumerId>,
 }
 
 impl Member {
@@ -346,6 +395,9 @@ fn command(sfu: &mut Sfu, tid: TransportId, msg: ClientMsg) -> Result<Reply, Str
                 if Kind::from(k) != kind || owner_name(sfu, p).as_deref() != Some(&peer) {
                     continue;
                 }
+                if let Some(Session::Member(me)) = sfu.sessions.get_mut(&tid) {
+                    me.last_n_paused.remove(&c);
+                }
                 if let Some(mut c) = sfu.router.consumer(c) {
                     match on {
                         true => c.resume(Instant::now()),
@@ -372,9 +424,15 @@ fn command(sfu: &mut Sfu, tid: TransportId, msg: ClientMsg) -> Result<Reply, Str
                 }
                 if let Some(mut c) = sfu.router.consumer(c) {
                     debug!("{tid}: {peer}'s video at {:?}, priority {}", want.0, want.1);
-                    c.set_priority(Instant::now(), want.1);
                     c.set_preferred_layers(Instant::now(), want.0);
                 }
+                // The priority asked for, raised for the active speaker.
+                apply_speaker_priority(sfu, tid, c);
+            }
+            // What the page shows large is always received.
+            if let Some(Session::Member(me)) = sfu.sessions.get(&tid) {
+                let room = me.room.clone();
+                apply_last_n(sfu, &room);
             }
             Ok(Reply::Nothing)
         }
@@ -392,8 +450,200 @@ fn consume_for(sfu: &mut Sfu, viewer: TransportId, p: ProducerId) {
             options.priority = want.priority;
         }
     }
-    if let Err(e) = sfu.router.consume(Instant::now(), viewer, p, options) {
-        warn!("cannot consume {p} on {viewer}: {e}");
+    match sfu.router.consume(Instant::now(), viewer, p, options) {
+        Ok(c) => apply_speaker_priority(sfu, viewer, c),
+        Err(e) => warn!("cannot consume {p} on {viewer}: {e}"),
+    }
+}
+
+/// The priority member `viewer` gives consumer `c`: what it asked for of
+/// the producer's owner (1 by default), at least [`SPEAKER_PRIORITY`] for
+/// the video of its room's active speaker.
+fn apply_speaker_priority(sfu: &mut Sfu, viewer: TransportId, c: ConsumerId) {
+    let Some((p, kind)) = sfu.router.consumer(c).map(|c| (c.producer(), c.kind())) else {
+        return;
+    };
+    if kind != MediaKind::Video {
+        return;
+    }
+    let Some(owner) = owner_name(sfu, p) else {
+        return;
+    };
+    let Some(Session::Member(m)) = sfu.sessions.get(&viewer) else {
+        return;
+    };
+    let asked = m.prefs.get(&owner).map_or(1, |w| w.priority);
+    let speaking = sfu
+        .rooms
+        .speakers
+        .get(&m.room)
+        .and_then(|s| s.current.as_ref())
+        .is_some_and(|(name, _)| *name == owner);
+    let priority = match speaking {
+        true => asked.max(SPEAKER_PRIORITY),
+        false => asked,
+    };
+    if let Some(mut c) = sfu.router.consumer(c) {
+        c.set_priority(Instant::now(), priority);
+    }
+}
+
+/// Follow a new microphone of `room` with the room's active speaker
+/// observer (made with its first microphone).
+fn observe_microphone(sfu: &mut Sfu, room: &str, p: ProducerId) {
+    let observer = match sfu.rooms.speakers.get(room) {
+        Some(s) => s.observer,
+        None => {
+            let options = ActiveSpeakerObserverOptions::default();
+            let o = match sfu
+                .router
+                .create_active_speaker_observer(Instant::now(), options)
+            {
+                Ok(o) => o,
+                Err(e) => {
+                    warn!("room {room}: no active speaker observer: {e}");
+                    return;
+                }
+            };
+            let speaker = Speaker {
+                observer: o,
+                current: None,
+            };
+            sfu.rooms.speakers.insert(room.to_owned(), speaker);
+            sfu.rooms.by_observer.insert(o, room.to_owned());
+            o
+        }
+    };
+    if let Some(mut o) = sfu.router.observer(observer) {
+        if let Err(e) = o.add_producer(Instant::now(), p) {
+            warn!("room {room}: cannot observe {p}: {e}");
+        }
+    }
+}
+
+/// The room is empty: close its observer.
+fn close_speaker(sfu: &mut Sfu, room: &str) {
+    if let Some(s) = sfu.rooms.speakers.remove(room) {
+        sfu.rooms.by_observer.remove(&s.observer);
+        if let Some(o) = sfu.router.observer(s.observer) {
+            o.close(Instant::now());
+        }
+    }
+}
+
+/// The participants whose video member `me` receives under last-N: those
+/// it shows large (`large`), then the most recent speakers of `order`
+/// until `n`.
+fn last_n_visible<'a>(
+    order: &'a [String],
+    me: &str,
+    large: impl Fn(&str) -> bool,
+    n: usize,
+) -> HashSet<&'a str> {
+    let mut visible: HashSet<&str> = order
+        .iter()
+        .map(String::as_str)
+        .filter(|p| *p != me && large(p))
+        .collect();
+    visible.extend(
+        order
+            .iter()
+            .map(String::as_str)
+            .filter(|p| *p != me)
+            .take(n),
+    );
+    visible
+}
+
+/// Pause and resume the room's video consumers so each member receives
+/// at most last-N participants' video (plus what it shows large).
+fn apply_last_n(sfu: &mut Sfu, room: &str) {
+    let n = sfu.rooms.last_n;
+    if n == 0 {
+        return;
+    }
+    let order = sfu.rooms.recent.get(room).cloned().unwrap_or_default();
+    let members = sfu.rooms.rooms.get(room).cloned().unwrap_or_default();
+    for viewer in members {
+        let Some(Session::Member(m)) = sfu.sessions.get(&viewer) else {
+            continue;
+        };
+        let large = |p: &str| m.prefs.get(p).is_some_and(|w| w.priority >= 2);
+        let visible: HashSet<String> = last_n_visible(&order, &m.name, large, n)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let consumers = sfu.router.transport(viewer).map(|t| t.consumers());
+        for c in consumers.unwrap_or_default() {
+            let Some((p, kind, paused)) = sfu
+                .router
+                .consumer(c)
+                .map(|c| (c.producer(), c.kind(), c.is_paused()))
+            else {
+                continue;
+            };
+            if kind != MediaKind::Video {
+                continue;
+            }
+            let Some(owner) = owner_name(sfu, p) else {
+                continue;
+            };
+            let Some(Session::Member(m)) = sfu.sessions.get_mut(&viewer) else {
+                break;
+            };
+            let show = visible.contains(&owner);
+            if show && m.last_n_paused.remove(&c) {
+                debug!("{viewer}: last-N resumes {owner}'s video");
+                if let Some(mut c) = sfu.router.consumer(c) {
+                    c.resume(Instant::now());
+                }
+            } else if !show && !paused {
+                debug!("{viewer}: last-N pauses {owner}'s video");
+                m.last_n_paused.insert(c);
+                if let Some(mut c) = sfu.router.consumer(c) {
+                    c.pause(Instant::now());
+                }
+            }
+        }
+    }
+}
+
+/// Events of the rooms' observers: a new active speaker is announced to
+/// the room and its video gets priority.
+pub fn on_observer_event(sfu: &mut Sfu, e: Event) {
+    let Event::DominantSpeaker { observer, producer } = e else {
+        return;
+    };
+    let Some(room) = sfu.rooms.by_observer.get(&observer).cloned() else {
+        return;
+    };
+    let Some(peer) = owner_name(sfu, producer) else {
+        return;
+    };
+    debug!("room {room}: {peer} is speaking");
+    if let Some(s) = sfu.rooms.speakers.get_mut(&room) {
+        s.current = Some((peer.clone(), producer));
+    }
+    if let Some(order) = sfu.rooms.recent.get_mut(&room) {
+        if let Some(i) = order.iter().position(|n| *n == peer) {
+            let name = order.remove(i);
+            order.insert(0, name);
+        }
+    }
+    apply_last_n(sfu, &room);
+    let members = sfu.rooms.rooms.get(&room).cloned().unwrap_or_default();
+    for &m in &members {
+        let consumers = sfu.router.transport(m).map(|t| t.consumers());
+        for c in consumers.unwrap_or_default() {
+            apply_speaker_priority(sfu, m, c);
+        }
+    }
+    for m in members {
+        send_to(
+            sfu,
+            m,
+            ToPeer::Msg(ServerMsg::ActiveSpeaker { peer: peer.clone() }),
+        );
     }
 }
 
@@ -467,11 +717,30 @@ fn join(
         audio_muted: false,
         video_muted: false,
         prefs: LayerPrefs::default(),
+        last_n_paused: HashSet::new(),
     };
     let joined = ServerMsg::Join { peer: me.peer() };
+    let order = sfu.rooms.recent.entry(room.clone()).or_default();
+    order.retain(|n| *n != me.name);
+    order.push(me.name.clone());
     sfu.sessions.insert(tid, Session::Member(me));
     sfu.rooms.rooms.entry(room.clone()).or_default().push(tid);
     broadcast(sfu, &room, tid, joined);
+    // The active speaker's video first; the page learns who it is (after
+    // `welcome`, which the session sends before reading its queue).
+    let consumers = sfu.router.transport(tid).map(|t| t.consumers());
+    for c in consumers.unwrap_or_default() {
+        apply_speaker_priority(sfu, tid, c);
+    }
+    let current = sfu
+        .rooms
+        .speakers
+        .get(&room)
+        .and_then(|s| s.current.clone());
+    if let Some((peer, _)) = current {
+        send_to(sfu, tid, ToPeer::Msg(ServerMsg::ActiveSpeaker { peer }));
+    }
+    apply_last_n(sfu, &room);
     Ok((tid, peers))
 }
 
@@ -493,6 +762,16 @@ fn drop_member(sfu: &mut Sfu, tid: TransportId, why: Option<(&str, bool)>) {
         list.retain(|x| *x != tid);
         if list.is_empty() {
             sfu.rooms.rooms.remove(&m.room);
+            sfu.rooms.recent.remove(&m.room);
+            close_speaker(sfu, &m.room);
+        }
+    }
+    if let Some(order) = sfu.rooms.recent.get_mut(&m.room) {
+        order.retain(|n| *n != m.name);
+    }
+    if let Some(s) = sfu.rooms.speakers.get_mut(&m.room) {
+        if s.current.as_ref().is_some_and(|(name, _)| *name == m.name) {
+            s.current = None;
         }
     }
     if let Some((why, rejoin)) = why {
@@ -501,6 +780,7 @@ fn drop_member(sfu: &mut Sfu, tid: TransportId, why: Option<(&str, bool)>) {
         let _ = m.tx.try_send(ToPeer::Close { why, rejoin });
     }
     broadcast(sfu, &m.room, tid, ServerMsg::Leave { peer: m.name });
+    apply_last_n(sfu, &m.room);
 }
 
 /// Send to every member of `room` but `except`. A member whose queue is
@@ -537,6 +817,12 @@ pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
             if muted {
                 apply_mute(sfu, tid, kind.into(), true);
             }
+            if kind == MediaKind::Audio {
+                if let Some(Session::Member(me)) = sfu.sessions.get(&tid) {
+                    let room = me.room.clone();
+                    observe_microphone(sfu, &room, producer);
+                }
+            }
             let others = match sfu.sessions.get(&tid) {
                 Some(Session::Member(me)) => sfu.rooms.rooms.get(&me.room).cloned(),
                 _ => None,
@@ -552,6 +838,12 @@ pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
             let (p, kind) = (c.producer(), Kind::from(c.kind()));
             if let Some(peer) = owner_name(sfu, p) {
                 send_to(sfu, tid, ToPeer::Msg(ServerMsg::Track { mid, peer, kind }));
+            }
+            if kind == Kind::Video {
+                if let Some(Session::Member(me)) = sfu.sessions.get(&tid) {
+                    let room = me.room.clone();
+                    apply_last_n(sfu, &room);
+                }
             }
         }
         Event::RenegotiationNeeded { offer, .. } => {
@@ -700,4 +992,34 @@ async fn drop_socket(
     .await?;
     info!("room {room}: {name}'s socket dropped by the operator");
     Ok((StatusCode::OK, "socket dropped\n").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_n_visible;
+
+    #[test]
+    fn last_n_keeps_recent_speakers_and_the_large_tile() {
+        let order: Vec<String> = ["dave", "me", "alice", "bob", "carol"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        fn sorted(v: std::collections::HashSet<&str>) -> Vec<&str> {
+            let mut v: Vec<_> = v.into_iter().collect();
+            v.sort();
+            v
+        }
+        let none = |_: &str| false;
+        assert_eq!(
+            sorted(last_n_visible(&order, "me", none, 2)),
+            ["alice", "dave"]
+        );
+        let carol = |p: &str| p == "carol";
+        assert_eq!(
+            sorted(last_n_visible(&order, "me", carol, 2)),
+            ["alice", "carol", "dave"]
+        );
+        assert_eq!(sorted(last_n_visible(&order, "me", none, 10)).len(), 4);
+        assert_eq!(sorted(last_n_visible(&order, "me", none, 0)).len(), 0);
+    }
 }

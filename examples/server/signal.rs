@@ -250,6 +250,11 @@ pub enum ServerMsg {
     /// The quality score (0 to 10, the library's consumer score) of
     /// `peer`'s `kind` track as this page receives it changed.
     Quality { peer: String, kind: Kind, score: u8 },
+    /// `peer` is the room's active speaker now (the library's active
+    /// speaker observer over the members' microphones): put them on the
+    /// stage.
+    #[serde(rename = "activeSpeaker")]
+    ActiveSpeaker { peer: String },
     /// Something the page sent was refused.
     Error { message: String },
     /// The server ended this session (the socket closes next). `rejoin`:
@@ -508,6 +513,15 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&msg).unwrap(),
             r#"{"type":"quality","peer":"bob","kind":"video","score":6}"#
+        );
+    }
+
+    #[test]
+    fn active_speaker_message_is_what_the_page_reads() {
+        let msg = ServerMsg::ActiveSpeaker { peer: "bob".into() };
+        assert_eq!(
+            serde_json::to_string(&msg).unwrap(),
+            r#"{"type":"activeSpeaker","peer":"bob"}"#
         );
     }
 

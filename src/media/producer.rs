@@ -147,6 +147,9 @@ pub(crate) struct Producer {
     pub svc_layers: u8,
     /// Quality score (see `crate::stats::score`).
     pub score: crate::stats::score::Score,
+    /// Observers following it (audio only): each packet's audio level goes
+    /// to each of them. Empty for almost every producer.
+    pub observers: SmallVec<[crate::ObserverId; 1]>,
 }
 
 impl Producer {
@@ -178,6 +181,7 @@ impl Producer {
             vp8_layer_sync: false,
             svc_layers: 1,
             score: Default::default(),
+            observers: SmallVec::new(),
         }
     }
 

@@ -37,6 +37,16 @@ impl Router {
         if let Some(l) = p.layers.get_mut(layer as usize) {
             l.on_packet(pkt.timestamp, pkt.payload.len());
         }
+        // Observers: only an observed producer does any work here.
+        if !p.observers.is_empty() && !p.paused {
+            if let Some(level) = pkt.header.ext_vals.audio_level {
+                for oid in &p.observers {
+                    if let Some(o) = self.observers.get_mut(oid) {
+                        o.on_level(pid, level);
+                    }
+                }
+            }
+        }
         if p.paused || p.consumers.is_empty() {
             return;
         }

@@ -8,6 +8,7 @@ mod forward;
 mod hub;
 mod keyframes;
 mod lifecycle;
+pub(crate) mod observers;
 mod ratelimit;
 mod rtc_events;
 mod signaling;
@@ -93,6 +94,8 @@ pub struct RouterCounts {
     pub producers: usize,
     /// Open consumers.
     pub consumers: usize,
+    /// Open observers (audio level and active speaker).
+    pub observers: usize,
     /// ICE ufrags in the demux map.
     pub ufrags: usize,
     /// Address pairs in the demux map.
@@ -112,7 +115,10 @@ pub struct RouterCounts {
 /// * **commands**: [`create_webrtc_transport`](Self::create_webrtc_transport),
 ///   [`consume`](Self::consume) and the borrowed views
 ///   [`transport`](Self::transport), [`producer`](Self::producer),
-///   [`consumer`](Self::consumer);
+///   [`consumer`](Self::consumer); observers:
+///   [`create_audio_level_observer`](Self::create_audio_level_observer),
+///   [`create_active_speaker_observer`](Self::create_active_speaker_observer)
+///   and the view [`observer`](Self::observer);
 /// * **getters**: [`stats`](Self::stats), [`counts`](Self::counts).
 ///
 /// After any input or command, drain [`poll_output`](Self::poll_output)
@@ -126,6 +132,7 @@ pub struct Router {
     pub(crate) transports: IdMap<TransportId, Transport>,
     pub(crate) producers: IdMap<ProducerId, Producer>,
     pub(crate) consumers: IdMap<crate::ConsumerId, Consumer>,
+    pub(crate) observers: IdMap<crate::ObserverId, crate::observer::Observer>,
     /// What every transport's output flows into: the host's queue, the
     /// demux, the timer table and the work queue.
     pub(crate) hub: Hub,
@@ -174,6 +181,7 @@ impl Router {
             transports: IdMap::default(),
             producers: IdMap::default(),
             consumers: IdMap::default(),
+            observers: IdMap::default(),
             stats: RouterStats::default(),
         }
     }
@@ -196,6 +204,7 @@ impl Router {
             transports: self.transports.len(),
             producers: self.producers.len(),
             consumers: self.consumers.len(),
+            observers: self.observers.len(),
             ufrags: self.hub.demux.ufrag_count(),
             routes: self.hub.demux.route_count(),
             timers: self.hub.timers.len(),
@@ -415,6 +424,7 @@ impl Router {
                 Timer::Keyframe(pid, layer) => self.keyframe_timeout(pid, layer, now),
                 Timer::Layers(pid) => self.layers_timeout(pid, now),
                 Timer::Allocate(tid) => self.allocation_timeout(tid, now),
+                Timer::Observer(oid) => self.observer_timeout(oid, now),
             }
         }
     }

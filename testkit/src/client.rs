@@ -51,6 +51,8 @@ pub struct Rx {
     pub vp9: Option<(u8, u8, bool)>,
     /// The send stamp of a stamping [`Source`] ([`media::stamp_of`]).
     pub stamp: Option<u64>,
+    /// The RFC 6464 audio level (dBov), when the packet carries one.
+    pub audio_level: Option<i8>,
 }
 
 /// A str0m `Rtc` playing a browser: it offers or answers, sends its
@@ -366,6 +368,10 @@ impl Client {
                 continue;
             };
             let mut exts = str0m::rtp::ExtensionValues::default();
+            if let Some(level) = p.audio_level {
+                exts.audio_level = Some(level);
+                exts.voice_activity = Some(level > -127);
+            }
             if let Some(dd) = p.dd {
                 exts.user_values
                     .set(manifold_sfu::ext::RawDependencyDescriptor(
@@ -508,6 +514,7 @@ impl Client {
                     vp8,
                     vp9,
                     stamp,
+                    audio_level: p.header.ext_vals.audio_level,
                     dd: p
                         .header
                         .ext_vals

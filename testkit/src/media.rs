@@ -270,6 +270,9 @@ pub struct Packet {
     pub marker: bool,
     /// RTP payload.
     pub payload: Vec<u8>,
+    /// The RFC 6464 audio level (dBov) of an audio packet of a source with
+    /// a level script ([`Source::speak`]).
+    pub audio_level: Option<i8>,
 }
 
 /// One video encoding: its own numbering, keyframes and size.
@@ -378,6 +381,11 @@ pub struct Source {
     frame: u32,
     /// Time between periodic keyframes.
     pub keyframe_interval: Duration,
+    /// Scripted audio levels: (from, to, dBov), times since the source
+    /// started. When not empty, every audio packet carries the RFC 6464
+    /// audio-level header extension: the level of the segment it falls in,
+    /// silence (-127 dBov) outside them. See [`Source::speak`].
+    pub audio_levels: Vec<(Duration, Duration, i8)>,
 }
 
 impl Source {
@@ -408,7 +416,36 @@ impl Source {
             audio_seq: 100,
             frame: 0,
             keyframe_interval: Duration::from_secs(3),
+            audio_levels: Vec::new(),
         }
+    }
+
+    /// Script speech: audio packets sent from `from` to `to` after the
+    /// source started carry the audio level `dbov` (-127 to 0); the rest,
+    /// silence. "Talks 0 to 5 s at -20 dBov":
+    /// `source.speak(Duration::ZERO, Duration::from_secs(5), -20)`.
+    pub fn speak(&mut self, from: Duration, to: Duration, dbov: i8) -> &mut Self {
+        self.audio_levels.push((from, to, dbov));
+        self
+    }
+
+    /// When the source started (its script's zero).
+    pub fn started(&self) -> Instant {
+        self.start
+    }
+
+    /// The scripted audio level at `at` after the start, if a script is set.
+    pub fn audio_level_at(&self, at: Duration) -> Option<i8> {
+        if self.audio_levels.is_empty() {
+            return None;
+        }
+        let level = self
+            .audio_levels
+            .iter()
+            .rev()
+            .find(|(from, to, _)| (*from..*to).contains(&at))
+            .map_or(-127, |s| s.2);
+        Some(level.clamp(-127, 0))
     }
 
     /// The first (or only) video layer.
@@ -465,6 +502,7 @@ impl Source {
                 ts,
                 marker: false,
                 payload: audio_payload(stamp, self.audio_payload),
+                audio_level: self.audio_level_at(self.next_audio - self.start),
             });
             self.audio_seq += 1;
             self.next_audio += Duration::from_millis(20);
@@ -526,6 +564,7 @@ impl Source {
                                     sid,
                                     l.packet_size,
                                 ),
+                                audio_level: None,
                             });
                             l.seq += 1;
                         }
@@ -555,6 +594,7 @@ impl Source {
                                     self.frame,
                                     l.packet_size,
                                 ),
+                                audio_level: None,
                             });
                             l.seq += 1;
                         }
@@ -584,6 +624,7 @@ impl Source {
                                 l.index,
                                 l.packet_size,
                             ),
+                            audio_level: None,
                         });
                         l.seq += 1;
                         continue;
@@ -614,6 +655,7 @@ impl Source {
                         ts,
                         marker: i + 1 == n,
                         payload: vp8_payload_stamped(&info, stamp, size),
+                        audio_level: None,
                     });
                     l.seq += 1;
                 }

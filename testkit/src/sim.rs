@@ -407,6 +407,20 @@ impl Sim {
         self.by_transport.get(&t).copied()
     }
 
+    /// Script peer `i`'s audio level (see [`Source::speak`]): it speaks at
+    /// `dbov` from `from` to `to`, virtual times since [`Sim::start`]. The
+    /// peer must publish audio already.
+    pub fn speak(&mut self, i: usize, from: Duration, to: Duration, dbov: i8) {
+        let start = self.start;
+        let source = self.peers[i]
+            .client
+            .source
+            .as_mut()
+            .expect("the peer publishes");
+        let offset = source.started().saturating_duration_since(start);
+        source.speak(from.saturating_sub(offset), to.saturating_sub(offset), dbov);
+    }
+
     /// Events recorded so far that match.
     pub fn count_events(&self, f: impl Fn(&Event) -> bool) -> usize {
         self.events.iter().filter(|(_, e)| f(e)).count()

@@ -2,7 +2,9 @@
 // simulcast encodings) and shows one tile per other participant.
 //
 // Layout and layers: one remote tile is large (the pinned one, else the
-// first); the others are thumbnails. Click a tile to pin it (again to
+// active speaker the server names, else the first); the others are
+// thumbnails. The active speaker's tile has a speaking indicator (and its
+// video data-speaking, for tools). Click a tile to pin it (again to
 // unpin). The page asks the server for the highest layers of the large
 // tile's video and the lowest encoding of each thumbnail's, so a room costs
 // each participant one high-resolution stream.
@@ -54,6 +56,7 @@ const tracks = new Map(); // mid -> MediaStreamTrack (from ontrack)
 const owners = new Map(); // mid -> { peer, kind } (from the server)
 const tiles = new Map();  // participant -> { el, video, stream, flags, sent }
 let pinned = null;        // the participant pinned large, if any
+let speaker = null;       // the room's active speaker (the server's 'activeSpeaker'), if any
 
 /** Show the connection state: text for people, data-* for tools. */
 function setState(state, text) {
@@ -90,9 +93,11 @@ function send(msg) {
   return true;
 }
 
-// The large tile: the pinned participant, else the first remote one.
+// The large tile: the pinned participant, else the active speaker, else
+// the first remote one.
 function largePeer() {
   if (pinned && tiles.has(pinned)) return pinned;
+  if (speaker && tiles.has(speaker)) return speaker;
   const [first] = tiles.keys();
   return first || null;
 }
@@ -105,6 +110,9 @@ function layout() {
     const isLarge = peer === large;
     t.el.classList.toggle('large', isLarge);
     t.el.classList.toggle('pinned', peer === pinned);
+    t.el.classList.toggle('speaking', peer === speaker);
+    if (peer === speaker) t.video.dataset.speaking = '';
+    else delete t.video.dataset.speaking;
     const want = isLarge ? HIGH : LOW;
     if (t.sent !== want && send({ type: 'layers', peer, ...want })) t.sent = want;
   }
@@ -123,6 +131,9 @@ function tile(peer) {
   video.dataset.peer = peer;
   const bar = document.createElement('div');
   bar.className = 'bar';
+  const talk = document.createElement('span');
+  talk.className = 'talk';
+  talk.title = 'speaking';
   const name = document.createElement('span');
   name.className = 'name';
   name.textContent = peer;
@@ -136,7 +147,7 @@ function tile(peer) {
     el.classList.toggle('hidden', on);
     send({ type: 'receive', peer, kind: 'video', on: !on });
   });
-  bar.append(name, flags, mute, hide);
+  bar.append(talk, name, flags, mute, hide);
   el.append(video, bar);
   el.title = `Click to pin ${peer} large`;
   video.addEventListener('click', () => {
@@ -182,6 +193,7 @@ function removeTile(peer) {
   tiles.delete(peer);
   for (const [mid, o] of owners) if (o.peer === peer) owners.delete(mid);
   if (pinned === peer) pinned = null;
+  if (speaker === peer) speaker = null;
   layout();
 }
 
@@ -266,6 +278,11 @@ async function onMessage(cur, m) {
       if (t) { t.muted[m.kind] = m.muted; showFlags(m.peer); }
       break;
     }
+    case 'activeSpeaker':
+      speaker = m.peer;
+      $('self').classList.toggle('speaking', speaker === me);
+      layout();
+      break;
     case 'quality': {
       const t = tiles.get(m.peer);
       if (t) {

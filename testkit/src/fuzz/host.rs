@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use manifold_sfu::testkit_hooks;
 use manifold_sfu::{
-    CloseReason, ConsumerId, Event, Input, Limits, ListenInfo, Output, ProducerId, Router,
-    RouterConfig, RouterCounts, TransportId,
+    ActiveSpeakerObserverOptions, AudioLevelObserverOptions, CloseReason, ConsumerId, Event, Input,
+    Limits, ListenInfo, ObserverId, Output, ProducerId, Router, RouterConfig, RouterCounts,
+    RouterError, TransportId,
 };
 
 /// The configuration the fuzz targets run with: small limits, so they are
@@ -36,6 +37,9 @@ pub fn small_config() -> RouterConfig {
     l.max_unauthenticated_stun_per_source = 8;
     l.max_unauthenticated_sources = 4;
     l.max_ssrcs_per_transport = 8;
+    l.max_observers = 3;
+    l.max_producers_per_observer = 3;
+    l.max_observers_per_producer = 2;
     config
 }
 
@@ -82,6 +86,10 @@ pub struct Host {
     pub producer_ids: Vec<ProducerId>,
     /// See `transport_ids`.
     pub consumer_ids: Vec<ConsumerId>,
+    /// Open observers, and every observer id ever handed out.
+    pub observers: HashSet<ObserverId>,
+    /// See `transport_ids`.
+    pub observer_ids: Vec<ObserverId>,
     /// Every ufrag the router ever answered with.
     pub ufrags: Vec<String>,
     /// Remote addresses that completed an authenticated ICE check. Nothing
@@ -118,6 +126,8 @@ impl Host {
             transport_ids: Vec::new(),
             producer_ids: Vec::new(),
             consumer_ids: Vec::new(),
+            observers: HashSet::new(),
+            observer_ids: Vec::new(),
             ufrags: Vec::new(),
             authenticated: HashSet::new(),
             offers: Vec::new(),
@@ -127,6 +137,76 @@ impl Host {
 
     fn limits(&self) -> &Limits {
         &self.router.config().limits
+    }
+
+    /// One observer command, chosen by `what` (and `arg`), on observer `o`
+    /// (created by `what` 0) and producer `p`; results checked against the
+    /// limits and what the host knows.
+    pub fn observer_op(&mut self, what: u8, arg: u8, o: Option<ObserverId>, p: ProducerId) {
+        let now = self.now;
+        let before = self.router.counts();
+        let max = self.limits().max_observers;
+        match what % 6 {
+            0 => {
+                let interval = Duration::from_millis(u64::from(arg) * 4);
+                let made = match arg & 1 {
+                    0 => self.router.create_audio_level_observer(
+                        now,
+                        AudioLevelObserverOptions::default().with_interval(interval),
+                    ),
+                    _ => self.router.create_active_speaker_observer(
+                        now,
+                        ActiveSpeakerObserverOptions::default().with_interval(interval),
+                    ),
+                };
+                match made {
+                    Ok(o) => {
+                        assert!(self.observers.len() < max, "observer past the limit");
+                        assert!(self.observers.insert(o), "{o} handed out twice");
+                        self.observer_ids.push(o);
+                    }
+                    Err(RouterError::Limit { what, .. }) => {
+                        assert_eq!(what, "max_observers");
+                        assert_eq!(self.observers.len(), max, "refused below the limit");
+                    }
+                    Err(e) => panic!("create observer: {e}"),
+                }
+            }
+            what => {
+                let Some(o) = o else {
+                    return;
+                };
+                let open = self.observers.contains(&o);
+                let Some(mut api) = self.router.observer(o) else {
+                    assert!(!open, "no view of open observer {o}");
+                    return;
+                };
+                assert!(open, "a view of closed observer {o}");
+                match what {
+                    1 => match api.add_producer(now, p) {
+                        Ok(()) => assert!(api.producers().contains(&p)),
+                        Err(RouterError::UnknownProducer(x)) => {
+                            assert_eq!(x, p);
+                            assert!(!self.producers.contains_key(&p), "{p} is open");
+                        }
+                        Err(RouterError::InvalidOptions(_)) | Err(RouterError::Limit { .. }) => {}
+                        Err(e) => panic!("add_producer: {e}"),
+                    },
+                    2 => {
+                        api.remove_producer(now, p);
+                        assert!(!api.producers().contains(&p));
+                    }
+                    3 => api.pause(now),
+                    4 => api.resume(now),
+                    _ => {
+                        api.close(now);
+                        self.observers.remove(&o);
+                        assert!(self.router.observer(o).is_none());
+                    }
+                }
+            }
+        }
+        self.step(before);
     }
 
     /// Create a transport and check the result against the limit.
@@ -334,7 +414,7 @@ impl Host {
 
     /// Drain until [`Output::Timeout`], checking each output.
     pub fn drain(&mut self, before: RouterCounts) {
-        let objects = |c: &RouterCounts| c.transports + c.producers + c.consumers;
+        let objects = |c: &RouterCounts| c.transports + c.producers + c.consumers + c.observers;
         let after = self.router.counts();
         // Events are never dropped, but one step can only create or close
         // so many objects; transmits are bounded by the queue.
@@ -509,6 +589,32 @@ impl Host {
                     ],
                 );
             }
+            Event::AudioLevels { observer, levels } => {
+                assert!(
+                    self.observers.contains(&observer),
+                    "levels of closed {observer}"
+                );
+                for (p, dbov) in levels {
+                    assert!(self.producers.contains_key(&p), "level of closed {p}");
+                    assert!((-127..=0).contains(&dbov), "{dbov} dBov");
+                }
+            }
+            Event::Silence { observer } => {
+                assert!(
+                    self.observers.contains(&observer),
+                    "silence of closed {observer}"
+                );
+            }
+            Event::DominantSpeaker { observer, producer } => {
+                assert!(
+                    self.observers.contains(&observer),
+                    "speaker of closed {observer}"
+                );
+                assert!(
+                    self.producers.contains_key(&producer),
+                    "closed {producer} speaks"
+                );
+            }
             // `Event` is `#[non_exhaustive]`: a kind added to the router
             // fails here until this host learns what to check about it.
             other => panic!("the fuzzing host does not know the event {other:?}"),
@@ -536,6 +642,8 @@ impl Host {
         assert_eq!(c.transports, self.transports.len(), "transports vs events");
         assert_eq!(c.producers, self.producers.len(), "producers vs events");
         assert_eq!(c.consumers, self.consumers.len(), "consumers vs events");
+        assert_eq!(c.observers, self.observers.len(), "observers vs commands");
+        assert!(c.observers <= l.max_observers, "{c:?}");
         assert!(c.transports <= l.max_transports, "{c:?}");
         assert!(
             c.producers <= l.max_producers_per_transport * c.transports,
@@ -562,10 +670,11 @@ impl Host {
             "{c:?}"
         );
         // Per transport its own timer and the bandwidth allocator's; per
-        // producer one per layer (keyframe requests) and the layer monitor.
+        // producer one per layer (keyframe requests) and the layer monitor;
+        // one per observer.
         let per_producer = l.max_layers_per_producer + 1;
         assert!(
-            c.timers <= 2 * c.transports + per_producer * c.producers,
+            c.timers <= 2 * c.transports + per_producer * c.producers + c.observers,
             "{c:?}"
         );
         assert_eq!(c.queued_outputs, 0, "{c:?}");
@@ -627,7 +736,23 @@ impl Host {
         self.check_empty();
     }
 
+    /// Close every observer (they outlive transports: the host's to close).
+    fn close_observers(&mut self) {
+        let mut ids: Vec<_> = self.observers.iter().copied().collect();
+        ids.sort();
+        for o in ids {
+            let before = self.router.counts();
+            self.router
+                .observer(o)
+                .expect("open observer")
+                .close(self.now);
+            self.observers.remove(&o);
+            self.step(before);
+        }
+    }
+
     fn check_empty(&mut self) {
+        self.close_observers();
         let c = self.router.counts();
         assert_eq!(
             c,
@@ -641,6 +766,9 @@ impl Host {
         }
         for &cid in &self.consumer_ids {
             assert!(self.router.consumer(cid).is_none(), "{cid} still open");
+        }
+        for &o in &self.observer_ids {
+            assert!(self.router.observer(o).is_none(), "{o} still open");
         }
     }
 }

@@ -209,7 +209,16 @@ fn producer_op(host: &mut Host, b: &mut Bytes) {
     let Some(p) = b.pick(&host.producer_ids) else {
         return;
     };
-    let what = b.u8() % 4;
+    let byte = b.u8();
+    let what = byte % 4;
+    if what == 3 && byte >= 128 {
+        // Observers (the top half of the check arm, so older corpus
+        // inputs keep most of their meaning).
+        let (op, arg) = (b.u8(), b.u8());
+        let o = b.pick(&host.observer_ids);
+        host.observer_op(op, arg, o, p);
+        return;
+    }
     let open = host.producers.get(&p).copied();
     let before = host.router.counts();
     let max_layers = host.router.config().limits.max_layers_per_producer;
