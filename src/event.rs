@@ -1,6 +1,6 @@
 //! Events the router reports to its host.
 
-use crate::{ConsumerId, Layers, MediaKind, ProducerId, TransportId};
+use crate::{ConsumerId, Layers, MediaKind, ProducerId, TcpConnId, TransportId};
 
 /// Something the host may act on, drained through [`Output::Event`](crate::Output::Event).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,11 +109,37 @@ pub enum Event {
         /// Why it closed.
         reason: CloseReason,
     },
+    /// The router dropped an ICE-over-TCP connection: the host must close
+    /// its socket (no [`Input::tcp_closed`](crate::Input::tcp_closed) is
+    /// needed after this).
+    TcpConnectionClosed {
+        /// The connection.
+        conn: TcpConnId,
+        /// Why.
+        reason: TcpCloseReason,
+    },
+}
+
+/// Why the router dropped an ICE-over-TCP connection. Each is counted in
+/// [`RouterStats`](crate::RouterStats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum TcpCloseReason {
+    /// Refused at once: [`Limits::max_tcp_connections`](crate::Limits) or
+    /// `max_tcp_connections_per_ip` reached.
+    TooManyConnections,
+    /// A frame's length prefix was over [`Limits::max_tcp_frame`](crate::Limits)
+    /// (or zero).
+    FrameTooLarge,
+    /// No accepted frame for [`Limits::tcp_idle_timeout`](crate::Limits).
+    Idle,
 }
 
 impl Event {
-    /// The transport this event concerns, if it concerns one (every event
-    /// today does; events of future observers may not).
+    /// The transport this event concerns, if it concerns one (every event but
+    /// [`Event::TcpConnectionClosed`] does).
     pub fn transport(&self) -> Option<TransportId> {
         match self {
             Event::TransportConnected { transport }
@@ -127,6 +153,7 @@ impl Event {
             | Event::ProducerScore { transport, .. }
             | Event::ConsumerScore { transport, .. }
             | Event::ConsumerClosed { transport, .. } => Some(*transport),
+            Event::TcpConnectionClosed { .. } => None,
         }
     }
 

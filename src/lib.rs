@@ -196,9 +196,9 @@ pub use config::{
     Codecs, ConsumerOptions, Limits, ListenInfo, RouterConfig, WebRtcTransportOptions,
 };
 pub use error::{RouterError, SignalingError};
-pub use event::{CloseReason, Event};
+pub use event::{CloseReason, Event, TcpCloseReason};
 pub use id::{ConsumerId, ProducerId, TransportId};
-pub use io::{Input, Output, Transmit};
+pub use io::{Input, Output, TcpConnId, Transmit, Via};
 pub use kind::MediaKind;
 pub use media::layers::Layers;
 pub use router::api::{

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use crate::id::IdMap;
-use crate::{ProducerId, TransportId};
+use crate::{ProducerId, TcpConnId, TransportId};
 
 /// Something the router must do at a given time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -24,17 +24,21 @@ pub(crate) enum Timer {
     Layers(ProducerId),
     /// A transport's bandwidth allocation (and REMB to its sender) is due.
     Allocate(TransportId),
+    /// An ICE-over-TCP connection's idle deadline.
+    Tcp(TcpConnId),
 }
 
-/// One word per timer for the id hasher (ids stay far below 2^48; a
+/// One word per timer for the id hasher (ids stay far below 2^48, a
+/// host's TCP connection ids may not; a
 /// collision would only share a bucket).
 impl std::hash::Hash for Timer {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         let word = match *self {
-            Timer::Transport(t) => t.0 << 2,
-            Timer::Keyframe(p, l) => (p.0 << 2 | 1) ^ (u64::from(l) << 56),
-            Timer::Layers(p) => p.0 << 2 | 2,
-            Timer::Allocate(t) => t.0 << 2 | 3,
+            Timer::Transport(t) => t.0 << 3,
+            Timer::Keyframe(p, l) => (p.0 << 3 | 1) ^ (u64::from(l) << 56),
+            Timer::Layers(p) => p.0 << 3 | 2,
+            Timer::Allocate(t) => t.0 << 3 | 3,
+            Timer::Tcp(c) => c.0 << 3 | 4,
         };
         state.write_u64(word);
     }
