@@ -352,7 +352,10 @@ test('TURN over UDP, TCP and TLS through coturn, UDP blocked in a network namesp
     `turn:${ip}:${TURN_PORT}?transport=tcp`,
     `turns:${ip}:${TLS_PORT}?transport=tcp`,
   ];
+  // --no-tcp: with ICE over TCP (its own test, ice_tcp.test.js) the
+  // SFU's TCP port would be a path around the relay when UDP is dropped.
   const srv = await startServer([
+    '--no-tcp',
     ...urls.flatMap((u) => ['--turn-url', u]),
     '--turn-secret', secret, '--turn-ttl', String(TTL),
   ], { host: ip });
