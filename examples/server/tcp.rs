@@ -60,8 +60,8 @@ pub enum TcpIn {
     Closed { conn: TcpConnId },
 }
 
-/// Counters of one worker's TCP listener.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// Counters of one worker's TCP listener (in `GET /stats`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct TcpStats {
     /// Connections accepted.
     pub accepted: u64,
@@ -234,5 +234,110 @@ pub async fn accept(listener: TcpListener, to_loop: mpsc::Sender<TcpIn>) {
             return;
         }
         let _ = go.send(());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use manifold_sfu::RouterConfig;
+    use std::time::Duration;
+
+    /// Accept a connection through [`accept`] and hand it to a [`TcpConns`].
+    async fn connected(
+        router: &mut Router,
+        conns: &mut TcpConns,
+    ) -> (tokio::net::TcpStream, mpsc::Receiver<TcpIn>, TcpConnId) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, mut rx) = mpsc::channel(IN_QUEUE);
+        tokio::spawn(accept(listener, tx));
+        let client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let msg = rx.recv().await.unwrap();
+        let TcpIn::Accepted { conn, .. } = &msg else {
+            panic!("not an accept");
+        };
+        let conn = *conn;
+        conns.handle(router, msg);
+        (client, rx, conn)
+    }
+
+    /// A peer that never reads fills its write queue and is dropped
+    /// (counted); its socket is closed.
+    #[test]
+    fn a_slow_reader_is_dropped() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut router = Router::new(RouterConfig::default(), Instant::now());
+            let mut conns = TcpConns::default();
+            let (mut client, _rx, conn) = connected(&mut router, &mut conns).await;
+            let frame = Bytes::from(vec![0u8; 1202]);
+            let mut told = false;
+            for _ in 0..100_000 {
+                if conns.send(conn, frame.clone()) {
+                    told = true;
+                    break;
+                }
+                // Let the writer run: the socket buffers fill first.
+                tokio::task::yield_now().await;
+            }
+            assert!(told, "the router must be told the connection is gone");
+            assert_eq!(conns.stats.slow_readers, 1);
+            assert_eq!(conns.stats.closed, 1);
+            assert!(
+                !conns.send(conn, frame),
+                "a dropped connection takes nothing"
+            );
+            // The client sees the end of the stream once it reads what was sent.
+            let mut buf = vec![0u8; 1 << 16];
+            let eof = tokio::time::timeout(Duration::from_secs(10), async {
+                loop {
+                    match client.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                }
+            })
+            .await;
+            assert!(eof.is_ok(), "the socket is closed");
+        });
+    }
+
+    /// Reads reach the loop in order and end with `Closed` on EOF.
+    #[test]
+    fn reads_then_closed() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut router = Router::new(RouterConfig::default(), Instant::now());
+            let mut conns = TcpConns::default();
+            let (mut client, mut rx, conn) = connected(&mut router, &mut conns).await;
+            client.write_all(&[0, 3, 1, 2, 3]).await.unwrap();
+            client.shutdown().await.unwrap();
+            let mut got = Vec::new();
+            loop {
+                match rx.recv().await.unwrap() {
+                    TcpIn::Data { conn: c, data } => {
+                        assert_eq!(c, conn);
+                        got.extend_from_slice(&data);
+                    }
+                    TcpIn::Closed { conn: c } => {
+                        assert_eq!(c, conn);
+                        break;
+                    }
+                    TcpIn::Accepted { .. } => panic!("a second accept"),
+                }
+            }
+            assert_eq!(got, [0, 3, 1, 2, 3]);
+            assert_eq!(router.counts().tcp_connections, 1);
+            conns.handle(&mut router, TcpIn::Closed { conn });
+            assert_eq!(router.counts().tcp_connections, 0);
+            assert_eq!(conns.stats.closed, 1);
+        });
     }
 }
