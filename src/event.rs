@@ -110,8 +110,9 @@ pub enum Event {
         reason: CloseReason,
     },
     /// The router dropped an ICE-over-TCP connection: the host must close
-    /// its socket (no [`Input::tcp_closed`](crate::Input::tcp_closed) is
-    /// needed after this).
+    /// its socket and feed nothing more from it (bytes fed under the same
+    /// [`TcpConnId`] would count as a new connection); no
+    /// [`Input::tcp_closed`](crate::Input::tcp_closed) is needed after this.
     TcpConnectionClosed {
         /// The connection.
         conn: TcpConnId,

@@ -161,6 +161,20 @@ impl Sim {
         i
     }
 
+    /// A TCP peer's connection breaks and the peer connects again: the
+    /// router is told the old one closed ([`Input::tcp_closed`]) and the
+    /// peer's datagrams go on over a new one. Returns the new connection.
+    pub fn reconnect_tcp(&mut self, i: usize) -> TcpConnId {
+        let old = self.tcp_conns[&i];
+        self.router.handle_input(Input::tcp_closed(self.now, old));
+        self.drain_router();
+        self.tcp_peers.remove(&old);
+        let conn = TcpConnId(old.0 + 1_000);
+        self.tcp_conns.insert(i, conn);
+        self.tcp_peers.insert(conn, i);
+        conn
+    }
+
     /// The TCP connection of a peer added with [`Sim::add_tcp_peer`].
     pub fn tcp_conn(&self, i: usize) -> Option<TcpConnId> {
         self.tcp_conns.get(&i).copied()
