@@ -44,7 +44,10 @@ pub enum Input<'a> {
         conn: TcpConnId,
         /// The peer's address.
         source: SocketAddr,
-        /// The local address it was accepted on.
+        /// The local address it was accepted on: the listener's
+        /// ([`ListenInfo::tcp`](crate::ListenInfo::tcp)) or the
+        /// connection's own (a listener on `0.0.0.0` matches any IP on
+        /// its port).
         destination: SocketAddr,
     },
     /// Bytes read from a TCP connection: any slice of the RFC 4571 byte

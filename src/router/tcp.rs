@@ -128,11 +128,14 @@ pub(crate) struct Conn {
     deframer: Deframer,
 }
 
-/// The connections, by id and by (remote, local) pair, and how many per IP.
+/// The connections, by id and by (remote address, local port), and how
+/// many per IP. By local port, not address: str0m names the listener's
+/// address (`ListenInfo::tcp`, maybe `0.0.0.0`), a host may name the
+/// connection's own local address.
 #[derive(Default)]
 pub(crate) struct TcpTable {
     conns: HashMap<TcpConnId, Conn>,
-    by_route: HashMap<(SocketAddr, SocketAddr), TcpConnId>,
+    by_route: HashMap<(SocketAddr, u16), TcpConnId>,
     per_ip: HashMap<IpAddr, usize>,
 }
 
@@ -144,7 +147,7 @@ impl TcpTable {
         route: (SocketAddr, SocketAddr),
         t: TransportId,
     ) -> Option<TcpConnId> {
-        let id = *self.by_route.get(&route)?;
+        let id = *self.by_route.get(&(route.0, route.1.port()))?;
         if let Some(c) = self.conns.get_mut(&id) {
             c.transport = Some(t);
         }
@@ -153,8 +156,9 @@ impl TcpTable {
 
     fn remove(&mut self, id: TcpConnId) -> Option<Conn> {
         let c = self.conns.remove(&id)?;
-        if self.by_route.get(&(c.source, c.local)) == Some(&id) {
-            self.by_route.remove(&(c.source, c.local));
+        let key = (c.source, c.local.port());
+        if self.by_route.get(&key) == Some(&id) {
+            self.by_route.remove(&key);
         }
         if let Some(n) = self.per_ip.get_mut(&c.source.ip()) {
             *n -= 1;
@@ -212,7 +216,7 @@ impl Router {
                 deframer: Deframer::default(),
             },
         );
-        table.by_route.insert((source, local), conn);
+        table.by_route.insert((source, local.port()), conn);
         *table.per_ip.entry(source.ip()).or_default() += 1;
         self.stats.tcp_accepted += 1;
         let at = now + self.config.limits.tcp_idle_timeout;
