@@ -9,7 +9,8 @@
 // both ends, the remote end the server's TCP media port, and the firewall
 // must have dropped UDP the client tried. Then two room pages must see
 // each other over TCP, and a control run without the firewall must still
-// pick UDP (the TCP candidate's priority is lower). Connection and
+// pick UDP (the TCP candidate's priority is lower); `--tcp ADDR` and
+// `--no-tcp` move and remove the TCP candidate. Connection and
 // first-frame times are printed as diagnostics (docs/benchmarks.md).
 //
 // Needs root, iproute2 and nftables (.ci/system-deps).
@@ -236,6 +237,52 @@ test('ICE over TCP to the media port, UDP dropped in a network namespace', { tim
       throw e;
     } finally {
       await browser.close().catch(() => {});
+    }
+  });
+
+  await t.test('flags: --tcp ADDR moves the TCP candidate, --no-tcp removes it', async () => {
+    const answerTo = async (server) => {
+      const page = await browser.newPage();
+      await page.goto(`${server.url}/`);
+      const sdp = await page.evaluate(async ({ url, token }) => {
+        const pc = new RTCPeerConnection();
+        pc.addTransceiver('audio', { direction: 'sendonly' });
+        pc.addTransceiver('video', { direction: 'sendonly' });
+        await pc.setLocalDescription(await pc.createOffer());
+        const r = await fetch(url, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` },
+          body: pc.localDescription.sdp,
+        });
+        pc.close();
+        const body = await r.text();
+        if (r.status !== 201) throw new Error(`WHIP answered ${r.status}: ${body}`);
+        return body;
+      }, { url: `${server.url}/whip/flags`, token: server.token });
+      await page.close();
+      return sdp.split('\r\n').filter((l) => l.startsWith('a=candidate:'));
+    };
+    const browser = await launchChromium();
+    cleanups.push(() => browser.close());
+    const moved = await startServer(['--tcp', '127.0.0.1:0']);
+    cleanups.push(() => moved.stop());
+    const off = await startServer(['--no-tcp']);
+    cleanups.push(() => off.stop());
+    try {
+      const a = await answerTo(moved);
+      t.diagnostic(`--tcp 127.0.0.1:0: ${JSON.stringify(a)}`);
+      const tcp = a.filter((l) => / tcp /.test(l));
+      assert.equal(tcp.length, 1, 'one TCP candidate');
+      assert.match(tcp[0], / typ host tcptype passive/);
+      assert.notEqual(Number(tcp[0].split(' ')[5]), moved.udp.port, 'on its own port, not the UDP one');
+      assert.equal(a.filter((l) => / udp /.test(l)).length, 1, 'and the UDP candidate');
+      const b = await answerTo(off);
+      t.diagnostic(`--no-tcp: ${JSON.stringify(b)}`);
+      assert.deepEqual(b.filter((l) => / tcp /.test(l)), [], 'no TCP candidate');
+      assert.equal(b.length, 1, 'only the UDP candidate');
+    } finally {
+      await browser.close().catch(() => {});
+      for (const s of [moved, off]) assert.equal((await s.stop()).code, 0);
     }
   });
 
