@@ -285,3 +285,93 @@ fn a_tcp_client_that_reconnects_resumes() {
     );
     assert_framing(&sim);
 }
+
+#[test]
+fn random_hostile_streams_stay_bounded() {
+    use rand::{Rng, SeedableRng};
+    let mut sim = Sim::new(41);
+    let (tcp_sub, udp_sub) = session(&mut sim, 2);
+    let limits = sim.router.config().limits.clone();
+    let server = sim.server;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(41);
+    let mut open: Vec<(TcpConnId, SocketAddr)> = Vec::new();
+    let mut next = 5_000_000u64;
+    let before: Vec<usize> = [tcp_sub, udp_sub]
+        .iter()
+        .map(|&s| sim.client(s).track(MediaKind::Video).len())
+        .collect();
+    for step in 0..3_000 {
+        // Every 100 steps, 20 ms of the session.
+        if step % 100 == 0 {
+            sim.run_for(Duration::from_millis(20));
+        }
+        let now = sim.now;
+        match rng.random_range(0..10) {
+            // A new connection from one of 8 addresses.
+            0..=1 => {
+                let ip = rng.random_range(1..=8u8);
+                let src = SocketAddr::from(([10, 7, 0, ip], rng.random_range(1024..65535)));
+                let conn = TcpConnId(next);
+                next += 1;
+                sim.router
+                    .handle_input(Input::tcp_accepted(now, conn, src, server));
+                open.push((conn, src));
+            }
+            // Random bytes on an open one: random length prefixes, random
+            // bodies (some whole frames of garbage, some partial).
+            2..=7 if !open.is_empty() => {
+                let (conn, src) = open[rng.random_range(0..open.len())];
+                let len = rng.random_range(0..3_000);
+                let mut data: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+                if rng.random_bool(0.5) && data.len() > 2 {
+                    let n = rng.random_range(1..=1500u16).min(data.len() as u16 - 2);
+                    data[..2].copy_from_slice(&n.to_be_bytes());
+                }
+                sim.router
+                    .handle_input(Input::tcp_data(now, conn, src, server, &data));
+            }
+            // The host closes one.
+            8 if !open.is_empty() => {
+                let (conn, _) = open.swap_remove(rng.random_range(0..open.len()));
+                sim.router.handle_input(Input::tcp_closed(now, conn));
+            }
+            _ => {}
+        }
+        sim.drain_router();
+        // The host obeys the router's closes.
+        open.retain(|(c, _)| closed(&sim, *c).is_none());
+        let counts = sim.router.counts();
+        assert!(counts.tcp_connections <= 2 + 8 * limits.max_tcp_connections_per_ip);
+        assert!(
+            counts.tcp_buffered_bytes <= counts.tcp_connections * (limits.max_tcp_frame + 2),
+            "{counts:?}"
+        );
+    }
+    // The input did reach the deframer both ways: frames cut and refused.
+    let stats = sim.router.stats();
+    assert!(stats.tcp_accepted > 300, "{stats:?}");
+    assert!(stats.tcp_frames_too_large > 100, "{stats:?}");
+    assert!(
+        stats.dropped_malformed + stats.dropped_unknown_ufrag > 100,
+        "{stats:?}"
+    );
+    // Idle connections go; the session's two stay.
+    sim.run_for(limits.tcp_idle_timeout + Duration::from_secs(1));
+    let counts = sim.router.counts();
+    assert_eq!(counts.tcp_connections, 2, "{counts:?}");
+    assert_eq!(counts.tcp_buffered_bytes, 0);
+    assert_eq!(counts.transports, 3, "no transport was hurt");
+    for (s, n) in [tcp_sub, udp_sub].into_iter().zip(before) {
+        let c = sim.client(s);
+        let video = c.track(MediaKind::Video);
+        assert!(
+            video.len() > n + 85 * 30,
+            "{}: {} then {}",
+            c.name,
+            n,
+            video.len()
+        );
+        assert_eq!(check::missing_seqs(video), 0, "{}: video gaps", c.name);
+    }
+    assert_framing(&sim);
+}
