@@ -13,7 +13,8 @@
 // Four networks, each leaving exactly one path: everything open (direct
 // UDP); UDP only to coturn's port and TCP to coturn refused (TURN/UDP); UDP
 // dropped and TCP to coturn's TLS port refused (TURN/TCP); UDP dropped and
-// TCP to coturn's plain port refused (TURN/TLS). In each, Chromium
+// TCP to coturn's plain port refused (TURN/TLS). The relay cases also refuse
+// TCP to the SFU's media port (its ICE-over-TCP candidate, on by default). In each, Chromium
 // publishes with WHIP and views with WHEP, taking its ICE servers from the
 // 201's `Link: <turn:...>; rel="ice-server"` headers, and must decode
 // video over that path (the selected candidate pair is checked, and every
@@ -266,10 +267,7 @@ test('TURN over UDP, TCP and TLS through coturn, UDP blocked in a network namesp
     `turn:${ip}:${TURN_PORT}?transport=tcp`,
     `turns:${ip}:${TLS_PORT}?transport=tcp`,
   ];
-  // --no-tcp: with ICE over TCP (its own test, ice_tcp.test.js) the
-  // SFU's TCP port would be a path around the relay when UDP is dropped.
   const srv = await startServer([
-    '--no-tcp',
     ...urls.flatMap((u) => ['--turn-url', u]),
     '--turn-secret', secret, '--turn-ttl', String(TTL),
   ], { host: ip });
@@ -292,22 +290,25 @@ test('TURN over UDP, TCP and TLS through coturn, UDP blocked in a network namesp
   };
 
   // One network after another: direct UDP, then TURN/TCP, then TURN/TLS.
+  // The SFU's own TCP port (ICE over TCP, ice_tcp.test.js) is refused in
+  // every relay case: it would be a path around the relay.
+  const sfuTcp = `ip daddr ${ip} tcp dport ${srv.udp.port} counter reject with tcp reset`;
   const cases = [
     { name: 'UDP open', block: [], relay: null },
     {
-      name: 'UDP only to coturn, TCP to coturn refused: TURN/UDP',
+      name: 'UDP only to coturn, TCP to coturn and the SFU refused: TURN/UDP',
       block: [`udp dport != ${TURN_PORT} counter drop`,
-        `tcp dport { ${TURN_PORT}, ${TLS_PORT} } counter reject with tcp reset`],
+        `tcp dport { ${TURN_PORT}, ${TLS_PORT} } counter reject with tcp reset`, sfuTcp],
       relay: 'udp',
     },
     {
-      name: 'UDP dropped, TLS port refused: TURN/TCP',
-      block: ['meta l4proto udp counter drop', `tcp dport ${TLS_PORT} counter reject with tcp reset`],
+      name: 'UDP dropped, TLS port and the SFU refused: TURN/TCP',
+      block: ['meta l4proto udp counter drop', `tcp dport ${TLS_PORT} counter reject with tcp reset`, sfuTcp],
       relay: 'tcp',
     },
     {
-      name: 'UDP dropped, plain TURN port refused: TURN/TLS',
-      block: ['meta l4proto udp counter drop', `tcp dport ${TURN_PORT} counter reject with tcp reset`],
+      name: 'UDP dropped, plain TURN port and the SFU refused: TURN/TLS',
+      block: ['meta l4proto udp counter drop', `tcp dport ${TURN_PORT} counter reject with tcp reset`, sfuTcp],
       relay: 'tls',
     },
   ];
