@@ -121,6 +121,27 @@ pub struct Limits {
     pub max_producers_per_observer: usize,
     /// Observers following one producer (each costs a little per packet).
     pub max_observers_per_producer: usize,
+    /// ICE-over-TCP connections the router tracks at once; past it, a new
+    /// connection is refused (the host is told to close it, see
+    /// [`Event::TcpConnectionClosed`](crate::Event::TcpConnectionClosed)).
+    /// With [`max_tcp_frame`](Self::max_tcp_frame) this bounds the memory
+    /// of partial frames: at most `max_tcp_connections * (max_tcp_frame + 2)`
+    /// bytes.
+    pub max_tcp_connections: usize,
+    /// ICE-over-TCP connections from one peer IP. Many users behind one
+    /// corporate NAT share an IP (the networks ICE over TCP is for), so
+    /// this is a guard against one host hogging the table, not a per-user
+    /// limit.
+    pub max_tcp_connections_per_ip: usize,
+    /// Longest RFC 4571 frame accepted, in bytes (without its two-byte
+    /// prefix). WebRTC stacks keep datagrams under the path MTU; a longer
+    /// length prefix closes the connection before any of it is buffered.
+    pub max_tcp_frame: usize,
+    /// An ICE-over-TCP connection that delivers no frame its transport
+    /// accepts for this long (half-open, idle, never authenticated, or
+    /// trickling a frame one byte at a time) is closed. Browsers send a
+    /// consent check at least every few seconds on a connection they use.
+    pub tcp_idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -143,6 +164,10 @@ impl Default for Limits {
             max_observers: 1_024,
             max_producers_per_observer: 256,
             max_observers_per_producer: 4,
+            max_tcp_connections: 10_000,
+            max_tcp_connections_per_ip: 128,
+            max_tcp_frame: 1500,
+            tcp_idle_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -158,6 +183,11 @@ pub struct ListenInfo {
     /// The IP put in ICE candidates instead of `addr`'s, for a host behind
     /// NAT or bound to `0.0.0.0`.
     pub announced: Option<IpAddr>,
+    /// The host's TCP listener for ICE over TCP (RFC 6544), if any: a
+    /// passive TCP host candidate is offered for it, at a lower priority
+    /// than the UDP one, so UDP wins wherever it works. Often `addr`
+    /// itself (the same port number, TCP).
+    pub tcp: Option<SocketAddr>,
 }
 
 impl ListenInfo {
@@ -166,7 +196,17 @@ impl ListenInfo {
         ListenInfo {
             addr,
             announced: None,
+            tcp: None,
         }
+    }
+
+    /// Also accept ICE over TCP on the host's TCP listener `tcp` (see
+    /// [`ListenInfo::tcp`]). The host then owns the connections and feeds
+    /// them with [`Input::tcp_data`](crate::Input::tcp_data); transmits
+    /// for them come out with [`Via::Tcp`](crate::Via::Tcp).
+    pub fn with_tcp(mut self, tcp: SocketAddr) -> Self {
+        self.tcp = Some(tcp);
+        self
     }
 
     /// Announce `ip` in candidates instead of the socket's address.
@@ -180,12 +220,31 @@ impl ListenInfo {
         SocketAddr::new(self.announced.unwrap_or(self.addr.ip()), self.addr.port())
     }
 
+    /// The address put in the passive TCP candidate, if TCP is on.
+    pub fn tcp_candidate_addr(&self) -> Option<SocketAddr> {
+        let tcp = self.tcp?;
+        Some(SocketAddr::new(
+            self.announced.unwrap_or(tcp.ip()),
+            tcp.port(),
+        ))
+    }
+
     /// Whether a datagram that arrived on `local` belongs to this listen address.
     pub(crate) fn matches(&self, local: SocketAddr) -> bool {
-        local.port() == self.addr.port()
-            && (local.ip() == self.addr.ip() || self.addr.ip().is_unspecified())
+        addr_matches(self.addr, local)
+    }
+
+    /// Whether a TCP connection accepted on `local` belongs to this listen address.
+    pub(crate) fn matches_tcp(&self, local: SocketAddr) -> bool {
+        self.tcp.is_some_and(|tcp| addr_matches(tcp, local))
     }
 }
+
+fn addr_matches(listen: SocketAddr, local: SocketAddr) -> bool {
+    local.port() == listen.port() && (local.ip() == listen.ip() || listen.ip().is_unspecified())
+}
+
+impl ListenInfo {}
 
 /// Options of [`Router::create_webrtc_transport`](crate::Router::create_webrtc_transport).
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
 //! Events the router reports to its host.
 
-use crate::{ConsumerId, Layers, MediaKind, ObserverId, ProducerId, TransportId};
+use crate::{ConsumerId, Layers, MediaKind, ObserverId, ProducerId, TcpConnId, TransportId};
 
 /// Something the host may act on, drained through [`Output::Event`](crate::Output::Event).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,11 +134,38 @@ pub enum Event {
         /// The producer that now holds the floor.
         producer: ProducerId,
     },
+    /// The router dropped an ICE-over-TCP connection: the host must close
+    /// its socket and feed nothing more from it (bytes fed under the same
+    /// [`TcpConnId`] would count as a new connection); no
+    /// [`Input::tcp_closed`](crate::Input::tcp_closed) is needed after this.
+    TcpConnectionClosed {
+        /// The connection.
+        conn: TcpConnId,
+        /// Why.
+        reason: TcpCloseReason,
+    },
+}
+
+/// Why the router dropped an ICE-over-TCP connection. Each is counted in
+/// [`RouterStats`](crate::RouterStats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum TcpCloseReason {
+    /// Refused at once: [`Limits::max_tcp_connections`](crate::Limits) or
+    /// `max_tcp_connections_per_ip` reached.
+    TooManyConnections,
+    /// A frame's length prefix was over [`Limits::max_tcp_frame`](crate::Limits)
+    /// (or zero).
+    FrameTooLarge,
+    /// No accepted frame for [`Limits::tcp_idle_timeout`](crate::Limits).
+    Idle,
 }
 
 impl Event {
     /// The transport this event concerns, if it concerns one (observers'
-    /// events concern none).
+    /// events and [`Event::TcpConnectionClosed`] concern none).
     pub fn transport(&self) -> Option<TransportId> {
         match self {
             Event::TransportConnected { transport }
@@ -155,6 +182,7 @@ impl Event {
             Event::AudioLevels { .. } | Event::Silence { .. } | Event::DominantSpeaker { .. } => {
                 None
             }
+            Event::TcpConnectionClosed { .. } => None,
         }
     }
 

@@ -13,8 +13,9 @@ use crate::Event;
 /// Every input carries the time; the router never reads a clock. Time given to
 /// the router must never go backwards.
 ///
-/// Build a received datagram with [`Input::receive`]: the variant may gain
-/// fields (the transport it came on, for ICE over TCP) without breaking
+/// Build a received datagram with [`Input::receive`], and the ICE-over-TCP
+/// inputs with [`Input::tcp_accepted`], [`Input::tcp_data`] and
+/// [`Input::tcp_closed`]: the variants may gain fields without breaking
 /// hosts.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -33,6 +34,47 @@ pub enum Input<'a> {
     },
     /// The time has advanced to (at least) the last [`Output::Timeout`].
     Timeout(Instant),
+    /// The host accepted a TCP connection on a listen address's TCP port
+    /// (ICE over TCP, see [`ListenInfo::with_tcp`](crate::ListenInfo::with_tcp)).
+    #[non_exhaustive]
+    TcpAccepted {
+        /// When it was accepted.
+        now: Instant,
+        /// The host's name for the connection (never reused).
+        conn: TcpConnId,
+        /// The peer's address.
+        source: SocketAddr,
+        /// The local address it was accepted on: the listener's
+        /// ([`ListenInfo::tcp`](crate::ListenInfo::tcp)) or the
+        /// connection's own (a listener on `0.0.0.0` matches any IP on
+        /// its port).
+        destination: SocketAddr,
+    },
+    /// Bytes read from a TCP connection: any slice of the RFC 4571 byte
+    /// stream (a frame split across reads, or several frames in one, are
+    /// both fine). A connection the router has not seen yet is accepted
+    /// first, as by [`Input::TcpAccepted`].
+    #[non_exhaustive]
+    TcpData {
+        /// When the bytes were read.
+        now: Instant,
+        /// The host's name for the connection.
+        conn: TcpConnId,
+        /// The peer's address.
+        source: SocketAddr,
+        /// The local address the connection was accepted on.
+        destination: SocketAddr,
+        /// The bytes, in stream order.
+        data: &'a [u8],
+    },
+    /// A TCP connection is gone (the peer closed it, or the host did).
+    #[non_exhaustive]
+    TcpClosed {
+        /// When it was noticed.
+        now: Instant,
+        /// The connection.
+        conn: TcpConnId,
+    },
 }
 
 impl<'a> Input<'a> {
@@ -52,10 +94,55 @@ impl<'a> Input<'a> {
         }
     }
 
+    /// The host accepted TCP connection `conn` from `source` on the local
+    /// address `destination`. Optional (the first [`Input::tcp_data`]
+    /// does the same), but it lets the router count and time out
+    /// connections that never send a byte.
+    pub fn tcp_accepted(
+        now: Instant,
+        conn: TcpConnId,
+        source: SocketAddr,
+        destination: SocketAddr,
+    ) -> Input<'a> {
+        Input::TcpAccepted {
+            now,
+            conn,
+            source,
+            destination,
+        }
+    }
+
+    /// Bytes read at `now` from TCP connection `conn` (from `source`,
+    /// accepted on the local address `destination`).
+    pub fn tcp_data(
+        now: Instant,
+        conn: TcpConnId,
+        source: SocketAddr,
+        destination: SocketAddr,
+        data: &'a [u8],
+    ) -> Input<'a> {
+        Input::TcpData {
+            now,
+            conn,
+            source,
+            destination,
+            data,
+        }
+    }
+
+    /// TCP connection `conn` closed (end of stream, an error, or the host
+    /// closed it).
+    pub fn tcp_closed(now: Instant, conn: TcpConnId) -> Input<'a> {
+        Input::TcpClosed { now, conn }
+    }
+
     /// The time this input carries.
     pub fn now(&self) -> Instant {
         match self {
-            Input::Receive { now, .. } => *now,
+            Input::Receive { now, .. }
+            | Input::TcpAccepted { now, .. }
+            | Input::TcpData { now, .. }
+            | Input::TcpClosed { now, .. } => *now,
             Input::Timeout(now) => *now,
         }
     }
@@ -73,8 +160,35 @@ pub struct Transmit {
     pub source: SocketAddr,
     /// The peer address to send to.
     pub destination: SocketAddr,
-    /// The datagram's bytes.
+    /// The datagram's bytes. On [`Via::Tcp`] they already carry the
+    /// RFC 4571 two-byte length prefix: write them to the connection as
+    /// they are.
     pub contents: Bytes,
+    /// How it leaves: the UDP socket of `source`, or a TCP connection.
+    pub via: Via,
+}
+
+/// A TCP connection the host owns, named by the host: any `u64` it likes,
+/// as long as it never names two connections alike during a router's life
+/// (a counter is fine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct TcpConnId(pub u64);
+
+impl std::fmt::Display for TcpConnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "tcp{}", self.0)
+    }
+}
+
+/// Which way a [`Transmit`] leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Via {
+    /// A UDP datagram from the socket bound to `source`.
+    Udp,
+    /// Bytes to write to this TCP connection (framed already).
+    Tcp(TcpConnId),
 }
 
 impl Transmit {
@@ -85,6 +199,7 @@ impl Transmit {
             source,
             destination,
             contents: contents.into(),
+            via: Via::Udp,
         }
     }
 }

@@ -33,11 +33,12 @@
 //! # Sans-IO
 //!
 //! Nothing in this crate opens a socket, spawns a thread or reads the clock.
-//! The host owns the UDP socket(s) and the timer, and drives the router with
+//! The host owns the UDP socket(s) (and TCP connections, see
+//! [ICE over TCP](#ice-over-tcp)) and the timer, and drives the router with
 //! one pair of calls:
 //!
-//! 1. [`Router::handle_input`] with an [`Input`]: a received datagram or a
-//!    timeout, each carrying the current time (which never goes backwards);
+//! 1. [`Router::handle_input`] with an [`Input`]: a received datagram (or
+//!    TCP bytes) or a timeout, each carrying the current time (which never goes backwards);
 //! 2. [`Router::poll_output`], called until it returns [`Output::Timeout`]:
 //!    before that it yields [`Output::Transmit`] (a datagram to send) and
 //!    [`Output::Event`] (something for the host: a new producer, an offer to
@@ -47,6 +48,34 @@
 //! views) may also queue output: drain after them too. All transports share
 //! the host's socket(s): the router demultiplexes each datagram in O(1), by
 //! ICE username for STUN and by address pair for the rest.
+//!
+//! # ICE over TCP
+//!
+//! For clients whose network blocks UDP, a listen address can also offer a
+//! passive TCP candidate (RFC 6544; [`ListenInfo::with_tcp`]), at a lower
+//! priority than UDP so UDP wins wherever it works. The host still owns all
+//! I/O: it accepts the TCP connections, names each with a [`TcpConnId`]
+//! of its choice, and feeds their byte streams in as they are read
+//! ([`Input::tcp_accepted`], [`Input::tcp_data`], [`Input::tcp_closed`]);
+//! the router cuts the RFC 4571 frames (however the reads split or join
+//! them) and routes each like a datagram: STUN by ICE username, the rest by
+//! connection. Transmits for TCP come out with [`Transmit::via`] set to
+//! [`Via::Tcp`] and their bytes already framed (the two-byte length
+//! prefix added by the router, which knows the frame boundaries): the host
+//! writes them to that connection as they are. A host that offers TCP must
+//! look at `via`; one that does not never sees anything but [`Via::Udp`].
+//!
+//! Whatever a TCP peer sends, the router holds at most one partial frame
+//! per connection, no longer than [`Limits::max_tcp_frame`] (a longer
+//! length prefix closes the connection before its body is buffered), and
+//! at most [`Limits::max_tcp_connections`] connections
+//! (`max_tcp_connections_per_ip` from one IP); a connection that delivers
+//! no accepted frame for [`Limits::tcp_idle_timeout`] (half-open, never
+//! authenticated, trickling) is closed by the router's own timer. Each
+//! refusal is counted in [`RouterStats`] and reported with
+//! [`Event::TcpConnectionClosed`]: the host then closes the socket. The
+//! host's own job is the rest of TCP's backpressure: a bounded send queue
+//! per connection (the reference server drops a peer that does not read).
 //!
 //! # Time
 //!
@@ -100,6 +129,7 @@
 //!     // Drain everything the last input or command produced.
 //!     let deadline = loop {
 //!         match router.poll_output() {
+//!             // Only UDP here (no `ListenInfo::with_tcp`): `t.via` is `Via::Udp`.
 //!             Output::Transmit(t) => {
 //!                 socket.send_to(&t.contents, t.destination)?;
 //!             }
@@ -231,9 +261,9 @@ pub use config::{
     Codecs, ConsumerOptions, Limits, ListenInfo, RouterConfig, WebRtcTransportOptions,
 };
 pub use error::{RouterError, SignalingError};
-pub use event::{CloseReason, Event};
+pub use event::{CloseReason, Event, TcpCloseReason};
 pub use id::{ConsumerId, ObserverId, ProducerId, TransportId};
-pub use io::{Input, Output, Transmit};
+pub use io::{Input, Output, TcpConnId, Transmit, Via};
 pub use kind::MediaKind;
 pub use media::layers::Layers;
 pub use observer::{

@@ -62,6 +62,11 @@ fn router() {
 }
 
 #[test]
+fn tcp() {
+    replay("tcp", fuzz::check_tcp);
+}
+
+#[test]
 fn sdp() {
     replay("sdp", fuzz::check_sdp);
 }

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example server -- [--http ADDR] [--udp ADDR]
-//!     [--workers N] [--announce IP] [--token SECRET] [--no-bwe]
+//!     [--tcp ADDR | --no-tcp] [--workers N] [--announce IP] [--token SECRET] [--no-bwe]
 //!     [--liveness-timeout SECS] [--log LEVEL]
 //!     [--turn-url URL]... [--turn-secret SECRET] [--turn-ttl SECS]
 //! ```
@@ -14,6 +14,8 @@
 //! * `media.rs`: the router's loop (UDP socket, timer, commands from HTTP)
 //!   and the placement of streams and rooms on workers;
 //! * `udp.rs`: batched UDP receive and send (`recvmmsg`, `sendmmsg`);
+//! * `tcp.rs`: ICE over TCP: the listener, a reader and a bounded writer
+//!   per connection around the router's loop;
 //! * `whip.rs`: WHIP (RFC 9725) and WHEP endpoints;
 //! * `layer.rs`: the WHEP layer extension (a viewer picks its layers);
 //! * `room.rs`: the conference room's pages and WebSocket signaling;
@@ -31,6 +33,7 @@ mod metrics;
 mod room;
 mod signal;
 mod stats;
+mod tcp;
 mod turn;
 mod udp;
 mod whip;
@@ -59,6 +62,14 @@ struct Args {
     /// free port for each).
     #[arg(long, default_value = "127.0.0.1:40000")]
     udp: SocketAddr,
+    /// TCP address for ICE over TCP (passive candidates, RFC 6544), for
+    /// clients whose network blocks UDP: worker i listens on this port + i.
+    /// Default: the UDP address and port(s), TCP.
+    #[arg(long, conflicts_with = "no_tcp")]
+    tcp: Option<SocketAddr>,
+    /// Do not listen on TCP: no ICE-over-TCP candidates.
+    #[arg(long)]
+    no_tcp: bool,
     /// Media worker threads, each with its own router and UDP port. A
     /// stream or room lives on one worker (by a hash of its name).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -191,12 +202,44 @@ fn bind_udp(first: SocketAddr, n: u16) -> Result<Vec<std::net::UdpSocket>, Strin
         .collect()
 }
 
+/// Bind one TCP listener per worker: at `first`'s port + i, or (no
+/// `--tcp`) at each worker's UDP address.
+fn bind_tcp(
+    first: Option<SocketAddr>,
+    udp: &[SocketAddr],
+) -> Result<Vec<std::net::TcpListener>, String> {
+    (0..udp.len())
+        .map(|i| {
+            let addr = match first {
+                None => udp[i],
+                Some(a) => {
+                    let port = match a.port() {
+                        0 => Some(0),
+                        p => p.checked_add(i as u16),
+                    };
+                    SocketAddr::new(a.ip(), port.ok_or("--tcp port + workers > 65535")?)
+                }
+            };
+            std::net::TcpListener::bind(addr).map_err(|e| format!("cannot bind TCP {addr}: {e}"))
+        })
+        .collect()
+}
+
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let sockets = bind_udp(args.udp, args.workers)?;
     let udp_addrs = sockets
         .iter()
         .map(|s| s.local_addr())
         .collect::<Result<Vec<_>, _>>()?;
+    let tcp_listeners = match args.no_tcp {
+        true => Vec::new(),
+        false => bind_tcp(args.tcp, &udp_addrs)?,
+    };
+    let tcp_addrs = tcp_listeners
+        .iter()
+        .map(|s| s.local_addr())
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut tcp_listeners = tcp_listeners.into_iter();
     if args.udp.ip().is_unspecified() && args.announce.is_none() {
         return Err(
             "--udp binds every interface: say which IP to put in candidates \
@@ -223,6 +266,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let (m, thread) = media::start(
             i,
             socket,
+            tcp_listeners.next(),
             args.announce,
             config.clone(),
             metrics.clone(),
@@ -280,6 +324,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                         .join(" ")
                 );
             }
+        }
+        if !tcp_addrs.is_empty() {
+            let all: Vec<String> = tcp_addrs.iter().map(|a| a.to_string()).collect();
+            println!("  ice-tcp:          tcp {}", all.join(" "));
         }
         if args.no_bwe {
             println!("  bandwidth:        estimation and allocation off (--no-bwe)");

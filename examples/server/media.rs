@@ -23,12 +23,13 @@ use std::time::{Duration, Instant};
 
 use manifold_sfu::{
     CloseReason, Event, Input, ListenInfo, Output, Router, RouterConfig, RouterError, TransportId,
-    WebRtcTransportOptions,
+    Via, WebRtcTransportOptions,
 };
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
 use crate::metrics::Metrics;
+use crate::tcp::{self, TcpConns, TcpIn, TcpStats};
 use crate::udp::{self, IoStats, UdpIo};
 use crate::{room, whip};
 
@@ -154,6 +155,10 @@ pub struct Sfu {
     pub rooms: room::Rooms,
     /// The UDP socket's counters, as of the loop's last flush.
     pub udp: IoStats,
+    /// The TCP listener's counters (ICE over TCP), if it listens.
+    pub tcp: Option<TcpStats>,
+    /// Open ICE-over-TCP connections.
+    conns: TcpConns,
     /// Metrics updated as things happen (`GET /metrics`).
     pub metrics: Metrics,
     /// Transports not connected yet → when their signaling request arrived.
@@ -182,6 +187,11 @@ impl Sfu {
 
     /// Hand an event to the session owning its transport.
     fn dispatch(&mut self, e: Event) {
+        if let Event::TcpConnectionClosed { conn, reason } = e {
+            debug!("{conn}: closed by the router: {reason:?}");
+            self.conns.close(conn);
+            return;
+        }
         if e.observer().is_some() {
             return room::on_observer_event(self, e);
         }
@@ -211,10 +221,11 @@ impl Sfu {
 }
 
 /// Start worker `index`'s loop on its own thread, on an already bound
-/// socket.
+/// socket (and TCP listener for ICE over TCP, if any).
 pub fn start(
     index: usize,
     socket: std::net::UdpSocket,
+    tcp_listener: Option<std::net::TcpListener>,
     announce: Option<IpAddr>,
     config: RouterConfig,
     metrics: Metrics,
@@ -237,6 +248,10 @@ pub fn start(
     if let Some(ip) = announce {
         listen = listen.with_announced(ip);
     }
+    if let Some(l) = &tcp_listener {
+        l.set_nonblocking(true)?;
+        listen = listen.with_tcp(l.local_addr()?);
+    }
     let (tx, rx) = mpsc::channel(JOB_QUEUE);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -251,6 +266,14 @@ pub fn start(
                 Ok(io) => io,
                 Err(e) => return warn!("UDP socket: {e}"),
             };
+            let (tcp_tx, tcp_rx) = mpsc::channel(tcp::IN_QUEUE);
+            let has_tcp = tcp_listener.is_some();
+            if let Some(l) = tcp_listener {
+                match tokio::net::TcpListener::from_std(l) {
+                    Ok(l) => drop(tokio::spawn(tcp::accept(l, tcp_tx))),
+                    Err(e) => return warn!("TCP listener: {e}"),
+                }
+            }
             let router = Router::new(config, Instant::now());
             let sfu = Sfu {
                 router,
@@ -259,11 +282,13 @@ pub fn start(
                 streams: Default::default(),
                 rooms: room::Rooms::with_last_n(last_n),
                 udp: IoStats::default(),
+                tcp: has_tcp.then(TcpStats::default),
+                conns: TcpConns::default(),
                 metrics,
                 joining: HashMap::new(),
                 stopping: false,
             };
-            run(sfu, io, local, rx).await;
+            run(sfu, io, local, rx, tcp_rx).await;
         })
     })?;
     Ok((Media { jobs: tx }, thread))
@@ -271,7 +296,13 @@ pub fn start(
 
 /// The loop: wait for datagrams, a job or the router's deadline; feed it;
 /// drain the output into the send queue; flush; repeat.
-async fn run(mut sfu: Sfu, mut io: UdpIo, local: SocketAddr, mut jobs: mpsc::Receiver<Job>) {
+async fn run(
+    mut sfu: Sfu,
+    mut io: UdpIo,
+    local: SocketAddr,
+    mut jobs: mpsc::Receiver<Job>,
+    mut tcp_in: mpsc::Receiver<TcpIn>,
+) {
     let mut drops = Drops::new(local);
     loop {
         let mut deadline = drain(&mut sfu, &mut io);
@@ -284,6 +315,9 @@ async fn run(mut sfu: Sfu, mut io: UdpIo, local: SocketAddr, mut jobs: mpsc::Rec
         }
         let backlog = io.flush();
         sfu.udp = io.stats;
+        if let Some(t) = &mut sfu.tcp {
+            *t = sfu.conns.stats;
+        }
         drops.check(&io);
         if sfu.stopping {
             // Let the goodbyes (DTLS close_notify) leave.
@@ -305,6 +339,9 @@ async fn run(mut sfu: Sfu, mut io: UdpIo, local: SocketAddr, mut jobs: mpsc::Rec
             },
             // The socket was full: it has room again (flushed at the top).
             _ = io.writable(), if backlog => {}
+            Some(msg) = tcp_in.recv() => {
+                guard(&mut sfu, |sfu| sfu.conns.handle(&mut sfu.router, msg));
+            }
             job = jobs.recv() => match job {
                 Some(job) => guard(&mut sfu, job),
                 None => break,
@@ -359,6 +396,14 @@ fn guard(sfu: &mut Sfu, f: impl FnOnce(&mut Sfu)) {
 fn drain(sfu: &mut Sfu, io: &mut UdpIo) -> Instant {
     loop {
         match sfu.router.poll_output() {
+            Output::Transmit(t) if t.via != Via::Udp => {
+                if let Via::Tcp(conn) = t.via {
+                    if sfu.conns.send(conn, t.contents) {
+                        let now = Instant::now();
+                        sfu.router.handle_input(Input::tcp_closed(now, conn));
+                    }
+                }
+            }
             Output::Transmit(t) => {
                 io.push(t);
                 if io.batch_ready() {

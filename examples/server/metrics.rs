@@ -13,6 +13,8 @@
 //! | `manifold_forwarded_packets_total` | counter | RTP packets written to consumers |
 //! | `manifold_forwarded_bytes_total` | counter | their payload bytes |
 //! | `manifold_dropped_datagrams_total{reason}` | counter | datagrams dropped, by reason |
+//! | `manifold_tcp_connections` | gauge | open ICE-over-TCP connections (the routers' table) |
+//! | `manifold_tcp_connections_dropped_total{reason}` | counter | ICE-over-TCP connections dropped by the server: `refused` (a connection limit), `frame_too_large`, `idle`, `slow_reader` |
 //! | `manifold_join_seconds` | histogram | signaling request to media connected |
 //!
 //! Gauges and counters are read from each worker's router
@@ -38,6 +40,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use crate::media::Sfu;
+use crate::tcp::TcpStats;
 use crate::udp::IoStats;
 use crate::App;
 
@@ -121,6 +124,7 @@ struct Snapshot {
     counts: RouterCounts,
     stats: RouterStats,
     udp: IoStats,
+    tcp: TcpStats,
 }
 
 impl Snapshot {
@@ -130,6 +134,7 @@ impl Snapshot {
             counts: sfu.router.counts(),
             stats: sfu.router.stats(),
             udp: sfu.udp,
+            tcp: sfu.tcp.unwrap_or_default(),
         }
     }
 
@@ -138,11 +143,27 @@ impl Snapshot {
         c.transports += oc.transports;
         c.producers += oc.producers;
         c.consumers += oc.consumers;
+        c.tcp_connections += oc.tcp_connections;
         self.stats.rtp_out += o.stats.rtp_out;
         self.stats.rtp_bytes_out += o.stats.rtp_bytes_out;
         for (sum, one) in self.drops().iter_mut().zip(o.drops_values()) {
             **sum += one;
         }
+        self.stats.tcp_refused += o.stats.tcp_refused;
+        self.stats.tcp_frames_too_large += o.stats.tcp_frames_too_large;
+        self.stats.tcp_idle_closed += o.stats.tcp_idle_closed;
+        self.tcp.slow_readers += o.tcp.slow_readers;
+    }
+
+    /// The TCP drop counters, by the `reason` label of
+    /// `manifold_tcp_connections_dropped_total`.
+    fn tcp_drops(&self) -> [(&'static str, u64); 4] {
+        [
+            ("refused", self.stats.tcp_refused),
+            ("frame_too_large", self.stats.tcp_frames_too_large),
+            ("idle", self.stats.tcp_idle_closed),
+            ("slow_reader", self.tcp.slow_readers),
+        ]
     }
 
     /// The drop counters, in [`DROP_REASONS`]' order.
@@ -200,6 +221,11 @@ impl Collector for Snapshot {
                 "Open consumers",
                 self.counts.consumers,
             ),
+            (
+                "manifold_tcp_connections",
+                "Open ICE-over-TCP connections",
+                self.counts.tcp_connections,
+            ),
         ];
         for (name, help, value) in gauges {
             let gauge = ConstGauge::new(value as i64);
@@ -236,6 +262,16 @@ impl Collector for Snapshot {
             let labels = [("reason", *reason)];
             ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
         }
+        let mut family = encoder.encode_descriptor(
+            "manifold_tcp_connections_dropped",
+            "ICE-over-TCP connections dropped by the server, by reason",
+            None,
+            MetricType::Counter,
+        )?;
+        for (reason, value) in self.tcp_drops() {
+            let labels = [("reason", reason)];
+            ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
+        }
         Ok(())
     }
 }
@@ -252,6 +288,9 @@ mod tests {
         one.stats.rtp_bytes_out = 700;
         one.stats.dropped_malformed = 1;
         one.udp.queue_drops = 3;
+        one.counts.tcp_connections = 5;
+        one.stats.tcp_frames_too_large = 1;
+        one.tcp.slow_readers = 2;
         let mut sum = Snapshot::default();
         sum.add(&one);
         sum.add(&one);
@@ -269,6 +308,10 @@ mod tests {
             "manifold_forwarded_bytes_total 1400",
             "manifold_dropped_datagrams_total{reason=\"malformed\"} 2",
             "manifold_dropped_datagrams_total{reason=\"send_queue_full\"} 6",
+            "manifold_tcp_connections 10",
+            "manifold_tcp_connections_dropped_total{reason=\"frame_too_large\"} 2",
+            "manifold_tcp_connections_dropped_total{reason=\"slow_reader\"} 4",
+            "manifold_tcp_connections_dropped_total{reason=\"idle\"} 0",
             "manifold_join_seconds_count 1",
             "manifold_join_seconds_bucket{le=\"0.05\"} 1",
         ] {

@@ -26,7 +26,9 @@
 //! `counts` is [`manifold_sfu::RouterCounts`] (transports, producers,
 //! consumers, ufrags, routes, timers, queued_outputs); `stats` is
 //! [`manifold_sfu::RouterStats`]; `sessions` the server's own WHIP, WHEP
-//! and room sessions. `total` sums `sessions` and `counts` over workers.
+//! and room sessions; `tcp` the TCP listener's counters (`tcp.rs`: accepted,
+//! closed, slow_readers, queued; null with `--no-tcp`). `total` sums
+//! `sessions` and `counts` over workers.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -74,6 +76,8 @@ fn snapshot(sfu: &mut Sfu) -> Value {
         "sessions": sfu.sessions.len(),
         "counts": to_json(&sfu.router.counts()),
         "stats": to_json(&sfu.router.stats()),
+        // The TCP listener's own counters (ICE over TCP), null with --no-tcp.
+        "tcp": to_json(&sfu.tcp),
         "transports": transports_json(sfu),
     })
 }

@@ -6,6 +6,10 @@
 //! pair is only added once the transport has sent to that remote address,
 //! which str0m only does after a check authenticated with our password: an
 //! unauthenticated source never gets a route and never creates state.
+//!
+//! ICE-over-TCP frames are demuxed the same way, with the connection in
+//! place of the address pair: STUN by ufrag, the rest by the transport that
+//! sent on the connection (see `router/tcp.rs`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -9,11 +9,12 @@
 use std::collections::VecDeque;
 
 use crate::config::RouterConfig;
-use crate::io::OutQueue;
+use crate::io::{OutQueue, Output, Transmit, Via};
 use crate::transport::{Drained, Transport};
 use crate::TransportId;
 
 use super::demux::Demux;
+use super::tcp::TcpTable;
 use super::timers::{Timer, Timers};
 
 pub(crate) struct Hub {
@@ -29,6 +30,8 @@ pub(crate) struct Hub {
     pub failed: Vec<TransportId>,
     /// Reused between drains.
     pub drained: Drained,
+    /// ICE-over-TCP connections the host reported.
+    pub tcp: TcpTable,
 }
 
 impl Hub {
@@ -53,6 +56,25 @@ impl Hub {
         }
         for route in d.routes_added.drain(..) {
             self.demux.add_route(route, t.id);
+        }
+        for ((remote, local), data) in d.tcp_out.drain(..) {
+            // A connection the host closed meanwhile: the datagram is lost,
+            // as on UDP.
+            let Some(conn) = self.tcp.bind((remote, local), t.id) else {
+                continue;
+            };
+            let Ok(len) = u16::try_from(data.len()) else {
+                continue;
+            };
+            let mut framed = Vec::with_capacity(data.len() + 2);
+            framed.extend_from_slice(&len.to_be_bytes());
+            framed.extend_from_slice(&data);
+            self.out.push(Output::Transmit(Transmit {
+                source: local,
+                destination: remote,
+                contents: framed.into(),
+                via: Via::Tcp(conn),
+            }));
         }
         for e in d.events.drain(..) {
             self.work.push_back((t.id, e));

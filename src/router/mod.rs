@@ -12,6 +12,7 @@ pub(crate) mod observers;
 mod ratelimit;
 mod rtc_events;
 mod signaling;
+mod tcp;
 mod timers;
 
 use std::net::SocketAddr;
@@ -81,6 +82,18 @@ pub struct RouterStats {
     /// Simulcast encodings (rids or SSRCs of `a=ssrc-group:SIM`) signalled
     /// past [`Limits::max_layers_per_producer`](crate::Limits) and ignored.
     pub ignored_layers: u64,
+    /// ICE-over-TCP connections taken into the router's table.
+    pub tcp_accepted: u64,
+    /// ICE-over-TCP connections refused at once: past
+    /// [`Limits::max_tcp_connections`](crate::Limits) or
+    /// `max_tcp_connections_per_ip`.
+    pub tcp_refused: u64,
+    /// ICE-over-TCP connections closed for a length prefix over
+    /// [`Limits::max_tcp_frame`](crate::Limits) (or zero).
+    pub tcp_frames_too_large: u64,
+    /// ICE-over-TCP connections closed after
+    /// [`Limits::tcp_idle_timeout`](crate::Limits) without an accepted frame.
+    pub tcp_idle_closed: u64,
 }
 
 /// How many objects the router holds, for checks that state is freed.
@@ -104,6 +117,10 @@ pub struct RouterCounts {
     pub timers: usize,
     /// Outputs waiting to be drained.
     pub queued_outputs: usize,
+    /// ICE-over-TCP connections in the router's table.
+    pub tcp_connections: usize,
+    /// Bytes of partial RFC 4571 frames held over all TCP connections.
+    pub tcp_buffered_bytes: usize,
 }
 
 /// A sans-IO SFU router. See the [crate documentation](crate) for the run loop.
@@ -173,6 +190,7 @@ impl Router {
                 work: Default::default(),
                 failed: Vec::new(),
                 drained: Default::default(),
+                tcp: Default::default(),
             },
             config,
             now,
@@ -209,10 +227,12 @@ impl Router {
             routes: self.hub.demux.route_count(),
             timers: self.hub.timers.len(),
             queued_outputs: self.hub.out.len(),
+            tcp_connections: self.hub.tcp.len(),
+            tcp_buffered_bytes: self.hub.tcp.buffered(),
         }
     }
 
-    /// Feed a received datagram or a timeout. Never fails: input the router
+    /// Feed a received datagram, TCP bytes or a timeout. Never fails: input the router
     /// cannot use is dropped and counted in [`stats`](Self::stats).
     pub fn handle_input(&mut self, input: Input<'_>) {
         let now = input.now().max(self.now);
@@ -224,6 +244,22 @@ impl Router {
                 data,
                 ..
             } => self.receive(now, source, destination, data),
+            Input::TcpAccepted {
+                conn,
+                source,
+                destination,
+                ..
+            } => {
+                self.tcp_accept(now, conn, source, destination);
+            }
+            Input::TcpData {
+                conn,
+                source,
+                destination,
+                data,
+                ..
+            } => self.tcp_data(now, conn, source, destination, data),
+            Input::TcpClosed { conn, .. } => self.tcp_closed(conn),
             Input::Timeout(_) => self.timeout(now),
         }
         self.process_work();
@@ -384,7 +420,7 @@ impl Router {
         };
         let destination = listen.candidate_addr();
         use crate::transport::Received;
-        match t.receive(now, source, destination, data) {
+        match t.receive(now, str0m::net::Protocol::Udp, source, destination, data) {
             Received::Malformed => {
                 self.stats.dropped_malformed += 1;
                 return;
@@ -425,6 +461,7 @@ impl Router {
                 Timer::Layers(pid) => self.layers_timeout(pid, now),
                 Timer::Allocate(tid) => self.allocation_timeout(tid, now),
                 Timer::Observer(oid) => self.observer_timeout(oid, now),
+                Timer::Tcp(conn) => self.tcp_timeout(conn, now),
             }
         }
     }

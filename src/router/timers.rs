@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use crate::id::IdMap;
-use crate::{ObserverId, ProducerId, TransportId};
+use crate::{ObserverId, ProducerId, TcpConnId, TransportId};
 
 /// Something the router must do at a given time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -26,9 +26,12 @@ pub(crate) enum Timer {
     Allocate(TransportId),
     /// An observer's next tick.
     Observer(ObserverId),
+    /// An ICE-over-TCP connection's idle deadline.
+    Tcp(TcpConnId),
 }
 
-/// One word per timer for the id hasher (ids stay far below 2^48; a
+/// One word per timer for the id hasher (ids stay far below 2^48, a
+/// host's TCP connection ids may not; a
 /// collision would only share a bucket).
 impl std::hash::Hash for Timer {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
@@ -38,6 +41,7 @@ impl std::hash::Hash for Timer {
             Timer::Layers(p) => p.0 << 3 | 2,
             Timer::Allocate(t) => t.0 << 3 | 3,
             Timer::Observer(o) => o.0 << 3 | 4,
+            Timer::Tcp(c) => c.0 << 3 | 5,
         };
         state.write_u64(word);
     }

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use smallvec::SmallVec;
 use str0m::bwe::Bitrate;
 use str0m::media::Mid;
-use str0m::net::Protocol;
+use str0m::net::{Protocol, TcpType};
 use str0m::rtp::Ssrc;
 use str0m::{Candidate, IceCreds, Rtc, RtcConfig};
 
@@ -141,6 +141,19 @@ impl Transport {
                 rtc.add_local_candidate(c);
             }
         }
+        // Passive TCP candidates (RFC 6544) after every UDP one: their type
+        // preference (90 against 126 for UDP host) puts them below UDP, so
+        // a client that can use UDP does.
+        for addr in listen.iter().filter_map(ListenInfo::tcp_candidate_addr) {
+            let tcp = Candidate::builder()
+                .tcp()
+                .host(addr)
+                .tcptype(TcpType::Passive)
+                .build();
+            if let Ok(c) = tcp {
+                rtc.add_local_candidate(c);
+            }
+        }
         Transport {
             id,
             rtc,
@@ -171,6 +184,11 @@ impl Transport {
     /// The listen address a datagram arriving on `local` belongs to.
     pub(crate) fn listen_for_local(&self, local: SocketAddr) -> Option<&ListenInfo> {
         self.listen.iter().find(|l| l.matches(local))
+    }
+
+    /// The listen address whose TCP listener accepted a connection on `local`.
+    pub(crate) fn listen_for_tcp(&self, local: SocketAddr) -> Option<&ListenInfo> {
+        self.listen.iter().find(|l| l.matches_tcp(local))
     }
 
     /// Run `f` on the `Rtc`, turning a panic inside str0m into a failure of
@@ -206,6 +224,22 @@ impl Transport {
                     *rtc_timeout = t;
                     return Ok(());
                 }
+                Ok(str0m::Output::Transmit(t)) if t.proto == Protocol::Tcp => {
+                    // Over TCP: the router finds the connection of this
+                    // address pair (Hub::absorb) and frames the datagram.
+                    let Some(local) = listen
+                        .iter()
+                        .find(|l| l.tcp_candidate_addr() == Some(t.source))
+                        .and_then(|l| l.tcp)
+                    else {
+                        continue;
+                    };
+                    observed.packets_out += 1;
+                    observed.bytes_out += t.contents.len() as u64;
+                    observed.pair = Some((local, t.destination));
+                    d.tcp_out
+                        .push(((t.destination, local), Vec::<u8>::from(t.contents)));
+                }
                 Ok(str0m::Output::Transmit(t)) => {
                     let Some(local) = listen
                         .iter()
@@ -222,6 +256,7 @@ impl Transport {
                         source: local,
                         destination: t.destination,
                         contents: Vec::<u8>::from(t.contents).into(),
+                        via: crate::Via::Udp,
                     }));
                 }
                 Ok(str0m::Output::Event(e)) => d.events.push(e),
@@ -295,6 +330,8 @@ pub(crate) struct Drained {
     pub events: Vec<str0m::Event>,
     pub routes_added: SmallVec<[Route; 2]>,
     pub routes_evicted: SmallVec<[Route; 2]>,
+    /// Datagrams to send over TCP, by (remote, local) pair, unframed.
+    pub tcp_out: Vec<(Route, Vec<u8>)>,
 }
 
 /// str0m only sends to a peer that authenticated (a STUN check with our

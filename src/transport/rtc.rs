@@ -40,11 +40,13 @@ pub(crate) struct MediaFacts {
 }
 
 impl Transport {
-    /// Hand a datagram from `source` (arriving on our candidate address
-    /// `destination`) to the WebRTC stack.
+    /// Hand a datagram (UDP, or one RFC 4571 frame over TCP) from `source`
+    /// (arriving on our candidate address `destination`) to the WebRTC
+    /// stack.
     pub(crate) fn receive(
         &mut self,
         now: Instant,
+        proto: Protocol,
         source: SocketAddr,
         destination: SocketAddr,
         data: &[u8],
@@ -55,7 +57,7 @@ impl Transport {
         let input = str0m::Input::Receive(
             now,
             Receive {
-                proto: Protocol::Udp,
+                proto,
                 source,
                 destination,
                 contents,

@@ -100,6 +100,9 @@ pub struct Client {
     ssrc_layers: Vec<(u32, u32)>,
     /// Packets polled from the source, kept for its capacity.
     outbox: Vec<Packet>,
+    /// How its one host candidate reaches the router: UDP, or TCP (an
+    /// ICE-TCP client on a network that blocks UDP).
+    pub proto: Protocol,
 }
 
 /// The local rid that labels an SSRC-simulcast encoding's send stream
@@ -200,8 +203,33 @@ impl Client {
     /// A client built from `config`, with a host candidate at `addr`. The
     /// config should set RTP mode ([`Client::write_media`] writes RTP).
     pub fn from_config(name: &str, addr: SocketAddr, now: Instant, config: RtcConfig) -> Client {
+        Self::from_config_on(name, addr, now, config, Protocol::Udp)
+    }
+
+    /// A client like [`Client::new`] whose only candidate is a TCP host
+    /// candidate at `addr`: it reaches the router over ICE-TCP only (its
+    /// datagrams are RFC 4571 frames on one connection, see
+    /// [`Sim::add_tcp_peer`](crate::Sim::add_tcp_peer)).
+    pub fn new_tcp(name: &str, addr: SocketAddr, now: Instant) -> Client {
+        let config = RtcConfig::new()
+            .set_rtp_mode(true)
+            .set_extension(
+                manifold_sfu::ext::DEPENDENCY_DESCRIPTOR_ID,
+                manifold_sfu::ext::DependencyDescriptorSerializer::extension(),
+            )
+            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()));
+        Self::from_config_on(name, addr, now, config, Protocol::Tcp)
+    }
+
+    fn from_config_on(
+        name: &str,
+        addr: SocketAddr,
+        now: Instant,
+        config: RtcConfig,
+        proto: Protocol,
+    ) -> Client {
         let mut rtc = config.build(now);
-        rtc.add_local_candidate(Candidate::host(addr, Protocol::Udp).expect("host candidate"));
+        rtc.add_local_candidate(Candidate::host(addr, proto).expect("host candidate"));
         Client {
             name: name.to_string(),
             rtc,
@@ -223,6 +251,7 @@ impl Client {
             ice_connected: false,
             ice_disconnected: false,
             outbox: Vec::new(),
+            proto,
         }
     }
 
@@ -411,7 +440,7 @@ impl Client {
         let input = Input::Receive(
             now,
             Receive {
-                proto: Protocol::Udp,
+                proto: self.proto,
                 source,
                 destination: self.addr,
                 contents,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use manifold_sfu::{
     ConsumerId, ConsumerOptions, Event, Input, ListenInfo, Output, ProducerId, Router,
-    RouterConfig, TransportId, WebRtcTransportOptions,
+    RouterConfig, TcpConnId, TransportId, Via, WebRtcTransportOptions,
 };
 
 use crate::client::{self, Client};
@@ -50,6 +50,20 @@ pub struct Sim {
     pub stray_transmits: u64,
     /// Answer server offers automatically.
     pub auto_answer: bool,
+    /// Offer a passive TCP candidate (at [`SERVER`], TCP) next to the UDP
+    /// one; [`Sim::add_tcp_peer`] turns it on.
+    pub offer_tcp: bool,
+    /// ICE-over-TCP delivery: the byte stream of a TCP peer reaches the
+    /// router in reads of at most this many bytes (`None`: one read per
+    /// frame, or per batch with [`tcp_coalesce`](Self::tcp_coalesce)).
+    pub tcp_read_size: Option<usize>,
+    /// Frames of a TCP peer due at the same step reach the router in one read.
+    pub tcp_coalesce: bool,
+    /// Transmits the router sent on a TCP connection whose length prefix
+    /// did not match their length.
+    pub bad_tcp_frames: u64,
+    tcp_conns: HashMap<usize, TcpConnId>,
+    tcp_peers: HashMap<TcpConnId, usize>,
     seed: u64,
 }
 
@@ -78,6 +92,12 @@ impl Sim {
             events: Vec::new(),
             stray_transmits: 0,
             auto_answer: true,
+            offer_tcp: false,
+            tcp_read_size: None,
+            tcp_coalesce: false,
+            bad_tcp_frames: 0,
+            tcp_conns: HashMap::new(),
+            tcp_peers: HashMap::new(),
             seed,
         }
     }
@@ -126,6 +146,40 @@ impl Sim {
         i
     }
 
+    /// Add a client whose only path to the router is ICE over TCP, on one
+    /// connection the sim plays the host for (RFC 4571 framing both ways,
+    /// reads sized by [`tcp_read_size`](Self::tcp_read_size)). Turns on
+    /// [`offer_tcp`](Self::offer_tcp).
+    pub fn add_tcp_peer(&mut self, name: &str, up: LinkConfig, down: LinkConfig) -> usize {
+        let i = self.add_peer(name, up, down);
+        let addr = self.peers[i].client.addr;
+        self.peers[i].client = Client::new_tcp(name, addr, self.now);
+        let conn = TcpConnId(1_000 + i as u64);
+        self.tcp_conns.insert(i, conn);
+        self.tcp_peers.insert(conn, i);
+        self.offer_tcp = true;
+        i
+    }
+
+    /// A TCP peer's connection breaks and the peer connects again: the
+    /// router is told the old one closed ([`Input::tcp_closed`]) and the
+    /// peer's datagrams go on over a new one. Returns the new connection.
+    pub fn reconnect_tcp(&mut self, i: usize) -> TcpConnId {
+        let old = self.tcp_conns[&i];
+        self.router.handle_input(Input::tcp_closed(self.now, old));
+        self.drain_router();
+        self.tcp_peers.remove(&old);
+        let conn = TcpConnId(old.0 + 1_000);
+        self.tcp_conns.insert(i, conn);
+        self.tcp_peers.insert(conn, i);
+        conn
+    }
+
+    /// The TCP connection of a peer added with [`Sim::add_tcp_peer`].
+    pub fn tcp_conn(&self, i: usize) -> Option<TcpConnId> {
+        self.tcp_conns.get(&i).copied()
+    }
+
     /// Remove peers `first..` with their clients and links (the router's
     /// transports stay); datagrams the router sends them count as stray.
     pub fn drop_peers_from(&mut self, first: usize) {
@@ -141,7 +195,12 @@ impl Sim {
 
     /// The options every transport of the sim is created with.
     pub fn transport_options(&self) -> WebRtcTransportOptions {
-        WebRtcTransportOptions::new([ListenInfo::new(self.server)])
+        let listen = ListenInfo::new(self.server);
+        let listen = match self.offer_tcp {
+            true => listen.with_tcp(self.server),
+            false => listen,
+        };
+        WebRtcTransportOptions::new([listen])
     }
 
     /// The client offers to send (WHIP style); returns its transport and
@@ -325,6 +384,9 @@ impl Sim {
         let now = self.now;
         // Deliver datagrams due on the links.
         for i in 0..self.peers.len() {
+            if let Some(&conn) = self.tcp_conns.get(&i) {
+                self.deliver_tcp(i, conn);
+            }
             while let Some(data) = self.peers[i].up.pop_due(now) {
                 let source = self.peers[i].client.addr;
                 self.router
@@ -349,6 +411,33 @@ impl Sim {
         }
     }
 
+    /// A TCP peer's due datagrams, framed, fed to the router in reads.
+    fn deliver_tcp(&mut self, i: usize, conn: TcpConnId) {
+        let now = self.now;
+        let source = self.peers[i].client.addr;
+        let mut stream = Vec::new();
+        loop {
+            let next = self.peers[i].up.pop_due(now);
+            if let Some(data) = &next {
+                stream.extend_from_slice(&(data.len() as u16).to_be_bytes());
+                stream.extend_from_slice(data);
+            }
+            let flush = next.is_none() || !self.tcp_coalesce;
+            if flush && !stream.is_empty() {
+                let size = self.tcp_read_size.unwrap_or(stream.len()).max(1);
+                for read in stream.chunks(size) {
+                    self.router
+                        .handle_input(Input::tcp_data(now, conn, source, self.server, read));
+                    self.drain_router();
+                }
+                stream.clear();
+            }
+            if next.is_none() {
+                return;
+            }
+        }
+    }
+
     /// Drain a client's str0m and put its datagrams on its uplink.
     pub fn flush_client(&mut self, i: usize) {
         let now = self.now;
@@ -366,6 +455,22 @@ impl Sim {
         let mut offers = Vec::new();
         loop {
             match self.router.poll_output() {
+                Output::Transmit(t) if t.via != Via::Udp => {
+                    let peer = match t.via {
+                        Via::Tcp(conn) => self.tcp_peers.get(&conn).copied(),
+                        _ => None,
+                    };
+                    let Some(i) = peer else {
+                        self.stray_transmits += 1;
+                        continue;
+                    };
+                    match t.contents.split_first_chunk::<2>() {
+                        Some((len, body)) if u16::from_be_bytes(*len) as usize == body.len() => {
+                            self.peers[i].down.send(self.now, body.to_vec());
+                        }
+                        _ => self.bad_tcp_frames += 1,
+                    }
+                }
                 Output::Transmit(t) => match self.by_addr.get(&t.destination) {
                     Some(&i) => self.peers[i].down.send(self.now, t.contents.to_vec()),
                     None => self.stray_transmits += 1,

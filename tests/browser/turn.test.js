@@ -13,7 +13,8 @@
 // Four networks, each leaving exactly one path: everything open (direct
 // UDP); UDP only to coturn's port and TCP to coturn refused (TURN/UDP); UDP
 // dropped and TCP to coturn's TLS port refused (TURN/TCP); UDP dropped and
-// TCP to coturn's plain port refused (TURN/TLS). In each, Chromium
+// TCP to coturn's plain port refused (TURN/TLS). The relay cases also refuse
+// TCP to the SFU's media port (its ICE-over-TCP candidate, on by default). In each, Chromium
 // publishes with WHIP and views with WHEP, taking its ICE servers from the
 // 201's `Link: <turn:...>; rel="ice-server"` headers, and must decode
 // video over that path (the selected candidate pair is checked, and every
@@ -30,13 +31,14 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync, spawn } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { startServer, launchChromium, waitFor, sleep, receiveStats, runClient } = require('./lib');
+const { makeNetwork, run, tryRun, have } = require('./netns');
 
 const AIORTC_PYTHON = process.env.AIORTC_PYTHON
   || path.join(__dirname, '..', 'interop', '.venv', 'bin', 'python');
@@ -47,93 +49,6 @@ const TTL = 600;
 // (Debian starts one on install where systemd runs) may hold on every address.
 const TURN_PORT = 13478;
 const TLS_PORT = 15349;
-const TABLE = 'manifold_turn';
-
-function run(cmd, args, opts = {}) {
-  return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts }).toString();
-}
-function tryRun(cmd, args) {
-  try { return run(cmd, args); } catch { return null; }
-}
-function have(cmd) {
-  return tryRun('sh', ['-c', `command -v ${cmd}`]) !== null;
-}
-
-/** A /24 of 10.213.x.0 that no interface or route on this machine uses. */
-function freeSubnet() {
-  const used = `${tryRun('ip', ['-4', 'addr'])}\n${tryRun('ip', ['-4', 'route'])}`;
-  const start = process.pid % 200;
-  for (let i = 0; i < 200; i++) {
-    const x = 20 + ((start + i) % 200);
-    if (!used.includes(`10.213.${x}.`)) return `10.213.${x}`;
-  }
-  throw new Error('no free 10.213.x.0/24');
-}
-
-/**
- * The client's network namespace and its veth pair. `block(rules)` sets the
- * namespace's firewall: nftables statements for its outgoing packets, each
- * with a counter (none: everything open). `remove()` deletes everything
- * (the veth pair and the rules go with the namespace).
- */
-function makeNetwork(dir) {
-  // Namespaces of earlier runs killed too hard to clean up (SIGKILL): gone.
-  for (const m of (tryRun('ip', ['netns', 'list']) || '').matchAll(/^mfturn(\d+)/gm)) {
-    let alive = true;
-    try { process.kill(Number(m[1]), 0); } catch (e) { alive = e.code !== 'ESRCH'; }
-    if (!alive) {
-      tryRun('ip', ['netns', 'del', `mfturn${m[1]}`]);
-      tryRun('ip', ['link', 'del', `mft${m[1]}a`]);
-    }
-  }
-  const id = `${process.pid}`;
-  const ns = `mfturn${id}`;
-  const host = `mft${id}a`;
-  const peer = `mft${id}b`;
-  const subnet = freeSubnet();
-  const hostIp = `${subnet}.1`;
-  const clientIp = `${subnet}.2`;
-  let removed = false;
-  const remove = () => {
-    if (removed) return;
-    removed = true;
-    tryRun('ip', ['netns', 'del', ns]);
-    tryRun('ip', ['link', 'del', host]);
-  };
-  try {
-    run('ip', ['netns', 'add', ns]);
-    run('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer]);
-    run('ip', ['link', 'set', peer, 'netns', ns]);
-    run('ip', ['addr', 'add', `${hostIp}/24`, 'dev', host]);
-    run('ip', ['link', 'set', host, 'up']);
-    run('ip', ['-n', ns, 'addr', 'add', `${clientIp}/24`, 'dev', peer]);
-    run('ip', ['-n', ns, 'link', 'set', peer, 'up']);
-    run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-  } catch (e) {
-    remove();
-    throw new Error(`cannot build the test network: ${e.message}\n${e.stderr || ''}`);
-  }
-  const launcher = path.join(dir, 'chromium-in-netns');
-  fs.writeFileSync(launcher, `#!/bin/sh\nexec ip netns exec ${ns} ${process.env.CHROMIUM || '/usr/bin/chromium'} "$@"\n`);
-  fs.chmodSync(launcher, 0o755);
-  const nft = (args, input) => execFileSync('ip', ['netns', 'exec', ns, 'nft', ...args],
-    { input, stdio: ['pipe', 'pipe', 'pipe'] }).toString();
-  return {
-    ns, hostIp, clientIp, launcher, remove,
-    block(rules) {
-      tryRun('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', TABLE]);
-      if (!rules.length) return;
-      const all = ['oif "lo" accept', ...rules];
-      nft(['-f', '-'], `table inet ${TABLE} {\n chain out {\n  type filter hook output priority 0; policy accept;\n  ${all.join('\n  ')}\n }\n}\n`);
-    },
-    /** Packets each counter rule of the namespace's table matched. */
-    counters() {
-      const out = nft(['list', 'table', 'inet', TABLE]);
-      return [...out.matchAll(/^\s*(.+?) counter packets (\d+)/gm)]
-        .map((m) => ({ rule: m[1], packets: Number(m[2]) }));
-    },
-  };
-}
 
 /** Wait until something accepts TCP connections on host:port. */
 async function tcpOpen(host, port, ms) {
@@ -340,7 +255,7 @@ test('TURN over UDP, TCP and TLS through coturn, UDP blocked in a network namesp
     assert.equal(tryRun('ip', ['netns', 'list'])?.includes(network?.ns ?? '\0'), false, 'the namespace is gone');
   });
 
-  network = makeNetwork(dir);
+  network = makeNetwork(dir, { prefix: 'mfturn', link: 'mft', table: 'manifold_turn' });
   cleanups.push(() => network.remove());
   const ip = network.hostIp;
   const secret = crypto.randomBytes(18).toString('base64');
@@ -375,22 +290,25 @@ test('TURN over UDP, TCP and TLS through coturn, UDP blocked in a network namesp
   };
 
   // One network after another: direct UDP, then TURN/TCP, then TURN/TLS.
+  // The SFU's own TCP port (ICE over TCP, ice_tcp.test.js) is refused in
+  // every relay case: it would be a path around the relay.
+  const sfuTcp = `ip daddr ${ip} tcp dport ${srv.udp.port} counter reject with tcp reset`;
   const cases = [
     { name: 'UDP open', block: [], relay: null },
     {
-      name: 'UDP only to coturn, TCP to coturn refused: TURN/UDP',
+      name: 'UDP only to coturn, TCP to coturn and the SFU refused: TURN/UDP',
       block: [`udp dport != ${TURN_PORT} counter drop`,
-        `tcp dport { ${TURN_PORT}, ${TLS_PORT} } counter reject with tcp reset`],
+        `tcp dport { ${TURN_PORT}, ${TLS_PORT} } counter reject with tcp reset`, sfuTcp],
       relay: 'udp',
     },
     {
-      name: 'UDP dropped, TLS port refused: TURN/TCP',
-      block: ['meta l4proto udp counter drop', `tcp dport ${TLS_PORT} counter reject with tcp reset`],
+      name: 'UDP dropped, TLS port and the SFU refused: TURN/TCP',
+      block: ['meta l4proto udp counter drop', `tcp dport ${TLS_PORT} counter reject with tcp reset`, sfuTcp],
       relay: 'tcp',
     },
     {
-      name: 'UDP dropped, plain TURN port refused: TURN/TLS',
-      block: ['meta l4proto udp counter drop', `tcp dport ${TURN_PORT} counter reject with tcp reset`],
+      name: 'UDP dropped, plain TURN port and the SFU refused: TURN/TLS',
+      block: ['meta l4proto udp counter drop', `tcp dport ${TURN_PORT} counter reject with tcp reset`, sfuTcp],
       relay: 'tls',
     },
   ];

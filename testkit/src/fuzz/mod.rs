@@ -1,5 +1,5 @@
 //! The fuzz host and input generators: whole-router invariant checks shared
-//! by the `fuzz/` targets `router` and `sdp` and by `tests/fuzz_corpus.rs`,
+//! by the `fuzz/` targets `router`, `sdp` and `tcp` and by `tests/fuzz_corpus.rs`,
 //! and the packet parsers' checks ([`packet`]) of the parser targets.
 //!
 //! Panicking is this module's job: every `assert!`, `expect` and `unwrap`
@@ -34,8 +34,10 @@ mod host;
 pub mod packet;
 mod router;
 mod sdp;
+mod tcp;
 pub mod wire;
 
 pub use host::{listen_infos, small_config, Host, TransportState, LISTEN};
 pub use router::check_router;
 pub use sdp::check_sdp;
+pub use tcp::check_tcp;
