@@ -102,7 +102,8 @@ impl From<MediaKind> for Kind {
     fn from(k: MediaKind) -> Self {
         match k {
             MediaKind::Audio => Kind::Audio,
-            MediaKind::Video => Kind::Video,
+            // Video, and kinds a newer library adds (shown as video tiles).
+            _ => Kind::Video,
         }
     }
 }

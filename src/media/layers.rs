@@ -14,6 +14,7 @@
 /// `a=ssrc-group:SIM`; for SVC it is the spatial id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct Layers {
     /// Spatial layer or simulcast encoding.
     pub spatial: u8,

@@ -19,6 +19,7 @@ use super::PacketError;
 
 /// A parsed AV1 aggregation header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Av1AggregationHeader {
     /// Z: the first OBU element is a continuation.
     pub z: bool,

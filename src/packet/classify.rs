@@ -20,6 +20,7 @@
 
 /// What a datagram on a shared WebRTC socket carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DatagramKind {
     /// A STUN message (ICE connectivity checks).
     Stun,

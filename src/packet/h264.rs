@@ -92,6 +92,7 @@ impl<'a> H264Payload<'a> {
 
 /// The aggregation units of a STAP-A, checked to fit exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StapAUnits<'a> {
     /// The bytes after the STAP-A NAL header.
     units: &'a [u8],

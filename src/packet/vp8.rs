@@ -24,6 +24,7 @@ use super::PacketError;
 
 /// A parsed VP8 payload descriptor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Vp8Descriptor {
     /// N: the frame is not used as a reference and may be dropped.
     pub non_reference: bool,

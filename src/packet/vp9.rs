@@ -32,6 +32,7 @@ use super::PacketError;
 
 /// A parsed VP9 payload descriptor. Borrows the scalability structure bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Vp9Descriptor<'a> {
     /// The picture ID, if present (I = 1).
     pub picture_id: Option<u16>,
@@ -137,6 +138,7 @@ impl<'a> Vp9Descriptor<'a> {
 
 /// A checked view of a VP9 scalability structure (SS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Vp9ScalabilityStructure<'a> {
     /// The SS bytes, exactly as long as the structure.
     bytes: &'a [u8],
@@ -144,6 +146,7 @@ pub struct Vp9ScalabilityStructure<'a> {
 
 /// One entry of the SS picture group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Vp9PictureGroupEntry {
     /// Temporal layer ID of the picture.
     pub tid: u8,

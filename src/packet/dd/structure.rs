@@ -17,6 +17,7 @@ pub const MAX_TEMPORAL_IDS: u8 = 8;
 /// Decode target indication: how a frame relates to a decode target
 /// (§A.8.2, table A.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Dti {
     /// `-`: no payload for this decode target.
     NotPresent = 0,
