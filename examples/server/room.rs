@@ -28,7 +28,7 @@
 //! with its last member). When it names a new dominant speaker, every
 //! member gets `{"type":"activeSpeaker","peer":name}` (a member joining
 //! later gets the current one), and the speaker's video consumers get
-//! bandwidth priority [`SPEAKER_PRIORITY`] (others keep the priority their
+//! bandwidth priority [`SPEAKER_PRIORITY`](speaker::SPEAKER_PRIORITY) (others keep the priority their
 //! viewer asked for).
 //!
 //! Last-N (`--last-n N`, off at 0): each member receives video from at most
@@ -61,6 +61,10 @@ use crate::signal::{
 };
 use crate::whip::{authorize, err, readable, ApiError};
 use crate::App;
+
+mod speaker;
+pub use speaker::on_observer_event;
+use speaker::{apply_last_n, apply_speaker_priority, close_speaker, observe_microphone};
 
 /// Messages queued for one participant's socket before it counts as stuck.
 const QUEUE: usize = 256;
@@ -127,9 +131,6 @@ pub enum ToPeer {
     /// `DELETE .../socket`: what a lost network looks like to the page).
     Drop,
 }
-
-/// Bandwidth priority of the active speaker's video consumers.
-const SPEAKER_PRIORITY: u8 = 2;
 
 /// Rooms, inside the router's loop: name → transports of its participants.
 #[derive(Default)]
@@ -454,197 +455,6 @@ fn consume_for(sfu: &mut Sfu, viewer: TransportId, p: ProducerId) {
     match sfu.router.consume(Instant::now(), viewer, p, options) {
         Ok(c) => apply_speaker_priority(sfu, viewer, c),
         Err(e) => warn!("cannot consume {p} on {viewer}: {e}"),
-    }
-}
-
-/// The priority member `viewer` gives consumer `c`: what it asked for of
-/// the producer's owner (1 by default), at least [`SPEAKER_PRIORITY`] for
-/// the video of its room's active speaker.
-fn apply_speaker_priority(sfu: &mut Sfu, viewer: TransportId, c: ConsumerId) {
-    let Some((p, kind)) = sfu.router.consumer(c).map(|c| (c.producer(), c.kind())) else {
-        return;
-    };
-    if kind != MediaKind::Video {
-        return;
-    }
-    let Some(owner) = owner_name(sfu, p) else {
-        return;
-    };
-    let Some(Session::Member(m)) = sfu.sessions.get(&viewer) else {
-        return;
-    };
-    let asked = m.prefs.get(&owner).map_or(1, |w| w.priority);
-    let speaking = sfu
-        .rooms
-        .speakers
-        .get(&m.room)
-        .and_then(|s| s.current.as_ref())
-        .is_some_and(|(name, _)| *name == owner);
-    let priority = match speaking {
-        true => asked.max(SPEAKER_PRIORITY),
-        false => asked,
-    };
-    if let Some(mut c) = sfu.router.consumer(c) {
-        c.set_priority(Instant::now(), priority);
-    }
-}
-
-/// Follow a new microphone of `room` with the room's active speaker
-/// observer (made with its first microphone).
-fn observe_microphone(sfu: &mut Sfu, room: &str, p: ProducerId) {
-    let observer = match sfu.rooms.speakers.get(room) {
-        Some(s) => s.observer,
-        None => {
-            let options = ActiveSpeakerObserverOptions::default();
-            let o = match sfu
-                .router
-                .create_active_speaker_observer(Instant::now(), options)
-            {
-                Ok(o) => o,
-                Err(e) => {
-                    warn!("room {room}: no active speaker observer: {e}");
-                    return;
-                }
-            };
-            let speaker = Speaker {
-                observer: o,
-                current: None,
-            };
-            sfu.rooms.speakers.insert(room.to_owned(), speaker);
-            sfu.rooms.by_observer.insert(o, room.to_owned());
-            o
-        }
-    };
-    if let Some(mut o) = sfu.router.observer(observer) {
-        if let Err(e) = o.add_producer(Instant::now(), p) {
-            warn!("room {room}: cannot observe {p}: {e}");
-        }
-    }
-}
-
-/// The room is empty: close its observer.
-fn close_speaker(sfu: &mut Sfu, room: &str) {
-    if let Some(s) = sfu.rooms.speakers.remove(room) {
-        sfu.rooms.by_observer.remove(&s.observer);
-        if let Some(o) = sfu.router.observer(s.observer) {
-            o.close(Instant::now());
-        }
-    }
-}
-
-/// The participants whose video member `me` receives under last-N: those
-/// it shows large (`large`), then the most recent speakers of `order`
-/// until `n`.
-fn last_n_visible<'a>(
-    order: &'a [String],
-    me: &str,
-    large: impl Fn(&str) -> bool,
-    n: usize,
-) -> HashSet<&'a str> {
-    let mut visible: HashSet<&str> = order
-        .iter()
-        .map(String::as_str)
-        .filter(|p| *p != me && large(p))
-        .collect();
-    visible.extend(
-        order
-            .iter()
-            .map(String::as_str)
-            .filter(|p| *p != me)
-            .take(n),
-    );
-    visible
-}
-
-/// Pause and resume the room's video consumers so each member receives
-/// at most last-N participants' video (plus what it shows large).
-fn apply_last_n(sfu: &mut Sfu, room: &str) {
-    let n = sfu.rooms.last_n;
-    if n == 0 {
-        return;
-    }
-    let order = sfu.rooms.recent.get(room).cloned().unwrap_or_default();
-    let members = sfu.rooms.rooms.get(room).cloned().unwrap_or_default();
-    for viewer in members {
-        let Some(Session::Member(m)) = sfu.sessions.get(&viewer) else {
-            continue;
-        };
-        let large = |p: &str| m.prefs.get(p).is_some_and(|w| w.priority >= 2);
-        let visible: HashSet<String> = last_n_visible(&order, &m.name, large, n)
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        let consumers = sfu.router.transport(viewer).map(|t| t.consumers());
-        for c in consumers.unwrap_or_default() {
-            let Some((p, kind, paused)) = sfu
-                .router
-                .consumer(c)
-                .map(|c| (c.producer(), c.kind(), c.is_paused()))
-            else {
-                continue;
-            };
-            if kind != MediaKind::Video {
-                continue;
-            }
-            let Some(owner) = owner_name(sfu, p) else {
-                continue;
-            };
-            let Some(Session::Member(m)) = sfu.sessions.get_mut(&viewer) else {
-                break;
-            };
-            let show = visible.contains(&owner);
-            if show && m.last_n_paused.remove(&c) {
-                debug!("{viewer}: last-N resumes {owner}'s video");
-                if let Some(mut c) = sfu.router.consumer(c) {
-                    c.resume(Instant::now());
-                }
-            } else if !show && !paused {
-                debug!("{viewer}: last-N pauses {owner}'s video");
-                m.last_n_paused.insert(c);
-                if let Some(mut c) = sfu.router.consumer(c) {
-                    c.pause(Instant::now());
-                }
-            }
-        }
-    }
-}
-
-/// Events of the rooms' observers: a new active speaker is announced to
-/// the room and its video gets priority.
-pub fn on_observer_event(sfu: &mut Sfu, e: Event) {
-    let Event::DominantSpeaker { observer, producer } = e else {
-        return;
-    };
-    let Some(room) = sfu.rooms.by_observer.get(&observer).cloned() else {
-        return;
-    };
-    let Some(peer) = owner_name(sfu, producer) else {
-        return;
-    };
-    debug!("room {room}: {peer} is speaking");
-    if let Some(s) = sfu.rooms.speakers.get_mut(&room) {
-        s.current = Some((peer.clone(), producer));
-    }
-    if let Some(order) = sfu.rooms.recent.get_mut(&room) {
-        if let Some(i) = order.iter().position(|n| *n == peer) {
-            let name = order.remove(i);
-            order.insert(0, name);
-        }
-    }
-    apply_last_n(sfu, &room);
-    let members = sfu.rooms.rooms.get(&room).cloned().unwrap_or_default();
-    for &m in &members {
-        let consumers = sfu.router.transport(m).map(|t| t.consumers());
-        for c in consumers.unwrap_or_default() {
-            apply_speaker_priority(sfu, m, c);
-        }
-    }
-    for m in members {
-        send_to(
-            sfu,
-            m,
-            ToPeer::Msg(ServerMsg::ActiveSpeaker { peer: peer.clone() }),
-        );
     }
 }
 
@@ -993,34 +803,4 @@ async fn drop_socket(
     .await?;
     info!("room {room}: {name}'s socket dropped by the operator");
     Ok((StatusCode::OK, "socket dropped\n").into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::last_n_visible;
-
-    #[test]
-    fn last_n_keeps_recent_speakers_and_the_large_tile() {
-        let order: Vec<String> = ["dave", "me", "alice", "bob", "carol"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        fn sorted(v: std::collections::HashSet<&str>) -> Vec<&str> {
-            let mut v: Vec<_> = v.into_iter().collect();
-            v.sort();
-            v
-        }
-        let none = |_: &str| false;
-        assert_eq!(
-            sorted(last_n_visible(&order, "me", none, 2)),
-            ["alice", "dave"]
-        );
-        let carol = |p: &str| p == "carol";
-        assert_eq!(
-            sorted(last_n_visible(&order, "me", carol, 2)),
-            ["alice", "carol", "dave"]
-        );
-        assert_eq!(sorted(last_n_visible(&order, "me", none, 10)).len(), 4);
-        assert_eq!(sorted(last_n_visible(&order, "me", none, 0)).len(), 0);
-    }
 }
