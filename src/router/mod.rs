@@ -419,24 +419,9 @@ impl Router {
             return;
         };
         let destination = listen.candidate_addr();
-        use crate::transport::Received;
-        match t.receive(now, str0m::net::Protocol::Udp, source, destination, data) {
-            Received::Malformed => {
-                self.stats.dropped_malformed += 1;
-                return;
-            }
-            Received::Rejected => {
-                self.stats.dropped_rejected += 1;
-                return;
-            }
-            Received::Handled { error } => {
-                self.stats.datagrams_routed += 1;
-                t.observed.packets_in += 1;
-                t.observed.bytes_in += data.len() as u64;
-                if error {
-                    self.stats.transport_errors += 1;
-                }
-            }
+        let received = t.receive(now, str0m::net::Protocol::Udp, source, destination, data);
+        if !count_received(&mut self.stats, t, received, data.len()) {
+            return;
         }
         self.drain_transport(tid);
         if let Some(t) = self.transports.get_mut(&tid) {
@@ -522,4 +507,27 @@ impl Router {
             .get(&tid)
             .map_or_else(tracing::Span::none, |t| t.span.clone())
     }
+}
+
+/// Count what became of a datagram handed to a transport (UDP or a TCP
+/// frame); returns whether the WebRTC stack took it.
+pub(crate) fn count_received(
+    stats: &mut RouterStats,
+    t: &mut Transport,
+    received: crate::transport::Received,
+    len: usize,
+) -> bool {
+    use crate::transport::Received;
+    match received {
+        Received::Malformed => stats.dropped_malformed += 1,
+        Received::Rejected => stats.dropped_rejected += 1,
+        Received::Handled { error } => {
+            stats.datagrams_routed += 1;
+            t.observed.packets_in += 1;
+            t.observed.bytes_in += len as u64;
+            stats.transport_errors += u64::from(error);
+            return true;
+        }
+    }
+    false
 }

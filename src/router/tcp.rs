@@ -31,7 +31,6 @@ use super::timers::Timer;
 use super::Router;
 use crate::config::Limits;
 use crate::packet::{classify, stun_local_ufrag, DatagramKind};
-use crate::transport::Received;
 use crate::{Event, TcpCloseReason, TcpConnId, TransportId};
 
 /// An RFC 4571 deframer holding at most one partial frame.
@@ -308,23 +307,9 @@ impl Router {
             self.stats.dropped_unknown_source += 1;
             return;
         };
-        match t.receive(now, Protocol::Tcp, source, destination, data) {
-            Received::Malformed => {
-                self.stats.dropped_malformed += 1;
-                return;
-            }
-            Received::Rejected => {
-                self.stats.dropped_rejected += 1;
-                return;
-            }
-            Received::Handled { error } => {
-                self.stats.datagrams_routed += 1;
-                t.observed.packets_in += 1;
-                t.observed.bytes_in += data.len() as u64;
-                if error {
-                    self.stats.transport_errors += 1;
-                }
-            }
+        let received = t.receive(now, Protocol::Tcp, source, destination, data);
+        if !super::count_received(&mut self.stats, t, received, data.len()) {
+            return;
         }
         self.drain_transport(tid);
         let bound = match self.hub.tcp.conns.get_mut(&conn) {
