@@ -377,31 +377,37 @@ impl Router {
         (self.rng.random_range(1..32_768), self.rng.random())
     }
 
+    /// The transport a datagram (UDP, or a TCP frame) goes to: STUN by our
+    /// ICE ufrag, else `known`; everything else to `known`, the transport
+    /// its address pair or TCP connection authenticated. A datagram that
+    /// goes nowhere is counted under its one reason.
+    pub(crate) fn demux_datagram(
+        &mut self,
+        data: &[u8],
+        known: Option<TransportId>,
+    ) -> Option<TransportId> {
+        let (tid, unknown) = match classify(data) {
+            DatagramKind::Unknown => (None, &mut self.stats.dropped_malformed),
+            DatagramKind::Stun => (
+                stun_local_ufrag(data)
+                    .and_then(|u| self.hub.demux.by_ufrag(u))
+                    .or(known),
+                &mut self.stats.dropped_unknown_ufrag,
+            ),
+            _ => (known, &mut self.stats.dropped_unknown_source),
+        };
+        if tid.is_none() {
+            *unknown += 1;
+        }
+        tid
+    }
+
     fn receive(&mut self, now: Instant, source: SocketAddr, local: SocketAddr, data: &[u8]) {
         self.stats.datagrams_in += 1;
         let route = (source, local);
-        let tid = match classify(data) {
-            DatagramKind::Unknown => {
-                self.stats.dropped_malformed += 1;
-                return;
-            }
-            DatagramKind::Stun => {
-                let by_ufrag = stun_local_ufrag(data).and_then(|u| self.hub.demux.by_ufrag(u));
-                match by_ufrag.or_else(|| self.hub.demux.by_route(route)) {
-                    Some(t) => t,
-                    None => {
-                        self.stats.dropped_unknown_ufrag += 1;
-                        return;
-                    }
-                }
-            }
-            _ => match self.hub.demux.by_route(route) {
-                Some(t) => t,
-                None => {
-                    self.stats.dropped_unknown_source += 1;
-                    return;
-                }
-            },
+        let known = self.hub.demux.by_route(route);
+        let Some(tid) = self.demux_datagram(data, known) else {
+            return;
         };
         let Some(t) = self.transports.get_mut(&tid) else {
             self.stats.dropped_unknown_source += 1;

@@ -30,7 +30,6 @@ use str0m::net::Protocol;
 use super::timers::Timer;
 use super::Router;
 use crate::config::Limits;
-use crate::packet::{classify, stun_local_ufrag, DatagramKind};
 use crate::{Event, TcpCloseReason, TcpConnId, TransportId};
 
 /// An RFC 4571 deframer holding at most one partial frame.
@@ -269,28 +268,8 @@ impl Router {
     ) {
         self.stats.datagrams_in += 1;
         let bound = self.hub.tcp.conns.get(&conn).and_then(|c| c.transport);
-        let tid = match classify(data) {
-            DatagramKind::Unknown => {
-                self.stats.dropped_malformed += 1;
-                return;
-            }
-            DatagramKind::Stun => {
-                let by_ufrag = stun_local_ufrag(data).and_then(|u| self.hub.demux.by_ufrag(u));
-                match by_ufrag.or(bound) {
-                    Some(t) => t,
-                    None => {
-                        self.stats.dropped_unknown_ufrag += 1;
-                        return;
-                    }
-                }
-            }
-            _ => match bound {
-                Some(t) => t,
-                None => {
-                    self.stats.dropped_unknown_source += 1;
-                    return;
-                }
-            },
+        let Some(tid) = self.demux_datagram(data, bound) else {
+            return;
         };
         let Some(t) = self.transports.get_mut(&tid) else {
             self.stats.dropped_unknown_source += 1;
