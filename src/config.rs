@@ -142,6 +142,25 @@ pub struct Limits {
     /// trickling a frame one byte at a time) is closed. Browsers send a
     /// consent check at least every few seconds on a connection they use.
     pub tcp_idle_timeout: Duration,
+    /// Largest data channel message forwarded, in bytes (also announced to
+    /// clients as the SCTP `max-message-size`); larger ones are dropped and
+    /// counted.
+    pub max_data_message_bytes: usize,
+    /// Data channels per transport: data producers and data consumers
+    /// together. A client's channel past it is closed and counted.
+    pub max_data_channels_per_transport: usize,
+    /// Messages per second one data producer may send (burst: one
+    /// second's worth); past it they are dropped and counted.
+    pub max_data_messages_per_second: u32,
+    /// Bytes per second one data producer may send (burst: one second's
+    /// worth); past it messages are dropped and counted.
+    pub max_data_bytes_per_second: usize,
+    /// Bytes one data consumer may have waiting for its client (in the
+    /// SCTP send buffer, or before its channel opens). Past it, a message
+    /// on an unreliable channel is dropped and counted, and a reliable
+    /// channel's consumer is closed ([`CloseReason::TooSlow`](crate::CloseReason)).
+    /// A transport's SCTP association buffers at most twice this.
+    pub max_data_buffered_bytes: usize,
 }
 
 impl Default for Limits {
@@ -168,6 +187,11 @@ impl Default for Limits {
             max_tcp_connections_per_ip: 128,
             max_tcp_frame: 1500,
             tcp_idle_timeout: Duration::from_secs(30),
+            max_data_message_bytes: 64 * 1024,
+            max_data_channels_per_transport: 64,
+            max_data_messages_per_second: 200,
+            max_data_bytes_per_second: 2 * 1024 * 1024,
+            max_data_buffered_bytes: 256 * 1024,
         }
     }
 }

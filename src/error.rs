@@ -1,6 +1,6 @@
 //! Errors returned by the router's commands.
 
-use crate::{ConsumerId, ProducerId, TransportId};
+use crate::{ConsumerId, DataConsumerId, DataProducerId, ProducerId, TransportId};
 
 /// Errors from [`Router`](crate::Router) commands.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +15,12 @@ pub enum RouterError {
     /// No consumer with this id.
     #[error("unknown consumer {0}")]
     UnknownConsumer(ConsumerId),
+    /// No data producer with this id.
+    #[error("unknown data producer {0}")]
+    UnknownDataProducer(DataProducerId),
+    /// No data consumer with this id.
+    #[error("unknown data consumer {0}")]
+    UnknownDataConsumer(DataConsumerId),
     /// A configured limit was reached; the command was refused.
     #[error("limit reached: {what} (max {max})")]
     Limit {

@@ -1,6 +1,11 @@
 //! Events the router reports to its host.
 
-use crate::{ConsumerId, Layers, MediaKind, ObserverId, ProducerId, TcpConnId, TransportId};
+use bytes::Bytes;
+
+use crate::{
+    ConsumerId, DataChannelParams, DataConsumerId, DataProducerId, Layers, MediaKind, ObserverId,
+    ProducerId, TcpConnId, TransportId,
+};
 
 /// Something the host may act on, drained through [`Output::Event`](crate::Output::Event).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +139,55 @@ pub enum Event {
         /// The producer that now holds the floor.
         producer: ProducerId,
     },
+    /// A client opened a data channel: it is now a data producer, which
+    /// other transports can consume ([`Router::consume_data`](crate::Router::consume_data)).
+    DataProducerAdded {
+        /// The new data producer.
+        data_producer: DataProducerId,
+        /// The transport whose client opened the channel.
+        transport: TransportId,
+        /// What the client's channel is.
+        params: DataChannelParams,
+    },
+    /// A data producer is gone; its data consumers were closed first.
+    DataProducerClosed {
+        /// The data producer.
+        data_producer: DataProducerId,
+        /// Its client's transport (`None`: the host's own).
+        transport: Option<TransportId>,
+        /// Why it closed.
+        reason: CloseReason,
+    },
+    /// A data consumer's channel is open at its client: messages flow.
+    DataConsumerOpen {
+        /// The data consumer.
+        data_consumer: DataConsumerId,
+        /// Its transport.
+        transport: TransportId,
+    },
+    /// A data consumer is gone.
+    DataConsumerClosed {
+        /// The data consumer.
+        data_consumer: DataConsumerId,
+        /// Its transport (`None`: the host received its messages).
+        transport: Option<TransportId>,
+        /// The data producer it consumed.
+        data_producer: DataProducerId,
+        /// Why it closed.
+        reason: CloseReason,
+    },
+    /// A message for the host, from a data consumer made with
+    /// [`Router::consume_data_direct`](crate::Router::consume_data_direct).
+    DataMessage {
+        /// The host's data consumer.
+        data_consumer: DataConsumerId,
+        /// Where the message came from.
+        data_producer: DataProducerId,
+        /// Binary (`true`) or text (UTF-8, as the sender wrote it).
+        binary: bool,
+        /// The message, as it arrived.
+        data: Bytes,
+    },
     /// The router dropped an ICE-over-TCP connection: the host must close
     /// its socket and feed nothing more from it (bytes fed under the same
     /// [`TcpConnId`] would count as a new connection); no
@@ -178,7 +232,12 @@ impl Event {
             | Event::ConsumerAllocationChanged { transport, .. }
             | Event::ProducerScore { transport, .. }
             | Event::ConsumerScore { transport, .. }
-            | Event::ConsumerClosed { transport, .. } => Some(*transport),
+            | Event::ConsumerClosed { transport, .. }
+            | Event::DataProducerAdded { transport, .. }
+            | Event::DataConsumerOpen { transport, .. } => Some(*transport),
+            Event::DataProducerClosed { transport, .. }
+            | Event::DataConsumerClosed { transport, .. } => *transport,
+            Event::DataMessage { .. } => None,
             Event::AudioLevels { .. } | Event::Silence { .. } | Event::DominantSpeaker { .. } => {
                 None
             }
@@ -241,4 +300,8 @@ pub enum CloseReason {
     /// An internal error in the transport's WebRTC stack closed it; other
     /// transports are unaffected.
     Failed,
+    /// A data consumer on a reliable channel could not keep up: more than
+    /// [`Limits::max_data_buffered_bytes`](crate::Limits) waited for its
+    /// client.
+    TooSlow,
 }

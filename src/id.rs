@@ -56,6 +56,20 @@ id_type!(
     "o"
 );
 
+id_type!(
+    /// Identifies a data producer: a data channel a client opened, or the
+    /// host's own message source (commands: [`DataProducerApi`](crate::DataProducerApi)).
+    DataProducerId,
+    "dp"
+);
+id_type!(
+    /// Identifies a data consumer: one data producer's messages forwarded
+    /// to a client's data channel or to the host (commands:
+    /// [`DataConsumerApi`](crate::DataConsumerApi)).
+    DataConsumerId,
+    "dc"
+);
+
 /// Hands out increasing ids. Ids are never reused within a router, so a stale
 /// id can never reach a newer object.
 #[derive(Debug, Default)]

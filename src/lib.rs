@@ -241,6 +241,7 @@
 mod bandwidth;
 mod config;
 mod crypto;
+mod data;
 mod error;
 mod event;
 pub mod ext;
@@ -260,9 +261,12 @@ mod transport;
 pub use config::{
     Codecs, ConsumerOptions, Limits, ListenInfo, RouterConfig, WebRtcTransportOptions,
 };
+pub use data::{
+    DataChannelParams, DataConsumerOptions, DataConsumerStats, DataProducerStats, DataReliability,
+};
 pub use error::{RouterError, SignalingError};
 pub use event::{CloseReason, Event, TcpCloseReason};
-pub use id::{ConsumerId, ObserverId, ProducerId, TransportId};
+pub use id::{ConsumerId, DataConsumerId, DataProducerId, ObserverId, ProducerId, TransportId};
 pub use io::{Input, Output, TcpConnId, Transmit, Via};
 pub use kind::MediaKind;
 pub use media::layers::Layers;
@@ -272,6 +276,10 @@ pub use observer::{
 pub use router::api::{
     ConsumerApi, ConsumerRef, ConsumerStats, ConsumerView, ProducerApi, ProducerLayer, ProducerRef,
     ProducerView, TransportApi, TransportBandwidth, TransportRef, TransportView,
+};
+pub use router::data_api::{
+    DataConsumerApi, DataConsumerRef, DataConsumerView, DataProducerApi, DataProducerRef,
+    DataProducerView,
 };
 pub use router::observers::ObserverApi;
 pub use router::{Router, RouterCounts, RouterStats};

@@ -73,6 +73,7 @@ impl Router {
         let _span = span.enter();
         let consumers = t.consumers.clone();
         let producers = t.producers.clone();
+        self.close_transport_data(tid);
         for cid in consumers {
             self.close_consumer(cid, CloseReason::TransportClosed);
         }

@@ -3,6 +3,8 @@
 
 pub(crate) mod api;
 mod bandwidth;
+mod data;
+pub(crate) mod data_api;
 pub(crate) mod demux;
 mod forward;
 mod hub;
@@ -94,6 +96,16 @@ pub struct RouterStats {
     /// ICE-over-TCP connections closed after
     /// [`Limits::tcp_idle_timeout`](crate::Limits) without an accepted frame.
     pub tcp_idle_closed: u64,
+    /// Data channels a client opened past
+    /// [`Limits::max_data_channels_per_transport`](crate::Limits): closed.
+    pub data_channels_refused: u64,
+    /// Data channel messages received from clients (and sent by the host).
+    pub data_messages_in: u64,
+    /// Data channel messages handed to data consumers.
+    pub data_messages_out: u64,
+    /// Data channel messages dropped, for any reason (each data producer's
+    /// and data consumer's stats say which).
+    pub data_messages_dropped: u64,
 }
 
 /// How many objects the router holds, for checks that state is freed.
@@ -109,6 +121,10 @@ pub struct RouterCounts {
     pub consumers: usize,
     /// Open observers (audio level and active speaker).
     pub observers: usize,
+    /// Open data producers.
+    pub data_producers: usize,
+    /// Open data consumers.
+    pub data_consumers: usize,
     /// ICE ufrags in the demux map.
     pub ufrags: usize,
     /// Address pairs in the demux map.
@@ -150,6 +166,8 @@ pub struct Router {
     pub(crate) producers: IdMap<ProducerId, Producer>,
     pub(crate) consumers: IdMap<crate::ConsumerId, Consumer>,
     pub(crate) observers: IdMap<crate::ObserverId, crate::observer::Observer>,
+    pub(crate) data_producers: IdMap<crate::DataProducerId, crate::data::DataProducer>,
+    pub(crate) data_consumers: IdMap<crate::DataConsumerId, crate::data::DataConsumer>,
     /// What every transport's output flows into: the host's queue, the
     /// demux, the timer table and the work queue.
     pub(crate) hub: Hub,
@@ -200,6 +218,8 @@ impl Router {
             producers: IdMap::default(),
             consumers: IdMap::default(),
             observers: IdMap::default(),
+            data_producers: IdMap::default(),
+            data_consumers: IdMap::default(),
             stats: RouterStats::default(),
         }
     }
@@ -223,6 +243,8 @@ impl Router {
             producers: self.producers.len(),
             consumers: self.consumers.len(),
             observers: self.observers.len(),
+            data_producers: self.data_producers.len(),
+            data_consumers: self.data_consumers.len(),
             ufrags: self.hub.demux.ufrag_count(),
             routes: self.hub.demux.route_count(),
             timers: self.hub.timers.len(),

@@ -87,6 +87,9 @@ impl Router {
                     (t.allocator.loss).on_stats(self.now, s.peer_bytes_tx, loss);
                 }
             }
+            str0m::Event::ChannelOpen(id, label) => self.on_channel_open(tid, id, label),
+            str0m::Event::ChannelData(d) => self.on_channel_data(tid, d),
+            str0m::Event::ChannelClose(id) => self.on_channel_close(tid, id),
             str0m::Event::Closed => {
                 if let Some(t) = self.transports.get_mut(&tid) {
                     t.failure = Some(crate::transport::Failure::PeerClosed);

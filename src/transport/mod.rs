@@ -32,10 +32,19 @@ use crate::bandwidth::allocator::Allocator;
 use crate::config::{ListenInfo, RouterConfig};
 use crate::crypto::TransportFactory;
 use crate::io::{OutQueue, Output, Transmit};
-use crate::{ConsumerId, ProducerId, TransportId};
+use crate::{ConsumerId, DataConsumerId, DataProducerId, ProducerId, TransportId};
 
 use negotiation::Negotiation;
-pub(crate) use rtc::{MediaFacts, Received};
+pub(crate) use rtc::{ChannelWrite, MediaFacts, Received};
+
+/// What a data channel of a transport carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DataEnd {
+    /// The client's channel: its messages come in.
+    Producer(DataProducerId),
+    /// Our channel: a data consumer's messages go out.
+    Consumer(DataConsumerId),
+}
 
 /// How often str0m reports peer stats when bandwidth estimation is on:
 /// the allocator's loss guard reads the feedback's loss from them.
@@ -88,6 +97,13 @@ pub(crate) struct Transport {
     pub consumers: Vec<ConsumerId>,
     pub consumer_by_mid: HashMap<Mid, ConsumerId>,
     pub negotiation: Negotiation,
+    /// Data channels, by str0m's channel id: the client's (data producers)
+    /// and ours (data consumers, from when the channel exists).
+    pub channels: HashMap<str0m::channel::ChannelId, DataEnd>,
+    /// Data producers and data consumers on it (bounded together by
+    /// `max_data_channels_per_transport`).
+    pub data_producers: SmallVec<[DataProducerId; 2]>,
+    pub data_consumers: Vec<DataConsumerId>,
     /// M-lines already turned into producers or spare lines (or ours).
     pub known_mids: SmallVec<[Mid; 8]>,
     pub failure: Option<Failure>,
@@ -129,6 +145,10 @@ impl Transport {
             .enable_av1(codecs.av1)
             .set_send_buffer_audio(limits.rtx_cache_audio)
             .set_send_buffer_video(limits.rtx_cache_video)
+            .set_sctp_max_message_size(
+                u32::try_from(limits.max_data_message_bytes).unwrap_or(u32::MAX),
+            )
+            .set_sctp_max_buffered_amount(limits.max_data_buffered_bytes.saturating_mul(2))
             .set_stats_interval(config.initial_bandwidth_bps.map(|_| STATS_INTERVAL))
             .enable_bwe(config.initial_bandwidth_bps.map(Bitrate::from))
             .set_extension(
@@ -170,6 +190,9 @@ impl Transport {
             consumers: Vec::new(),
             consumer_by_mid: HashMap::new(),
             negotiation: Negotiation::default(),
+            channels: HashMap::new(),
+            data_producers: SmallVec::new(),
+            data_consumers: Vec::new(),
             known_mids: SmallVec::new(),
             failure: None,
             allocator: Allocator::new(),
@@ -286,6 +309,11 @@ impl Transport {
             .iter()
             .find(|(m, _)| *m == mid)
             .map(|(_, p)| *p)
+    }
+
+    /// Data producers and data consumers on this transport.
+    pub(crate) fn data_channel_count(&self) -> usize {
+        self.data_producers.len() + self.data_consumers.len()
     }
 
     /// Earliest time this transport needs a timeout, not counting producers.

@@ -17,13 +17,14 @@ use std::collections::VecDeque;
 
 use smallvec::SmallVec;
 use str0m::change::SdpPendingOffer;
+use str0m::channel::{ChannelConfig, ChannelId};
 use str0m::media::{Direction, MediaKind, Mid};
 
 use super::payload_types::PayloadTypes;
-use super::{sdp_memo, Transport};
+use super::{sdp_memo, DataEnd, Transport};
 use crate::config::Limits;
 use crate::error::SignalingError;
-use crate::ConsumerId;
+use crate::{ConsumerId, DataConsumerId};
 
 /// One change the server wants the client to agree to.
 #[derive(Debug, Clone)]
@@ -39,12 +40,20 @@ pub(crate) enum Change {
     Stop(Mid),
     /// Restart ICE with new local credentials.
     IceRestart,
+    /// Open a data channel for this data consumer: the first one adds the
+    /// SCTP m-line (`m=application`); once it is negotiated, channels open
+    /// without an offer.
+    Channel {
+        data_consumer: DataConsumerId,
+        config: ChannelConfig,
+    },
 }
 
 pub(crate) struct Pending {
     offer: SdpPendingOffer,
     changes: Vec<Change>,
     added: Vec<(ConsumerId, Mid)>,
+    channels: Vec<(DataConsumerId, ChannelId)>,
     new_ufrag: Option<String>,
 }
 
@@ -56,6 +65,8 @@ pub(crate) struct Negotiation {
     pub spare: SmallVec<[(Mid, MediaKind); 4]>,
     /// Whether a remote description was ever applied.
     pub has_remote: bool,
+    /// Whether the SCTP m-line (`m=application`) is negotiated.
+    pub has_app: bool,
     /// What each payload type means, from every SDP the client sent.
     pub payload_types: PayloadTypes,
 }
@@ -196,6 +207,10 @@ impl Transport {
                 .filter(|m| m.typ.is_media())
                 .map(|m| m.rtp_params()),
         )?;
+        let has_app = offer
+            .media_lines
+            .iter()
+            .any(|m| m.typ.is_channel() && !m.disabled);
         // Glare: drop our offer and queue its changes again, first.
         if let Some(p) = self.negotiation.pending.take() {
             for c in p.changes.into_iter().rev() {
@@ -207,12 +222,14 @@ impl Transport {
             .ok_or(SignalingError::Closed)?
             .map_err(|e| SignalingError::Refused(e.to_string()))?;
         self.negotiation.has_remote = true;
+        self.negotiation.has_app |= has_app;
         self.negotiation.payload_types = payload_types;
         Ok(answer.to_sdp_string())
     }
 
     /// Make an offer from the queued changes, if the time is right.
     pub(crate) fn make_offer(&mut self) -> Option<Result<String, SignalingError>> {
+        self.open_queued_channels();
         let n = &self.negotiation;
         if n.pending.is_some() || n.queue.is_empty() || !n.has_remote || !self.connected {
             return None;
@@ -221,6 +238,7 @@ impl Transport {
         let result = self.guarded(|rtc| {
             let mut api = rtc.sdp_api();
             let mut added = Vec::new();
+            let mut channels = Vec::new();
             let mut new_ufrag = None;
             for c in &changes {
                 match c {
@@ -241,23 +259,55 @@ impl Transport {
                     }
                     Change::Stop(mid) => api.stop_media(*mid),
                     Change::IceRestart => new_ufrag = Some(api.ice_restart(true).ufrag),
+                    Change::Channel {
+                        data_consumer,
+                        config,
+                    } => {
+                        let id = api.add_channel_with_config(config.clone());
+                        channels.push((*data_consumer, id));
+                    }
                 }
             }
             api.apply()
-                .map(|(offer, pending)| (offer, pending, added, new_ufrag))
+                .map(|(offer, pending)| (offer, pending, added, channels, new_ufrag))
         });
         match result {
             None => Some(Err(SignalingError::Closed)),
             Some(None) => None,
-            Some(Some((offer, pending, added, new_ufrag))) => {
+            Some(Some((offer, pending, added, channels, new_ufrag))) => {
                 let sdp = offer.to_sdp_string();
                 self.negotiation.pending = Some(Pending {
                     offer: pending,
                     changes,
                     added,
+                    channels,
                     new_ufrag,
                 });
                 Some(Ok(sdp))
+            }
+        }
+    }
+
+    /// Once the SCTP m-line is negotiated, queued data channels open at
+    /// once, without an offer.
+    fn open_queued_channels(&mut self) {
+        if !self.negotiation.has_app {
+            return;
+        }
+        let mut i = 0;
+        while i < self.negotiation.queue.len() {
+            if !matches!(self.negotiation.queue[i], Change::Channel { .. }) {
+                i += 1;
+                continue;
+            }
+            if let Some(Change::Channel {
+                data_consumer,
+                config,
+            }) = self.negotiation.queue.remove(i)
+            {
+                if let Some(id) = self.create_channel(config) {
+                    self.channels.insert(id, DataEnd::Consumer(data_consumer));
+                }
             }
         }
     }
@@ -293,11 +343,26 @@ impl Transport {
             .pending
             .take()
             .ok_or(SignalingError::NoPendingOffer)?;
-        let Pending { offer, added, .. } = pending;
+        let Pending {
+            offer,
+            added,
+            channels,
+            ..
+        } = pending;
+        let has_app = answer
+            .media_lines
+            .iter()
+            .any(|m| m.typ.is_channel() && !m.disabled);
         self.guarded(|rtc| rtc.sdp_api().accept_answer(offer, answer))
             .ok_or(SignalingError::Closed)?
             .map_err(|e| SignalingError::Refused(e.to_string()))?;
         self.negotiation.payload_types = payload_types;
+        self.negotiation.has_app |= has_app;
+        if has_app {
+            for (dc, id) in channels {
+                self.channels.insert(id, DataEnd::Consumer(dc));
+            }
+        }
         Ok(AnswerOutcome { added })
     }
 

@@ -17,8 +17,22 @@ use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Pt, Rid, Rids
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::rtp::{RtpWrite, Ssrc, StreamRx};
 
+use str0m::channel::{ChannelConfig, ChannelId};
+
 use super::Transport;
+use crate::data::DataChannelParams;
 use crate::media::producer::{codecs_compatible, LayerKey};
+
+/// What became of a message written on a data channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChannelWrite {
+    /// Taken by the SCTP stack.
+    Written,
+    /// The SCTP send buffer has no room for it.
+    Full,
+    /// The channel is not open (or the transport failed).
+    Closed,
+}
 
 /// What became of a datagram handed to a transport.
 pub(crate) enum Received {
@@ -213,6 +227,51 @@ impl Transport {
             rtc.bwe()
                 .set_bitrate(Bitrate::from(current_bps), Bitrate::from(desired_bps))
         });
+    }
+}
+
+impl Transport {
+    /// Open a data channel to the client now (the SCTP m-line is
+    /// negotiated: no renegotiation needed; str0m opens it with DCEP once
+    /// the association is up).
+    pub(crate) fn create_channel(&mut self, config: ChannelConfig) -> Option<ChannelId> {
+        self.guarded(|rtc| rtc.direct_api().create_data_channel(config))
+    }
+
+    /// What the client said about its channel `id` (DCEP).
+    pub(crate) fn channel_params(&mut self, id: ChannelId, label: String) -> DataChannelParams {
+        let config = self
+            .guarded(|rtc| rtc.channel(id).and_then(|c| c.config().cloned()))
+            .flatten();
+        DataChannelParams::from_str0m(label, config.as_ref())
+    }
+
+    /// Bytes waiting in the channel's SCTP send buffer.
+    pub(crate) fn channel_buffered(&mut self, id: ChannelId) -> usize {
+        self.guarded(|rtc| rtc.channel(id).map(|mut c| c.buffered_amount()))
+            .flatten()
+            .unwrap_or(0)
+    }
+
+    /// Write one message on channel `id`.
+    pub(crate) fn write_channel(
+        &mut self,
+        id: ChannelId,
+        binary: bool,
+        data: &[u8],
+    ) -> ChannelWrite {
+        let written = self.guarded(|rtc| rtc.channel(id).map(|mut c| c.write(binary, data)));
+        match written {
+            Some(Some(Ok(true))) => ChannelWrite::Written,
+            Some(Some(Ok(false))) => ChannelWrite::Full,
+            _ => ChannelWrite::Closed,
+        }
+    }
+
+    /// Close channel `id` (SCTP stream reset).
+    pub(crate) fn close_channel(&mut self, id: ChannelId) {
+        self.channels.remove(&id);
+        self.guarded(|rtc| rtc.direct_api().close_data_channel(id));
     }
 }
 

@@ -103,6 +103,8 @@ pub struct Client {
     /// How its one host candidate reaches the router: UDP, or TCP (an
     /// ICE-TCP client on a network that blocks UDP).
     pub proto: Protocol,
+    /// Its data channels and the messages received on them.
+    pub channels: crate::channels::Channels,
 }
 
 /// The local rid that labels an SSRC-simulcast encoding's send stream
@@ -252,12 +254,14 @@ impl Client {
             ice_disconnected: false,
             outbox: Vec::new(),
             proto,
+            channels: Default::default(),
         }
     }
 
     /// Offer to send audio and/or video (WHIP style).
     pub fn offer_send(&mut self, audio: bool, video: bool) -> String {
         let mut api = self.rtc.sdp_api();
+        self.channels.offer(&mut api);
         if audio {
             let mid = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
             self.audio_mid = Some(mid);
@@ -276,6 +280,7 @@ impl Client {
     /// Offer to receive `audio` audio and `video` video tracks (WHEP style).
     pub fn offer_recv(&mut self, audio: usize, video: usize) -> String {
         let mut api = self.rtc.sdp_api();
+        self.channels.offer(&mut api);
         for _ in 0..audio {
             let mid = api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
             self.kinds.insert(mid, MediaKind::Audio);
@@ -341,6 +346,7 @@ impl Client {
     pub fn offer_send_simulcast(&mut self, audio: bool, rids: &[&str]) -> String {
         use str0m::media::{Simulcast, SimulcastLayer};
         let mut api = self.rtc.sdp_api();
+        self.channels.offer(&mut api);
         if audio {
             let mid = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
             self.audio_mid = Some(mid);
@@ -489,6 +495,9 @@ impl Client {
     }
 
     fn on_event(&mut self, now: Instant, e: Event) {
+        if self.channels.on_event(now, &e) {
+            return;
+        }
         match e {
             Event::Connected => self.connected = true,
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {

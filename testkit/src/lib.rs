@@ -106,6 +106,7 @@
 #![warn(missing_docs)]
 
 pub mod av1;
+pub mod channels;
 pub mod check;
 pub mod client;
 pub mod fuzz;
