@@ -307,3 +307,45 @@ fn observer_limits() {
     );
     assert_eq!(sim.router.counts().observers, 2);
 }
+
+#[test]
+fn data_channels_per_transport() {
+    let mut sim = sim_with(|c| c.limits.max_data_channels_per_transport = 2);
+    let a = sim.add_peer("a", LinkConfig::default(), LinkConfig::default());
+    for label in ["one", "two", "three"] {
+        sim.client(a).offer_channel(str0m::channel::ChannelConfig {
+            label: label.into(),
+            ..Default::default()
+        });
+    }
+    let (t, _) = sim.publish(a, true, false);
+    sim.run_for(Duration::from_secs(2));
+    // The third channel is refused, counted and closed at the client.
+    assert_eq!(sim.router.transport(t).unwrap().data_producers().len(), 2);
+    assert_eq!(sim.router.stats().data_channels_refused, 1);
+    assert_eq!(sim.client(a).channels.open.len(), 2);
+    // A transport at its limit takes no data consumer either.
+    // (its own channel counts).
+    let b = sim.add_peer("b", LinkConfig::default(), LinkConfig::default());
+    sim.client(b).offer_channel(str0m::channel::ChannelConfig {
+        label: "own".into(),
+        ..Default::default()
+    });
+    let tb = sim.subscribe(b, &[]);
+    sim.run_for(Duration::from_secs(2));
+    let dps = sim.router.transport(t).unwrap().data_producers();
+    sim.router
+        .consume_data(sim.now, tb, dps[0], Default::default())
+        .unwrap();
+    let err = sim
+        .router
+        .consume_data(sim.now, tb, dps[1], Default::default())
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        RouterError::Limit {
+            what: "max_data_channels_per_transport",
+            max: 2
+        }
+    ));
+}

@@ -127,6 +127,24 @@ impl<R: Borrow<Router>> TransportView<R> {
             .unwrap_or_default()
     }
 
+    /// Data producers on this transport (the client's data channels).
+    pub fn data_producers(&self) -> Vec<crate::DataProducerId> {
+        self.r()
+            .transports
+            .get(&self.id)
+            .map(|t| t.data_producers.to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Data consumers on this transport.
+    pub fn data_consumers(&self) -> Vec<crate::DataConsumerId> {
+        self.r()
+            .transports
+            .get(&self.id)
+            .map(|t| t.data_consumers.clone())
+            .unwrap_or_default()
+    }
+
     /// Bandwidth as the allocator sees it.
     pub fn bandwidth(&self) -> TransportBandwidth {
         // A command on this view may have closed the transport (a failed
