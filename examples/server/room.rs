@@ -62,6 +62,7 @@ use crate::signal::{
 use crate::whip::{authorize, err, readable, ApiError};
 use crate::App;
 
+mod chat;
 mod speaker;
 pub use speaker::on_observer_event;
 use speaker::{apply_last_n, apply_speaker_priority, close_speaker, observe_microphone};
@@ -537,6 +538,7 @@ fn join(
     sfu.sessions.insert(tid, Session::Member(me));
     sfu.rooms.rooms.entry(room.clone()).or_default().push(tid);
     broadcast(sfu, &room, tid, joined);
+    chat::on_join(sfu, tid, &others);
     // The active speaker's video first; the page learns who it is (after
     // `welcome`, which the session sends before reading its queue).
     let consumers = sfu.router.transport(tid).map(|t| t.consumers());
@@ -656,6 +658,14 @@ pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
                     apply_last_n(sfu, &room);
                 }
             }
+        }
+        Event::DataProducerAdded {
+            data_producer,
+            params,
+            ..
+        } if params.label == chat::CHAT => {
+            let others = sfu.rooms.rooms.get(&me.room).cloned().unwrap_or_default();
+            chat::on_chat_producer(sfu, tid, data_producer, &others);
         }
         Event::RenegotiationNeeded { offer, .. } => {
             let gen = me.gen;
