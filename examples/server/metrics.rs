@@ -16,6 +16,10 @@
 //! | `manifold_tcp_connections` | gauge | open ICE-over-TCP connections (the routers' table) |
 //! | `manifold_tcp_connections_dropped_total{reason}` | counter | ICE-over-TCP connections dropped by the server: `refused` (a connection limit), `frame_too_large`, `idle`, `slow_reader` |
 //! | `manifold_join_seconds` | histogram | signaling request to media connected |
+//! | `manifold_data_channels` | gauge | open data producers and data consumers (data channels through the SFU) |
+//! | `manifold_data_messages_in_total` | counter | data channel messages received from clients and forwarded |
+//! | `manifold_data_messages_out_total` | counter | data channel messages handed to data consumers |
+//! | `manifold_data_messages_dropped_total` | counter | data channel messages dropped (size, rate, slow consumer) |
 //!
 //! Gauges and counters are read from each worker's router
 //! ([`manifold_sfu::Router::counts`], [`manifold_sfu::Router::stats`]) and
@@ -144,6 +148,11 @@ impl Snapshot {
         c.producers += oc.producers;
         c.consumers += oc.consumers;
         c.tcp_connections += oc.tcp_connections;
+        c.data_producers += oc.data_producers;
+        c.data_consumers += oc.data_consumers;
+        self.stats.data_messages_in += o.stats.data_messages_in;
+        self.stats.data_messages_out += o.stats.data_messages_out;
+        self.stats.data_messages_dropped += o.stats.data_messages_dropped;
         self.stats.rtp_out += o.stats.rtp_out;
         self.stats.rtp_bytes_out += o.stats.rtp_bytes_out;
         for (sum, one) in self.drops().iter_mut().zip(o.drops_values()) {
@@ -226,6 +235,11 @@ impl Collector for Snapshot {
                 "Open ICE-over-TCP connections",
                 self.counts.tcp_connections,
             ),
+            (
+                "manifold_data_channels",
+                "Open data producers and data consumers",
+                self.counts.data_producers + self.counts.data_consumers,
+            ),
         ];
         for (name, help, value) in gauges {
             let gauge = ConstGauge::new(value as i64);
@@ -241,6 +255,21 @@ impl Collector for Snapshot {
                 "manifold_forwarded_bytes",
                 "Payload bytes of the RTP packets written to consumers",
                 self.stats.rtp_bytes_out,
+            ),
+            (
+                "manifold_data_messages_in",
+                "Data channel messages received from clients and forwarded",
+                self.stats.data_messages_in,
+            ),
+            (
+                "manifold_data_messages_out",
+                "Data channel messages handed to data consumers",
+                self.stats.data_messages_out,
+            ),
+            (
+                "manifold_data_messages_dropped",
+                "Data channel messages dropped (size, rate, slow consumer)",
+                self.stats.data_messages_dropped,
             ),
         ];
         for (name, help, value) in counters {
@@ -291,6 +320,8 @@ mod tests {
         one.counts.tcp_connections = 5;
         one.stats.tcp_frames_too_large = 1;
         one.tcp.slow_readers = 2;
+        one.stats.data_messages_in = 3;
+        one.counts.data_consumers = 1;
         let mut sum = Snapshot::default();
         sum.add(&one);
         sum.add(&one);
@@ -313,6 +344,8 @@ mod tests {
             "manifold_tcp_connections_dropped_total{reason=\"slow_reader\"} 4",
             "manifold_tcp_connections_dropped_total{reason=\"idle\"} 0",
             "manifold_join_seconds_count 1",
+            "manifold_data_messages_in_total 6",
+            "manifold_data_channels 2",
             "manifold_join_seconds_bucket{le=\"0.05\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");

@@ -1,0 +1,73 @@
+// 4 (chat half). Three Chromium participants: a chat message typed in one
+//    page (`#chat-input`, Enter sends) appears on the two others within 1 s,
+//    as an element with `data-chat-from="{name}"` containing the text. The
+//    messages travel over WebRTC data channels through the SFU (the page's
+//    `chat` channel is a data producer; the others get it as `chat:{name}`),
+//    never peer to peer: the server's metrics count them.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { startServer, launchChromium, waitFor } = require('./lib');
+
+/** Chat messages shown on the page: [{ from, text }]. */
+function shown() {
+  return [...document.querySelectorAll('[data-chat-from]')].map((e) => ({
+    from: e.dataset.chatFrom,
+    text: e.textContent,
+  }));
+}
+
+test('chat through the SFU reaches the others within 1 s', { timeout: 150000 }, async (t) => {
+  const srv = await startServer();
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close().catch(() => {});
+    await srv.stop();
+  });
+  const names = ['alice', 'bob', 'carol'];
+  const pages = {};
+  for (const name of names) {
+    const page = await browser.newPage();
+    await page.goto(`${srv.url}/room/chat?name=${name}&token=${srv.token}`);
+    pages[name] = page;
+  }
+  // Each page has the others' chat channels open (the server's label names
+  // the sender).
+  for (const name of names) {
+    await waitFor(async () => {
+      const open = await pages[name].evaluate(() =>
+        window.chatChannelsForTests().filter((c) => c.readyState === 'open').map((c) => c.label));
+      // Its own `chat` and one `chat:{name}` per other member.
+      return open.length >= 3 && open;
+    }, 60000, `${name}'s chat channels to open`);
+  }
+
+  for (const [from, text] of [['alice', 'hello from alice'], ['carol', 'carol here: ünïcode ✓']]) {
+    const input = await pages[from].$('#chat-input');
+    await input.type(text);
+    const sent = Date.now();
+    await input.press('Enter');
+    for (const to of names.filter((n) => n !== from)) {
+      await waitFor(async () => {
+        const m = await pages[to].evaluate(shown);
+        return m.some((x) => x.from === from && x.text.includes(text));
+      }, 5000, `${to} to show ${from}'s message`);
+      const took = Date.now() - sent;
+      t.diagnostic(`${from} → ${to}: ${took} ms`);
+      assert.ok(took < 1000, `${from}'s message reached ${to} in ${took} ms`);
+    }
+    assert.equal(await pages[from].$eval('#chat-input', (e) => e.value), '', 'the input clears');
+  }
+
+  // Through the SFU: the router counted the messages as data channel
+  // traffic (two messages, each to two others).
+  const res = await fetch(`${srv.url}/metrics`, { headers: { authorization: `Bearer ${srv.token}` } });
+  const metrics = await res.text();
+  const value = (name) => {
+    const line = metrics.split('\n').find((l) => l.startsWith(`${name} `));
+    return line ? Number(line.split(' ')[1]) : NaN;
+  };
+  assert.ok(value('manifold_data_messages_in_total') >= 2, metrics.split('\n').filter((l) => l.includes('data')).join('\n'));
+  assert.ok(value('manifold_data_messages_out_total') >= 4);
+});
