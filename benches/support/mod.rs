@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod floor;
+
 use std::time::Duration;
 
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
