@@ -146,7 +146,7 @@ impl Net {
         let received: Vec<(usize, usize)> = match recv {
             Recv::Mmsg => {
                 let lens = recv_mmsg(fd, &mut self.bufs).expect("recvmmsg");
-                lens.into_iter().enumerate().map(|(i, n)| (i, n)).collect()
+                lens.into_iter().enumerate().collect()
             }
             Recv::Gro => {
                 let (len, seg) = recv_gro(fd, &mut self.bufs[0]).expect("recvmsg");
