@@ -46,8 +46,8 @@
 //! it stops. A camera mute does not pause it.
 //!
 //! Watch-only (`?watch=1` on the socket): the member publishes nothing (its
-//! page does not offer; the server's offers carry the others' media), the
-//! others see it with `watching: true`, and it takes no last-N place.
+//! page offers to receive only), the others see it with `watching: true`,
+//! and it takes no last-N place.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;

@@ -18,8 +18,9 @@
 // closes the producer and says 'screen' on: false to the others).
 //
 // Watch-only (?watch=1, or "join watch-only" on the start page): no
-// getUserMedia; the page never offers, it answers the server's offers,
-// which carry the others' media. The others see its tile with data-watching.
+// getUserMedia; the page's offer only receives (one audio and one video
+// m-line, which the first consumers take; the server offers the rest). The
+// others see its tile with data-watching.
 //
 // Tiles say what the others do: data-audio-muted / data-video-muted (their
 // mic or camera toggles) and data-quality="good|fair|poor" with an icon
@@ -174,8 +175,9 @@ function makeTile(peer, isScreen) {
   bar.append(talk, name);
   el.append(video, bar);
   el.title = `Click to pin ${name.textContent} large`;
+  // The stream goes in with its first track: a video with an empty
+  // stream would hold the page's load event back.
   const stream = new MediaStream();
-  video.srcObject = stream;
   const t = { peer, screen: isScreen, el, video, bar, stream };
   video.addEventListener('click', () => {
     const same = pinned && pinned.peer === peer && pinned.screen === isScreen;
@@ -290,6 +292,7 @@ function attach(mid) {
     if (old.kind === track.kind && old !== track) t.stream.removeTrack(old);
   }
   if (!t.stream.getTracks().includes(track)) t.stream.addTrack(track);
+  if (t.video.srcObject !== t.stream) t.video.srcObject = t.stream;
   // Browsers may refuse unmuted autoplay: fall back to muted playback.
   t.video.play().catch(() => { t.video.muted = true; t.video.play().catch(() => {}); });
 }
@@ -332,8 +335,7 @@ async function onMessage(cur, m) {
         if (Array.isArray(m.iceServers) && m.iceServers.length) {
           pc.setConfiguration({ bundlePolicy: 'max-bundle', iceServers: m.iceServers });
         }
-        // Watch-only pages publish nothing: they answer the server's offers.
-        if (!watching) await negotiate(cur);
+        await negotiate(cur);
       }
       break;
     }
@@ -352,11 +354,6 @@ async function onMessage(cur, m) {
       await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
       await pc.setLocalDescription(await pc.createAnswer());
       if (cur === session) send({ type: 'answer', sdp: pc.localDescription.sdp });
-      // A watch-only page's media starts with the server's first offer.
-      if (watching && !cur.armed) {
-        cur.armed = true;
-        if (pc.connectionState !== 'connected') later('connect', CONNECT_MS, () => fail(cur, 'no media connection'));
-      }
       break;
     case 'answer':
       if (pc.signalingState === 'have-local-offer') {
@@ -494,6 +491,11 @@ function connect() {
   }
   // Still sharing from an earlier session: share again.
   if (screen) publishScreen(cur);
+  // Watch-only: an offer needs an m-line, and these take the first consumers.
+  if (watching) {
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    pc.addTransceiver('video', { direction: 'recvonly' });
+  }
   pc.ontrack = (e) => {
     if (cur !== session) return;
     const mid = e.transceiver.mid;
@@ -520,10 +522,8 @@ function connect() {
       fail(cur, `media ${state}`);
     }
   };
-  // Not connected in time (e.g. UDP blocked): try again. A watch-only
-  // page has no media until someone publishes: its clock starts with the
-  // server's first offer.
-  if (!watching) later('connect', CONNECT_MS, () => fail(cur, 'no media connection'));
+  // Not connected in time (e.g. UDP blocked): try again.
+  later('connect', CONNECT_MS, () => fail(cur, 'no media connection'));
 
   const q = new URLSearchParams({ name: me });
   if (params.get('token')) q.set('token', params.get('token'));
@@ -610,7 +610,7 @@ async function start() {
         : { width: { ideal: 1280 }, height: { ideal: 720 } },
     });
   }
-  $('local').srcObject = local;
+  if (!watching) $('local').srcObject = local;
   connect();
 }
 
