@@ -25,9 +25,10 @@ fn operator(
     }
 }
 
-/// `GET /room/{room}/members`: who is in the room, with their transports
-/// and the router's object counts (the room's worker: other rooms and
-/// WHIP/WHEP sessions placed there count too).
+/// `GET /room/{room}/members`: who is in the room, with their transports,
+/// whether they watch only, their screen share producer (`screen`, or
+/// null) and the router's object counts (the room's worker: other rooms
+/// and WHIP/WHEP sessions placed there count too).
 pub(super) async fn members(
     State(app): State<App>,
     Path(room): Path<String>,
@@ -46,6 +47,7 @@ pub(super) async fn members(
                     };
                     let name = m.name.clone();
                     let (audio_muted, video_muted) = (m.audio_muted, m.video_muted);
+                    let (watching, screen) = (m.watching, m.screen.map(|p| p.to_string()));
                     let t = sfu.router.transport(tid)?;
                     Some(serde_json::json!({
                         "name": name,
@@ -55,6 +57,8 @@ pub(super) async fn members(
                         "consumers": t.consumers().len(),
                         "audio_muted": audio_muted,
                         "video_muted": video_muted,
+                        "watching": watching,
+                        "screen": screen,
                     }))
                 })
                 .collect();
