@@ -37,6 +37,17 @@
 //! with priority 2 or more). The other video consumers are paused (they
 //! cost nothing); audio is always forwarded. A consumer the page itself
 //! turned off (`receive`) stays off.
+//!
+//! Screen sharing (`screen.rs`): before each offer the page says which of
+//! its m-lines is a screen share (`{"type":"screen","mid":..}`); that
+//! producer is the member's screen. The others get its track with
+//! `screen: true`, at priority [`SCREEN_PRIORITY`](screen::SCREEN_PRIORITY),
+//! never paused by last-N, and `{"type":"screen","peer":..,"on":false}` when
+//! it stops. A camera mute does not pause it.
+//!
+//! Watch-only (`?watch=1` on the socket): the member publishes nothing (its
+//! page offers to receive only), the others see it with `watching: true`,
+//! and it takes no last-N place.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -63,7 +74,11 @@ use crate::whip::{authorize, err, readable, ApiError};
 use crate::App;
 
 mod chat;
+mod operator;
+mod screen;
 mod speaker;
+use operator::{close_media, drop_socket, members};
+use screen::{is_screen, on_producer_closed};
 pub use speaker::on_observer_event;
 use speaker::{apply_last_n, apply_speaker_priority, close_speaker, observe_microphone};
 
@@ -179,6 +194,12 @@ pub struct Member {
     prefs: LayerPrefs,
     /// Video consumers paused by last-N (to resume when visible again).
     last_n_paused: HashSet<ConsumerId>,
+    /// Joined watch-only: no camera or microphone.
+    watching: bool,
+    /// The m-line of the page's screen share in its latest offer, if any.
+    screen_mid: Option<String>,
+    /// The member's screen share producer, if it shares.
+    screen: Option<ProducerId>,
 }
 
 impl Member {
@@ -187,6 +208,8 @@ impl Member {
             name: self.name.clone(),
             audio_muted: self.audio_muted,
             video_muted: self.video_muted,
+            watching: self.watching,
+            sharing: self.screen.is_some(),
         }
     }
 }
@@ -195,6 +218,8 @@ impl Member {
 struct WsQuery {
     name: Option<String>,
     token: Option<String>,
+    /// `1`: join watch-only.
+    watch: Option<String>,
 }
 
 async fn ws(
@@ -208,24 +233,34 @@ async fn ws(
         return (StatusCode::UNAUTHORIZED, "missing or wrong token\n").into_response();
     }
     let name = q.name.unwrap_or_default();
+    let watching = matches!(q.watch.as_deref(), Some("1" | "true"));
     if !valid_name(&room) || !valid_participant(&name) {
         return (StatusCode::BAD_REQUEST, "bad room or participant name\n").into_response();
     }
     upgrade
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| session(app, room, name, socket, requested))
+        .on_upgrade(move |socket| session(app, room, name, watching, socket, requested))
 }
 
 /// One participant's socket: page messages become jobs on the router's
 /// loop; what the loop sends comes back out as JSON.
 /// `requested`: when the WebSocket upgrade (the join) arrived.
-async fn session(app: App, room: String, name: String, mut socket: WebSocket, requested: Instant) {
+async fn session(
+    app: App,
+    room: String,
+    name: String,
+    watching: bool,
+    mut socket: WebSocket,
+    requested: Instant,
+) {
     let (tx, mut rx) = mpsc::channel(QUEUE);
     let (r, n) = (room.clone(), name.clone());
     // Every member of a room is on the same worker.
     let media = app.workers.of(&room).clone();
-    let joined = media.call(move |sfu| join(sfu, r, n, tx, requested)).await;
+    let joined = media
+        .call(move |sfu| join(sfu, r, n, watching, tx, requested))
+        .await;
     let (tid, peers) = match joined {
         Ok(Ok(j)) => j,
         Ok(Err(message)) => return refuse(socket, message).await,
@@ -377,6 +412,10 @@ fn command(sfu: &mut Sfu, tid: TransportId, msg: ClientMsg) -> Result<Reply, Str
                 .map_err(|e| readable(&e))?;
             Ok(Reply::Nothing)
         }
+        ClientMsg::Screen { mid } => {
+            me.screen_mid = mid;
+            Ok(Reply::Nothing)
+        }
         ClientMsg::Mute { kind, muted } => {
             match kind {
                 Kind::Audio => me.audio_muted = muted,
@@ -396,6 +435,10 @@ fn command(sfu: &mut Sfu, tid: TransportId, msg: ClientMsg) -> Result<Reply, Str
                     continue;
                 };
                 if Kind::from(k) != kind || owner_name(sfu, p).as_deref() != Some(&peer) {
+                    continue;
+                }
+                // Hiding a participant's camera leaves their screen share.
+                if is_screen(sfu, p) {
                     continue;
                 }
                 if let Some(Session::Member(me)) = sfu.sessions.get_mut(&tid) {
@@ -459,11 +502,18 @@ fn consume_for(sfu: &mut Sfu, viewer: TransportId, p: ProducerId) {
     }
 }
 
-/// Pause or resume a member's producers of `kind`: paused, they cost
-/// nobody bandwidth.
+/// Pause or resume a member's producers of `kind` (its screen share
+/// excepted): paused, they cost nobody bandwidth.
 fn apply_mute(sfu: &mut Sfu, tid: TransportId, kind: Kind, muted: bool) {
     let producers = sfu.router.transport(tid).map(|t| t.producers());
+    let screen = match sfu.sessions.get(&tid) {
+        Some(Session::Member(m)) => m.screen,
+        _ => None,
+    };
     for p in producers.unwrap_or_default() {
+        if Some(p) == screen {
+            continue;
+        }
         if let Some(mut p) = sfu.router.producer(p) {
             if Kind::from(p.kind()) == kind {
                 match muted {
@@ -489,6 +539,7 @@ fn join(
     sfu: &mut Sfu,
     room: String,
     name: String,
+    watching: bool,
     tx: mpsc::Sender<ToPeer>,
     requested: Instant,
 ) -> Result<(TransportId, Vec<Peer>), String> {
@@ -530,6 +581,9 @@ fn join(
         video_muted: false,
         prefs: LayerPrefs::default(),
         last_n_paused: HashSet::new(),
+        watching,
+        screen_mid: None,
+        screen: None,
     };
     let joined = ServerMsg::Join { peer: me.peer() };
     let order = sfu.rooms.recent.entry(room.clone()).or_default();
@@ -622,10 +676,24 @@ pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
     };
     match e {
         Event::ProducerAdded { producer, kind, .. } => {
+            let mid = sfu.router.producer(producer).map(|p| p.mid());
+            let Some(Session::Member(me)) = sfu.sessions.get_mut(&tid) else {
+                return;
+            };
+            let screen = kind == MediaKind::Video && mid.is_some() && mid == me.screen_mid;
+            if screen {
+                info!("room {}: {} shares a screen ({producer})", me.room, me.name);
+                me.screen = Some(producer);
+                let (room, peer) = (me.room.clone(), me.name.clone());
+                broadcast(sfu, &room, tid, ServerMsg::Screen { peer, on: true });
+            }
+            let Some(Session::Member(me)) = sfu.sessions.get(&tid) else {
+                return;
+            };
             // Muted before the track existed: start paused.
             let muted = match Kind::from(kind) {
                 Kind::Audio => me.audio_muted,
-                Kind::Video => me.video_muted,
+                Kind::Video => me.video_muted && !screen,
             };
             if muted {
                 apply_mute(sfu, tid, kind.into(), true);
@@ -648,9 +716,21 @@ pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
             let Some(c) = sfu.router.consumer(consumer) else {
                 return;
             };
-            let (p, kind) = (c.producer(), Kind::from(c.kind()));
+            let (p, kind, score) = (c.producer(), Kind::from(c.kind()), c.stats().score);
             if let Some(peer) = owner_name(sfu, p) {
-                send_to(sfu, tid, ToPeer::Msg(ServerMsg::Track { mid, peer, kind }));
+                let screen = is_screen(sfu, p);
+                let track = ServerMsg::Track {
+                    mid,
+                    peer: peer.clone(),
+                    kind,
+                    screen,
+                };
+                send_to(sfu, tid, ToPeer::Msg(track));
+                // The score so far (later changes come as they happen).
+                if !screen {
+                    let quality = ServerMsg::Quality { peer, kind, score };
+                    send_to(sfu, tid, ToPeer::Msg(quality));
+                }
             }
             if kind == Kind::Video {
                 if let Some(Session::Member(me)) = sfu.sessions.get(&tid) {
@@ -671,6 +751,7 @@ pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
             let gen = me.gen;
             send_to(sfu, tid, ToPeer::Offer { gen, sdp: offer });
         }
+        Event::ProducerClosed { producer, .. } => on_producer_closed(sfu, tid, producer),
         Event::TransportClosed { reason, .. } => {
             let why = format!("media session closed ({reason:?})");
             drop_member(sfu, tid, Some((&why, true)));
@@ -682,6 +763,10 @@ pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
                 return;
             };
             let (p, kind) = (c.producer(), Kind::from(c.kind()));
+            // A tile's hint is about the participant's camera and microphone.
+            if is_screen(sfu, p) {
+                return;
+            }
             if let Some(peer) = owner_name(sfu, p) {
                 let msg = ServerMsg::Quality { peer, kind, score };
                 send_to(sfu, tid, ToPeer::Msg(msg));
@@ -689,128 +774,4 @@ pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
         }
         _ => {}
     }
-}
-
-/// The transport of `room`'s member called `name`, if there is one.
-fn member(sfu: &Sfu, room: &str, name: &str) -> Option<TransportId> {
-    let list = sfu.rooms.rooms.get(room)?;
-    list.iter()
-        .copied()
-        .find(|t| matches!(sfu.sessions.get(t), Some(Session::Member(m)) if m.name == name))
-}
-
-/// Check the token and the names of an operator request.
-fn operator(
-    app: &App,
-    headers: &HeaderMap,
-    room: &str,
-    name: Option<&str>,
-) -> Result<(), ApiError> {
-    authorize(app, headers)?;
-    match valid_name(room) && name.is_none_or(valid_participant) {
-        true => Ok(()),
-        false => Err(err(StatusCode::BAD_REQUEST, "bad room or participant name")),
-    }
-}
-
-/// `GET /room/{room}/members`: who is in the room, with their transports
-/// and the router's object counts (the room's worker: other rooms and
-/// WHIP/WHEP sessions placed there count too).
-async fn members(
-    State(app): State<App>,
-    Path(room): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    operator(&app, &headers, &room, None)?;
-    let media = app.workers.of(&room).clone();
-    let body = media
-        .call(move |sfu| {
-            let list = sfu.rooms.rooms.get(&room).cloned().unwrap_or_default();
-            let members: Vec<_> = list
-                .iter()
-                .filter_map(|&tid| {
-                    let Some(Session::Member(m)) = sfu.sessions.get(&tid) else {
-                        return None;
-                    };
-                    let name = m.name.clone();
-                    let (audio_muted, video_muted) = (m.audio_muted, m.video_muted);
-                    let t = sfu.router.transport(tid)?;
-                    Some(serde_json::json!({
-                        "name": name,
-                        "transport": tid.to_string(),
-                        "connected": t.is_connected(),
-                        "producers": t.producers().len(),
-                        "consumers": t.consumers().len(),
-                        "audio_muted": audio_muted,
-                        "video_muted": video_muted,
-                    }))
-                })
-                .collect();
-            let c = sfu.router.counts();
-            serde_json::json!({
-                "room": room,
-                "members": members,
-                "router": {
-                    "transports": c.transports,
-                    "producers": c.producers,
-                    "consumers": c.consumers,
-                },
-            })
-        })
-        .await?;
-    Ok(axum::Json(body).into_response())
-}
-
-/// Run `act` on the transport of member `name` of `room` (operator only);
-/// `404` when there is no such member.
-async fn act_on_member(
-    app: &App,
-    headers: &HeaderMap,
-    room: &str,
-    name: &str,
-    act: fn(&mut Sfu, TransportId),
-) -> Result<TransportId, ApiError> {
-    operator(app, headers, room, Some(name))?;
-    let media = app.workers.of(room).clone();
-    let (r, n) = (room.to_owned(), name.to_owned());
-    let found = media
-        .call(move |sfu| {
-            let tid = member(sfu, &r, &n)?;
-            act(sfu, tid);
-            Some(tid)
-        })
-        .await?;
-    found.ok_or_else(|| err(StatusCode::NOT_FOUND, "no such member"))
-}
-
-/// `DELETE /room/{room}/members/{member}/media`: close the member's
-/// transport. Its producers and consumers close with it, the others see it
-/// leave, and its socket gets `closed` (rejoin) before it closes.
-async fn close_media(
-    State(app): State<App>,
-    Path((room, name)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let tid = act_on_member(&app, &headers, &room, &name, |sfu, tid| {
-        sfu.close_transport(tid)
-    })
-    .await?;
-    info!("room {room}: {name}'s media session ({tid}) closed by the operator");
-    Ok((StatusCode::OK, "media session closed\n").into_response())
-}
-
-/// `DELETE /room/{room}/members/{member}/socket`: drop the member's
-/// WebSocket without a close frame. The server then cleans up as for any
-/// lost socket (the member leaves, its transport closes).
-async fn drop_socket(
-    State(app): State<App>,
-    Path((room, name)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    act_on_member(&app, &headers, &room, &name, |sfu, tid| {
-        send_to(sfu, tid, ToPeer::Drop)
-    })
-    .await?;
-    info!("room {room}: {name}'s socket dropped by the operator");
-    Ok((StatusCode::OK, "socket dropped\n").into_response())
 }

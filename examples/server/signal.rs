@@ -173,6 +173,11 @@ pub enum ClientMsg {
     Answer { sdp: String },
     /// Pause (`muted: true`) or resume the page's own producer of a kind.
     Mute { kind: Kind, muted: bool },
+    /// Sent before an offer: the `a=mid` of the page's screen share in it
+    /// (`null`: none). The producer on that m-line is the member's screen.
+    /// `mid` is only compared with the producers' mids (one is kept per
+    /// member, within the message size cap).
+    Screen { mid: Option<String> },
     /// Stop (`on: false`) or restart receiving one participant's track.
     /// `peer` is only compared with the names of the room's members (it
     /// is not kept), so any string is accepted.
@@ -240,7 +245,12 @@ pub enum ServerMsg {
         mid: String,
         peer: String,
         kind: Kind,
+        /// The track is `peer`'s screen share (left out when not).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        screen: bool,
     },
+    /// `peer` started (`on`) or stopped sharing a screen.
+    Screen { peer: String, on: bool },
     /// A participant paused or resumed a producer.
     Muted {
         peer: String,
@@ -269,6 +279,10 @@ pub struct Peer {
     pub name: String,
     pub audio_muted: bool,
     pub video_muted: bool,
+    /// Joined watch-only (publishes nothing).
+    pub watching: bool,
+    /// Shares a screen now.
+    pub sharing: bool,
 }
 
 /// One WebSocket frame from the page, as a session sees it.

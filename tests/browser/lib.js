@@ -336,6 +336,43 @@ async function sendStats() {
   return out;
 }
 
+// ---- Audio files for Chromium's fake microphone (speaker tests). ----
+
+/** A mono 16-bit 48 kHz WAV file of `seconds`, sample `i` from `sample(i)` (-1 to 1). */
+function writeWav(file, seconds, sample) {
+  const rate = 48000;
+  const n = rate * seconds;
+  const buf = Buffer.alloc(44 + 2 * n);
+  buf.write('RIFF', 0);
+  buf.writeUInt32LE(36 + 2 * n, 4);
+  buf.write('WAVEfmt ', 8);
+  buf.writeUInt32LE(16, 16);
+  buf.writeUInt16LE(1, 20); // PCM
+  buf.writeUInt16LE(1, 22); // mono
+  buf.writeUInt32LE(rate, 24);
+  buf.writeUInt32LE(rate * 2, 28);
+  buf.writeUInt16LE(2, 32);
+  buf.writeUInt16LE(16, 34);
+  buf.write('data', 36);
+  buf.writeUInt32LE(2 * n, 40);
+  for (let i = 0; i < n; i++) {
+    const v = Math.max(-1, Math.min(1, sample(i, rate)));
+    buf.writeInt16LE(Math.round(v * 32767), 44 + 2 * i);
+  }
+  fs.writeFileSync(file, buf);
+}
+
+/** Speech-like: 200 ms syllables (180 ms tone at 200-500 Hz, 20 ms gap). */
+function speech(i, rate) {
+  const t = i / rate;
+  const syllable = Math.floor(t / 0.2);
+  const inSyllable = t - syllable * 0.2;
+  if (inSyllable > 0.18) return 0;
+  const f = 200 + 60 * (syllable % 6);
+  const fade = Math.min(1, inSyllable / 0.01, (0.18 - inSyllable) / 0.01);
+  return 0.3 * fade * (Math.sin(2 * Math.PI * f * t) + 0.5 * Math.sin(4 * Math.PI * f * t));
+}
+
 // ---- Runs after a quiet spell (issue #13). ----
 
 /**
@@ -460,4 +497,5 @@ module.exports = {
   whipPublish, whepView, receiveStats, expectDecoding,
   whipPublishLayered, whepViewVideo, videoStats, sendStats,
   quietSpell, withServerLog, runClient, whipThenWhep, publishStats,
+  writeWav, speech,
 };

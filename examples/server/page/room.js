@@ -1,13 +1,30 @@
 // Conference room page: publishes camera + microphone (video in three
 // simulcast encodings) and shows one tile per other participant.
 //
-// Layout and layers: one remote tile is large (the pinned one, else the
-// active speaker the server names, else the first); the others are
-// thumbnails. The active speaker's tile has a speaking indicator (and its
-// video data-speaking, for tools). Click a tile to pin it (again to
-// unpin). The page asks the server for the highest layers of the large
-// tile's video and the lowest encoding of each thumbnail's, so a room costs
-// each participant one high-resolution stream.
+// Layout and layers: one remote tile is on the stage (the pinned one, else
+// the newest screen share, else the active speaker the server names, else
+// the first); the others are thumbnails in the filmstrip. The active
+// speaker's tile has a speaking indicator (and its video data-speaking, for
+// tools). Click a tile to pin it (again to unpin). The page asks the server
+// for the highest layers of the large tile's video and the lowest encoding
+// of each thumbnail's, so a room costs each participant one
+// high-resolution stream. The chat panel waits for data channels.
+//
+// Screen sharing (#share-screen): getDisplayMedia's track is a second
+// video m-line; before each offer the page tells the server which mid it
+// is ('screen'), so the others get it marked as a screen ('track' with
+// screen: true): a video[data-remote][data-screen][data-peer] tile. Pressed
+// again, or when the capture ends, the m-line goes inactive (the server
+// closes the producer and says 'screen' on: false to the others).
+//
+// Watch-only (?watch=1, or "join watch-only" on the start page): no
+// getUserMedia; the page's offer only receives (one audio and one video
+// m-line, which the first consumers take; the server offers the rest). The
+// others see its tile with data-watching.
+//
+// Tiles say what the others do: data-audio-muted / data-video-muted (their
+// mic or camera toggles) and data-quality="good|fair|poor" with an icon
+// (the server's quality score of what this page receives of them).
 //
 // Signaling is a WebSocket of JSON messages (see room.rs). The page offers
 // once to publish, after the server's 'welcome' (whose iceServers, TURN
@@ -32,11 +49,12 @@
 const room = decodeURIComponent(location.pathname.split('/')[2] || '');
 const params = new URLSearchParams(location.search);
 const me = (params.get('name') || '').trim();
+const watching = ['1', 'true'].includes(params.get('watch'));
 if (!me) location.replace(`/?room=${encodeURIComponent(room)}`);
 
 const $ = (id) => document.getElementById(id);
 $('title').textContent = `Room ${room}`;
-$('self-name').textContent = `${me} (you)`;
+$('self-name').textContent = `${me} (you${watching ? ', watching' : ''})`;
 document.title = `${room} – Manifold`;
 
 // Backoff between rejoins, and when a session counts as failed or stable.
@@ -47,15 +65,17 @@ const CONNECT_MS = 20000;      // a session not connected by then has failed
 const DISCONNECTED_MS = 5000;  // media 'disconnected' this long has failed
 
 let local = null;
-let session = null;       // { id, ws, pc, why, makingOffer, chain }: the current session, if any
+let screen = null;        // the MediaStream this page shares (getDisplayMedia), if any
+let session = null;       // { id, ws, pc, why, makingOffer, chain, screenTx }: the current session, if any
 let sessions = 0;         // sessions started (ids)
 let attempt = 0;          // rejoins since the last stable session
 let over = false;         // left or replaced: no more rejoins
 const timers = {};        // name -> timeout id (connect, stable, disconnected, retry, tick)
 const tracks = new Map(); // mid -> MediaStreamTrack (from ontrack)
-const owners = new Map(); // mid -> { peer, kind } (from the server)
-const tiles = new Map();  // participant -> { el, video, stream, flags, sent }
-let pinned = null;        // the participant pinned large, if any
+const owners = new Map(); // mid -> { peer, kind, screen } (from the server)
+const tiles = new Map();  // participant -> { el, video, stream, flags, sent, muted, quality }
+const screens = new Map(); // participant -> { el, video, stream }: their screen share, newest last
+let pinned = null;        // the tile pinned large ({ peer, screen }), if any
 let speaker = null;       // the room's active speaker (the server's 'activeSpeaker'), if any
 
 /** Show the connection state: text for people, data-* for tools. */
@@ -93,41 +113,56 @@ function send(msg) {
   return true;
 }
 
-// The large tile: the pinned participant, else the active speaker, else
-// the first remote one.
-function largePeer() {
-  if (pinned && tiles.has(pinned)) return pinned;
-  if (speaker && tiles.has(speaker)) return speaker;
-  const [first] = tiles.keys();
-  return first || null;
+// The tile on the stage: the pinned one, else the newest screen share,
+// else the active speaker, else the first remote participant with a camera.
+function largeTile() {
+  if (pinned) {
+    const t = (pinned.screen ? screens : tiles).get(pinned.peer);
+    if (t) return t;
+  }
+  const shared = [...screens.values()];
+  if (shared.length) return shared[shared.length - 1];
+  if (speaker && tiles.has(speaker)) return tiles.get(speaker);
+  const all = [...tiles.values()];
+  return all.find((t) => !t.el.hasAttribute('data-watching')) || all[0] || null;
 }
 
-// Lay the tiles out and tell the server which layers each tile needs.
-// The server remembers them for tracks that arrive later.
+// Lay the tiles out (the large one on the stage, the others in the
+// filmstrip) and tell the server which layers each camera needs. The server
+// remembers them for tracks that arrive later.
 function layout() {
-  const large = largePeer();
-  for (const [peer, t] of tiles) {
-    const isLarge = peer === large;
+  const large = largeTile();
+  const stage = $('stage');
+  for (const t of [...tiles.values(), ...screens.values()]) {
+    const isLarge = t === large;
     t.el.classList.toggle('large', isLarge);
-    t.el.classList.toggle('pinned', peer === pinned);
+    t.el.classList.toggle('pinned', !!pinned && t.peer === pinned.peer && t.screen === pinned.screen);
+    const home = isLarge ? stage : $('filmstrip');
+    if (t.el.parentElement !== home) {
+      home.append(t.el);
+      // Moving a playing video in the DOM pauses it.
+      t.video.play().catch(() => {});
+    }
+  }
+  stage.classList.toggle('empty', !large);
+  for (const [peer, t] of tiles) {
     t.el.classList.toggle('speaking', peer === speaker);
     if (peer === speaker) t.video.dataset.speaking = '';
     else delete t.video.dataset.speaking;
-    const want = isLarge ? HIGH : LOW;
+    const want = t === large ? HIGH : LOW;
     if (t.sent !== want && send({ type: 'layers', peer, ...want })) t.sent = want;
   }
 }
 
-function tile(peer) {
-  let t = tiles.get(peer);
-  if (t) return t;
+/** A tile: a video and a bar with the name, indicators and `buttons`. */
+function makeTile(peer, isScreen) {
   const el = document.createElement('div');
-  el.className = 'tile';
-  el.dataset.tile = peer;
+  el.className = isScreen ? 'tile screen' : 'tile';
   const video = document.createElement('video');
   video.autoplay = true;
   video.playsInline = true;
   video.dataset.remote = '';
+  if (isScreen) video.dataset.screen = '';
   video.dataset.peer = peer;
   const bar = document.createElement('div');
   bar.className = 'bar';
@@ -136,28 +171,56 @@ function tile(peer) {
   talk.title = 'speaking';
   const name = document.createElement('span');
   name.className = 'name';
-  name.textContent = peer;
+  name.textContent = isScreen ? `${peer}'s screen` : peer;
+  bar.append(talk, name);
+  el.append(video, bar);
+  el.title = `Click to pin ${name.textContent} large`;
+  // The stream goes in with its first track: a video with an empty
+  // stream would hold the page's load event back.
+  const stream = new MediaStream();
+  const t = { peer, screen: isScreen, el, video, bar, stream };
+  video.addEventListener('click', () => {
+    const same = pinned && pinned.peer === peer && pinned.screen === isScreen;
+    pinned = same ? null : { peer, screen: isScreen };
+    layout();
+  });
+  return t;
+}
+
+function tile(peer) {
+  let t = tiles.get(peer);
+  if (t) return t;
+  t = makeTile(peer, false);
+  t.el.dataset.tile = peer;
+  // Network quality: three bars, lit by the server's score.
+  const q = document.createElement('span');
+  q.className = 'quality';
+  q.innerHTML = '<i></i><i></i><i></i>';
   const flags = document.createElement('span');
   flags.className = 'flags';
   const mute = button('mute', `Mute ${peer} for you only`, (on) => {
-    video.muted = on;
+    t.video.muted = on;
     send({ type: 'receive', peer, kind: 'audio', on: !on });
   });
   const hide = button('hide', `Hide ${peer} for you only`, (on) => {
-    el.classList.toggle('hidden', on);
+    t.el.classList.toggle('hidden', on);
     send({ type: 'receive', peer, kind: 'video', on: !on });
   });
-  bar.append(talk, name, flags, mute, hide);
-  el.append(video, bar);
-  el.title = `Click to pin ${peer} large`;
-  video.addEventListener('click', () => {
-    pinned = pinned === peer ? null : peer;
-    layout();
-  });
-  $('tiles').append(el);
-  t = { el, video, stream: new MediaStream(), flags, muted: { audio: false, video: false }, sent: null };
-  video.srcObject = t.stream;
+  t.bar.append(flags, q, mute, hide);
+  Object.assign(t, { flags, quality: {}, muted: { audio: false, video: false }, sent: null });
+  $('filmstrip').append(t.el);
   tiles.set(peer, t);
+  layout();
+  return t;
+}
+
+function screenTile(peer) {
+  let t = screens.get(peer);
+  if (t) return t;
+  t = makeTile(peer, true);
+  t.el.dataset.screenTile = peer;
+  $('filmstrip').append(t.el);
+  screens.set(peer, t);
   layout();
   return t;
 }
@@ -170,29 +233,51 @@ function button(label, title, toggle) {
   return b;
 }
 
+// The quality hint of a score (0-10, the server's): good from 8 (under
+// about 5 % loss), poor under 5.
+const grade = (score) => (score >= 8 ? 'good' : score >= 5 ? 'fair' : 'poor');
+
 function showFlags(peer) {
   const t = tiles.get(peer);
   if (!t) return;
   const f = [];
   if (t.muted.audio) f.push('mic off');
   if (t.muted.video) f.push('camera off');
-  // The server's quality score (0-10) of what this page receives; a hint
-  // only when below 8 (about 5 % loss or worse).
-  for (const kind of ['video', 'audio']) {
-    const q = t.quality && t.quality[kind];
-    if (q !== undefined && q < 8) f.push(`weak ${kind} (${q}/10)`);
+  t.el.toggleAttribute('data-audio-muted', t.muted.audio);
+  t.el.toggleAttribute('data-video-muted', t.muted.video);
+  const scores = Object.values(t.quality);
+  if (scores.length) {
+    const worst = Math.min(...scores);
+    t.el.dataset.quality = grade(worst);
+    t.el.querySelector('.quality').title = `network: ${grade(worst)} (${worst}/10)`;
+    for (const kind of ['video', 'audio']) {
+      const q = t.quality[kind];
+      if (q !== undefined && q < 8) f.push(`weak ${kind} (${q}/10)`);
+    }
   }
   t.flags.textContent = f.join(' · ');
 }
 
+function removeScreen(peer) {
+  const t = screens.get(peer);
+  if (!t) return;
+  t.video.srcObject = null;
+  t.el.remove();
+  screens.delete(peer);
+  for (const [mid, o] of owners) if (o.peer === peer && o.screen) owners.delete(mid);
+  if (pinned && pinned.screen && pinned.peer === peer) pinned = null;
+  layout();
+}
+
 function removeTile(peer) {
+  removeScreen(peer);
   const t = tiles.get(peer);
   if (!t) return;
   t.video.srcObject = null;
   t.el.remove();
   tiles.delete(peer);
   for (const [mid, o] of owners) if (o.peer === peer) owners.delete(mid);
-  if (pinned === peer) pinned = null;
+  if (pinned && pinned.peer === peer) pinned = null;
   if (speaker === peer) speaker = null;
   layout();
 }
@@ -202,21 +287,29 @@ function attach(mid) {
   const track = tracks.get(mid);
   const owner = owners.get(mid);
   if (!track || !owner || track.readyState === 'ended') return;
-  const t = tile(owner.peer);
+  const t = owner.screen ? screenTile(owner.peer) : tile(owner.peer);
   for (const old of t.stream.getTracks()) {
     if (old.kind === track.kind && old !== track) t.stream.removeTrack(old);
   }
   if (!t.stream.getTracks().includes(track)) t.stream.addTrack(track);
+  if (t.video.srcObject !== t.stream) t.video.srcObject = t.stream;
   // Browsers may refuse unmuted autoplay: fall back to muted playback.
   t.video.play().catch(() => { t.video.muted = true; t.video.play().catch(() => {}); });
 }
 
+// Offer what this page sends (on the session's chain). An offer still
+// waiting for its answer: offer again once it is answered.
 async function negotiate(cur) {
   if (cur !== session) return;
+  if (cur.pc.signalingState !== 'stable') { cur.again = true; return; }
   cur.makingOffer = true;
   try {
     await cur.pc.setLocalDescription(await cur.pc.createOffer());
-    if (cur === session) send({ type: 'offer', sdp: cur.pc.localDescription.sdp });
+    if (cur !== session) return;
+    // Which m-line is the screen share (mids are set by now).
+    const tx = cur.screenTx;
+    send({ type: 'screen', mid: tx && tx.direction === 'sendonly' ? tx.mid : null });
+    send({ type: 'offer', sdp: cur.pc.localDescription.sdp });
   } finally {
     cur.makingOffer = false;
   }
@@ -231,12 +324,10 @@ async function onMessage(cur, m) {
       // Tiles of participants gone while this page was away go too.
       const here = new Set(m.peers.map((p) => p.name));
       for (const peer of [...tiles.keys()]) if (!here.has(peer)) removeTile(peer);
-      for (const p of m.peers) {
-        const t = tile(p.name);
-        t.muted = { audio: p.audio_muted, video: p.video_muted };
-        showFlags(p.name);
+      for (const p of m.peers) peerInfo(p);
+      if (pc.connectionState !== 'connected') {
+        setState('connecting', watching ? 'joined watch-only, waiting for media…' : 'joined, connecting media…');
       }
-      if (pc.connectionState !== 'connected') setState('connecting', 'joined, connecting media…');
       // TURN servers with fresh credentials (server flag --turn-url): set
       // before the first offer, so ICE gathering uses them from the start.
       if (!cur.offered) {
@@ -252,7 +343,7 @@ async function onMessage(cur, m) {
       // A participant that rejoins was removed by its 'leave' first; a stale
       // tile (a missed 'leave') is replaced, not doubled.
       removeTile(m.peer.name);
-      tile(m.peer.name);
+      peerInfo(m.peer);
       break;
     case 'leave':
       removeTile(m.peer);
@@ -267,11 +358,15 @@ async function onMessage(cur, m) {
     case 'answer':
       if (pc.signalingState === 'have-local-offer') {
         await pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+        if (cur.again) { cur.again = false; await negotiate(cur); }
       }
       break;
     case 'track':
-      owners.set(m.mid, { peer: m.peer, kind: m.kind });
+      owners.set(m.mid, { peer: m.peer, kind: m.kind, screen: !!m.screen });
       attach(m.mid);
+      break;
+    case 'screen':
+      if (!m.on) removeScreen(m.peer);
       break;
     case 'muted': {
       const t = tiles.get(m.peer);
@@ -304,20 +399,78 @@ async function onMessage(cur, m) {
   }
 }
 
+/** A participant's tile with what the server says of them. */
+function peerInfo(p) {
+  const t = tile(p.name);
+  t.muted = { audio: p.audio_muted, video: p.video_muted };
+  t.el.toggleAttribute('data-watching', !!p.watching);
+  showFlags(p.name);
+  layout();
+}
+
 function ownToggle(id, kind, onLabel, offLabel) {
   const b = $(id);
   b.addEventListener('click', () => {
     const muted = b.classList.toggle('on');
     b.textContent = muted ? onLabel : offLabel;
+    b.setAttribute('aria-pressed', String(muted));
     for (const t of local.getTracks()) if (t.kind === kind) t.enabled = !muted;
     // The server pauses the producer: nobody receives (or pays for) it.
     send({ type: 'mute', kind, muted });
   });
 }
 
+/** Publish the screen share on session `cur` (a new m-line each time). */
+function publishScreen(cur) {
+  const [track] = screen.getVideoTracks();
+  cur.screenTx = cur.pc.addTransceiver(track, { direction: 'sendonly', streams: [screen] });
+  // Sharp text over smooth motion.
+  track.contentHint = 'detail';
+}
+
+async function shareScreen() {
+  if (screen) { stopSharing(); return; }
+  const s = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: false });
+  screen = s;
+  const [track] = s.getVideoTracks();
+  track.addEventListener('ended', () => { if (screen === s) stopSharing(); });
+  const b = $('share-screen');
+  b.classList.add('on');
+  b.textContent = 'stop sharing';
+  $('self-screen').srcObject = s;
+  $('self-screen-tile').hidden = false;
+  const cur = session;
+  if (cur && cur.offered) {
+    publishScreen(cur);
+    serially(cur, () => negotiate(cur));
+  }
+}
+
+function stopSharing() {
+  const s = screen;
+  if (!s) return;
+  screen = null;
+  for (const t of s.getTracks()) t.stop();
+  const b = $('share-screen');
+  b.classList.remove('on');
+  b.textContent = 'share screen';
+  $('self-screen').srcObject = null;
+  $('self-screen-tile').hidden = true;
+  const cur = session;
+  const tx = cur && cur.screenTx;
+  if (!tx) return;
+  cur.screenTx = null;
+  // Inactive: the server closes the producer and tells the others.
+  serially(cur, async () => {
+    tx.direction = 'inactive';
+    await tx.sender.replaceTrack(null);
+    await negotiate(cur);
+  });
+}
+
 /** Start a session: a socket, a connection publishing `local`. */
 function connect() {
-  const cur = { id: ++sessions, ws: null, pc: null, why: null, makingOffer: false, offered: false, chain: Promise.resolve() };
+  const cur = { id: ++sessions, ws: null, pc: null, why: null, makingOffer: false, offered: false, again: false, screenTx: null, chain: Promise.resolve() };
   session = cur;
   setState('connecting', attempt ? `connecting (attempt ${attempt})…` : 'connecting…');
   const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
@@ -336,13 +489,20 @@ function connect() {
       ],
     });
   }
+  // Still sharing from an earlier session: share again.
+  if (screen) publishScreen(cur);
+  // Watch-only: an offer needs an m-line, and these take the first consumers.
+  if (watching) {
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    pc.addTransceiver('video', { direction: 'recvonly' });
+  }
   pc.ontrack = (e) => {
     if (cur !== session) return;
     const mid = e.transceiver.mid;
     tracks.set(mid, e.track);
     e.track.addEventListener('ended', () => {
       if (tracks.get(mid) === e.track) tracks.delete(mid);
-      for (const t of tiles.values()) t.stream.removeTrack(e.track);
+      for (const t of [...tiles.values(), ...screens.values()]) t.stream.removeTrack(e.track);
     });
     attach(mid);
   };
@@ -352,7 +512,7 @@ function connect() {
     if (state === 'connected') {
       clear('disconnected');
       clear('connect');
-      setState('connected', 'connected');
+      setState('connected', watching ? 'connected (watch-only)' : 'connected');
       // Connected long enough: the next failure starts the backoff over.
       if (attempt) later('stable', STABLE_MS, () => { attempt = 0; $('status').dataset.attempt = '0'; });
     } else if (state === 'disconnected') {
@@ -367,6 +527,7 @@ function connect() {
 
   const q = new URLSearchParams({ name: me });
   if (params.get('token')) q.set('token', params.get('token'));
+  if (watching) q.set('watch', '1');
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const ws = new WebSocket(`${scheme}://${location.host}/room/${encodeURIComponent(room)}/ws?${q}`);
   cur.ws = ws;
@@ -396,6 +557,7 @@ function teardown() {
   owners.clear();
   const keep = pinned;
   for (const peer of [...tiles.keys()]) removeTile(peer);
+  for (const peer of [...screens.keys()]) removeScreen(peer);
   pinned = keep;
 }
 
@@ -432,16 +594,31 @@ window.addEventListener('online', () => {
 });
 
 async function start() {
-  local = await navigator.mediaDevices.getUserMedia({
-    audio: true,
-    video: { width: { ideal: 1280 }, height: { ideal: 720 } },
-  });
-  $('local').srcObject = local;
+  if (watching) {
+    // Watch-only: nothing to capture, nothing to publish.
+    local = new MediaStream();
+    document.body.classList.add('watching');
+    for (const id of ['mic', 'cam', 'share-screen']) $(id).hidden = true;
+    $('self').dataset.watching = '';
+  } else {
+    // ?video=low: 640x360 at 15 fps (rooms of many pages on one machine).
+    const low = params.get('video') === 'low';
+    local = await navigator.mediaDevices.getUserMedia({
+      audio: true,
+      video: low
+        ? { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 15 } }
+        : { width: { ideal: 1280 }, height: { ideal: 720 } },
+    });
+  }
+  if (!watching) $('local').srcObject = local;
   connect();
 }
 
 ownToggle('mic', 'audio', 'unmute mic', 'mute mic');
 ownToggle('cam', 'video', 'start camera', 'stop camera');
+$('share-screen').addEventListener('click', () => {
+  shareScreen().catch((e) => console.warn('screen share:', e));
+});
 $('leave').addEventListener('click', () => {
   over = true;
   teardown();

@@ -10,7 +10,8 @@ pub(super) const SPEAKER_PRIORITY: u8 = 2;
 
 /// The priority member `viewer` gives consumer `c`: what it asked for of
 /// the producer's owner (1 by default), at least [`SPEAKER_PRIORITY`] for
-/// the video of its room's active speaker.
+/// the video of its room's active speaker and
+/// [`SCREEN_PRIORITY`](super::screen::SCREEN_PRIORITY) for a screen share.
 pub(super) fn apply_speaker_priority(sfu: &mut Sfu, viewer: TransportId, c: ConsumerId) {
     let Some((p, kind)) = sfu.router.consumer(c).map(|c| (c.producer(), c.kind())) else {
         return;
@@ -21,6 +22,7 @@ pub(super) fn apply_speaker_priority(sfu: &mut Sfu, viewer: TransportId, c: Cons
     let Some(owner) = owner_name(sfu, p) else {
         return;
     };
+    let screen = is_screen(sfu, p);
     let Some(Session::Member(m)) = sfu.sessions.get(&viewer) else {
         return;
     };
@@ -31,9 +33,10 @@ pub(super) fn apply_speaker_priority(sfu: &mut Sfu, viewer: TransportId, c: Cons
         .get(&m.room)
         .and_then(|s| s.current.as_ref())
         .is_some_and(|(name, _)| *name == owner);
-    let priority = match speaking {
-        true => asked.max(SPEAKER_PRIORITY),
-        false => asked,
+    let priority = match (screen, speaking) {
+        (true, _) => asked.max(super::screen::SCREEN_PRIORITY),
+        (false, true) => asked.max(SPEAKER_PRIORITY),
+        (false, false) => asked,
     };
     if let Some(mut c) = sfu.router.consumer(c) {
         c.set_priority(Instant::now(), priority);
@@ -108,14 +111,23 @@ pub(super) fn last_n_visible<'a>(
 }
 
 /// Pause and resume the room's video consumers so each member receives
-/// at most last-N participants' video (plus what it shows large).
+/// at most last-N participants' video (plus what it shows large, plus
+/// every screen share). Watch-only members take no place.
 pub(super) fn apply_last_n(sfu: &mut Sfu, room: &str) {
     let n = sfu.rooms.last_n;
     if n == 0 {
         return;
     }
-    let order = sfu.rooms.recent.get(room).cloned().unwrap_or_default();
     let members = sfu.rooms.rooms.get(room).cloned().unwrap_or_default();
+    let watching: HashSet<String> = members
+        .iter()
+        .filter_map(|t| match sfu.sessions.get(t) {
+            Some(Session::Member(m)) if m.watching => Some(m.name.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut order = sfu.rooms.recent.get(room).cloned().unwrap_or_default();
+    order.retain(|name| !watching.contains(name));
     for viewer in members {
         let Some(Session::Member(m)) = sfu.sessions.get(&viewer) else {
             continue;
@@ -140,10 +152,10 @@ pub(super) fn apply_last_n(sfu: &mut Sfu, room: &str) {
             let Some(owner) = owner_name(sfu, p) else {
                 continue;
             };
+            let show = visible.contains(&owner) || is_screen(sfu, p);
             let Some(Session::Member(m)) = sfu.sessions.get_mut(&viewer) else {
                 break;
             };
-            let show = visible.contains(&owner);
             if show && m.last_n_paused.remove(&c) {
                 debug!("{viewer}: last-N resumes {owner}'s video");
                 if let Some(mut c) = sfu.router.consumer(c) {
