@@ -1,6 +1,7 @@
 // 4 (chat half). Three Chromium participants: a chat message typed in one
 //    page (`#chat-input`, Enter sends) appears on the two others within 1 s,
-//    as an element with `data-chat-from="{name}"` containing the text. The
+//    as an element with `data-chat-from="{name}"` containing the text. A
+//    fourth who joins later hears the others from then on. The
 //    messages travel over WebRTC data channels through the SFU (the page's
 //    `chat` channel is a data producer; the others get it as `chat:{name}`),
 //    never peer to peer: the server's metrics count them.
@@ -60,6 +61,25 @@ test('chat through the SFU reaches the others within 1 s', { timeout: 150000 }, 
     assert.equal(await pages[from].$eval('#chat-input', (e) => e.value), '', 'the input clears');
   }
 
+  // A member who joins later gets a channel for everyone already there.
+  const dave = await browser.newPage();
+  await dave.goto(`${srv.url}/room/chat?name=dave&token=${srv.token}`);
+  await waitFor(async () => {
+    const open = await dave.evaluate(() =>
+      window.chatChannelsForTests().filter((c) => c.readyState === 'open').map((c) => c.label));
+    return open.length >= 4 && open;
+  }, 60000, "dave's chat channels to open");
+  const input = await pages.bob.$('#chat-input');
+  await input.type('welcome, dave');
+  await input.press('Enter');
+  await waitFor(async () => {
+    const m = await dave.evaluate(shown);
+    return m.some((x) => x.from === 'bob' && x.text.includes('welcome, dave'));
+  }, 5000, 'dave to show bob\'s message');
+  // Names come from the server: a page cannot claim to be someone else.
+  const froms = await dave.evaluate(shown);
+  assert.deepEqual([...new Set(froms.map((x) => x.from))], ['bob']);
+
   // Through the SFU: the router counted the messages as data channel
   // traffic (two messages, each to two others).
   const res = await fetch(`${srv.url}/metrics`, { headers: { authorization: `Bearer ${srv.token}` } });
@@ -69,5 +89,5 @@ test('chat through the SFU reaches the others within 1 s', { timeout: 150000 }, 
     return line ? Number(line.split(' ')[1]) : NaN;
   };
   assert.ok(value('manifold_data_messages_in_total') >= 2, metrics.split('\n').filter((l) => l.includes('data')).join('\n'));
-  assert.ok(value('manifold_data_messages_out_total') >= 4);
+  assert.ok(value('manifold_data_messages_out_total') >= 7);
 });

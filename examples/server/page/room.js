@@ -8,7 +8,15 @@
 // tools). Click a tile to pin it (again to unpin). The page asks the server
 // for the highest layers of the large tile's video and the lowest encoding
 // of each thumbnail's, so a room costs each participant one
-// high-resolution stream. The chat panel waits for data channels.
+// high-resolution stream.
+//
+// Chat (#chat-input, Enter sends) goes through the SFU's data channels,
+// never peer to peer: the page opens one channel labelled 'chat' with its
+// offer; the server forwards it to every other member as a channel
+// labelled 'chat:{name}' (the server's name for the sender, not the
+// sender's claim). Each message shown is an element with
+// data-chat-from="{name}" holding the text; the list keeps the last
+// CHAT_KEEP.
 //
 // Screen sharing (#share-screen): getDisplayMedia's track is a second
 // video m-line; before each offer the page tells the server which mid it
@@ -489,6 +497,19 @@ function connect() {
       ],
     });
   }
+  // Chat: our channel out, the others' channels in (see the top).
+  cur.chat = pc.createDataChannel('chat');
+  cur.chats = [cur.chat];
+  cur.chat.onopen = () => { if (cur === session) chatReady(true); };
+  cur.chat.onclose = () => { if (cur === session) chatReady(false); };
+  pc.ondatachannel = (e) => {
+    if (cur !== session) return;
+    const ch = e.channel;
+    cur.chats.push(ch);
+    if (!ch.label.startsWith('chat:')) return;
+    const from = ch.label.slice('chat:'.length);
+    ch.onmessage = (m) => { if (typeof m.data === 'string') showChat(from, m.data); };
+  };
   // Still sharing from an earlier session: share again.
   if (screen) publishScreen(cur);
   // Watch-only: an offer needs an m-line, and these take the first consumers.
@@ -630,3 +651,36 @@ if (me && !/^[\p{L}\p{N}_.\- ]{1,32}$/u.test(me)) {
 } else if (me) start().catch((e) => { console.error(e); end(`error: ${e.message || e}`); });
 // For debugging and tests.
 window.pcForTests = () => session && session.pc;
+window.chatChannelsForTests = () => (session && session.chats) || [];
+
+const CHAT_KEEP = 200;
+
+function chatReady(open) {
+  const input = $('chat-input');
+  input.disabled = !open;
+  input.placeholder = open ? 'message everyone (Enter)' : 'chat connecting…';
+}
+
+function showChat(from, text) {
+  const list = $('chat-messages');
+  const li = document.createElement('li');
+  li.dataset.chatFrom = from;
+  if (from === me) li.classList.add('mine');
+  const who = document.createElement('b');
+  who.textContent = from;
+  li.append(who, `: ${text}`);
+  list.append(li);
+  while (list.children.length > CHAT_KEEP) list.firstElementChild.remove();
+  list.scrollTop = list.scrollHeight;
+}
+
+$('chat-input').addEventListener('keydown', (e) => {
+  if (e.key !== 'Enter') return;
+  const input = e.target;
+  const text = input.value.trim();
+  const ch = session && session.chat;
+  if (!text || !ch || ch.readyState !== 'open') return;
+  ch.send(text);
+  showChat(me, text);
+  input.value = '';
+});
