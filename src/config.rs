@@ -142,6 +142,13 @@ pub struct Limits {
     /// trickling a frame one byte at a time) is closed. Browsers send a
     /// consent check at least every few seconds on a connection they use.
     pub tcp_idle_timeout: Duration,
+    /// Pipes (links to other routers, see [`Router::create_pipe`](crate::Router::create_pipe))
+    /// per router.
+    pub max_pipes: usize,
+    /// Producers one pipe carries in each direction: sending past it fails
+    /// with [`RouterError::Limit`](crate::RouterError); announces past it
+    /// from the other router are dropped and counted.
+    pub max_producers_per_pipe: usize,
 }
 
 impl Default for Limits {
@@ -168,6 +175,8 @@ impl Default for Limits {
             max_tcp_connections_per_ip: 128,
             max_tcp_frame: 1500,
             tcp_idle_timeout: Duration::from_secs(30),
+            max_pipes: 64,
+            max_producers_per_pipe: 1_024,
         }
     }
 }

@@ -56,6 +56,25 @@ id_type!(
     "o"
 );
 
+id_type!(
+    /// Identifies a pipe: one end of an in-process link to another router
+    /// (commands: [`PipeApi`](crate::PipeApi); see the `pipe` chapter of
+    /// [`Router::create_pipe`](crate::Router::create_pipe)).
+    PipeId,
+    "pipe"
+);
+
+impl PipeId {
+    /// The id under which events name the pipe where they name a
+    /// transport: a piped producer's [`Event::ProducerClosed`](crate::Event::ProducerClosed)
+    /// carries it as its `transport` (the pipe is the transport the
+    /// producer arrived on, as in mediasoup). Pipe and transport ids come
+    /// from one counter, so it never names a WebRTC transport.
+    pub fn as_transport(self) -> TransportId {
+        TransportId(self.0)
+    }
+}
+
 /// Hands out increasing ids. Ids are never reused within a router, so a stale
 /// id can never reach a newer object.
 #[derive(Debug, Default)]

@@ -250,6 +250,7 @@ mod kind;
 mod media;
 mod observer;
 pub mod packet;
+mod pipe;
 mod router;
 mod stats;
 #[cfg(feature = "testkit-hooks")]
@@ -262,18 +263,20 @@ pub use config::{
 };
 pub use error::{RouterError, SignalingError};
 pub use event::{CloseReason, Event, TcpCloseReason};
-pub use id::{ConsumerId, ObserverId, ProducerId, TransportId};
+pub use id::{ConsumerId, ObserverId, PipeId, ProducerId, TransportId};
 pub use io::{Input, Output, TcpConnId, Transmit, Via};
 pub use kind::MediaKind;
 pub use media::layers::Layers;
 pub use observer::{
     ActiveSpeakerObserverOptions, AudioLevelObserverOptions, ObserverKind, MIN_OBSERVER_INTERVAL,
 };
+pub use pipe::{PipeCodec, PipeLayer, PipeMessage, PipeProducer, PipeRtp};
 pub use router::api::{
     ConsumerApi, ConsumerRef, ConsumerStats, ConsumerView, ProducerApi, ProducerLayer, ProducerRef,
     ProducerView, TransportApi, TransportBandwidth, TransportRef, TransportView,
 };
 pub use router::observers::ObserverApi;
+pub use router::pipe::PipeApi;
 pub use router::{Router, RouterCounts, RouterStats};
 pub use stats::{
     AddressPair, DtlsState, IceState, ProducerLayerStats, ProducerStats, TransportStats,

@@ -9,6 +9,7 @@ mod hub;
 mod keyframes;
 mod lifecycle;
 pub(crate) mod observers;
+pub(crate) mod pipe;
 mod ratelimit;
 mod rtc_events;
 mod signaling;
@@ -94,6 +95,16 @@ pub struct RouterStats {
     /// ICE-over-TCP connections closed after
     /// [`Limits::tcp_idle_timeout`](crate::Limits) without an accepted frame.
     pub tcp_idle_closed: u64,
+    /// Messages fed in from pipes ([`Input::pipe`]).
+    pub pipe_messages_in: u64,
+    /// Pipe messages dropped: for a pipe that is gone, a producer the pipe
+    /// does not carry, a duplicate announce, a layer or payload type never
+    /// announced, or past [`Limits::max_producers_per_pipe`](crate::Limits).
+    pub pipe_dropped: u64,
+    /// RTP packets received through pipes (also counted in `rtp_in`).
+    pub pipe_rtp_in: u64,
+    /// RTP packets sent through pipes.
+    pub pipe_rtp_out: u64,
 }
 
 /// How many objects the router holds, for checks that state is freed.
@@ -121,6 +132,8 @@ pub struct RouterCounts {
     pub tcp_connections: usize,
     /// Bytes of partial RFC 4571 frames held over all TCP connections.
     pub tcp_buffered_bytes: usize,
+    /// Open pipe ends.
+    pub pipes: usize,
 }
 
 /// A sans-IO SFU router. See the [crate documentation](crate) for the run loop.
@@ -135,7 +148,8 @@ pub struct RouterCounts {
 ///   [`consumer`](Self::consumer); observers:
 ///   [`create_audio_level_observer`](Self::create_audio_level_observer),
 ///   [`create_active_speaker_observer`](Self::create_active_speaker_observer)
-///   and the view [`observer`](Self::observer);
+///   and the view [`observer`](Self::observer); pipes to other routers:
+///   [`create_pipe`](Self::create_pipe) and the view [`pipe`](Self::pipe);
 /// * **getters**: [`stats`](Self::stats), [`counts`](Self::counts).
 ///
 /// After any input or command, drain [`poll_output`](Self::poll_output)
@@ -150,6 +164,7 @@ pub struct Router {
     pub(crate) producers: IdMap<ProducerId, Producer>,
     pub(crate) consumers: IdMap<crate::ConsumerId, Consumer>,
     pub(crate) observers: IdMap<crate::ObserverId, crate::observer::Observer>,
+    pub(crate) pipes: IdMap<crate::PipeId, crate::pipe::Pipe>,
     /// What every transport's output flows into: the host's queue, the
     /// demux, the timer table and the work queue.
     pub(crate) hub: Hub,
@@ -200,6 +215,7 @@ impl Router {
             producers: IdMap::default(),
             consumers: IdMap::default(),
             observers: IdMap::default(),
+            pipes: IdMap::default(),
             stats: RouterStats::default(),
         }
     }
@@ -229,6 +245,7 @@ impl Router {
             queued_outputs: self.hub.out.len(),
             tcp_connections: self.hub.tcp.len(),
             tcp_buffered_bytes: self.hub.tcp.buffered(),
+            pipes: self.pipes.len(),
         }
     }
 
@@ -261,6 +278,7 @@ impl Router {
             } => self.tcp_data(now, conn, source, destination, data),
             Input::TcpClosed { conn, .. } => self.tcp_closed(conn),
             Input::Timeout(_) => self.timeout(now),
+            Input::Pipe { pipe, message, .. } => self.pipe_input(now, pipe, message),
         }
         self.process_work();
     }

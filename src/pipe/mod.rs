@@ -1,0 +1,267 @@
+//! Pipes: a producer of one router made available on another router of
+//! the same process, where ordinary consumers consume it.
+//!
+//! # Shape
+//!
+//! A pipe has two ends, one per router, each created with
+//! [`Router::create_pipe`](crate::Router::create_pipe) and named by its own
+//! [`PipeId`](crate::PipeId). The host links them by carrying messages: each
+//! [`Output::Pipe`](crate::Output::Pipe) of one router goes, in order, to
+//! the other as [`Input::pipe`](crate::Input::pipe) with the other end's
+//! id. The router opens no channel and spawns no thread; whether the two
+//! routers share a thread or talk through a channel is the host's choice.
+//!
+//! What travels ([`PipeMessage`]):
+//!
+//! * **sender → receiver**: a producer's announce ([`PipeProducer`]: kind,
+//!   mid, one entry per simulcast layer), its codecs ([`PipeCodec`], sent
+//!   before the first packet of each payload type), its RTP packets
+//!   ([`PipeRtp`]: every layer, already decrypted and parsed: payload type,
+//!   extended sequence number, timestamp, marker, the header extensions a
+//!   forwarded packet keeps) and its close;
+//! * **receiver → sender**: keyframe requests of the receiver's consumers
+//!   (through the receiver's throttle, then the sender's), and "unwanted"
+//!   when the receiver closes its copy;
+//! * **either way**: the pipe's close.
+//!
+//! The receiver makes one *piped producer* per announce
+//! ([`Event::PipeProducerAdded`](crate::Event::PipeProducerAdded)). It is an
+//! ordinary producer to everything downstream: consumers, layer selection,
+//! keyframe waits, pause and resume, the bandwidth allocator and observers
+//! read it exactly as a local one. Its layers' liveness and bitrates are
+//! measured from the packets that arrive, as for a local producer. A piped
+//! producer can itself be sent on through another pipe.
+//!
+//! # Why typed messages, not bytes
+//!
+//! Within one process nothing needs encoding: a message is a Rust value
+//! moved through the host's channel, and the payload is the very
+//! `Arc<[u8]>` str0m decrypted into, shared by every consumer on both
+//! routers: no payload byte is copied from the publisher's SRTP to each
+//! subscriber's SRTP. (`Arc<[u8]>` rather than `bytes::Bytes`: str0m takes
+//! payloads as `Arc<[u8]>`, so a `Bytes` would cost a copy on the
+//! receiving router.) The messages are `#[non_exhaustive]` and cannot be
+//! built outside this crate, so a host cannot forge one; a message that
+//! does not fit the receiver's state (unknown producer, duplicate
+//! announce, a layer or payload type it was never told of, a pipe that is
+//! gone) is dropped and counted in
+//! [`RouterStats::pipe_dropped`](crate::RouterStats::pipe_dropped), never a
+//! panic. Across hosts (encoded, encrypted, with loss repair) is the next
+//! step and will add an encoding of these same messages.
+//!
+//! # Delivery
+//!
+//! Control messages (announce, codec, close, keyframe request) must be
+//! delivered in order and not lost: an in-process channel does both. RTP
+//! messages may be lost (counted by the host, as the receiving consumers
+//! see a gap): the consumers on the receiving router renumber as they do
+//! for a lossy publisher. When the output queue is full
+//! ([`Limits::max_queued_outputs`](crate::Limits)) RTP messages are dropped
+//! like transmits; control messages never are.
+
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+use str0m::format::{Codec, CodecSpec, FormatParams, PayloadParams};
+use str0m::media::{Frequency, Pt};
+
+use crate::id::IdMap;
+use crate::{MediaKind, ProducerId};
+
+/// One message between the two ends of a pipe. Emitted by a router as
+/// [`Output::Pipe`](crate::Output::Pipe), fed to the other as
+/// [`Input::pipe`](crate::Input::pipe). Only a router builds them.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum PipeMessage {
+    /// The sender starts sending one of its producers.
+    #[non_exhaustive]
+    ProducerAnnounce(PipeProducer),
+    /// The codec behind one payload type of a producer being sent; comes
+    /// before the first packet with that payload type.
+    #[non_exhaustive]
+    Codec {
+        /// The producer, as the sender names it.
+        producer: ProducerId,
+        /// The codec.
+        codec: PipeCodec,
+    },
+    /// One RTP packet of a producer being sent.
+    #[non_exhaustive]
+    Rtp(PipeRtp),
+    /// The receiver's consumers of a producer wait for a keyframe of one
+    /// of its layers.
+    #[non_exhaustive]
+    KeyframeRequest {
+        /// The producer, as the *sender* names it.
+        producer: ProducerId,
+        /// The layer (simulcast encoding index, lowest first).
+        layer: u8,
+    },
+    /// The sender's producer closed: the receiver closes its copy.
+    #[non_exhaustive]
+    ProducerClosed {
+        /// The producer, as the sender names it.
+        producer: ProducerId,
+    },
+    /// The receiver closed its copy of a producer: the sender stops
+    /// sending it.
+    #[non_exhaustive]
+    ProducerUnwanted {
+        /// The producer, as the *sender* names it.
+        producer: ProducerId,
+    },
+    /// The other end closed the pipe.
+    #[non_exhaustive]
+    PipeClosed,
+}
+
+impl PipeMessage {
+    /// Whether this is media (an RTP packet), which may be dropped under
+    /// pressure, rather than control, which may not.
+    pub fn is_media(&self) -> bool {
+        matches!(self, PipeMessage::Rtp(_))
+    }
+
+    /// The producer the message concerns, as the router that owns it
+    /// names it (`None` for [`PipeMessage::PipeClosed`]).
+    pub fn producer(&self) -> Option<ProducerId> {
+        match self {
+            PipeMessage::ProducerAnnounce(p) => Some(p.producer),
+            PipeMessage::Rtp(r) => Some(r.producer),
+            PipeMessage::Codec { producer, .. }
+            | PipeMessage::KeyframeRequest { producer, .. }
+            | PipeMessage::ProducerClosed { producer }
+            | PipeMessage::ProducerUnwanted { producer } => Some(*producer),
+            PipeMessage::PipeClosed => None,
+        }
+    }
+}
+
+/// A producer as announced through a pipe.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PipeProducer {
+    /// Its id on the sending router.
+    pub producer: ProducerId,
+    /// Audio or video.
+    pub kind: MediaKind,
+    /// The m-line it came in on at its publisher (informative).
+    pub mid: String,
+    /// Its encodings, lowest quality first (one if not simulcast).
+    pub layers: Vec<PipeLayer>,
+    /// The codecs known so far (more may follow as [`PipeMessage::Codec`]).
+    pub codecs: Vec<PipeCodec>,
+}
+
+/// One encoding of a piped producer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PipeLayer {
+    /// Its rid, for simulcast by rid.
+    pub rid: Option<String>,
+    /// Its SSRC at the publisher, for simulcast by SSRC group.
+    pub ssrc: Option<u32>,
+}
+
+/// A codec behind a payload type, as SDP would name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PipeCodec {
+    /// The payload type the packets carry.
+    pub payload_type: u8,
+    /// The codec's name (`VP8`, `opus`, `H264`...).
+    pub name: String,
+    /// The RTP clock rate.
+    pub clock_rate: u32,
+    /// Audio channels, if any.
+    pub channels: Option<u8>,
+    /// The format parameters, as in an `a=fmtp` line.
+    pub fmtp: String,
+}
+
+/// One RTP packet through a pipe: the fields a forwarding router needs,
+/// the header already parsed, the payload shared.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PipeRtp {
+    /// The producer, as the sender names it.
+    pub producer: ProducerId,
+    /// Its layer (simulcast encoding index, lowest first).
+    pub layer: u8,
+    /// The payload type.
+    pub payload_type: u8,
+    /// The extended (never wrapping) sequence number at the sender.
+    pub seq: u64,
+    /// The RTP timestamp.
+    pub timestamp: u32,
+    /// The RTP marker bit.
+    pub marker: bool,
+    /// The audio level extension (RFC 6464), in -dBov.
+    pub audio_level: Option<i8>,
+    /// The voice activity flag of that extension.
+    pub voice_activity: Option<bool>,
+    /// The raw AV1 Dependency Descriptor extension, if any.
+    pub dependency_descriptor: Option<Arc<[u8]>>,
+    /// The payload, shared with the sender's consumers.
+    pub payload: Arc<[u8]>,
+}
+
+impl PipeCodec {
+    pub(crate) fn from_params(params: &PayloadParams) -> PipeCodec {
+        let spec = params.spec();
+        PipeCodec {
+            payload_type: *params.pt(),
+            name: spec.codec.to_string(),
+            clock_rate: spec.clock_rate.get(),
+            channels: spec.channels,
+            fmtp: spec.format.to_string(),
+        }
+    }
+
+    /// The codec as str0m describes it; `None` for a clock rate of zero.
+    pub(crate) fn to_params(&self) -> Option<PayloadParams> {
+        let spec = CodecSpec {
+            codec: Codec::from(self.name.as_str()),
+            clock_rate: Frequency::new(self.clock_rate)?,
+            channels: self.channels,
+            format: FormatParams::parse_line(&self.fmtp),
+        };
+        Some(PayloadParams::new(Pt::from(self.payload_type), None, spec))
+    }
+}
+
+/// One end of a pipe.
+#[derive(Debug, Default)]
+pub(crate) struct Pipe {
+    /// Local producers sent through it, each with the payload types whose
+    /// codec was sent.
+    pub exports: IdMap<ProducerId, SmallVec<[u8; 4]>>,
+    /// Producers of the other router brought in: its id → the piped
+    /// producer here.
+    pub imports: IdMap<ProducerId, ProducerId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codec_round_trip() {
+        let c = PipeCodec {
+            payload_type: 102,
+            name: "H264".into(),
+            clock_rate: 90_000,
+            channels: None,
+            fmtp: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f".into(),
+        };
+        let params = c.to_params().unwrap();
+        let back = PipeCodec::from_params(&params);
+        assert_eq!(back.payload_type, 102);
+        assert_eq!(back.clock_rate, 90_000);
+        assert_eq!(back.name.to_ascii_lowercase(), "h264");
+        assert_eq!(back.to_params().unwrap().spec(), params.spec());
+        let zero = PipeCodec { clock_rate: 0, ..c };
+        assert!(zero.to_params().is_none());
+    }
+}
