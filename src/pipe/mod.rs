@@ -74,8 +74,8 @@ use crate::{MediaKind, ProducerId};
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum PipeMessage {
-    /// The sender starts sending one of its producers.
-    #[non_exhaustive]
+    /// The sender starts sending one of its producers. (Tuple variants
+    /// carry a `#[non_exhaustive]` struct, so they too are only built here.)
     ProducerAnnounce(PipeProducer),
     /// The codec behind one payload type of a producer being sent; comes
     /// before the first packet with that payload type.
@@ -87,7 +87,6 @@ pub enum PipeMessage {
         codec: PipeCodec,
     },
     /// One RTP packet of a producer being sent.
-    #[non_exhaustive]
     Rtp(PipeRtp),
     /// The receiver's consumers of a producer wait for a keyframe of one
     /// of its layers.
