@@ -180,6 +180,17 @@
 //! ([`CloseReason::Failed`]) and nothing else. Every map and queue is
 //! bounded by [`Limits`].
 //!
+//! # Pipes between routers
+//!
+//! One router runs on one thread. To spread a stream's viewers over
+//! several cores, run several routers and link them with [`pipe`]s: a
+//! producer of router A sent through a pipe
+//! ([`Router::create_pipe`], [`PipeApi::send_producer`]) becomes a
+//! producer on router B ([`Event::PipeProducerAdded`]) that B's consumers
+//! consume like a local one. The host carries the messages
+//! ([`Output::Pipe`] of one to [`Input::pipe`] of the other); the routers
+//! share nothing.
+//!
 //! # How the crate is built
 //!
 //! One concept per module, importing downward only: `router` (input,
@@ -250,7 +261,7 @@ mod kind;
 mod media;
 mod observer;
 pub mod packet;
-mod pipe;
+pub mod pipe;
 mod router;
 mod stats;
 #[cfg(feature = "testkit-hooks")]

@@ -26,8 +26,8 @@ impl Router {
     /// end's id. Send a producer through it with [`PipeApi::send_producer`];
     /// the other router announces it as
     /// [`Event::PipeProducerAdded`](crate::Event::PipeProducerAdded) and
-    /// its consumers consume it like a local producer. See the module
-    /// documentation of `pipe` in the README's "Scaling out".
+    /// its consumers consume it like a local producer. What travels and
+    /// why: the [`pipe`](crate::pipe) module.
     ///
     /// ```
     /// use std::time::Instant;

@@ -65,12 +65,15 @@ impl PipePair {
     }
 
     /// Drain both routers and carry pipe messages both ways until none
-    /// are left (a message may make the other router answer).
+    /// are left (a message may make the other router answer); then check
+    /// both routers' invariants.
     pub fn carry(&mut self) {
         loop {
             self.a.drain_router();
             self.b.drain_router();
             if self.a.pipe_out.is_empty() && self.b.pipe_out.is_empty() {
+                manifold_sfu::testkit_hooks::check_invariants(&mut self.a.router);
+                manifold_sfu::testkit_hooks::check_invariants(&mut self.b.router);
                 return;
             }
             let now = self.now();
