@@ -103,7 +103,7 @@ pub fn check_invariants(router: &mut Router) {
                 "{pid} feeds {oid}, which does not follow it"
             );
         }
-    }    // Pipes and the producers they carry name each other.
+    } // Pipes and the producers they carry name each other.
     for (id, pipe) in &router.pipes {
         for pid in pipe.exports.keys() {
             let p = router.producers.get(pid);
@@ -123,13 +123,19 @@ pub fn check_invariants(router: &mut Router) {
     for (pid, p) in &router.producers {
         for id in &p.pipes {
             assert!(
-                router.pipes.get(id).is_some_and(|x| x.exports.contains_key(pid)),
+                router
+                    .pipes
+                    .get(id)
+                    .is_some_and(|x| x.exports.contains_key(pid)),
                 "{pid} goes through {id}, which does not send it"
             );
         }
         if let Some((id, remote)) = p.piped {
             assert!(
-                router.pipes.get(&id).is_some_and(|x| x.imports.get(&remote) == Some(pid)),
+                router
+                    .pipes
+                    .get(&id)
+                    .is_some_and(|x| x.imports.get(&remote) == Some(pid)),
                 "{pid} came through {id}, which forgot it"
             );
         }

@@ -200,6 +200,9 @@ pub struct PipeRtp {
     pub audio_level: Option<i8>,
     /// The voice activity flag of that extension.
     pub voice_activity: Option<bool>,
+    /// The video orientation extension (CVO): the rotation in its two
+    /// low bits (0: none, 1: 90° counter-clockwise, 2: 180°, 3: 90° clockwise).
+    pub video_orientation: Option<u8>,
     /// The raw AV1 Dependency Descriptor extension, if any.
     pub dependency_descriptor: Option<Arc<[u8]>>,
     /// The payload, shared with the sender's consumers.

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use smallvec::SmallVec;
 use str0m::media::{Mid, Rid};
-use str0m::rtp::{ExtensionValues, Ssrc};
+use str0m::rtp::{ExtensionValues, Ssrc, VideoOrientation};
 use tracing::{debug, warn};
 
 use super::timers::Timer;
@@ -126,6 +126,7 @@ impl Router {
                 marker: pkt.marker,
                 audio_level: pkt.exts.audio_level,
                 voice_activity: pkt.exts.voice_activity,
+                video_orientation: pkt.exts.video_orientation.map(|v| v as u8),
                 dependency_descriptor: dd.clone(),
                 payload: pkt.payload.clone(),
             };
@@ -274,6 +275,7 @@ impl Router {
         let mut exts = ExtensionValues {
             audio_level: rtp.audio_level,
             voice_activity: rtp.voice_activity,
+            video_orientation: rtp.video_orientation.map(|v| VideoOrientation::from(v & 3)),
             ..Default::default()
         };
         if let Some(dd) = &rtp.dependency_descriptor {
