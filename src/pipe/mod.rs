@@ -18,7 +18,7 @@
 //!   before the first packet of each payload type), its RTP packets
 //!   ([`PipeRtp`]: every layer, already decrypted and parsed: payload type,
 //!   extended sequence number, timestamp, marker, the header extensions a
-//!   forwarded packet keeps) and its close;
+//!   forwarded packet keeps), its pauses and resumes, and its close;
 //! * **receiver → sender**: keyframe requests of the receiver's consumers
 //!   (through the receiver's throttle, then the sender's), and "unwanted"
 //!   when the receiver closes its copy;
@@ -97,6 +97,15 @@ pub enum PipeMessage {
         /// The layer (simulcast encoding index, lowest first).
         layer: u8,
     },
+    /// The sender's producer was paused or resumed: the receiver's copy
+    /// follows.
+    #[non_exhaustive]
+    ProducerPaused {
+        /// The producer, as the sender names it.
+        producer: ProducerId,
+        /// Paused (true) or resumed.
+        paused: bool,
+    },
     /// The sender's producer closed: the receiver closes its copy.
     #[non_exhaustive]
     ProducerClosed {
@@ -130,6 +139,7 @@ impl PipeMessage {
             PipeMessage::Rtp(r) => Some(r.producer),
             PipeMessage::Codec { producer, .. }
             | PipeMessage::KeyframeRequest { producer, .. }
+            | PipeMessage::ProducerPaused { producer, .. }
             | PipeMessage::ProducerClosed { producer }
             | PipeMessage::ProducerUnwanted { producer } => Some(*producer),
             PipeMessage::PipeClosed => None,
@@ -151,6 +161,8 @@ pub struct PipeProducer {
     pub layers: Vec<PipeLayer>,
     /// The codecs known so far (more may follow as [`PipeMessage::Codec`]).
     pub codecs: Vec<PipeCodec>,
+    /// Whether it is paused (see [`PipeMessage::ProducerPaused`]).
+    pub paused: bool,
 }
 
 /// One encoding of a piped producer.

@@ -170,6 +170,15 @@ impl Router {
                 }
             }
             PipeMessage::ProducerUnwanted { producer } => self.stop_export(pipe, producer),
+            PipeMessage::ProducerPaused { producer, paused } => {
+                match self.pipes[&pipe].imports.get(&producer).copied() {
+                    Some(local) => {
+                        self.set_producer_paused(local, paused);
+                        true
+                    }
+                    None => false,
+                }
+            }
             PipeMessage::PipeClosed => {
                 self.close_pipe(pipe, CloseReason::PeerClosed);
                 true
@@ -216,6 +225,7 @@ impl Router {
         self.hub
             .timers
             .set(Timer::Layers(pid), p.poll_monitor_timeout());
+        p.paused = a.paused;
         self.producers.insert(pid, p);
         if let Some(x) = self.pipes.get_mut(&pipe) {
             x.imports.insert(a.producer, pid);
@@ -311,6 +321,23 @@ impl Router {
             p.pipes.retain(|x| *x != pipe);
         }
         sent
+    }
+
+    /// A producer paused or resumed: the pipes sending it tell their other
+    /// ends.
+    pub(super) fn pipe_producer_paused(&mut self, pid: ProducerId, paused: bool) {
+        let Some(p) = self.producers.get(&pid) else {
+            return;
+        };
+        for pipe in p.pipes.clone() {
+            self.pipe_out(
+                pipe,
+                PipeMessage::ProducerPaused {
+                    producer: pid,
+                    paused,
+                },
+            );
+        }
     }
 
     /// A keyframe request for a piped producer goes to the router that
@@ -446,6 +473,7 @@ impl PipeApi<'_> {
                 .iter()
                 .map(|(_, params, _)| PipeCodec::from_params(params))
                 .collect(),
+            paused: p.paused,
         };
         let sent = p.codecs.iter().map(|(pt, _, _)| **pt).collect();
         if let Some(x) = r.pipes.get_mut(&self.id) {
