@@ -20,8 +20,9 @@
 //!   extended sequence number, timestamp, marker, the header extensions a
 //!   forwarded packet keeps), its pauses and resumes, and its close;
 //! * **receiver → sender**: keyframe requests of the receiver's consumers
-//!   (through the receiver's throttle, then the sender's), and "unwanted"
-//!   when the receiver closes its copy;
+//!   (through the receiver's throttle, then the sender's), NACKs for the
+//!   packets a layer skipped, and "unwanted" when the receiver closes its
+//!   copy;
 //! * **either way**: the pipe's close.
 //!
 //! The receiver makes one *piped producer* per announce
@@ -53,12 +54,15 @@
 //!
 //! Control messages (announce, codec, close, keyframe request) must be
 //! delivered in order and not lost: an in-process channel does both. RTP
-//! messages may be lost (counted by the host, as the receiving consumers
-//! see a gap): the consumers on the receiving router renumber as they do
-//! for a lossy publisher. When the output queue is full
+//! messages may be lost or reordered: the receiver asks once for the
+//! packets each gap skipped ([`PipeMessage::Nack`]), and the sender
+//! sends them again from a history of its last packets per producer
+//! ([`Limits::rtx_cache_video`](crate::Limits) or `rtx_cache_audio`);
+//! late packets are forwarded like a publisher's retransmissions. When the output queue is full
 //! ([`Limits::max_queued_outputs`](crate::Limits)) RTP messages are dropped
 //! like transmits; control messages never are.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -96,6 +100,18 @@ pub enum PipeMessage {
         producer: ProducerId,
         /// The layer (simulcast encoding index, lowest first).
         layer: u8,
+    },
+    /// Packets of a producer's layer that did not arrive (the receiver saw
+    /// later ones): the sender sends them again from its history, if it
+    /// still has them. One request per gap, at most [`MAX_NACK`] packets.
+    #[non_exhaustive]
+    Nack {
+        /// The producer, as the *sender* names it.
+        producer: ProducerId,
+        /// The layer.
+        layer: u8,
+        /// The missing extended sequence numbers, ascending.
+        seqs: Vec<u64>,
     },
     /// The sender's producer was paused or resumed: the receiver's copy
     /// follows.
@@ -139,6 +155,7 @@ impl PipeMessage {
             PipeMessage::Rtp(r) => Some(r.producer),
             PipeMessage::Codec { producer, .. }
             | PipeMessage::KeyframeRequest { producer, .. }
+            | PipeMessage::Nack { producer, .. }
             | PipeMessage::ProducerPaused { producer, .. }
             | PipeMessage::ProducerClosed { producer }
             | PipeMessage::ProducerUnwanted { producer } => Some(*producer),
@@ -245,20 +262,98 @@ impl PipeCodec {
     }
 }
 
+/// Most packets one [`PipeMessage::Nack`] asks for: a longer gap is a
+/// restart or an outage, which keyframe requests repair.
+pub const MAX_NACK: usize = 64;
+
 /// One end of a pipe.
 #[derive(Debug, Default)]
 pub(crate) struct Pipe {
-    /// Local producers sent through it, each with the payload types whose
-    /// codec was sent.
-    pub exports: IdMap<ProducerId, SmallVec<[u8; 4]>>,
+    /// Local producers sent through it.
+    pub exports: IdMap<ProducerId, Export>,
     /// Producers of the other router brought in: its id → the piped
     /// producer here.
     pub imports: IdMap<ProducerId, ProducerId>,
+    /// Per producer brought in (by its id on the other router), per layer:
+    /// the highest sequence number received, to see gaps.
+    pub highest: IdMap<ProducerId, SmallVec<[Option<u64>; 4]>>,
+}
+
+/// A producer sent through a pipe.
+#[derive(Debug, Default)]
+pub(crate) struct Export {
+    /// Payload types whose codec was sent.
+    pub sent_pts: SmallVec<[u8; 4]>,
+    /// The last packets sent, oldest first, to answer NACKs.
+    pub history: VecDeque<PipeRtp>,
+    /// How many `history` keeps.
+    pub keep: usize,
+}
+
+impl Export {
+    pub(crate) fn new(sent_pts: SmallVec<[u8; 4]>, keep: usize) -> Export {
+        Export {
+            sent_pts,
+            history: VecDeque::new(),
+            keep,
+        }
+    }
+
+    pub(crate) fn remember(&mut self, rtp: &PipeRtp) {
+        if self.keep == 0 {
+            return;
+        }
+        if self.history.len() >= self.keep {
+            self.history.pop_front();
+        }
+        self.history.push_back(rtp.clone());
+    }
+
+    /// The packets of `layer` among `seqs` (ascending) still in the history.
+    pub(crate) fn resend(&self, layer: u8, seqs: &[u64]) -> Vec<PipeRtp> {
+        self.history
+            .iter()
+            .filter(|r| r.layer == layer && seqs.binary_search(&r.seq).is_ok())
+            .cloned()
+            .collect()
+    }
+}
+
+/// A layer's gap detector: the sequence numbers skipped before `seq` (at
+/// most [`MAX_NACK`], none for a longer gap), updating the highest seen.
+pub(crate) fn skipped(highest: &mut Option<u64>, seq: u64) -> Vec<u64> {
+    let Some(h) = *highest else {
+        *highest = Some(seq);
+        return Vec::new();
+    };
+    if seq <= h {
+        return Vec::new();
+    }
+    *highest = Some(seq);
+    let gap = seq - h - 1;
+    if gap == 0 || gap as usize > MAX_NACK {
+        return Vec::new();
+    }
+    (h + 1..seq).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gaps_are_asked_for_once() {
+        let mut h = None;
+        assert!(skipped(&mut h, 10).is_empty());
+        assert!(skipped(&mut h, 11).is_empty());
+        assert_eq!(skipped(&mut h, 14), vec![12, 13]);
+        // Late (a retransmission) or duplicate: nothing.
+        assert!(skipped(&mut h, 12).is_empty());
+        assert!(skipped(&mut h, 14).is_empty());
+        // Too long a gap: left to keyframe requests.
+        assert!(skipped(&mut h, 14 + MAX_NACK as u64 + 2).is_empty());
+        assert_eq!(h, Some(14 + MAX_NACK as u64 + 2));
+    }
 
     #[test]
     fn codec_round_trip() {

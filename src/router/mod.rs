@@ -103,8 +103,10 @@ pub struct RouterStats {
     pub pipe_dropped: u64,
     /// RTP packets received through pipes (also counted in `rtp_in`).
     pub pipe_rtp_in: u64,
-    /// RTP packets sent through pipes.
+    /// RTP packets sent through pipes (retransmissions included).
     pub pipe_rtp_out: u64,
+    /// RTP packets sent through pipes again, answering the other end's NACKs.
+    pub pipe_retransmitted: u64,
 }
 
 /// How many objects the router holds, for checks that state is freed.

@@ -96,18 +96,18 @@ impl Router {
             .get::<crate::ext::RawDependencyDescriptor>()
             .map(|raw| std::sync::Arc::<[u8]>::from(&raw.0[..]));
         for pipe in pipes {
-            let Some(sent) = self
+            let Some(export) = self
                 .pipes
                 .get_mut(&pipe)
                 .and_then(|x| x.exports.get_mut(&pid))
             else {
                 continue;
             };
-            if !sent.contains(&pt) {
+            if !export.sent_pts.contains(&pt) {
                 let Some(params) = codec else {
                     continue;
                 };
-                sent.push(pt);
+                export.sent_pts.push(pt);
                 let codec = PipeCodec::from_params(&params);
                 self.pipe_out(
                     pipe,
@@ -130,6 +130,13 @@ impl Router {
                 dependency_descriptor: dd.clone(),
                 payload: pkt.payload.clone(),
             };
+            if let Some(export) = self
+                .pipes
+                .get_mut(&pipe)
+                .and_then(|x| x.exports.get_mut(&pid))
+            {
+                export.remember(&rtp);
+            }
             self.pipe_out(pipe, PipeMessage::Rtp(rtp));
         }
     }
@@ -170,6 +177,22 @@ impl Router {
                 }
             }
             PipeMessage::ProducerUnwanted { producer } => self.stop_export(pipe, producer),
+            PipeMessage::Nack {
+                producer,
+                layer,
+                mut seqs,
+            } => {
+                seqs.truncate(crate::pipe::MAX_NACK);
+                seqs.sort_unstable();
+                let exports = &self.pipes[&pipe].exports;
+                let again = exports.get(&producer).map(|e| e.resend(layer, &seqs));
+                let known = again.is_some();
+                for rtp in again.unwrap_or_default() {
+                    self.stats.pipe_retransmitted += 1;
+                    self.pipe_out(pipe, PipeMessage::Rtp(rtp));
+                }
+                known
+            }
             PipeMessage::ProducerPaused { producer, paused } => {
                 match self.pipes[&pipe].imports.get(&producer).copied() {
                     Some(local) => {
@@ -229,6 +252,8 @@ impl Router {
         self.producers.insert(pid, p);
         if let Some(x) = self.pipes.get_mut(&pipe) {
             x.imports.insert(a.producer, pid);
+            let layers = a.layers.iter().map(|_| None).collect();
+            x.highest.insert(a.producer, layers);
         }
         self.emit(Event::PipeProducerAdded {
             producer: pid,
@@ -260,9 +285,29 @@ impl Router {
             return false;
         };
         let pt = str0m::media::Pt::from(rtp.payload_type);
-        if p.codec_for(pt).is_none() {
+        if p.codec_for(pt).is_none() || rtp.layer as usize >= p.layers.len() {
             return false;
         }
+        let skipped = self
+            .pipes
+            .get_mut(&pipe)
+            .and_then(|x| x.highest.get_mut(&rtp.producer))
+            .and_then(|h| h.get_mut(rtp.layer as usize))
+            .map(|h| crate::pipe::skipped(h, rtp.seq))
+            .unwrap_or_default();
+        if !skipped.is_empty() {
+            self.pipe_out(
+                pipe,
+                PipeMessage::Nack {
+                    producer: rtp.producer,
+                    layer: rtp.layer,
+                    seqs: skipped,
+                },
+            );
+        }
+        let Some(p) = self.producers.get_mut(&pid) else {
+            return false;
+        };
         let Some(l) = p.layers.get_mut(rtp.layer as usize) else {
             return false;
         };
@@ -370,10 +415,10 @@ impl Router {
             }
         }
         if let Some((pipe, remote)) = p.piped {
-            let still = self
-                .pipes
-                .get_mut(&pipe)
-                .is_some_and(|x| x.imports.remove(&remote).is_some());
+            let still = self.pipes.get_mut(&pipe).is_some_and(|x| {
+                x.highest.remove(&remote);
+                x.imports.remove(&remote).is_some()
+            });
             if still {
                 self.pipe_out(pipe, PipeMessage::ProducerUnwanted { producer: remote });
             }
@@ -476,8 +521,14 @@ impl PipeApi<'_> {
             paused: p.paused,
         };
         let sent = p.codecs.iter().map(|(pt, _, _)| **pt).collect();
+        let limits = &r.config.limits;
+        let keep = match p.kind.is_video() {
+            true => limits.rtx_cache_video,
+            false => limits.rtx_cache_audio,
+        };
         if let Some(x) = r.pipes.get_mut(&self.id) {
-            x.exports.insert(producer, sent);
+            x.exports
+                .insert(producer, crate::pipe::Export::new(sent, keep));
         }
         if let Some(p) = r.producers.get_mut(&producer) {
             p.pipes.push(self.id);
