@@ -199,7 +199,8 @@
 //! session; every call into str0m is guarded there and nowhere else),
 //! `media` (producers, consumers, layer selection, reading each packet
 //! once, header rewriting), `bandwidth` (the allocator and its loss
-//! guard), `observer` (audio levels and the active speaker), `crypto`
+//! guard), `observer` (audio levels and the active speaker), [`pipe`]
+//! (the messages between routers; the router's side is `router/pipe.rs`), `crypto`
 //! (the provider's DTLS and SRTP tuning), `stats` and
 //! [`packet`]. A forwarded packet takes four named steps: resolve its
 //! producer and layer, inspect it once, decide per consumer, write. Every
