@@ -341,6 +341,14 @@ pub(crate) fn skipped(highest: &mut Option<u64>, seq: u64) -> Vec<u64> {
 mod tests {
     use super::*;
 
+    /// Routers on different threads: a message moves through a channel.
+    #[test]
+    fn messages_are_send_and_sync() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<PipeMessage>();
+        send_sync::<crate::PipeId>();
+    }
+
     #[test]
     fn gaps_are_asked_for_once() {
         let mut h = None;
