@@ -1,7 +1,7 @@
 //! Pipe test 5 (issue #17's harness test): a VP8 simulcast producer piped
 //! from router A to router B under 5 % loss of the RTP messages on the
-//! pipe. B asks once for every gap (`PipeMessage::Nack`) and A sends from
-//! its history: B receives at least 99 % of what A received, the
+//! pipe. B asks for every gap (`PipeMessage::Nack`, retried) and A sends
+//! from its history: B receives at least 99 % of what A received, the
 //! subscriber's stream has no hole, switches land on keyframes requested
 //! across the pipe.
 
@@ -81,23 +81,10 @@ fn nacks_across_the_pipe_repair_five_percent_loss() {
     assert!(pair.a.router.stats().pipe_retransmitted > 0);
     println!("video packets: A received {a_got}, B received {b_got}");
     let video = pair.b.client(sub).track(MediaKind::Video).to_vec();
-    // Every switch lands on a keyframe; under 1 % of the subscriber's
-    // packets are missing (a NACK is sent once: a retransmission lost too
-    // leaves a hole). Not `check::simulcast_stream`, which wants no hole
-    // and whose picture ID check fails now and then when a repaired
-    // packet arrives late.
-    let v = check::by_seq(&video);
-    let mut switches = 0;
-    for w in v.windows(2) {
-        let (a, b) = (w[0].vp8.unwrap(), w[1].vp8.unwrap());
-        if a.layer != b.layer {
-            switches += 1;
-            assert!(b.keyframe, "switch at seq {} not on a keyframe", w[1].seq);
-        }
-    }
+    // One continuous stream: every switch on a keyframe, no hole (a
+    // retransmission lost too is asked for again), picture IDs continuous.
+    let switches = check::simulcast_stream(&video);
     assert!(switches >= 3, "{switches} switches");
-    let missing = check::missing_seqs(&v);
-    assert!(missing * 100 <= v.len(), "{missing} of {} missing", v.len());
     assert!(pair.keyframe_requests_b_to_a > 0);
     assert_eq!(pair.b.router.stats().pipe_dropped, 0);
 }

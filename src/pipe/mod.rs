@@ -54,8 +54,9 @@
 //!
 //! Control messages (announce, codec, close, keyframe request) must be
 //! delivered in order and not lost: an in-process channel does both. RTP
-//! messages may be lost or reordered: the receiver asks once for the
-//! packets each gap skipped ([`PipeMessage::Nack`]), and the sender
+//! messages may be lost or reordered: the receiver asks for the packets
+//! each gap skipped ([`PipeMessage::Nack`]; up to three times, 40 ms
+//! apart, the retries riding on the layer's next packets), and the sender
 //! sends them again from a history of its last packets per producer
 //! ([`Limits::rtx_cache_video`](crate::Limits) or `rtx_cache_audio`);
 //! late packets are forwarded like a publisher's retransmissions. When the output queue is full
@@ -64,6 +65,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use smallvec::SmallVec;
 use str0m::format::{Codec, CodecSpec, FormatParams, PayloadParams};
@@ -103,7 +105,7 @@ pub enum PipeMessage {
     },
     /// Packets of a producer's layer that did not arrive (the receiver saw
     /// later ones): the sender sends them again from its history, if it
-    /// still has them. One request per gap, at most [`MAX_NACK`] packets.
+    /// still has them. At most [`MAX_NACK`] packets.
     #[non_exhaustive]
     Nack {
         /// The producer, as the *sender* names it.
@@ -275,8 +277,8 @@ pub(crate) struct Pipe {
     /// producer here.
     pub imports: IdMap<ProducerId, ProducerId>,
     /// Per producer brought in (by its id on the other router), per layer:
-    /// the highest sequence number received, to see gaps.
-    pub highest: IdMap<ProducerId, SmallVec<[Option<u64>; 4]>>,
+    /// its gaps and the NACKs for them.
+    pub gaps: IdMap<ProducerId, SmallVec<[LayerRx; 4]>>,
 }
 
 /// A producer sent through a pipe.
@@ -319,22 +321,58 @@ impl Export {
     }
 }
 
-/// A layer's gap detector: the sequence numbers skipped before `seq` (at
-/// most [`MAX_NACK`], none for a longer gap), updating the highest seen.
-pub(crate) fn skipped(highest: &mut Option<u64>, seq: u64) -> Vec<u64> {
-    let Some(h) = *highest else {
-        *highest = Some(seq);
-        return Vec::new();
-    };
-    if seq <= h {
-        return Vec::new();
+/// How long the receiver waits for a NACKed packet before asking again.
+pub(crate) const NACK_RETRY: Duration = Duration::from_millis(40);
+/// How many times it asks for one packet.
+pub(crate) const NACK_TRIES: u8 = 3;
+
+/// One layer of a producer brought in: its gaps and the NACKs for them.
+/// Retries ride on the layer's next packets (no timer: a layer that
+/// stops sending has nothing left to repair).
+#[derive(Debug, Default)]
+pub(crate) struct LayerRx {
+    highest: Option<u64>,
+    /// Missing sequence numbers, when last asked for, and how many times.
+    missing: Vec<(u64, Instant, u8)>,
+}
+
+impl LayerRx {
+    /// A packet with `seq` arrived at `now`: the sequence numbers to ask
+    /// for now, ascending (new gaps, and old ones due for another try).
+    /// A gap longer than [`MAX_NACK`] is left to keyframe requests.
+    pub(crate) fn on_packet(&mut self, seq: u64, now: Instant) -> Vec<u64> {
+        self.missing.retain(|(s, _, _)| *s != seq);
+        let mut ask = Vec::new();
+        for (s, at, tries) in &mut self.missing {
+            if now >= *at + NACK_RETRY && *tries < NACK_TRIES {
+                *at = now;
+                *tries += 1;
+                ask.push(*s);
+            }
+        }
+        self.missing
+            .retain(|(_, at, tries)| *tries < NACK_TRIES || now < *at + NACK_RETRY);
+        match self.highest {
+            None => self.highest = Some(seq),
+            Some(h) if seq > h => {
+                self.highest = Some(seq);
+                let gap = (seq - h - 1) as usize;
+                if gap > 0 && gap <= MAX_NACK {
+                    for s in h + 1..seq {
+                        self.missing.push((s, now, 1));
+                        ask.push(s);
+                    }
+                    if self.missing.len() > MAX_NACK {
+                        let over = self.missing.len() - MAX_NACK;
+                        self.missing.drain(..over);
+                    }
+                }
+            }
+            Some(_) => {}
+        }
+        ask.sort_unstable();
+        ask
     }
-    *highest = Some(seq);
-    let gap = seq - h - 1;
-    if gap == 0 || gap as usize > MAX_NACK {
-        return Vec::new();
-    }
-    (h + 1..seq).collect()
 }
 
 #[cfg(test)]
@@ -350,17 +388,25 @@ mod tests {
     }
 
     #[test]
-    fn gaps_are_asked_for_once() {
-        let mut h = None;
-        assert!(skipped(&mut h, 10).is_empty());
-        assert!(skipped(&mut h, 11).is_empty());
-        assert_eq!(skipped(&mut h, 14), vec![12, 13]);
-        // Late (a retransmission) or duplicate: nothing.
-        assert!(skipped(&mut h, 12).is_empty());
-        assert!(skipped(&mut h, 14).is_empty());
-        // Too long a gap: left to keyframe requests.
-        assert!(skipped(&mut h, 14 + MAX_NACK as u64 + 2).is_empty());
-        assert_eq!(h, Some(14 + MAX_NACK as u64 + 2));
+    fn gaps_are_asked_for_until_they_arrive() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut l = LayerRx::default();
+        assert!(l.on_packet(10, ms(0)).is_empty());
+        assert!(l.on_packet(11, ms(1)).is_empty());
+        assert_eq!(l.on_packet(14, ms(2)), vec![12, 13]);
+        // 12 arrives late: only 13 is asked for again, once the retry is due.
+        assert!(l.on_packet(12, ms(3)).is_empty());
+        assert!(l.on_packet(15, ms(20)).is_empty());
+        assert_eq!(l.on_packet(16, ms(50)), vec![13]);
+        assert_eq!(l.on_packet(17, ms(100)), vec![13]);
+        // Three tries, then it gives up.
+        assert!(l.on_packet(18, ms(150)).is_empty());
+        assert!(l.missing.is_empty());
+        // Duplicates ask for nothing; too long a gap is left to keyframes.
+        assert!(l.on_packet(18, ms(151)).is_empty());
+        assert!(l.on_packet(18 + MAX_NACK as u64 + 2, ms(152)).is_empty());
+        assert_eq!(l.highest, Some(18 + MAX_NACK as u64 + 2));
     }
 
     #[test]

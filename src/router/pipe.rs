@@ -252,8 +252,8 @@ impl Router {
         self.producers.insert(pid, p);
         if let Some(x) = self.pipes.get_mut(&pipe) {
             x.imports.insert(a.producer, pid);
-            let layers = a.layers.iter().map(|_| None).collect();
-            x.highest.insert(a.producer, layers);
+            let layers = a.layers.iter().map(|_| Default::default()).collect();
+            x.gaps.insert(a.producer, layers);
         }
         self.emit(Event::PipeProducerAdded {
             producer: pid,
@@ -291,9 +291,9 @@ impl Router {
         let skipped = self
             .pipes
             .get_mut(&pipe)
-            .and_then(|x| x.highest.get_mut(&rtp.producer))
+            .and_then(|x| x.gaps.get_mut(&rtp.producer))
             .and_then(|h| h.get_mut(rtp.layer as usize))
-            .map(|h| crate::pipe::skipped(h, rtp.seq))
+            .map(|h| h.on_packet(rtp.seq, now))
             .unwrap_or_default();
         if !skipped.is_empty() {
             self.pipe_out(
@@ -416,7 +416,7 @@ impl Router {
         }
         if let Some((pipe, remote)) = p.piped {
             let still = self.pipes.get_mut(&pipe).is_some_and(|x| {
-                x.highest.remove(&remote);
+                x.gaps.remove(&remote);
                 x.imports.remove(&remote).is_some()
             });
             if still {
