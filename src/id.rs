@@ -58,8 +58,8 @@ id_type!(
 
 id_type!(
     /// Identifies a pipe: one end of an in-process link to another router
-    /// (commands: [`PipeApi`](crate::PipeApi); see the `pipe` chapter of
-    /// [`Router::create_pipe`](crate::Router::create_pipe)).
+    /// (commands: [`PipeApi`](crate::PipeApi); what travels: the
+    /// [`pipe`](crate::pipe) module).
     PipeId,
     "pipe"
 );
