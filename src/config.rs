@@ -161,6 +161,13 @@ pub struct Limits {
     /// channel's consumer is closed ([`CloseReason::TooSlow`](crate::CloseReason)).
     /// A transport's SCTP association buffers at most twice this.
     pub max_data_buffered_bytes: usize,
+    /// Pipes (links to other routers, see [`Router::create_pipe`](crate::Router::create_pipe))
+    /// per router.
+    pub max_pipes: usize,
+    /// Producers one pipe carries in each direction: sending past it fails
+    /// with [`RouterError::Limit`](crate::RouterError); announces past it
+    /// from the other router are dropped and counted.
+    pub max_producers_per_pipe: usize,
 }
 
 impl Default for Limits {
@@ -192,6 +199,8 @@ impl Default for Limits {
             max_data_messages_per_second: 200,
             max_data_bytes_per_second: 2 * 1024 * 1024,
             max_data_buffered_bytes: 256 * 1024,
+            max_pipes: 64,
+            max_producers_per_pipe: 1_024,
         }
     }
 }

@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use crate::{
     ConsumerId, DataChannelParams, DataConsumerId, DataProducerId, Layers, MediaKind, ObserverId,
-    ProducerId, TcpConnId, TransportId,
+    PipeId, ProducerId, TcpConnId, TransportId,
 };
 
 /// Something the host may act on, drained through [`Output::Event`](crate::Output::Event).
@@ -198,6 +198,30 @@ pub enum Event {
         /// Why.
         reason: TcpCloseReason,
     },
+    /// A producer of another router arrived through a pipe
+    /// ([`Router::create_pipe`](crate::Router::create_pipe)): consume it
+    /// like a local one. When it closes, [`Event::ProducerClosed`] names
+    /// [`PipeId::as_transport`] as its transport.
+    PipeProducerAdded {
+        /// The piped producer, on this router.
+        producer: ProducerId,
+        /// The pipe it arrived on.
+        pipe: PipeId,
+        /// Its id on the router that sends it (for the host's directory).
+        remote_producer: ProducerId,
+        /// Audio or video.
+        kind: MediaKind,
+    },
+    /// A pipe is gone: closed here, or by the other router. Every producer
+    /// it brought in closed before (with their consumers), and this router
+    /// sends nothing more through it.
+    PipeClosed {
+        /// The pipe.
+        pipe: PipeId,
+        /// [`CloseReason::Requested`] if closed here,
+        /// [`CloseReason::PeerClosed`] if by the other router.
+        reason: CloseReason,
+    },
 }
 
 /// Why the router dropped an ICE-over-TCP connection. Each is counted in
@@ -242,6 +266,8 @@ impl Event {
                 None
             }
             Event::TcpConnectionClosed { .. } => None,
+            Event::PipeProducerAdded { pipe, .. } => Some(pipe.as_transport()),
+            Event::PipeClosed { .. } => None,
         }
     }
 
@@ -253,6 +279,7 @@ impl Event {
             | Event::ProducerClosed { producer, .. }
             | Event::ProducerScore { producer, .. }
             | Event::ConsumerClosed { producer, .. }
+            | Event::PipeProducerAdded { producer, .. }
             | Event::DominantSpeaker { producer, .. } => Some(*producer),
             _ => None,
         }

@@ -69,6 +69,24 @@ id_type!(
     DataConsumerId,
     "dc"
 );
+id_type!(
+    /// Identifies a pipe: one end of an in-process link to another router
+    /// (commands: [`PipeApi`](crate::PipeApi); what travels: the
+    /// [`pipe`](crate::pipe) module).
+    PipeId,
+    "pipe"
+);
+
+impl PipeId {
+    /// The id under which events name the pipe where they name a
+    /// transport: a piped producer's [`Event::ProducerClosed`](crate::Event::ProducerClosed)
+    /// carries it as its `transport` (the pipe is the transport the
+    /// producer arrived on, as in mediasoup). Pipe and transport ids come
+    /// from one counter, so it never names a WebRTC transport.
+    pub fn as_transport(self) -> TransportId {
+        TransportId(self.0)
+    }
+}
 
 /// Hands out increasing ids. Ids are never reused within a router, so a stale
 /// id can never reach a newer object.

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::Event;
+use crate::pipe::PipeMessage;
+use crate::{Event, PipeId};
 
 /// Input to [`Router::handle_input`](crate::Router::handle_input).
 ///
@@ -75,6 +76,17 @@ pub enum Input<'a> {
         /// The connection.
         conn: TcpConnId,
     },
+    /// A message the other end of a pipe emitted ([`Output::Pipe`]),
+    /// carried here by the host. Build it with [`Input::pipe`].
+    #[non_exhaustive]
+    Pipe {
+        /// When it arrived.
+        now: Instant,
+        /// This router's end of the pipe.
+        pipe: PipeId,
+        /// The message, as the other router emitted it.
+        message: PipeMessage,
+    },
 }
 
 impl<'a> Input<'a> {
@@ -136,13 +148,20 @@ impl<'a> Input<'a> {
         Input::TcpClosed { now, conn }
     }
 
+    /// A message from the other end of `pipe` (this router's pipe id),
+    /// arrived at `now`.
+    pub fn pipe(now: Instant, pipe: PipeId, message: PipeMessage) -> Input<'a> {
+        Input::Pipe { now, pipe, message }
+    }
+
     /// The time this input carries.
     pub fn now(&self) -> Instant {
         match self {
             Input::Receive { now, .. }
             | Input::TcpAccepted { now, .. }
             | Input::TcpData { now, .. }
-            | Input::TcpClosed { now, .. } => *now,
+            | Input::TcpClosed { now, .. }
+            | Input::Pipe { now, .. } => *now,
             Input::Timeout(now) => *now,
         }
     }
@@ -217,10 +236,19 @@ pub enum Output {
     /// stops here: call [`Router::handle_input`](crate::Router::handle_input)
     /// with [`Input::Timeout`] when the time comes.
     Timeout(Instant),
+    /// A message for the other end of a pipe: hand it to that router as
+    /// [`Input::pipe`] with *its* pipe id, in the order they come out (see
+    /// [`Router::create_pipe`](crate::Router::create_pipe)).
+    Pipe {
+        /// This router's end of the pipe.
+        pipe: PipeId,
+        /// The message.
+        message: PipeMessage,
+    },
 }
 
-/// Outputs waiting for the host. Bounded: past the limit, transmits are
-/// dropped (and counted); events are always kept, since losing one would
+/// Outputs waiting for the host. Bounded: past the limit, transmits and
+/// piped media are dropped (and counted); events and pipe control messages are always kept, since losing one would
 /// leave the host with a wrong picture of the router.
 pub(crate) struct OutQueue {
     queue: VecDeque<Output>,
@@ -238,7 +266,12 @@ impl OutQueue {
     }
 
     pub(crate) fn push(&mut self, o: Output) {
-        if self.queue.len() >= self.max && matches!(o, Output::Transmit(_)) {
+        let droppable = match &o {
+            Output::Transmit(_) => true,
+            Output::Pipe { message, .. } => message.is_media(),
+            _ => false,
+        };
+        if self.queue.len() >= self.max && droppable {
             self.dropped += 1;
             return;
         }

@@ -37,4 +37,12 @@ impl MediaKind {
             str0m::media::MediaKind::Video => MediaKind::Video,
         }
     }
+
+    /// Ours in str0m's (for a producer piped in from another router).
+    pub(crate) fn to_str0m(self) -> str0m::media::MediaKind {
+        match self {
+            MediaKind::Audio => str0m::media::MediaKind::Audio,
+            MediaKind::Video => str0m::media::MediaKind::Video,
+        }
+    }
 }

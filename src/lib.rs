@@ -180,6 +180,17 @@
 //! ([`CloseReason::Failed`]) and nothing else. Every map and queue is
 //! bounded by [`Limits`].
 //!
+//! # Pipes between routers
+//!
+//! One router runs on one thread. To spread a stream's viewers over
+//! several cores, run several routers and link them with [`pipe`]s: a
+//! producer of router A sent through a pipe
+//! ([`Router::create_pipe`], [`PipeApi::send_producer`]) becomes a
+//! producer on router B ([`Event::PipeProducerAdded`]) that B's consumers
+//! consume like a local one. The host carries the messages
+//! ([`Output::Pipe`] of one to [`Input::pipe`] of the other); the routers
+//! share nothing.
+//!
 //! # How the crate is built
 //!
 //! One concept per module, importing downward only: `router` (input,
@@ -188,7 +199,8 @@
 //! session; every call into str0m is guarded there and nowhere else),
 //! `media` (producers, consumers, layer selection, reading each packet
 //! once, header rewriting), `bandwidth` (the allocator and its loss
-//! guard), `observer` (audio levels and the active speaker), `crypto`
+//! guard), `observer` (audio levels and the active speaker), [`pipe`]
+//! (the messages between routers; the router's side is `router/pipe.rs`), `crypto`
 //! (the provider's DTLS and SRTP tuning), `stats` and
 //! [`packet`]. A forwarded packet takes four named steps: resolve its
 //! producer and layer, inspect it once, decide per consumer, write. Every
@@ -251,6 +263,7 @@ mod kind;
 mod media;
 mod observer;
 pub mod packet;
+pub mod pipe;
 mod router;
 mod stats;
 #[cfg(feature = "testkit-hooks")]
@@ -266,13 +279,16 @@ pub use data::{
 };
 pub use error::{RouterError, SignalingError};
 pub use event::{CloseReason, Event, TcpCloseReason};
-pub use id::{ConsumerId, DataConsumerId, DataProducerId, ObserverId, ProducerId, TransportId};
+pub use id::{
+    ConsumerId, DataConsumerId, DataProducerId, ObserverId, PipeId, ProducerId, TransportId,
+};
 pub use io::{Input, Output, TcpConnId, Transmit, Via};
 pub use kind::MediaKind;
 pub use media::layers::Layers;
 pub use observer::{
     ActiveSpeakerObserverOptions, AudioLevelObserverOptions, ObserverKind, MIN_OBSERVER_INTERVAL,
 };
+pub use pipe::{PipeCodec, PipeLayer, PipeMessage, PipeProducer, PipeRtp};
 pub use router::api::{
     ConsumerApi, ConsumerRef, ConsumerStats, ConsumerView, ProducerApi, ProducerLayer, ProducerRef,
     ProducerView, TransportApi, TransportBandwidth, TransportRef, TransportView,
@@ -282,6 +298,7 @@ pub use router::data_api::{
     DataProducerView,
 };
 pub use router::observers::ObserverApi;
+pub use router::pipe::PipeApi;
 pub use router::{Router, RouterCounts, RouterStats};
 pub use stats::{
     AddressPair, DtlsState, IceState, ProducerLayerStats, ProducerStats, TransportStats,

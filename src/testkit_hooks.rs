@@ -74,8 +74,8 @@ pub fn inject_panic(router: &mut Router, t: TransportId) -> bool {
 
 /// The checks that cannot be made through the public API: every open
 /// transport's WebRTC stack is alive, the ICE ufrag it currently answers
-/// to routes to it, and observers and the producers they follow name each
-/// other. Panics on a broken invariant.
+/// to routes to it, observers and the producers they follow name each
+/// other, and so do pipes and the producers they carry. Panics on a broken invariant.
 pub fn check_invariants(router: &mut Router) {
     for (id, t) in router.transports.iter_mut() {
         assert!(t.is_alive(), "{id} is open but its WebRTC stack is closed");
@@ -101,6 +101,42 @@ pub fn check_invariants(router: &mut Router) {
             assert!(
                 router.observers.get(oid).is_some_and(|o| o.contains(*pid)),
                 "{pid} feeds {oid}, which does not follow it"
+            );
+        }
+    } // Pipes and the producers they carry name each other.
+    for (id, pipe) in &router.pipes {
+        for pid in pipe.exports.keys() {
+            let p = router.producers.get(pid);
+            assert!(
+                p.is_some_and(|p| p.pipes.contains(id)),
+                "{id} sends {pid}, which does not know it"
+            );
+        }
+        for (remote, pid) in &pipe.imports {
+            let p = router.producers.get(pid);
+            assert!(
+                p.is_some_and(|p| p.piped == Some((*id, *remote))),
+                "{id} brought in {pid}, which does not name it"
+            );
+        }
+    }
+    for (pid, p) in &router.producers {
+        for id in &p.pipes {
+            assert!(
+                router
+                    .pipes
+                    .get(id)
+                    .is_some_and(|x| x.exports.contains_key(pid)),
+                "{pid} goes through {id}, which does not send it"
+            );
+        }
+        if let Some((id, remote)) = p.piped {
+            assert!(
+                router
+                    .pipes
+                    .get(&id)
+                    .is_some_and(|x| x.imports.get(&remote) == Some(pid)),
+                "{pid} came through {id}, which forgot it"
             );
         }
     }

@@ -6,9 +6,12 @@
 //! whether the VP8 sender marks layer-sync frames); each packet is parsed
 //! here exactly once, whatever the number of consumers.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use str0m::format::PayloadParams;
 use str0m::media::Pt;
-use str0m::rtp::{RtpPacket, Vp8Patch};
+use str0m::rtp::{ExtensionValues, RtpPacket, Vp8Patch};
 
 use super::consumer::PacketInfo;
 use super::producer::{codec_kind, Producer};
@@ -17,6 +20,37 @@ use crate::packet::{is_keyframe, CodecKind, DependencyDescriptor, Vp8Descriptor,
 
 /// Most payload types remembered per producer (and per consumer).
 pub(crate) const MAX_PT_ENTRIES: usize = 4;
+
+/// An incoming packet as the router forwards it, whichever way it came:
+/// from a publisher's WebRTC transport or through a pipe.
+pub(crate) struct MediaPacket {
+    pub pt: Pt,
+    /// Extended sequence number.
+    pub seq: u64,
+    /// RTP timestamp.
+    pub ts: u32,
+    pub marker: bool,
+    /// When it arrived.
+    pub arrival: Instant,
+    pub payload: Arc<[u8]>,
+    /// The header extensions a forwarded packet keeps.
+    pub exts: ExtensionValues,
+}
+
+impl MediaPacket {
+    /// A packet from a publisher, with the extensions forwarding keeps.
+    pub(crate) fn from_rtp(pkt: RtpPacket, exts: ExtensionValues) -> MediaPacket {
+        MediaPacket {
+            pt: pkt.header.payload_type,
+            seq: *pkt.seq_no,
+            ts: pkt.header.timestamp,
+            marker: pkt.header.marker,
+            arrival: pkt.timestamp,
+            payload: pkt.payload,
+            exts,
+        }
+    }
+}
 
 /// One packet as its consumers see it.
 pub(crate) struct Inspected {
@@ -57,15 +91,15 @@ impl Producer {
 
     /// Read one packet of simulcast encoding `layer` (its codec already
     /// learned; `None` otherwise).
-    pub(crate) fn inspect(&mut self, pkt: &RtpPacket, layer: u8) -> Option<Inspected> {
-        let &(_, params, codec) = self.codec_for(pkt.header.payload_type)?;
+    pub(crate) fn inspect(&mut self, pkt: &MediaPacket, layer: u8) -> Option<Inspected> {
+        let &(_, params, codec) = self.codec_for(pkt.pt)?;
         let mut info = PacketInfo {
             layer,
             keyframe: is_keyframe(codec, &pkt.payload),
-            seq: *pkt.seq_no,
-            ts: pkt.header.timestamp,
+            seq: pkt.seq,
+            ts: pkt.ts,
             clock_rate: params.spec().clock_rate.get(),
-            now: pkt.timestamp,
+            now: pkt.arrival,
             temporal: None,
             frame_start: false,
             picture_id: None,
@@ -75,11 +109,7 @@ impl Producer {
             temporal_switch: None,
         };
         let mut vp8 = None;
-        let dd = pkt
-            .header
-            .ext_vals
-            .user_values
-            .get::<RawDependencyDescriptor>();
+        let dd = pkt.exts.user_values.get::<RawDependencyDescriptor>();
         if let Some(raw) = dd {
             // The descriptor, not the payload, says which layer a frame is in.
             self.read_dependency_descriptor(&raw.0, &mut info);

@@ -150,6 +150,11 @@ pub(crate) struct Producer {
     /// Observers following it (audio only): each packet's audio level goes
     /// to each of them. Empty for almost every producer.
     pub observers: SmallVec<[crate::ObserverId; 1]>,
+    /// Pipes sending it to other routers (`crate::pipe`).
+    pub pipes: SmallVec<[crate::PipeId; 1]>,
+    /// For a piped producer: the pipe it arrived on and its id on the
+    /// router that sends it.
+    pub piped: Option<(crate::PipeId, crate::ProducerId)>,
 }
 
 impl Producer {
@@ -182,6 +187,8 @@ impl Producer {
             svc_layers: 1,
             score: Default::default(),
             observers: SmallVec::new(),
+            pipes: SmallVec::new(),
+            piped: None,
         }
     }
 

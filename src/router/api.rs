@@ -367,26 +367,7 @@ impl ProducerView<&mut Router> {
     }
 
     fn set_paused(&mut self, paused: bool) {
-        let r = &mut *self.router;
-        let Some(p) = r.producers.get_mut(&self.id) else {
-            return;
-        };
-        if p.paused == paused {
-            return;
-        }
-        p.paused = paused;
-        for cid in &p.consumers {
-            if let Some(c) = r.consumers.get_mut(cid) {
-                c.producer_paused = paused;
-                if !paused {
-                    c.restart();
-                }
-            }
-        }
-        if !paused {
-            r.update_layer_targets(self.id);
-            r.request_keyframe(self.id, None);
-        }
+        self.router.set_producer_paused(self.id, paused);
     }
 
     /// Close it and its consumers.
@@ -681,5 +662,32 @@ impl ConsumerView<&mut Router> {
         self.settled(now, |v| {
             v.router.close_consumer(v.id, CloseReason::Requested);
         })
+    }
+}
+
+impl Router {
+    /// Pause or resume forwarding a producer to its consumers (and
+    /// through its pipes, whose other ends do the same).
+    pub(crate) fn set_producer_paused(&mut self, pid: ProducerId, paused: bool) {
+        let Some(p) = self.producers.get_mut(&pid) else {
+            return;
+        };
+        if p.paused == paused {
+            return;
+        }
+        p.paused = paused;
+        for cid in &p.consumers {
+            if let Some(c) = self.consumers.get_mut(cid) {
+                c.producer_paused = paused;
+                if !paused {
+                    c.restart();
+                }
+            }
+        }
+        self.pipe_producer_paused(pid, paused);
+        if !paused {
+            self.update_layer_targets(pid);
+            self.request_keyframe(pid, None);
+        }
     }
 }

@@ -20,7 +20,7 @@ use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use super::Router;
 use crate::io::Output;
 use crate::media::consumer::Verdict;
-use crate::media::inspect::Inspected;
+use crate::media::inspect::{Inspected, MediaPacket};
 use crate::{ConsumerId, Event, ProducerId, TransportId};
 use tracing::{debug, trace};
 
@@ -47,7 +47,7 @@ impl Router {
                 }
             }
         }
-        if p.paused || p.consumers.is_empty() {
+        if p.paused || (p.consumers.is_empty() && p.pipes.is_empty()) {
             return;
         }
         let pt = pkt.header.payload_type;
@@ -57,10 +57,28 @@ impl Router {
             };
             p.learn_codec(pt, params);
         }
-        let Some(inspected) = p.inspect(&pkt, layer) else {
+        let exts = forwarded_extensions(&pkt);
+        let pkt = MediaPacket::from_rtp(pkt, exts);
+        if !p.pipes.is_empty() {
+            self.export_packet(pid, layer, &pkt);
+        }
+        self.fan_out(pid, layer, &pkt);
+    }
+
+    /// Steps 2 to 4 for a packet of a producer's layer (resolved already,
+    /// its codec learned): inspect it once, then each consumer's verdict
+    /// and write; then ask for the keyframes consumers wait for. Also the
+    /// way in for a piped producer's packets (`router/pipe.rs`).
+    pub(super) fn fan_out(&mut self, pid: ProducerId, layer: u8, pkt: &MediaPacket) {
+        let Some(p) = self.producers.get_mut(&pid) else {
             return;
         };
-        let exts = forwarded_extensions(&pkt);
+        if p.paused || p.consumers.is_empty() {
+            return;
+        }
+        let Some(inspected) = p.inspect(pkt, layer) else {
+            return;
+        };
         // Layers whose keyframe some consumer waits for (bit per layer).
         let mut want_keyframe = 0u32;
         // The list is moved out for the loop and back after it: nothing in
@@ -68,7 +86,7 @@ impl Router {
         // failures wait in the hub's work queue until the packet is done).
         let consumers = std::mem::take(&mut p.consumers);
         for &cid in &consumers {
-            if let Some(layer) = self.deliver(cid, &pkt, &inspected, &exts) {
+            if let Some(layer) = self.deliver(cid, pkt, &inspected) {
                 want_keyframe |= 1 << layer.min(31);
             }
         }
@@ -113,13 +131,7 @@ impl Router {
     /// subscriber's transport, whose output the hub absorbs. Returns the
     /// layer whose keyframe the consumer waits for, if it dropped the
     /// packet for want of one.
-    fn deliver(
-        &mut self,
-        cid: ConsumerId,
-        pkt: &RtpPacket,
-        inspected: &Inspected,
-        exts: &ExtensionValues,
-    ) -> Option<u8> {
+    fn deliver(&mut self, cid: ConsumerId, pkt: &MediaPacket, inspected: &Inspected) -> Option<u8> {
         let c = self.consumers.get_mut(&cid)?;
         let before = c.current;
         let verdict = c.on_packet(&inspected.info);
@@ -147,18 +159,16 @@ impl Router {
         else {
             return None;
         };
-        let out_pt = c.out_pt(pkt.header.payload_type, || {
-            st.subscriber_pt(mid, &inspected.params)
-        })?;
+        let out_pt = c.out_pt(pkt.pt, || st.subscriber_pt(mid, &inspected.params))?;
         let mut write = RtpWrite::new(
             out_pt,
             f.numbers.seq.into(),
             f.numbers.ts,
-            pkt.timestamp,
+            pkt.arrival,
             pkt.payload.clone(),
         )
-        .marker(f.marker.unwrap_or(pkt.header.marker))
-        .ext_vals(exts.clone())
+        .marker(f.marker.unwrap_or(pkt.marker))
+        .ext_vals(pkt.exts.clone())
         .nackable(c.kind.is_video());
         if let Some((picture_id, tl0)) = f.vp8 {
             if let Some(patch) = inspected.vp8_patch(picture_id, tl0) {

@@ -73,6 +73,9 @@ impl Router {
     }
 
     fn send_keyframe_request(&mut self, pid: ProducerId, layer: u8) {
+        if self.pipe_keyframe_request(pid, layer) {
+            return;
+        }
         let Some(p) = self.producers.get(&pid) else {
             return;
         };

@@ -53,6 +53,7 @@ impl Router {
         };
         self.hub.timers.clear_producer(pid, p.layers.len());
         self.unobserve_producer(pid, &p.observers);
+        self.pipe_producer_closed(pid, &p);
         if let Some(t) = self.transports.get_mut(&p.transport) {
             t.producers.retain(|x| *x != pid);
             t.producer_by_mid.retain(|(_, x)| *x != pid);

@@ -11,6 +11,7 @@ mod hub;
 mod keyframes;
 mod lifecycle;
 pub(crate) mod observers;
+pub(crate) mod pipe;
 mod ratelimit;
 mod rtc_events;
 mod signaling;
@@ -106,6 +107,18 @@ pub struct RouterStats {
     /// Data channel messages dropped, for any reason (each data producer's
     /// and data consumer's stats say which).
     pub data_messages_dropped: u64,
+    /// Messages fed in from pipes ([`Input::pipe`]).
+    pub pipe_messages_in: u64,
+    /// Pipe messages dropped: for a pipe that is gone, a producer the pipe
+    /// does not carry, a duplicate announce, a layer or payload type never
+    /// announced, or past [`Limits::max_producers_per_pipe`](crate::Limits).
+    pub pipe_dropped: u64,
+    /// RTP packets received through pipes (also counted in `rtp_in`).
+    pub pipe_rtp_in: u64,
+    /// RTP packets sent through pipes (retransmissions included).
+    pub pipe_rtp_out: u64,
+    /// RTP packets sent through pipes again, answering the other end's NACKs.
+    pub pipe_retransmitted: u64,
 }
 
 /// How many objects the router holds, for checks that state is freed.
@@ -137,6 +150,8 @@ pub struct RouterCounts {
     pub tcp_connections: usize,
     /// Bytes of partial RFC 4571 frames held over all TCP connections.
     pub tcp_buffered_bytes: usize,
+    /// Open pipe ends.
+    pub pipes: usize,
 }
 
 /// A sans-IO SFU router. See the [crate documentation](crate) for the run loop.
@@ -151,7 +166,8 @@ pub struct RouterCounts {
 ///   [`consumer`](Self::consumer); observers:
 ///   [`create_audio_level_observer`](Self::create_audio_level_observer),
 ///   [`create_active_speaker_observer`](Self::create_active_speaker_observer)
-///   and the view [`observer`](Self::observer);
+///   and the view [`observer`](Self::observer); pipes to other routers:
+///   [`create_pipe`](Self::create_pipe) and the view [`pipe`](Self::pipe);
 /// * **getters**: [`stats`](Self::stats), [`counts`](Self::counts).
 ///
 /// After any input or command, drain [`poll_output`](Self::poll_output)
@@ -168,6 +184,7 @@ pub struct Router {
     pub(crate) observers: IdMap<crate::ObserverId, crate::observer::Observer>,
     pub(crate) data_producers: IdMap<crate::DataProducerId, crate::data::DataProducer>,
     pub(crate) data_consumers: IdMap<crate::DataConsumerId, crate::data::DataConsumer>,
+    pub(crate) pipes: IdMap<crate::PipeId, crate::pipe::Pipe>,
     /// What every transport's output flows into: the host's queue, the
     /// demux, the timer table and the work queue.
     pub(crate) hub: Hub,
@@ -220,6 +237,7 @@ impl Router {
             observers: IdMap::default(),
             data_producers: IdMap::default(),
             data_consumers: IdMap::default(),
+            pipes: IdMap::default(),
             stats: RouterStats::default(),
         }
     }
@@ -251,6 +269,7 @@ impl Router {
             queued_outputs: self.hub.out.len(),
             tcp_connections: self.hub.tcp.len(),
             tcp_buffered_bytes: self.hub.tcp.buffered(),
+            pipes: self.pipes.len(),
         }
     }
 
@@ -283,6 +302,7 @@ impl Router {
             } => self.tcp_data(now, conn, source, destination, data),
             Input::TcpClosed { conn, .. } => self.tcp_closed(conn),
             Input::Timeout(_) => self.timeout(now),
+            Input::Pipe { pipe, message, .. } => self.pipe_input(now, pipe, message),
         }
         self.process_work();
     }

@@ -114,6 +114,7 @@ pub mod hostile;
 pub mod link;
 pub mod logs;
 pub mod media;
+pub mod pipe;
 pub mod sim;
 pub mod table;
 

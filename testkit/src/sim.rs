@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use manifold_sfu::{
-    ConsumerId, ConsumerOptions, Event, Input, ListenInfo, Output, ProducerId, Router,
-    RouterConfig, TcpConnId, TransportId, Via, WebRtcTransportOptions,
+    ConsumerId, ConsumerOptions, Event, Input, ListenInfo, Output, PipeId, PipeMessage, ProducerId,
+    Router, RouterConfig, TcpConnId, TransportId, Via, WebRtcTransportOptions,
 };
 
 use crate::client::{self, Client};
@@ -62,6 +62,9 @@ pub struct Sim {
     /// Transmits the router sent on a TCP connection whose length prefix
     /// did not match their length.
     pub bad_tcp_frames: u64,
+    /// Messages the router emitted for its pipes, waiting for a harness
+    /// that links two sims ([`crate::pipe::PipePair`]) to carry them.
+    pub pipe_out: Vec<(PipeId, PipeMessage)>,
     tcp_conns: HashMap<usize, TcpConnId>,
     tcp_peers: HashMap<TcpConnId, usize>,
     seed: u64,
@@ -78,8 +81,13 @@ impl Sim {
 
     /// A sim around a router with `config`; the harness is deterministic,
     /// so a config without a seed gets a fixed one.
-    pub fn with_config(mut config: RouterConfig) -> Sim {
-        let start = Instant::now();
+    pub fn with_config(config: RouterConfig) -> Sim {
+        Self::with_config_at(config, Instant::now())
+    }
+
+    /// [`with_config`](Self::with_config) with its virtual clock starting
+    /// at `start` (two linked sims share one clock).
+    pub fn with_config_at(mut config: RouterConfig, start: Instant) -> Sim {
         let seed = *config.seed.get_or_insert(1);
         Sim {
             start,
@@ -96,6 +104,7 @@ impl Sim {
             tcp_read_size: None,
             tcp_coalesce: false,
             bad_tcp_frames: 0,
+            pipe_out: Vec::new(),
             tcp_conns: HashMap::new(),
             tcp_peers: HashMap::new(),
             seed,
@@ -360,7 +369,10 @@ impl Sim {
         }
     }
 
-    fn next_event(&mut self) -> Instant {
+    /// When the next thing happens in this sim (its router's timeout, a
+    /// client's, a media frame, a link delivery): for a harness stepping
+    /// several sims on one clock. Drain the router first.
+    pub fn next_event(&mut self) -> Instant {
         let mut next = match self.router.poll_output() {
             Output::Timeout(t) => t,
             _ => self.now,
@@ -378,6 +390,13 @@ impl Sim {
             }
         }
         next
+    }
+
+    /// Move the clock to `now` (never back) and run one step: due link
+    /// deliveries, timeouts and media; for a harness stepping several sims.
+    pub fn step_to(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+        self.step();
     }
 
     fn step(&mut self) {
@@ -481,6 +500,7 @@ impl Sim {
                     }
                     self.events.push((self.now, e));
                 }
+                Output::Pipe { pipe, message } => self.pipe_out.push((pipe, message)),
                 Output::Timeout(_) => break,
                 other => panic!("an output the simulator does not know: {other:?}"),
             }
