@@ -23,6 +23,15 @@
 //!   talking takes over within about a second, silence does not switch.
 //!   Producers nobody observes cost nothing; an observed one costs one
 //!   accumulator add per packet.
+//! * A **data producer** ([`DataProducerId`], [`DataProducerApi`]): a
+//!   client's SCTP data channel ([`Event::DataProducerAdded`]), or the
+//!   host's own message source ([`Router::create_data_producer`]). A
+//!   **data consumer** ([`DataConsumerId`], [`DataConsumerApi`]) forwards
+//!   its messages, untouched, on a channel the router opens to another
+//!   client ([`Router::consume_data`], by renegotiation when the client
+//!   had no SCTP m-line) or to the host ([`Router::consume_data_direct`],
+//!   [`Event::DataMessage`]). Bounded by size, rate, channels per
+//!   transport and buffered bytes per consumer (see [`Limits`]).
 //!
 //! Each object has a command view (`router.transport(id)` → [`TransportApi`],
 //! from `&mut Router`) and a read-only view (`router.transport_ref(id)` →
@@ -199,7 +208,8 @@
 //! session; every call into str0m is guarded there and nowhere else),
 //! `media` (producers, consumers, layer selection, reading each packet
 //! once, header rewriting), `bandwidth` (the allocator and its loss
-//! guard), `observer` (audio levels and the active speaker), [`pipe`]
+//! guard), `observer` (audio levels and the active speaker), `data` (data
+//! producers and consumers; the router's side is `router/data.rs`), [`pipe`]
 //! (the messages between routers; the router's side is `router/pipe.rs`), `crypto`
 //! (the provider's DTLS and SRTP tuning), `stats` and
 //! [`packet`]. A forwarded packet takes four named steps: resolve its
@@ -225,7 +235,8 @@
 //! * **warn**: refusals and failures, with their reason: a limit reached
 //!   (`max_transports`, `max_consumers_per_*`, `max_producers_per_transport`,
 //!   `max_layers_per_producer`, `max_observers`, `max_producers_per_observer`,
-//!   `max_observers_per_producer`) and a transport whose WebRTC stack failed
+//!   `max_observers_per_producer`, `max_data_channels_per_transport`) and a
+//!   transport whose WebRTC stack failed
 //!   (the error or panic message; the transport then closes with
 //!   [`CloseReason::Failed`]);
 //! * **debug**: state changes: every [`Event`] the router emits (connected,

@@ -166,7 +166,12 @@ pub struct RouterCounts {
 ///   [`consumer`](Self::consumer); observers:
 ///   [`create_audio_level_observer`](Self::create_audio_level_observer),
 ///   [`create_active_speaker_observer`](Self::create_active_speaker_observer)
-///   and the view [`observer`](Self::observer); pipes to other routers:
+///   and the view [`observer`](Self::observer); data channels:
+///   [`create_data_producer`](Self::create_data_producer),
+///   [`consume_data`](Self::consume_data),
+///   [`consume_data_direct`](Self::consume_data_direct) and the views
+///   [`data_producer`](Self::data_producer),
+///   [`data_consumer`](Self::data_consumer); pipes to other routers:
 ///   [`create_pipe`](Self::create_pipe) and the view [`pipe`](Self::pipe);
 /// * **getters**: [`stats`](Self::stats), [`counts`](Self::counts).
 ///
