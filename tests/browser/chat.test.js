@@ -9,7 +9,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, launchChromium, waitFor } = require('./lib');
+const { serverAndChromium, openRoom, waitFor } = require('./lib');
 
 /** Chat messages shown on the page: [{ from, text }]. */
 function shown() {
@@ -20,19 +20,9 @@ function shown() {
 }
 
 test('chat through the SFU reaches the others within 1 s', { timeout: 150000 }, async (t) => {
-  const srv = await startServer();
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close().catch(() => {});
-    await srv.stop();
-  });
+  const { srv, browser } = await serverAndChromium(t);
   const names = ['alice', 'bob', 'carol'];
-  const pages = {};
-  for (const name of names) {
-    const page = await browser.newPage();
-    await page.goto(`${srv.url}/room/chat?name=${name}&token=${srv.token}`);
-    pages[name] = page;
-  }
+  const pages = await openRoom(browser, srv, 'chat', names);
   // Each page has the others' chat channels open (the server's label names
   // the sender).
   for (const name of names) {

@@ -8,7 +8,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, launchChromium, waitFor, sleep } = require('./lib');
+const { serverAndChromium, openRoom, waitFor, sleep } = require('./lib');
 
 /** Inbound bytes per remote peer and kind on this page. */
 async function inbound() {
@@ -27,19 +27,9 @@ async function inbound() {
 }
 
 test('last-N: each member receives at most N videos plus its large tile', { timeout: 150000 }, async (t) => {
-  const srv = await startServer(['--last-n', '1']);
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close().catch(() => {});
-    await srv.stop();
-  });
+  const { srv, browser } = await serverAndChromium(t, ['--last-n', '1']);
   const names = ['alice', 'bob', 'carol', 'dave'];
-  const pages = {};
-  for (const name of names) {
-    const page = await browser.newPage();
-    await page.goto(`${srv.url}/room/lastn?name=${name}&token=${srv.token}`);
-    pages[name] = page;
-  }
+  const pages = await openRoom(browser, srv, 'lastn', names);
   // Everyone's tracks arrive (audio from all three others).
   for (const name of names) {
     await waitFor(async () => {

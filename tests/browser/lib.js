@@ -492,10 +492,34 @@ async function publishStats() {
   return out;
 }
 
+/** A server (started with `args`) and one Chromium (`chromium` options),
+ *  both stopped when test `t` ends. */
+async function serverAndChromium(t, args = [], chromium = {}) {
+  const srv = await startServer(args);
+  const browser = await launchChromium(chromium);
+  t.after(async () => {
+    await browser.close().catch(() => {});
+    await srv.stop();
+  });
+  return { srv, browser };
+}
+
+/** Open room `room` as each of `names`, in order, in `browser`; `query` is
+ *  appended to each page's URL (e.g. '&video=low'). Returns name → page. */
+async function openRoom(browser, srv, room, names, { query = '', viewport } = {}) {
+  const pages = {};
+  for (const name of names) {
+    const page = await browser.newPage(viewport ? { viewport } : undefined);
+    await page.goto(`${srv.url}/room/${room}?name=${name}&token=${srv.token}${query}`);
+    pages[name] = page;
+  }
+  return pages;
+}
+
 module.exports = {
   sleep, waitFor, startServer, launchChromium, launchFirefox,
   whipPublish, whepView, receiveStats, expectDecoding,
   whipPublishLayered, whepViewVideo, videoStats, sendStats,
   quietSpell, withServerLog, runClient, whipThenWhep, publishStats,
-  writeWav, speech,
+  writeWav, speech, serverAndChromium, openRoom,
 };

@@ -7,7 +7,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, launchChromium, waitFor, sleep } = require('./lib');
+const { serverAndChromium, openRoom, waitFor, sleep } = require('./lib');
 
 /** The page's remote videos that play: peer → { time, width }. */
 function playing() {
@@ -44,21 +44,10 @@ async function videoPackets(peer) {
 }
 
 test('three participants see each other; a leaver disappears within 2 s', { timeout: 150000 }, async (t) => {
-  const srv = await startServer();
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close().catch(() => {});
-    await srv.stop();
-  });
-
+  const { srv, browser } = await serverAndChromium(t);
   const names = ['alice', 'bob', 'carol'];
-  const pages = {};
   const start = Date.now();
-  for (const name of names) {
-    const page = await browser.newPage();
-    await page.goto(`${srv.url}/room/r1?name=${name}&token=${srv.token}`);
-    pages[name] = page;
-  }
+  const pages = await openRoom(browser, srv, 'r1', names);
   for (const name of names) {
     const others = names.filter((n) => n !== name);
     const first = await waitFor(async () => {

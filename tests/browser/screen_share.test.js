@@ -10,7 +10,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, launchChromium, waitFor } = require('./lib');
+const { serverAndChromium, openRoom, waitFor } = require('./lib');
 
 const SCREEN = (peer) => `video[data-remote][data-screen][data-peer="${peer}"]`;
 
@@ -54,19 +54,10 @@ async function priorities(srv, room, member) {
 }
 
 test('a shared screen plays large on the others\' pages and goes when stopped', { timeout: 110000 }, async (t) => {
-  const srv = await startServer();
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close().catch(() => {});
-    await srv.stop();
-  });
+  const { srv, browser } = await serverAndChromium(t);
   const names = ['alice', 'bob', 'carol'];
-  const pages = {};
-  for (const name of names) {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    await page.goto(`${srv.url}/room/share?name=${name}&token=${srv.token}&video=low`);
-    pages[name] = page;
-  }
+  const viewport = { width: 1280, height: 800 };
+  const pages = await openRoom(browser, srv, 'share', names, { query: '&video=low', viewport });
   for (const name of names) {
     const others = names.filter((n) => n !== name);
     await waitFor(async () => {
