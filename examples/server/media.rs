@@ -576,7 +576,41 @@ impl Drops {
 
 #[cfg(test)]
 mod tests {
-    use super::place;
+    use super::{new_load, place, session_id, Media, Workers};
+
+    fn workers(n: usize) -> Workers {
+        let media = (0..n)
+            .map(|_| Media {
+                jobs: tokio::sync::mpsc::channel(1).0,
+            })
+            .collect();
+        Workers::new(media, new_load(n))
+    }
+
+    #[test]
+    fn viewers_go_to_the_least_loaded_worker_owner_on_a_tie() {
+        let w = workers(2);
+        // Fewest transports first, the owner (1) on a tie; each pick counts.
+        let picks: Vec<usize> = (0..4).map(|_| w.least_loaded(1)).collect();
+        assert_eq!(picks, [1, 0, 1, 0]);
+        assert_eq!(workers(1).least_loaded(0), 0);
+    }
+
+    #[test]
+    fn session_ids_name_their_worker() {
+        let id = session_id(3);
+        assert_eq!(id.len(), 32);
+        assert!(id.ends_with("0003"), "{id}");
+        let w = workers(4);
+        let at = |id: &str| {
+            let m = w.of_session("s", id);
+            w.all().iter().position(|x| std::ptr::eq(x, m))
+        };
+        assert_eq!(at(&id), Some(3));
+        // Not a worker of this server: the stream's owner.
+        assert_eq!(at("ffff"), Some(place("s", 4)));
+        assert_eq!(at("x"), Some(place("s", 4)));
+    }
 
     #[test]
     fn placement_is_stable_and_spread() {
