@@ -85,13 +85,6 @@ impl Import {
     }
 }
 
-impl Spread {
-    /// Pipe ends of this worker (sending and receiving).
-    pub fn pipes(&self) -> usize {
-        self.by_pipe.len()
-    }
-}
-
 /// A WHEP viewer: placed on the least-loaded worker, with a pipe from the
 /// stream's owner if needed. Returns (session id, SDP answer).
 pub async fn view(

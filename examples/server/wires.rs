@@ -93,11 +93,6 @@ impl Wires {
         }
     }
 
-    /// How many workers there are.
-    pub fn workers(&self) -> usize {
-        self.peers.len()
-    }
-
     /// Remember that this worker's pipe end `ours` leads to `far`.
     pub fn link(&mut self, ours: PipeId, far: Far) {
         self.links.insert(ours, far);
