@@ -78,7 +78,11 @@ pub struct Wires {
 
 /// Every worker's inbox, made before the workers start.
 pub fn inboxes(n: usize) -> (Vec<mpsc::Sender<Carried>>, Vec<mpsc::Receiver<Carried>>) {
-    (0..n).map(|_| mpsc::channel(INBOX)).unzip()
+    inboxes_of(n, INBOX)
+}
+
+fn inboxes_of(n: usize, size: usize) -> (Vec<mpsc::Sender<Carried>>, Vec<mpsc::Receiver<Carried>>) {
+    (0..n).map(|_| mpsc::channel(size)).unzip()
 }
 
 impl Wires {
@@ -190,4 +194,81 @@ impl Wires {
 /// Feed one carried message to this worker's router.
 pub fn feed(router: &mut Router, item: Carried) {
     router.handle_input(Input::pipe(Instant::now(), item.pipe, item.message));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use manifold_sfu::{Output, PipeMessage, Router, RouterConfig};
+
+    use super::{inboxes_of, Far, Wires};
+
+    /// `n` control messages (`PipeClosed`) of router `r`, each with the
+    /// pipe end it came out of.
+    fn closes(r: &mut Router, n: usize) -> Vec<(manifold_sfu::PipeId, PipeMessage)> {
+        let now = Instant::now();
+        let ends: Vec<_> = (0..n).map(|_| r.create_pipe(now).unwrap()).collect();
+        for &p in &ends {
+            r.pipe(p).unwrap().close(now);
+        }
+        let mut out = Vec::new();
+        loop {
+            match r.poll_output() {
+                Output::Pipe { pipe, message } => out.push((pipe, message)),
+                Output::Timeout(_) => return out,
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn control_waits_in_order_when_the_inbox_is_full() {
+        let mut router = Router::new(RouterConfig::default(), Instant::now());
+        let msgs = closes(&mut router, 3);
+        assert_eq!(msgs.len(), 3);
+        // Worker 1's inbox holds one message.
+        let (peers, mut rx) = inboxes_of(2, 1);
+        let mut w = Wires::new(0, peers);
+        let far: Vec<_> = msgs
+            .iter()
+            .enumerate()
+            .map(|(i, (ours, _))| {
+                let far = Far {
+                    worker: 1,
+                    pipe: *ours,
+                };
+                w.link(*ours, far);
+                (i, far.pipe)
+            })
+            .collect();
+        for (ours, m) in msgs {
+            w.carry(&mut router, ours, m);
+        }
+        assert_eq!(
+            (w.stats.carried, w.stats.delayed, w.stats.dropped),
+            (1, 2, 0)
+        );
+        assert!(w.flush(), "still full: the two wait");
+        let inbox = &mut rx[1];
+        let mut got = vec![inbox.try_recv().unwrap().pipe];
+        assert!(w.flush());
+        got.push(inbox.try_recv().unwrap().pipe);
+        assert!(!w.flush(), "the last one went");
+        got.push(inbox.try_recv().unwrap().pipe);
+        let sent: Vec<_> = far.iter().map(|(_, p)| *p).collect();
+        assert_eq!(got, sent, "in order");
+        assert_eq!(w.stats.carried, 3);
+    }
+
+    #[test]
+    fn a_message_without_a_link_is_stray() {
+        let mut router = Router::new(RouterConfig::default(), Instant::now());
+        let (peers, _rx) = inboxes_of(2, 4);
+        let mut w = Wires::new(0, peers);
+        for (ours, m) in closes(&mut router, 1) {
+            w.carry(&mut router, ours, m);
+        }
+        assert_eq!((w.stats.carried, w.stats.stray), (0, 1));
+    }
 }
