@@ -116,7 +116,7 @@ async fn select(
     let log = format!("{req:?}");
     let state = app
         .workers
-        .of(&stream)
+        .of_session(&stream, &session)
         .call(move |sfu| {
             let tid = viewer_or_404(sfu, &stream, &session)?;
             apply(sfu, tid, &req)?;
@@ -141,7 +141,7 @@ async fn show(
     authorize(&app, &headers)?;
     let state = app
         .workers
-        .of(&stream)
+        .of_session(&stream, &session)
         .call(move |sfu| {
             let tid = viewer_or_404(sfu, &stream, &session)?;
             Ok::<_, ApiError>(state(sfu, tid))

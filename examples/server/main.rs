@@ -17,6 +17,10 @@
 //! * `tcp.rs`: ICE over TCP: the listener, a reader and a bounded writer
 //!   per connection around the router's loop;
 //! * `whip.rs`: WHIP (RFC 9725) and WHEP endpoints;
+//! * `spread.rs`: a stream's viewers on every worker, fed through pipes
+//!   from the stream's owner worker;
+//! * `wires.rs`: pipe messages between workers (bounded inboxes, drops
+//!   of media, no loss of control);
 //! * `layer.rs`: the WHEP layer extension (a viewer picks its layers);
 //! * `room.rs`: the conference room's pages and WebSocket signaling;
 //! * `turn.rs`: short-lived TURN credentials (coturn's shared secret);
@@ -32,11 +36,13 @@ mod media;
 mod metrics;
 mod room;
 mod signal;
+mod spread;
 mod stats;
 mod tcp;
 mod turn;
 mod udp;
 mod whip;
+mod wires;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -129,6 +135,8 @@ pub struct App {
     pub stopping: watch::Receiver<bool>,
     /// TURN servers and their shared secret, if any (`--turn-url`).
     pub turn: Option<Arc<turn::Turn>>,
+    /// Held while a pipe between workers is made ([`spread`]).
+    pub spread_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl App {
@@ -262,9 +270,17 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let metrics = metrics::Metrics::default();
     let mut media = Vec::new();
     let mut threads = Vec::new();
-    for (i, socket) in sockets.into_iter().enumerate() {
+    let load = media::new_load(sockets.len());
+    let (peers, inboxes) = wires::inboxes(sockets.len());
+    for ((i, socket), inbox) in sockets.into_iter().enumerate().zip(inboxes) {
+        let links = media::Links {
+            wires: wires::Wires::new(i, peers.clone()),
+            inbox,
+            load: load.clone(),
+        };
         let (m, thread) = media::start(
             i,
+            links,
             socket,
             tcp_listeners.next(),
             args.announce,
@@ -275,7 +291,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         media.push(m);
         threads.push(thread);
     }
-    let workers = Workers::new(media);
+    let workers = Workers::new(media, load);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -293,6 +309,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             token,
             stopping: stop_rx,
             turn,
+            spread_lock: Default::default(),
         };
         let routes = axum::Router::new()
             .merge(whip::routes())

@@ -5,7 +5,9 @@
 //! WebSocket handlers never touch a router: they send a job (a closure over
 //! [`Sfu`]) on the owning worker's bounded channel and await its result on
 //! a oneshot channel ([`Media::call`]); [`Workers::of`] picks the worker
-//! from the stream or room name.
+//! from the stream or room name, [`Workers::least_loaded`] a WHEP viewer's
+//! (see [`crate::spread`]). Pipe messages between workers arrive on a
+//! second channel, the worker's inbox ([`crate::wires`]).
 //!
 //! After every input (a datagram, a timeout or a job) the loop drains
 //! [`Router::poll_output`] until it returns a timeout: transmits go to the
@@ -17,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -29,8 +32,10 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
 use crate::metrics::Metrics;
+use crate::spread::{self, Spread};
 use crate::tcp::{self, TcpConns, TcpIn, TcpStats};
 use crate::udp::{self, IoStats, UdpIo};
+use crate::wires::{self, Carried, Wires};
 use crate::{room, whip};
 
 /// Jobs waiting for the loop; past this, HTTP handlers wait (then get 503).
@@ -41,6 +46,8 @@ const JOB_WAIT: Duration = Duration::from_secs(5);
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(1);
 /// How often the loop logs datagrams it dropped (if any).
 const DROP_REPORT: Duration = Duration::from_secs(10);
+/// Pipe messages fed per wake-up, at most (then datagrams get their turn).
+const PIPE_BATCH: usize = 64;
 
 /// A command for the loop: runs on the loop's state, between two inputs.
 type Job = Box<dyn FnOnce(&mut Sfu) + Send>;
@@ -90,31 +97,78 @@ impl Media {
     }
 }
 
-/// Every worker's loop. A stream or room lives on one worker, picked by a
-/// stable hash of its name, so a publisher and its viewers (a room and its
-/// members) share one router; every request about it goes there.
+/// Every worker's loop. A stream or room is owned by one worker, picked by
+/// a stable hash of its name: a stream's publisher, a room and all its
+/// members live there. A stream's viewers go to the least-loaded worker,
+/// fed through a pipe from the owner ([`crate::spread`]).
 #[derive(Clone)]
-pub struct Workers(Arc<[Media]>);
+pub struct Workers {
+    media: Arc<[Media]>,
+    /// Open transports per worker, as each loop last counted them (plus
+    /// the viewers placed since): the load [`Workers::least_loaded`] reads.
+    load: Load,
+}
+
+/// Open transports per worker.
+pub type Load = Arc<[AtomicUsize]>;
+
+/// A zeroed [`Load`] for `n` workers.
+pub fn new_load(n: usize) -> Load {
+    (0..n).map(|_| AtomicUsize::new(0)).collect()
+}
 
 impl Workers {
-    pub fn new(media: Vec<Media>) -> Self {
+    pub fn new(media: Vec<Media>, load: Load) -> Self {
         assert!(!media.is_empty(), "at least one worker");
-        Self(media.into())
+        assert_eq!(media.len(), load.len());
+        Self {
+            media: media.into(),
+            load,
+        }
     }
 
     /// The loop that owns stream or room `name`.
     pub fn of(&self, name: &str) -> &Media {
-        &self.0[place(name, self.0.len())]
+        &self.media[self.owner(name)]
+    }
+
+    /// The index of the worker owning stream or room `name`.
+    pub fn owner(&self, name: &str) -> usize {
+        place(name, self.media.len())
+    }
+
+    /// The worker with the fewest open transports (the owner `owner` on a
+    /// tie), counted as holding one more from now on.
+    pub fn least_loaded(&self, owner: usize) -> usize {
+        let w = (0..self.media.len())
+            .min_by_key(|&i| (self.load[i].load(Ordering::Relaxed), i != owner))
+            .unwrap_or(owner);
+        self.load[w].fetch_add(1, Ordering::Relaxed);
+        w
+    }
+
+    /// The loop holding session `id` of stream `name`: the worker is
+    /// written in the id ([`session_id`]); the owner for ids without one.
+    pub fn of_session(&self, name: &str, id: &str) -> &Media {
+        let at = id
+            .len()
+            .checked_sub(4)
+            .and_then(|i| id.get(i..))
+            .and_then(|w| usize::from_str_radix(w, 16).ok());
+        match at {
+            Some(w) if w < self.media.len() => &self.media[w],
+            _ => self.of(name),
+        }
     }
 
     /// Every worker's loop, worker 0 first.
     pub fn all(&self) -> &[Media] {
-        &self.0
+        &self.media
     }
 
     /// Close every transport on every worker and stop the loops.
     pub async fn shutdown(&self) {
-        let all = self.0.iter().map(|m| m.shutdown());
+        let all = self.media.iter().map(|m| m.shutdown());
         for f in all.collect::<Vec<_>>() {
             f.await;
         }
@@ -129,6 +183,13 @@ pub fn place(name: &str, n: usize) -> usize {
         h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
     }
     (h % n as u64) as usize
+}
+
+/// A new WHIP or WHEP session id on worker `worker`: 28 random hex digits,
+/// then the worker in 4 (so later requests find the session's worker).
+pub fn session_id(worker: usize) -> String {
+    let random = rand::random::<u128>() >> 16;
+    format!("{random:028x}{:04x}", worker & 0xffff)
 }
 
 /// Who a transport belongs to; events about it go there.
@@ -153,6 +214,12 @@ pub struct Sfu {
     pub streams: whip::Streams,
     /// Conference rooms.
     pub rooms: room::Rooms,
+    /// Streams piped to or from other workers.
+    pub spread: Spread,
+    /// The pipe messages' way to the other workers.
+    pub wires: Wires,
+    /// Every worker's open transports (this one's at `wires.index`).
+    load: Load,
     /// The UDP socket's counters, as of the loop's last flush.
     pub udp: IoStats,
     /// The TCP listener's counters (ICE over TCP), if it listens.
@@ -185,8 +252,20 @@ impl Sfu {
         }
     }
 
+    /// Publish this worker's open transports for [`Workers::least_loaded`].
+    fn note_load(&self) {
+        let n = self.router.counts().transports;
+        self.load[self.wires.index].store(n, Ordering::Relaxed);
+    }
+
     /// Hand an event to the session owning its transport.
     fn dispatch(&mut self, e: Event) {
+        if matches!(
+            e,
+            Event::PipeProducerAdded { .. } | Event::PipeClosed { .. }
+        ) {
+            return spread::on_pipe_event(self, e);
+        }
         if let Event::TcpConnectionClosed { conn, reason } = e {
             debug!("{conn}: closed by the router: {reason:?}");
             self.conns.close(conn);
@@ -206,6 +285,7 @@ impl Sfu {
             }
             Event::TransportClosed { reason, .. } => {
                 self.joining.remove(&tid);
+                self.note_load();
                 if *reason != CloseReason::Requested {
                     info!("transport {tid} closed: {reason:?}");
                 }
@@ -220,10 +300,22 @@ impl Sfu {
     }
 }
 
+/// What links one worker to the others.
+pub struct Links {
+    /// Its pipe ends' way out.
+    pub wires: Wires,
+    /// Its inbox of pipe messages.
+    pub inbox: mpsc::Receiver<Carried>,
+    /// Every worker's load.
+    pub load: Load,
+}
+
 /// Start worker `index`'s loop on its own thread, on an already bound
 /// socket (and TCP listener for ICE over TCP, if any).
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     index: usize,
+    links: Links,
     socket: std::net::UdpSocket,
     tcp_listener: Option<std::net::TcpListener>,
     announce: Option<IpAddr>,
@@ -281,6 +373,9 @@ pub fn start(
                 sessions: HashMap::new(),
                 streams: Default::default(),
                 rooms: room::Rooms::with_last_n(last_n),
+                spread: Spread::default(),
+                wires: links.wires,
+                load: links.load,
                 udp: IoStats::default(),
                 tcp: has_tcp.then(TcpStats::default),
                 conns: TcpConns::default(),
@@ -288,7 +383,7 @@ pub fn start(
                 joining: HashMap::new(),
                 stopping: false,
             };
-            run(sfu, io, local, rx, tcp_rx).await;
+            run(sfu, io, local, rx, tcp_rx, links.inbox).await;
         })
     })?;
     Ok((Media { jobs: tx }, thread))
@@ -302,10 +397,14 @@ async fn run(
     local: SocketAddr,
     mut jobs: mpsc::Receiver<Job>,
     mut tcp_in: mpsc::Receiver<TcpIn>,
+    mut inbox: mpsc::Receiver<Carried>,
 ) {
     let mut drops = Drops::new(local);
     loop {
         let mut deadline = drain(&mut sfu, &mut io);
+        if sfu.wires.flush() {
+            deadline = deadline.min(Instant::now() + wires::RETRY);
+        }
         // Run due timers before reading more: str0m releases forwarded
         // packets on its timeout, so a batch of input goes out here.
         let now = Instant::now();
@@ -343,9 +442,13 @@ async fn run(
                 guard(&mut sfu, |sfu| sfu.conns.handle(&mut sfu.router, msg));
             }
             job = jobs.recv() => match job {
-                Some(job) => guard(&mut sfu, job),
+                Some(job) => {
+                    guard(&mut sfu, job);
+                    sfu.note_load();
+                }
                 None => break,
             },
+            Some(first) = inbox.recv() => piped(&mut sfu, &mut io, first, &mut inbox),
             _ = tokio::time::sleep_until(deadline.into()) => {
                 guard(&mut sfu, |sfu| sfu.router.handle_input(Input::Timeout(Instant::now())));
             }
@@ -383,6 +486,22 @@ fn receive(sfu: &mut Sfu, io: &mut UdpIo, local: SocketAddr) -> usize {
     n
 }
 
+/// Feed pipe messages from other workers: `first` and what else waits,
+/// up to a batch, draining after each.
+fn piped(sfu: &mut Sfu, io: &mut UdpIo, first: Carried, inbox: &mut mpsc::Receiver<Carried>) {
+    let mut next = Some(first);
+    let mut n = 0;
+    while let Some(item) = next.take() {
+        guard(sfu, |sfu| wires::feed(&mut sfu.router, item));
+        drain(sfu, io);
+        n += 1;
+        if n < PIPE_BATCH {
+            next = inbox.try_recv().ok();
+        }
+    }
+    io.flush();
+}
+
 /// Run `f`; a panic (a bug) is logged and the loop goes on serving.
 fn guard(sfu: &mut Sfu, f: impl FnOnce(&mut Sfu)) {
     let run = std::panic::AssertUnwindSafe(|| f(sfu));
@@ -411,6 +530,7 @@ fn drain(sfu: &mut Sfu, io: &mut UdpIo) -> Instant {
                 }
             }
             Output::Event(e) => guard(sfu, |sfu| sfu.dispatch(e)),
+            Output::Pipe { pipe, message } => sfu.wires.carry(&mut sfu.router, pipe, message),
             Output::Timeout(at) => return at,
             // Outputs a newer library adds: nothing this server acts on.
             _ => {}
@@ -456,7 +576,41 @@ impl Drops {
 
 #[cfg(test)]
 mod tests {
-    use super::place;
+    use super::{new_load, place, session_id, Media, Workers};
+
+    fn workers(n: usize) -> Workers {
+        let media = (0..n)
+            .map(|_| Media {
+                jobs: tokio::sync::mpsc::channel(1).0,
+            })
+            .collect();
+        Workers::new(media, new_load(n))
+    }
+
+    #[test]
+    fn viewers_go_to_the_least_loaded_worker_owner_on_a_tie() {
+        let w = workers(2);
+        // Fewest transports first, the owner (1) on a tie; each pick counts.
+        let picks: Vec<usize> = (0..4).map(|_| w.least_loaded(1)).collect();
+        assert_eq!(picks, [1, 0, 1, 0]);
+        assert_eq!(workers(1).least_loaded(0), 0);
+    }
+
+    #[test]
+    fn session_ids_name_their_worker() {
+        let id = session_id(3);
+        assert_eq!(id.len(), 32);
+        assert!(id.ends_with("0003"), "{id}");
+        let w = workers(4);
+        let at = |id: &str| {
+            let m = w.of_session("s", id);
+            w.all().iter().position(|x| std::ptr::eq(x, m))
+        };
+        assert_eq!(at(&id), Some(3));
+        // Not a worker of this server: the stream's owner.
+        assert_eq!(at("ffff"), Some(place("s", 4)));
+        assert_eq!(at("x"), Some(place("s", 4)));
+    }
 
     #[test]
     fn placement_is_stable_and_spread() {

@@ -20,6 +20,10 @@
 //! | `manifold_data_messages_in_total` | counter | data channel messages received from clients and forwarded |
 //! | `manifold_data_messages_out_total` | counter | data channel messages handed to data consumers |
 //! | `manifold_data_messages_dropped_total` | counter | data channel messages dropped (size, rate, slow consumer) |
+//! | `manifold_pipes` | gauge | open pipe ends between workers (two per pipe) |
+//! | `manifold_pipe_messages_total` | counter | pipe messages handed from one worker to another |
+//! | `manifold_pipe_dropped_total` | counter | piped RTP messages dropped: the target worker's inbox was full |
+//! | `manifold_pipe_delayed_total` | counter | piped control messages that waited for room (never dropped) |
 //!
 //! Gauges and counters are read from each worker's router
 //! ([`manifold_sfu::Router::counts`], [`manifold_sfu::Router::stats`]) and
@@ -46,6 +50,7 @@ use prometheus_client::registry::Registry;
 use crate::media::Sfu;
 use crate::tcp::TcpStats;
 use crate::udp::IoStats;
+use crate::wires::WireStats;
 use crate::App;
 
 /// How long `/healthz` waits for each worker's loop to answer.
@@ -129,6 +134,7 @@ struct Snapshot {
     stats: RouterStats,
     udp: IoStats,
     tcp: TcpStats,
+    wires: WireStats,
 }
 
 impl Snapshot {
@@ -139,6 +145,7 @@ impl Snapshot {
             stats: sfu.router.stats(),
             udp: sfu.udp,
             tcp: sfu.tcp.unwrap_or_default(),
+            wires: sfu.wires.stats,
         }
     }
 
@@ -150,6 +157,10 @@ impl Snapshot {
         c.tcp_connections += oc.tcp_connections;
         c.data_producers += oc.data_producers;
         c.data_consumers += oc.data_consumers;
+        c.pipes += oc.pipes;
+        self.wires.carried += o.wires.carried;
+        self.wires.dropped += o.wires.dropped;
+        self.wires.delayed += o.wires.delayed;
         self.stats.data_messages_in += o.stats.data_messages_in;
         self.stats.data_messages_out += o.stats.data_messages_out;
         self.stats.data_messages_dropped += o.stats.data_messages_dropped;
@@ -240,6 +251,11 @@ impl Collector for Snapshot {
                 "Open data producers and data consumers",
                 self.counts.data_producers + self.counts.data_consumers,
             ),
+            (
+                "manifold_pipes",
+                "Open pipe ends between workers",
+                self.counts.pipes,
+            ),
         ];
         for (name, help, value) in gauges {
             let gauge = ConstGauge::new(value as i64);
@@ -270,6 +286,21 @@ impl Collector for Snapshot {
                 "manifold_data_messages_dropped",
                 "Data channel messages dropped (size, rate, slow consumer)",
                 self.stats.data_messages_dropped,
+            ),
+            (
+                "manifold_pipe_messages",
+                "Pipe messages handed from one worker to another",
+                self.wires.carried,
+            ),
+            (
+                "manifold_pipe_dropped",
+                "Piped RTP messages dropped: the target worker's inbox was full",
+                self.wires.dropped,
+            ),
+            (
+                "manifold_pipe_delayed",
+                "Piped control messages that waited for room in the target's inbox",
+                self.wires.delayed,
             ),
         ];
         for (name, help, value) in counters {

@@ -27,7 +27,9 @@
 //! consumers, ufrags, routes, timers, queued_outputs); `stats` is
 //! [`manifold_sfu::RouterStats`]; `sessions` the server's own WHIP, WHEP
 //! and room sessions; `tcp` the TCP listener's counters (`tcp.rs`: accepted,
-//! closed, slow_readers, queued; null with `--no-tcp`). `total` sums
+//! closed, slow_readers, queued; null with `--no-tcp`); `wires` the pipe
+//! messages handed to other workers (`wires.rs`: carried, dropped,
+//! delayed, stray). `total` sums
 //! `sessions` and `counts` over workers.
 
 use axum::extract::State;
@@ -75,6 +77,13 @@ fn snapshot(sfu: &mut Sfu) -> Value {
     json!({
         "sessions": sfu.sessions.len(),
         "counts": to_json(&sfu.router.counts()),
+        // Pipe messages to other workers (see wires.rs).
+        "wires": {
+            "carried": sfu.wires.stats.carried,
+            "dropped": sfu.wires.stats.dropped,
+            "delayed": sfu.wires.stats.delayed,
+            "stray": sfu.wires.stats.stray,
+        },
         "stats": to_json(&sfu.router.stats()),
         // The TCP listener's own counters (ICE over TCP), null with --no-tcp.
         "tcp": to_json(&sfu.tcp),

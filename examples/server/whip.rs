@@ -5,7 +5,10 @@
 //! * `POST /whep/{stream}`: a viewer of every track of the stream's
 //!   publisher. Any number of viewers.
 //! * `DELETE` on a Location ends that session; when a publisher goes, its
-//!   viewers' transports are closed too (their tracks end).
+//!   viewers' transports are closed too (their tracks end), on every worker.
+//! * The publisher lives on the stream's owner worker; each viewer on the
+//!   least-loaded worker, fed through a pipe if that is another one
+//!   ([`crate::spread`]). A session id ends with its worker's index.
 //! * `OPTIONS` answers CORS preflights (see [`crate::cors`]); `PATCH`
 //!   (trickle ICE) is 405.
 //! * A viewer's 201 links the layer extension (`{Location}/layer`, see
@@ -81,6 +84,13 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         r
+    }
+}
+
+impl ApiError {
+    /// The answer's status.
+    pub fn status(&self) -> StatusCode {
+        self.0
     }
 }
 
@@ -200,32 +210,32 @@ fn created(
     r
 }
 
-fn new_session_id() -> String {
-    format!("{:032x}", rand::random::<u128>())
-}
-
 async fn publish(
     State(app): State<App>,
     Path(stream): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    open(app, stream, &headers, &body, "whip", start_publisher).await
+    open(app, stream, &headers, &body, "whip", Start::Publisher).await
 }
 
-/// Starts a publisher or viewer session on the loop for a request that
-/// arrived at the given time: (session id, SDP answer).
-type StartSession = fn(&mut Sfu, String, &str, Instant) -> Result<(String, String), ApiError>;
+/// What a POST starts.
+enum Start {
+    /// A WHIP publisher, on the stream's owner worker.
+    Publisher,
+    /// A WHEP viewer, on the least-loaded worker ([`crate::spread`]).
+    Viewer,
+}
 
-/// A WHIP or WHEP POST: check it, start the session on the stream's worker
-/// and answer 201 with the session's resource.
+/// A WHIP or WHEP POST: check it, start the session on its worker and
+/// answer 201 with the session's resource.
 async fn open(
     app: App,
     stream: String,
     headers: &HeaderMap,
     body: &Bytes,
     kind: &'static str,
-    start: StartSession,
+    start: Start,
 ) -> Result<Response, ApiError> {
     let requested = Instant::now();
     if !valid_name(&stream) {
@@ -233,11 +243,15 @@ async fn open(
     }
     let offer = check_request(&app, headers, body)?;
     let name = stream.clone();
-    let (session, answer) = app
-        .workers
-        .of(&stream)
-        .call(move |sfu| start(sfu, name, &offer, requested))
-        .await??;
+    let (session, answer) = match start {
+        Start::Publisher => {
+            app.workers
+                .of(&stream)
+                .call(move |sfu| start_publisher(sfu, name, &offer, requested))
+                .await??
+        }
+        Start::Viewer => crate::spread::view(&app, name, offer, requested).await?,
+    };
     let role = if kind == "whip" {
         "publisher"
     } else {
@@ -266,7 +280,7 @@ fn start_publisher(
         sfu.close_transport(tid);
         return Err(err(StatusCode::BAD_REQUEST, "the offer sends no media"));
     }
-    let id = new_session_id();
+    let id = crate::media::session_id(sfu.wires.index);
     sfu.streams.by_session.insert(id.clone(), tid);
     sfu.streams.by_name.insert(
         stream.clone(),
@@ -301,34 +315,52 @@ async fn view(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    open(app, stream, &headers, &body, "whep", start_viewer).await
+    open(app, stream, &headers, &body, "whep", Start::Viewer).await
 }
 
-fn start_viewer(
+/// A viewer on the stream's owner worker.
+pub fn start_viewer(
     sfu: &mut Sfu,
     stream: String,
     offer: &str,
     requested: Instant,
 ) -> Result<(String, String), ApiError> {
-    if !sfu.streams.by_name.contains_key(&stream) {
+    let Some(producers) = publisher_producers(sfu, &stream) else {
         return Err(err(StatusCode::NOT_FOUND, "nobody publishes this stream"));
-    }
-    let publisher = sfu.streams.by_name.get(&stream).map(|s| s.publisher);
-    let producers = publisher.and_then(|p| sfu.router.transport(p).map(|t| t.producers()));
-    let tid = sfu.new_transport(requested)?;
-    let answer = answer_offer(sfu, tid, offer)?;
-    consume(sfu, tid, &producers.unwrap_or_default());
-    let id = new_session_id();
-    sfu.streams.by_session.insert(id.clone(), tid);
+    };
+    let (tid, id, answer) = new_viewer(sfu, stream.clone(), offer, requested, &producers)?;
     if let Some(s) = sfu.streams.by_name.get_mut(&stream) {
         s.viewers.push(tid);
     }
+    Ok((id, answer))
+}
+
+/// The producers of the publisher of `stream`, if it is on this worker.
+pub fn publisher_producers(sfu: &mut Sfu, stream: &str) -> Option<Vec<ProducerId>> {
+    let publisher = sfu.streams.by_name.get(stream)?.publisher;
+    Some(sfu.router.transport(publisher)?.producers())
+}
+
+/// A viewer session consuming `producers` (the publisher's, or their
+/// piped copies): (transport, session id, SDP answer).
+pub fn new_viewer(
+    sfu: &mut Sfu,
+    stream: String,
+    offer: &str,
+    requested: Instant,
+    producers: &[ProducerId],
+) -> Result<(TransportId, String, String), ApiError> {
+    let tid = sfu.new_transport(requested)?;
+    let answer = answer_offer(sfu, tid, offer)?;
+    consume(sfu, tid, producers);
+    let id = crate::media::session_id(sfu.wires.index);
+    sfu.streams.by_session.insert(id.clone(), tid);
     let session = Viewer {
         stream,
         id: id.clone(),
     };
     sfu.sessions.insert(tid, Session::Viewer(session));
-    Ok((id, answer))
+    Ok((tid, id, answer))
 }
 
 async fn end_session(
@@ -339,7 +371,7 @@ async fn end_session(
     authorize(&app, &headers)?;
     let ended = app
         .workers
-        .of(&stream)
+        .of_session(&stream, &session)
         .call(move |sfu| end(sfu, &stream, &session))
         .await?;
     match ended {
@@ -375,8 +407,9 @@ pub fn viewer_transport(sfu: &Sfu, stream: &str, id: &str) -> Option<TransportId
     }
 }
 
-/// Drop a session's state; a publisher's viewers are closed too.
-fn forget(sfu: &mut Sfu, tid: TransportId) {
+/// Drop a session's state; a publisher's viewers are closed too (on other
+/// workers through its pipes' close).
+pub fn forget(sfu: &mut Sfu, tid: TransportId) {
     match sfu.sessions.remove(&tid) {
         Some(Session::Publisher(p)) => {
             sfu.streams.by_session.remove(&p.id);
@@ -393,12 +426,14 @@ fn forget(sfu: &mut Sfu, tid: TransportId) {
                 forget(sfu, v);
                 sfu.close_transport(v);
             }
+            crate::spread::publisher_left(sfu, &p.stream);
         }
         Some(Session::Viewer(v)) => {
             sfu.streams.by_session.remove(&v.id);
             if let Some(s) = sfu.streams.by_name.get_mut(&v.stream) {
                 s.viewers.retain(|x| *x != tid);
             }
+            crate::spread::viewer_left(sfu, &v.stream, tid);
         }
         Some(other) => {
             sfu.sessions.insert(tid, other);
@@ -410,7 +445,7 @@ fn forget(sfu: &mut Sfu, tid: TransportId) {
 /// Consume `producers` on `viewer`: consumers bind to the receive-only
 /// m-lines of its offer. A track it has no m-line for stays unsent (WHEP
 /// has no renegotiation).
-fn consume(sfu: &mut Sfu, viewer: TransportId, producers: &[ProducerId]) {
+pub fn consume(sfu: &mut Sfu, viewer: TransportId, producers: &[ProducerId]) {
     for &p in producers {
         if let Err(e) = sfu
             .router
@@ -441,6 +476,10 @@ pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
             let viewers = stream_of(sfu, tid).map(|s| s.viewers.clone());
             for v in viewers.unwrap_or_default() {
                 consume(sfu, v, &[producer]);
+            }
+            if let Some(Session::Publisher(p)) = sfu.sessions.get(&tid) {
+                let stream = p.stream.clone();
+                crate::spread::producer_added(sfu, &stream, producer);
             }
         }
         // WHEP has no way to take a new offer: tracks the viewer did not

@@ -64,7 +64,7 @@ async function startServer(extra = [], { host = '127.0.0.1' } = {}) {
     const m = out.match(/conference rooms: (http:\/\/[0-9.:]+)\//);
     return m && m[1];
   }, 10000, 'the server to start');
-  const udp = out.match(/media: +udp ([0-9.]+):([0-9]+)/);
+  const udp = out.match(/media: +(?:\d+ workers, )?udp ([0-9.]+):([0-9]+)/);
   let stopped = null;
   return {
     url,
