@@ -140,4 +140,83 @@ pub fn check_invariants(router: &mut Router) {
             );
         }
     }
+    check_data_invariants(router);
+}
+
+/// Data producers, data consumers and their transports name each other,
+/// and only open ones.
+fn check_data_invariants(router: &Router) {
+    use crate::transport::DataEnd;
+    for (id, p) in &router.data_producers {
+        if let Some(tid) = p.transport {
+            let t = router.transports.get(&tid);
+            assert!(
+                t.is_some_and(|t| t.data_producers.contains(id)),
+                "{id} arrives on {tid}, which does not list it"
+            );
+        }
+        for dc in &p.consumers {
+            assert!(
+                router
+                    .data_consumers
+                    .get(dc)
+                    .is_some_and(|c| c.data_producer == *id),
+                "{id} feeds {dc}, which does not consume it"
+            );
+        }
+    }
+    for (id, c) in &router.data_consumers {
+        assert!(
+            router
+                .data_producers
+                .get(&c.data_producer)
+                .is_some_and(|p| p.consumers.contains(id)),
+            "{id} consumes {}, which does not feed it",
+            c.data_producer
+        );
+        if let Some(tid) = c.transport {
+            let t = router.transports.get(&tid);
+            assert!(
+                t.is_some_and(|t| t.data_consumers.contains(id)),
+                "{id} sends on {tid}, which does not list it"
+            );
+        }
+        assert!(
+            c.waiting_bytes <= router.config.limits.max_data_buffered_bytes,
+            "{id} holds {} bytes for its channel",
+            c.waiting_bytes
+        );
+    }
+    for (tid, t) in &router.transports {
+        assert!(
+            t.data_channel_count() <= router.config.limits.max_data_channels_per_transport,
+            "{tid} has more data channels than its limit"
+        );
+        for dp in &t.data_producers {
+            assert!(
+                router
+                    .data_producers
+                    .get(dp)
+                    .is_some_and(|p| p.transport == Some(*tid)),
+                "{tid} lists {dp}, which is not its"
+            );
+        }
+        for dc in &t.data_consumers {
+            assert!(
+                router
+                    .data_consumers
+                    .get(dc)
+                    .is_some_and(|c| c.transport == Some(*tid)),
+                "{tid} lists {dc}, which is not its"
+            );
+        }
+        for end in t.channels.values() {
+            if let DataEnd::Producer(dp) = end {
+                assert!(
+                    router.data_producers.contains_key(dp),
+                    "{tid} routes a channel to {dp}, which is closed"
+                );
+            }
+        }
+    }
 }
