@@ -75,3 +75,8 @@ fn sdp() {
 fn signal() {
     replay("signal", signal_fuzzing::check_signal);
 }
+
+#[test]
+fn pipe_message() {
+    replay("pipe_message", packet::check_pipe_message);
+}

@@ -74,6 +74,14 @@ use str0m::media::{Frequency, Pt};
 use crate::id::IdMap;
 use crate::{MediaKind, ProducerId};
 
+pub(crate) mod remote;
+pub(crate) mod seal;
+mod wire;
+
+pub use remote::{RemotePipeOptions, MAX_PIPE_DATAGRAM};
+pub use seal::{PipeRole, PIPE_DATAGRAM_BYTE};
+pub use wire::{PipeWireError, MAX_CODECS, WIRE_VERSION};
+
 /// One message between the two ends of a pipe. Emitted by a router as
 /// [`Output::Pipe`](crate::Output::Pipe), fed to the other as
 /// [`Input::pipe`](crate::Input::pipe). Only a router builds them.
@@ -279,6 +287,8 @@ pub(crate) struct Pipe {
     /// Per producer brought in (by its id on the other router), per layer:
     /// its gaps and the NACKs for them.
     pub gaps: IdMap<ProducerId, SmallVec<[LayerRx; 4]>>,
+    /// For a pipe across hosts: its addresses, keys and control state.
+    pub remote: Option<Box<remote::Remote>>,
 }
 
 /// A producer sent through a pipe.
