@@ -255,6 +255,13 @@ impl Remote {
         Ok(opened)
     }
 
+    /// `m` (a goodbye: the pipe is closing) as a control message sealed
+    /// three times, never sent again: the other end delivers it once.
+    pub(crate) fn farewell(&mut self, m: &PipeMessage) -> Vec<Vec<u8>> {
+        let frame = self.control_frame(m);
+        (0..3).filter_map(|_| self.seal.seal(&frame)).collect()
+    }
+
     /// When a control message is next due to be sent again.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         self.unacked.values().map(|u| u.due).min()
@@ -343,15 +350,14 @@ mod tests {
         assert_eq!(a.poll_timeout(), None);
         // Never acknowledged: the pipe fails after MAX_TRIES.
         a.send(t0, &closed(3)).unwrap();
-        let mut now = t0;
         let mut tries = 1;
-        loop {
-            now = a.poll_timeout().unwrap();
+        let now = loop {
+            let now = a.poll_timeout().unwrap();
             match a.handle_timeout(now) {
                 Ok(v) => tries += v.len(),
-                Err(()) => break,
+                Err(()) => break now,
             }
-        }
+        };
         assert_eq!(tries, MAX_TRIES as usize);
         assert!(now - t0 < Duration::from_secs(15));
     }

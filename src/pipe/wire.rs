@@ -73,7 +73,9 @@ pub enum PipeWireError {
 }
 
 impl PipeMessage {
-    /// Append this message's encoding to `out`.
+    /// Append this message's encoding to `out`: a version byte
+    /// ([`WIRE_VERSION`]), a tag, then the variant's fields (ids and
+    /// sequence numbers as varints, an RTP payload as the rest).
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.push(WIRE_VERSION);
         match self {
@@ -184,7 +186,11 @@ impl PipeMessage {
     }
 
     /// Decode one message from exactly `buf`, with counts capped by
-    /// `limits`. See the [module](self) for the checks.
+    /// `limits`: every length is checked against what is left before it
+    /// is read or allocated, layers are capped by
+    /// [`Limits::max_layers_per_producer`], codecs by [`MAX_CODECS`],
+    /// NACKed packets by [`MAX_NACK`], and trailing bytes are refused.
+    /// Never panics.
     pub fn decode(buf: &[u8], limits: &Limits) -> Result<PipeMessage, PipeWireError> {
         let mut r = Reader { buf };
         let version = r.u8()?;

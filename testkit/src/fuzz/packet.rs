@@ -23,6 +23,7 @@ pub fn check_classify(data: &[u8]) {
         DatagramKind::Dtls => 13,
         DatagramKind::Rtp => 12,
         DatagramKind::Rtcp => 8,
+        DatagramKind::Pipe => 26,
         // Unknown, and kinds a newer library tells apart.
         _ => 0,
     };
