@@ -4,7 +4,7 @@
 //! of the RTP messages from A to B; and [`RemotePipePair`], the same over
 //! a remote pipe whose sealed datagrams cross seeded lossy links.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use manifold_sfu::{Input, PipeId, PipeMessage, PipeRole, RemotePipeOptions, RouterConfig};
@@ -160,6 +160,12 @@ pub struct RemotePipePair {
     pub reordered: u64,
     held: [Option<Vec<u8>>; 2],
     rng: StdRng,
+    /// Real UDP sockets on 127.0.0.1 (A's, B's) carrying the datagrams
+    /// instead of the links ([`RemotePipePair::over_udp`]).
+    udp: Option<[UdpSocket; 2]>,
+    /// Datagrams sent over `udp` that did not arrive within the wait.
+    pub udp_lost: u64,
+    udp_inbox: Vec<(usize, SocketAddr, SocketAddr, Vec<u8>)>,
 }
 
 impl RemotePipePair {
@@ -172,11 +178,44 @@ impl RemotePipePair {
         b_to_a: LinkConfig,
         seed: u64,
     ) -> RemotePipePair {
+        let addr_a: SocketAddr = "10.9.0.1:7000".parse().unwrap();
+        let addr_b: SocketAddr = "10.9.0.2:7000".parse().unwrap();
+        Self::with_addrs(config_a, config_b, a_to_b, b_to_a, seed, addr_a, addr_b)
+    }
+
+    /// The same, the pipe's datagrams carried by two real UDP sockets
+    /// bound on 127.0.0.1 (the pipe ends' addresses are theirs): the
+    /// routers still run on the virtual clock; each datagram sent is
+    /// waited for up to 500 ms of real time.
+    pub fn over_udp(
+        config_a: RouterConfig,
+        config_b: RouterConfig,
+        seed: u64,
+    ) -> std::io::Result<RemotePipePair> {
+        let sa = UdpSocket::bind("127.0.0.1:0")?;
+        let sb = UdpSocket::bind("127.0.0.1:0")?;
+        for s in [&sa, &sb] {
+            s.set_read_timeout(Some(Duration::from_millis(500)))?;
+        }
+        let (addr_a, addr_b) = (sa.local_addr()?, sb.local_addr()?);
+        let quiet = LinkConfig::default();
+        let mut pair = Self::with_addrs(config_a, config_b, quiet, quiet, seed, addr_a, addr_b);
+        pair.udp = Some([sa, sb]);
+        Ok(pair)
+    }
+
+    fn with_addrs(
+        config_a: RouterConfig,
+        config_b: RouterConfig,
+        a_to_b: LinkConfig,
+        b_to_a: LinkConfig,
+        seed: u64,
+        addr_a: SocketAddr,
+        addr_b: SocketAddr,
+    ) -> RemotePipePair {
         let start = Instant::now();
         let mut a = Sim::with_config_at(config_a, start);
         let mut b = Sim::with_config_at(config_b, start);
-        let addr_a: SocketAddr = "10.9.0.1:7000".parse().unwrap();
-        let addr_b: SocketAddr = "10.9.0.2:7000".parse().unwrap();
         let mut rng = StdRng::seed_from_u64(seed);
         let key: [u8; 32] = rng.random();
         let pipe_a = a
@@ -209,6 +248,9 @@ impl RemotePipePair {
             reordered: 0,
             held: [None, None],
             rng,
+            udp: None,
+            udp_lost: 0,
+            udp_inbox: Vec::new(),
         }
     }
 
@@ -243,6 +285,12 @@ impl RemotePipePair {
                 }
                 self.put(1, now, t.contents.to_vec());
             }
+            for (dir, source, dest, d) in std::mem::take(&mut self.udp_inbox) {
+                moved = true;
+                let sim = if dir == 0 { &mut self.b } else { &mut self.a };
+                sim.router
+                    .handle_input(Input::receive(now, source, dest, &d));
+            }
             while let Some(d) = self.a_to_b.pop_due(now) {
                 moved = true;
                 self.b
@@ -266,6 +314,14 @@ impl RemotePipePair {
     /// Put a datagram on link `dir` (0: A to B), maybe holding it back
     /// behind the next one.
     fn put(&mut self, dir: usize, now: Instant, d: Vec<u8>) {
+        if let Some(udp) = self.udp.take() {
+            match Self::udp_send_recv(&udp, dir, &d) {
+                Some((source, dest, data)) => self.udp_inbox.push((dir, source, dest, data)),
+                None => self.udp_lost += 1,
+            }
+            self.udp = Some(udp);
+            return;
+        }
         if self.held[dir].is_none() && self.reorder > 0.0 && self.rng.random_bool(self.reorder) {
             self.held[dir] = Some(d);
             return;
@@ -279,6 +335,21 @@ impl RemotePipePair {
             self.reordered += 1;
             link.send(now, h);
         }
+    }
+
+    /// Send `d` from one socket to the other and wait for it: (source
+    /// as the kernel reports it, destination, bytes).
+    fn udp_send_recv(
+        udp: &[UdpSocket; 2],
+        dir: usize,
+        d: &[u8],
+    ) -> Option<(SocketAddr, SocketAddr, Vec<u8>)> {
+        let (from, to) = (&udp[dir], &udp[1 - dir]);
+        let dest = to.local_addr().ok()?;
+        from.send_to(d, dest).ok()?;
+        let mut buf = [0u8; 2048];
+        let (n, source) = to.recv_from(&mut buf).ok()?;
+        Some((source, dest, buf[..n].to_vec()))
     }
 
     /// Feed B a datagram as if it came from A.
