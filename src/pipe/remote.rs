@@ -5,8 +5,9 @@
 //! A sealed frame is one of
 //!
 //! ```text
-//! 0 | message                 media: an RTP message, never sent again
-//!                              (the pipe's NACKs repair its loss)
+//! 0 | message                 media: an RTP message or a NACK, never
+//!                              sent again (NACKs repair lost RTP, and
+//!                              are themselves retried by the receiver)
 //! 1 | seq (varint) | message  control: delivered once and in order,
 //!                              acknowledged, sent again until it is
 //! 2 | count | seq (varint)... acknowledgements
@@ -54,7 +55,10 @@ const FRAME_ACK: u8 = 2;
 #[non_exhaustive]
 pub struct RemotePipeOptions {
     /// The local address the pipe's datagrams leave from and arrive on:
-    /// one of the router's listen addresses.
+    /// the host's media socket (one of the addresses its transports
+    /// listen on). The router does not check it: it is the `source` of
+    /// the pipe's transmits and the `destination` it expects on the
+    /// datagrams that come back.
     pub local: SocketAddr,
     /// The other end's address.
     pub remote: SocketAddr,
@@ -145,7 +149,7 @@ impl Remote {
     /// goes without them, followed by one codec message each). `Err` when
     /// the pipe can take no more control messages and must fail.
     pub(crate) fn send(&mut self, now: Instant, m: &PipeMessage) -> Result<Vec<Vec<u8>>, ()> {
-        if m.is_media() {
+        if unreliable(m) {
             let mut frame = vec![FRAME_MEDIA];
             m.encode(&mut frame);
             if frame.len() > MAX_FRAME {
@@ -213,7 +217,7 @@ impl Remote {
         match kind {
             FRAME_MEDIA => {
                 let m = PipeMessage::decode(rest, limits).map_err(|_| Dropped::Undecodable)?;
-                if !m.is_media() {
+                if !unreliable(&m) {
                     return Err(Dropped::Undecodable);
                 }
                 opened.messages.push(m);
@@ -221,7 +225,7 @@ impl Remote {
             FRAME_CONTROL => {
                 let (seq, rest) = get_varint(rest).ok_or(Dropped::Undecodable)?;
                 let m = PipeMessage::decode(rest, limits).map_err(|_| Dropped::Undecodable)?;
-                if m.is_media() {
+                if unreliable(&m) {
                     return Err(Dropped::Undecodable);
                 }
                 if seq >= self.expect {
@@ -285,6 +289,12 @@ impl Remote {
         }
         Ok(out)
     }
+}
+
+/// Messages sent once, in a media frame: RTP (repaired by NACKs) and
+/// NACKs (asked again by the receiver while the gap stays open).
+fn unreliable(m: &PipeMessage) -> bool {
+    matches!(m, PipeMessage::Rtp(_) | PipeMessage::Nack { .. })
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {

@@ -153,12 +153,12 @@ pub struct RemotePipePair {
     pub sent_a_to_b: Vec<Vec<u8>>,
     /// Pipe datagrams sent to an address other than the other end's.
     pub stray: u64,
-    /// Share of the datagrams (each way) held back and sent after the
-    /// next one: reordering, on top of the links' own jitter.
+    /// Share of the datagrams (each way) delayed by 3 ms more than the
+    /// link's delay, so that those sent just after overtake them:
+    /// reordering, on top of the links' own jitter.
     pub reorder: f64,
-    /// Datagrams swapped that way.
+    /// Datagrams delayed that way.
     pub reordered: u64,
-    held: [Option<Vec<u8>>; 2],
     rng: StdRng,
     /// Real UDP sockets on 127.0.0.1 (A's, B's) carrying the datagrams
     /// instead of the links ([`RemotePipePair::over_udp`]).
@@ -246,7 +246,6 @@ impl RemotePipePair {
             stray: 0,
             reorder: 0.0,
             reordered: 0,
-            held: [None, None],
             rng,
             udp: None,
             udp_lost: 0,
@@ -311,8 +310,7 @@ impl RemotePipePair {
         }
     }
 
-    /// Put a datagram on link `dir` (0: A to B), maybe holding it back
-    /// behind the next one.
+    /// Put a datagram on link `dir` (0: A to B), maybe late.
     fn put(&mut self, dir: usize, now: Instant, d: Vec<u8>) {
         if let Some(udp) = self.udp.take() {
             match Self::udp_send_recv(&udp, dir, &d) {
@@ -322,19 +320,16 @@ impl RemotePipePair {
             self.udp = Some(udp);
             return;
         }
-        if self.held[dir].is_none() && self.reorder > 0.0 && self.rng.random_bool(self.reorder) {
-            self.held[dir] = Some(d);
-            return;
+        let mut at = now;
+        if self.reorder > 0.0 && self.rng.random_bool(self.reorder) {
+            self.reordered += 1;
+            at += Duration::from_millis(3);
         }
         let link = match dir {
             0 => &mut self.a_to_b,
             _ => &mut self.b_to_a,
         };
-        link.send(now, d);
-        if let Some(h) = self.held[dir].take() {
-            self.reordered += 1;
-            link.send(now, h);
-        }
+        link.send(at, d);
     }
 
     /// Send `d` from one socket to the other and wait for it: (source
