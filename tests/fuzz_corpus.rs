@@ -80,3 +80,8 @@ fn signal() {
 fn pipe_message() {
     replay("pipe_message", packet::check_pipe_message);
 }
+
+#[test]
+fn pipe_frame() {
+    replay("pipe_frame", fuzz::check_pipe_frames);
+}

@@ -107,6 +107,13 @@ impl Seal {
         }
     }
 
+    /// Seal the next datagram with packet counter `next` (a test kit's
+    /// forger, or a fuzz target's, picks it).
+    #[cfg(feature = "testkit-hooks")]
+    pub(crate) fn set_next(&mut self, next: u64) {
+        self.next = next;
+    }
+
     /// Seal the frame `plain` into a datagram; `None` once the counter is
     /// spent (2^64 packets: never in practice, but never a reused nonce).
     pub(crate) fn seal(&mut self, plain: &[u8]) -> Option<Vec<u8>> {

@@ -120,9 +120,13 @@ pub struct RouterStats {
     pub pipe_rtp_out: u64,
     /// RTP packets sent through pipes again, answering the other end's NACKs.
     pub pipe_retransmitted: u64,
-    /// Sealed datagrams of remote pipes received (first byte
-    /// [`PIPE_DATAGRAM_BYTE`](crate::pipe::PIPE_DATAGRAM_BYTE)), whatever
-    /// became of them.
+    /// Datagrams received for remote pipes (first byte in 192..=255, see
+    /// [`PIPE_DATAGRAM_BYTE`](crate::pipe::PIPE_DATAGRAM_BYTE), from the
+    /// address pair of a remote pipe), whatever became of them. Every
+    /// datagram in `datagrams_in` is counted once: here, in
+    /// `datagrams_routed`, or in one of the `dropped_*` counters (a pipe
+    /// datagram from an address pair no pipe uses is
+    /// `dropped_unknown_source`).
     pub pipe_datagrams_in: u64,
     /// Of those, dropped because they failed authentication: a wrong key,
     /// or bytes changed on the way.
@@ -130,8 +134,8 @@ pub struct RouterStats {
     /// Dropped as replays: a packet counter already seen, or older than
     /// the replay window.
     pub pipe_datagrams_replayed: u64,
-    /// Dropped as malformed: too short, from an address pair no remote
-    /// pipe uses, the wrong role, or a frame that did not decode.
+    /// Dropped as malformed: the wrong role (our own datagrams reflected),
+    /// or a frame that did not decode.
     pub pipe_datagrams_malformed: u64,
     /// Control messages of remote pipes sent again, not acknowledged in time.
     pub pipe_control_resent: u64,

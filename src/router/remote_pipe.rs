@@ -95,12 +95,13 @@ impl Router {
         route: (SocketAddr, SocketAddr),
         data: &[u8],
     ) {
-        self.stats.pipe_datagrams_in += 1;
         let limits = &self.config.limits;
         let Some(pipe) = self.hub.demux.pipe(route) else {
-            self.stats.pipe_datagrams_malformed += 1;
+            // Like any datagram from a source nothing here knows.
+            self.stats.dropped_unknown_source += 1;
             return;
         };
+        self.stats.pipe_datagrams_in += 1;
         let Some(r) = self.pipes.get_mut(&pipe).and_then(|x| x.remote.as_mut()) else {
             self.stats.pipe_datagrams_malformed += 1;
             return;
