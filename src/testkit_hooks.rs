@@ -140,6 +140,32 @@ pub fn check_invariants(router: &mut Router) {
             );
         }
     }
+    // Remote pipes and their routes name each other; a pipe's timer is
+    // set exactly when it waits for an acknowledgement.
+    let mut remote = 0;
+    for (id, pipe) in &router.pipes {
+        if let Some(r) = &pipe.remote {
+            remote += 1;
+            assert_eq!(
+                router.hub.demux.pipe((r.remote, r.local)),
+                Some(*id),
+                "{id}'s address pair does not route to it"
+            );
+            assert_eq!(
+                router
+                    .hub
+                    .timers
+                    .get(crate::router::timers::Timer::Pipe(*id)),
+                r.poll_timeout(),
+                "{id}'s resend timer is off"
+            );
+        }
+    }
+    assert_eq!(
+        router.hub.demux.pipe_count(),
+        remote,
+        "a route to a closed pipe"
+    );
 }
 
 /// Seal `frame` (the plaintext inside a remote pipe's datagram: a frame

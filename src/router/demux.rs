@@ -70,6 +70,11 @@ impl Demux {
         self.pipes.get(&route).copied()
     }
 
+    #[cfg(feature = "testkit-hooks")]
+    pub(crate) fn pipe_count(&self) -> usize {
+        self.pipes.len()
+    }
+
     pub(crate) fn ufrag_count(&self) -> usize {
         self.by_ufrag.len()
     }

@@ -17,7 +17,7 @@ mod remote_pipe;
 mod rtc_events;
 mod signaling;
 mod tcp;
-mod timers;
+pub(crate) mod timers;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -455,7 +455,9 @@ impl Router {
         known: Option<TransportId>,
     ) -> Option<TransportId> {
         let (tid, unknown) = match classify(data) {
-            DatagramKind::Unknown => (None, &mut self.stats.dropped_malformed),
+            // Pipe datagrams never come over TCP (UDP ones were taken
+            // before this point).
+            DatagramKind::Unknown | DatagramKind::Pipe => (None, &mut self.stats.dropped_malformed),
             DatagramKind::Stun => (
                 stun_local_ufrag(data)
                     .and_then(|u| self.hub.demux.by_ufrag(u))
