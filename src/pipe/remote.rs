@@ -308,8 +308,14 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 fn get_varint(buf: &[u8]) -> Option<(u64, &[u8])> {
     let mut v = 0u64;
     for (i, &b) in buf.iter().enumerate().take(10) {
-        v |= u64::from(b & 0x7f).checked_shl(7 * i as u32)?;
+        if i == 9 && b > 1 {
+            return None;
+        }
+        v |= u64::from(b & 0x7f) << (7 * i);
         if b & 0x80 == 0 {
+            if b == 0 && i > 0 {
+                return None;
+            }
             return Some((v, &buf[i + 1..]));
         }
     }

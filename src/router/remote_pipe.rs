@@ -107,7 +107,11 @@ impl Router {
             return;
         };
         let (from, to) = (r.local, r.remote);
-        let opened = match r.receive(data, limits) {
+        let received = r.receive(data, limits);
+        // Even a frame that failed half-way may have taken acknowledgements.
+        let next = r.poll_timeout();
+        self.hub.timers.set(Timer::Pipe(pipe), next);
+        let opened = match received {
             Ok(o) => o,
             Err(e) => {
                 let counter = match e {
@@ -119,8 +123,6 @@ impl Router {
                 return;
             }
         };
-        let next = r.poll_timeout();
-        self.hub.timers.set(Timer::Pipe(pipe), next);
         if let Some(ack) = opened.reply {
             self.hub
                 .out
