@@ -2,7 +2,9 @@
 //! control messages (here the announce of a producer) are sent again,
 //! backing off, and after ten unanswered tries A's end fails: the pipe
 //! closes with `CloseReason::Failed`, its producers stop being sent, its
-//! route and timer are gone, and the router carries on.
+//! route and timer are gone, and the router carries on. B, which had
+//! nothing to send, heard nothing either (not even a heartbeat) and fails
+//! 15 s after the pipe was made.
 
 use std::time::Duration;
 
@@ -61,6 +63,23 @@ fn a_silent_other_end_fails_the_pipe() {
     pair.run_for(Duration::from_secs(1));
     assert_eq!(pair.a_to_b.sent, sent);
     assert!(pair.a.router.producer(producers[1]).is_some());
-    // B never heard a thing and still waits: its host closes it.
-    assert_eq!(pair.b.router.counts().pipes, 1);
+    // B never heard a thing: its end failed after 15 s of silence.
+    let b_failed: Vec<_> = pair
+        .b
+        .events
+        .iter()
+        .filter(|(_, e)| {
+            matches!(
+                e,
+                Event::PipeClosed {
+                    reason: CloseReason::Failed,
+                    ..
+                }
+            )
+        })
+        .map(|(at, _)| *at - start)
+        .collect();
+    assert_eq!(b_failed.len(), 1, "{b_failed:?}");
+    assert!(b_failed[0] >= Duration::from_secs(15), "{b_failed:?}");
+    assert_eq!(pair.b.router.counts().pipes, 0);
 }

@@ -72,7 +72,8 @@
 //! * **delivery**: control messages are numbered, acknowledged and sent
 //!   again (100 ms, doubling up to 1.6 s, ten tries, then the pipe fails
 //!   with [`CloseReason::Failed`](crate::CloseReason::Failed)), delivered
-//!   once and in order; RTP is repaired by the NACKs below (RTP and NACKs
+//!   once and in order; an end silent for 2 s sends a heartbeat, and one
+//!   that hears nothing for 15 s fails the same way; RTP is repaired by the NACKs below (RTP and NACKs
 //!   are sent once, never acknowledged), and a packet
 //!   that arrives twice (late, then sent again) is forwarded once. A
 //!   datagram is at most [`MAX_PIPE_DATAGRAM`] bytes: an announce too big

@@ -15,7 +15,10 @@
 //!
 //! A control message is sent again [`RESEND_AFTER`] after the last try,
 //! doubling up to [`RESEND_MAX`], at most [`MAX_TRIES`] times; then the
-//! pipe fails. The receiver delivers them in order (holding up to
+//! pipe fails. An end that has sent nothing for [`HEARTBEAT`] sends an
+//! empty acknowledgement frame, so that a pipe with nothing to say stays
+//! alive; an end that has opened nothing from the other for [`DEAD_AFTER`]
+//! fails too (the other host is gone, or the path is). The receiver delivers them in order (holding up to
 //! [`MAX_HELD`] that overtook a lost one) and acknowledges each, again for
 //! a duplicate (its acknowledgement may be the one lost).
 
@@ -42,6 +45,11 @@ pub(crate) const MAX_TRIES: u8 = 10;
 /// Control messages held back behind a lost one, and control messages
 /// sent but not yet acknowledged, at most (past that the pipe fails).
 pub(crate) const MAX_HELD: usize = 1024;
+/// How long an end stays silent before it sends a heartbeat.
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(2);
+/// How long an end waits for any datagram from the other before the
+/// pipe fails.
+pub(crate) const DEAD_AFTER: Duration = Duration::from_secs(15);
 /// Most acknowledgements in one frame.
 const MAX_ACKS: usize = 64;
 
@@ -120,6 +128,10 @@ pub(crate) struct Remote {
     /// The next control message to deliver, and those that overtook it.
     expect: u64,
     held: BTreeMap<u64, PipeMessage>,
+    /// When a datagram from the other end last opened, and when this end
+    /// last sent one.
+    last_rx: Instant,
+    last_tx: Instant,
 }
 
 /// What one datagram from the other end gave.
@@ -132,7 +144,7 @@ pub(crate) struct Opened {
 }
 
 impl Remote {
-    pub(crate) fn new(o: &RemotePipeOptions) -> Remote {
+    pub(crate) fn new(o: &RemotePipeOptions, now: Instant) -> Remote {
         Remote {
             local: o.local,
             remote: o.remote,
@@ -141,6 +153,8 @@ impl Remote {
             unacked: BTreeMap::new(),
             expect: 0,
             held: BTreeMap::new(),
+            last_rx: now,
+            last_tx: now,
         }
     }
 
@@ -149,6 +163,7 @@ impl Remote {
     /// goes without them, followed by one codec message each). `Err` when
     /// the pipe can take no more control messages and must fail.
     pub(crate) fn send(&mut self, now: Instant, m: &PipeMessage) -> Result<Vec<Vec<u8>>, ()> {
+        self.last_tx = now;
         if unreliable(m) {
             let mut frame = vec![FRAME_MEDIA];
             m.encode(&mut frame);
@@ -209,9 +224,15 @@ impl Remote {
         Ok(Some(datagram))
     }
 
-    /// A datagram from the other end.
-    pub(crate) fn receive(&mut self, data: &[u8], limits: &Limits) -> Result<Opened, Dropped> {
+    /// A datagram from the other end, at `now`.
+    pub(crate) fn receive(
+        &mut self,
+        now: Instant,
+        data: &[u8],
+        limits: &Limits,
+    ) -> Result<Opened, Dropped> {
         let frame = self.seal.open(data).map_err(Dropped::Open)?;
+        self.last_rx = now;
         let (&kind, rest) = frame.split_first().ok_or(Dropped::Undecodable)?;
         let mut opened = Opened::default();
         match kind {
@@ -242,6 +263,7 @@ impl Remote {
                 let mut ack = vec![FRAME_ACK, 1];
                 put_varint(&mut ack, seq);
                 opened.reply = self.seal.seal(&ack);
+                self.last_tx = now;
             }
             FRAME_ACK => {
                 let (&n, mut rest) = rest.split_first().ok_or(Dropped::Undecodable)?;
@@ -266,14 +288,22 @@ impl Remote {
         (0..3).filter_map(|_| self.seal.seal(&frame)).collect()
     }
 
-    /// When a control message is next due to be sent again.
+    /// When a control message is next due to be sent again, a heartbeat
+    /// is due, or the other end is given up.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.unacked.values().map(|u| u.due).min()
+        let resend = self.unacked.values().map(|u| u.due).min();
+        let alive = (self.last_tx + HEARTBEAT).min(self.last_rx + DEAD_AFTER);
+        Some(resend.map_or(alive, |r| r.min(alive)))
     }
 
-    /// Send again the control messages due at `now`; `Err` when one was
-    /// tried [`MAX_TRIES`] times: the pipe fails.
+    /// Send again the control messages due at `now`, and a heartbeat if
+    /// this end has been silent; `Err` when one was tried [`MAX_TRIES`]
+    /// times or nothing came from the other end for [`DEAD_AFTER`]: the
+    /// pipe fails.
     pub(crate) fn handle_timeout(&mut self, now: Instant) -> Result<Vec<Vec<u8>>, ()> {
+        if now >= self.last_rx + DEAD_AFTER {
+            return Err(());
+        }
         let mut out = vec![];
         for u in self.unacked.values_mut() {
             if u.due > now {
@@ -286,6 +316,11 @@ impl Remote {
             u.wait = (u.wait * 2).min(RESEND_MAX);
             u.due = now + u.wait;
             out.push(self.seal.seal(&u.frame).ok_or(())?);
+            self.last_tx = now;
+        }
+        if now >= self.last_tx + HEARTBEAT {
+            out.push(self.seal.seal(&[FRAME_ACK, 0]).ok_or(())?);
+            self.last_tx = now;
         }
         Ok(out)
     }
@@ -327,13 +362,13 @@ mod tests {
     use super::*;
     use crate::ProducerId;
 
-    fn pair() -> (Remote, Remote) {
+    fn pair(t0: Instant) -> (Remote, Remote) {
         let a: SocketAddr = "10.0.0.1:5000".parse().unwrap();
         let b: SocketAddr = "10.0.0.2:5000".parse().unwrap();
         let key = [42u8; 32];
         (
-            Remote::new(&RemotePipeOptions::new(a, b, key, PipeRole::A)),
-            Remote::new(&RemotePipeOptions::new(b, a, key, PipeRole::B)),
+            Remote::new(&RemotePipeOptions::new(a, b, key, PipeRole::A), t0),
+            Remote::new(&RemotePipeOptions::new(b, a, key, PipeRole::B), t0),
         )
     }
 
@@ -347,25 +382,26 @@ mod tests {
     fn control_is_delivered_in_order_and_resent_until_acked() {
         let t0 = Instant::now();
         let limits = Limits::default();
-        let (mut a, mut b) = pair();
+        let (mut a, mut b) = pair(t0);
         let d0 = a.send(t0, &closed(1)).unwrap().remove(0);
         let d1 = a.send(t0, &closed(2)).unwrap().remove(0);
         // d0 is lost: d1 is held and acknowledged.
-        let got = b.receive(&d1, &limits).unwrap();
+        let got = b.receive(t0, &d1, &limits).unwrap();
         assert!(got.messages.is_empty());
-        a.receive(&got.reply.unwrap(), &limits).unwrap();
+        a.receive(t0, &got.reply.unwrap(), &limits).unwrap();
         assert_eq!(a.poll_timeout(), Some(t0 + RESEND_AFTER));
         // d0 comes again: both are delivered, in order.
         let again = a.handle_timeout(t0 + RESEND_AFTER).unwrap();
         assert_eq!(again.len(), 1);
         assert_ne!(again[0], d0, "a new nonce for every try");
-        let got = b.receive(&again[0], &limits).unwrap();
+        let got = b.receive(t0, &again[0], &limits).unwrap();
         let ids: Vec<_> = got.messages.iter().map(|m| m.producer()).collect();
         assert_eq!(ids, vec![Some(ProducerId(1)), Some(ProducerId(2))]);
-        a.receive(&got.reply.unwrap(), &limits).unwrap();
-        assert_eq!(a.poll_timeout(), None);
+        a.receive(t0, &got.reply.unwrap(), &limits).unwrap();
+        // Nothing to resend: the next thing is a heartbeat.
+        assert_eq!(a.poll_timeout(), Some(t0 + RESEND_AFTER + HEARTBEAT));
         // Never acknowledged: the pipe fails after MAX_TRIES.
-        a.send(t0, &closed(3)).unwrap();
+        a.send(t0 + RESEND_AFTER, &closed(3)).unwrap();
         let mut tries = 1;
         let now = loop {
             let now = a.poll_timeout().unwrap();
@@ -379,10 +415,41 @@ mod tests {
     }
 
     #[test]
+    fn heartbeats_keep_a_quiet_pipe_alive_and_silence_fails_it() {
+        let t0 = Instant::now();
+        let limits = Limits::default();
+        let (mut a, mut b) = pair(t0);
+        // Both ends quiet for a minute, each heartbeat delivered.
+        let mut now = t0;
+        let mut beats = 0;
+        while now < t0 + Duration::from_secs(60) {
+            now = a.poll_timeout().unwrap().min(b.poll_timeout().unwrap());
+            for d in a.handle_timeout(now).unwrap() {
+                beats += 1;
+                assert!(b.receive(now, &d, &limits).unwrap().messages.is_empty());
+            }
+            for d in b.handle_timeout(now).unwrap() {
+                beats += 1;
+                a.receive(now, &d, &limits).unwrap();
+            }
+        }
+        assert!((50..=70).contains(&beats), "{beats} heartbeats");
+        // B goes silent: A gives up DEAD_AFTER after the last it heard.
+        let heard = now;
+        loop {
+            let at = a.poll_timeout().unwrap();
+            if a.handle_timeout(at).is_err() {
+                assert_eq!(at, heard + DEAD_AFTER);
+                break;
+            }
+        }
+    }
+
+    #[test]
     fn a_big_announce_is_split_and_big_media_refused() {
         use crate::pipe::{PipeCodec, PipeLayer, PipeProducer};
         let t0 = Instant::now();
-        let (mut a, mut b) = pair();
+        let (mut a, mut b) = pair(t0);
         let codec = PipeCodec {
             payload_type: 96,
             name: "H264".into(),
@@ -406,7 +473,7 @@ mod tests {
         let mut n = 0;
         for d in &out {
             assert!(d.len() <= MAX_PIPE_DATAGRAM);
-            n += b.receive(d, &Limits::default()).unwrap().messages.len();
+            n += b.receive(t0, d, &Limits::default()).unwrap().messages.len();
         }
         assert_eq!(n, 9);
         let rtp = crate::pipe::PipeRtp {

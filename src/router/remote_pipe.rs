@@ -27,9 +27,11 @@ impl Router {
     /// are fed as ordinary [`Input::receive`](crate::Input::receive): the
     /// router finds the pipe by that address pair, opens, checks and
     /// decodes them. Control messages are numbered and sent again until
-    /// acknowledged; a pipe whose control messages go unanswered for about
-    /// ten seconds fails ([`Event::PipeClosed`](crate::Event::PipeClosed)
-    /// with [`CloseReason::Failed`]).
+    /// acknowledged; an end that has sent nothing for 2 s sends a
+    /// heartbeat. A pipe whose control messages go unanswered for about
+    /// ten seconds, or that hears nothing from the other end for 15 s,
+    /// fails ([`Event::PipeClosed`](crate::Event::PipeClosed) with
+    /// [`CloseReason::Failed`]).
     ///
     /// The other host creates the other end with the same key, the
     /// addresses swapped and the other [`PipeRole`](crate::pipe::PipeRole).
@@ -52,7 +54,9 @@ impl Router {
         }
         let id = self.create_pipe(now)?;
         if let Some(x) = self.pipes.get_mut(&id) {
-            x.remote = Some(Box::new(Remote::new(&options)));
+            let r = Remote::new(&options, self.now);
+            self.hub.timers.set(Timer::Pipe(id), r.poll_timeout());
+            x.remote = Some(Box::new(r));
         }
         self.hub.demux.add_pipe(route, id);
         debug!(pipe = %id, remote = %options.remote, "remote pipe created");
@@ -107,7 +111,7 @@ impl Router {
             return;
         };
         let (from, to) = (r.local, r.remote);
-        let received = r.receive(data, limits);
+        let received = r.receive(now, data, limits);
         // Even a frame that failed half-way may have taken acknowledgements.
         let next = r.poll_timeout();
         self.hub.timers.set(Timer::Pipe(pipe), next);
@@ -151,7 +155,7 @@ impl Router {
                 }
             }
             Err(()) => {
-                warn!(%pipe, "remote pipe failed: control messages not acknowledged");
+                warn!(%pipe, "remote pipe failed: control messages not acknowledged, or the other end silent");
                 self.close_pipe(pipe, CloseReason::Failed);
             }
         }
