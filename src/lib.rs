@@ -200,6 +200,19 @@
 //! ([`Output::Pipe`] of one to [`Input::pipe`] of the other); the routers
 //! share nothing.
 //!
+//! Between hosts, [`Router::create_remote_pipe`] makes an end whose
+//! messages leave as ordinary [`Output::Transmit`] datagrams to the other
+//! host's media port and come back through [`Input::receive`]: encoded
+//! ([`PipeMessage::encode`]), sealed with AES-256-GCM under a 32-byte key
+//! the host gives both ends ([`RemotePipeOptions`]), replay-checked, with
+//! control messages acknowledged and sent again and RTP repaired by NACKs.
+//! Their first byte ([`pipe::PIPE_DATAGRAM_BYTE`], in the range RFC 7983
+//! leaves free) tells them from STUN, DTLS and SRTP on a shared port, and
+//! the router finds their pipe by address pair in O(1). The router still
+//! opens no socket. The key must come from the operating system's CSPRNG,
+//! be fresh for every pipe and travel only over the hosts' authenticated,
+//! encrypted control channel; the two ends take the two [`PipeRole`]s.
+//!
 //! # How the crate is built
 //!
 //! One concept per module, importing downward only: `router` (input,
@@ -299,7 +312,10 @@ pub use media::layers::Layers;
 pub use observer::{
     ActiveSpeakerObserverOptions, AudioLevelObserverOptions, ObserverKind, MIN_OBSERVER_INTERVAL,
 };
-pub use pipe::{PipeCodec, PipeLayer, PipeMessage, PipeProducer, PipeRtp};
+pub use pipe::{
+    PipeCodec, PipeLayer, PipeMessage, PipeProducer, PipeRole, PipeRtp, PipeWireError,
+    RemotePipeOptions,
+};
 pub use router::api::{
     ConsumerApi, ConsumerRef, ConsumerStats, ConsumerView, ProducerApi, ProducerLayer, ProducerRef,
     ProducerView, TransportApi, TransportBandwidth, TransportRef, TransportView,

@@ -25,7 +25,7 @@ fn join(sim: &mut Sim, peer: usize, n: usize) -> TransportId {
         label: format!("c{n}"),
         ..Default::default()
     });
-    sim.publish(peer, true, n % 2 == 0).0
+    sim.publish(peer, true, n.is_multiple_of(2)).0
 }
 
 fn data_producers(sim: &Sim) -> Vec<DataProducerId> {

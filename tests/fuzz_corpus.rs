@@ -75,3 +75,13 @@ fn sdp() {
 fn signal() {
     replay("signal", signal_fuzzing::check_signal);
 }
+
+#[test]
+fn pipe_message() {
+    replay("pipe_message", packet::check_pipe_message);
+}
+
+#[test]
+fn pipe_frame() {
+    replay("pipe_frame", fuzz::check_pipe_frames);
+}

@@ -8,6 +8,7 @@
 //!            |        [0..3] -+--> STUN
 //!            |      [20..63] -+--> DTLS
 //!            |    [128..191] -+--> RTP / RTCP
+//!            |    [192..255] -+--> (free in RFC 7983) Manifold's pipe datagrams
 //!            +----------------+
 //! ```
 //!
@@ -30,6 +31,9 @@ pub enum DatagramKind {
     Rtp,
     /// An (S)RTCP compound packet.
     Rtcp,
+    /// A sealed datagram of a pipe between routers on different hosts
+    /// (first byte in 192..=255, a range no WebRTC protocol uses).
+    Pipe,
     /// Anything else, including buffers too short for their kind.
     Unknown,
 }
@@ -44,6 +48,8 @@ const ATTR_USERNAME: u16 = 0x0006;
 const MIN_DTLS_LEN: usize = 13;
 const MIN_RTP_LEN: usize = 12;
 const MIN_RTCP_LEN: usize = 8;
+/// A pipe datagram's header and GCM tag (`pipe/seal.rs`).
+const MIN_PIPE_LEN: usize = 26;
 
 /// Classifies a datagram by its first byte (RFC 7983) and, for RTP/RTCP, its
 /// second byte (RFC 5761). Buffers shorter than the smallest valid packet of
@@ -61,6 +67,7 @@ pub fn classify(buf: &[u8]) -> DatagramKind {
             Some(_) if buf.len() >= MIN_RTP_LEN => DatagramKind::Rtp,
             _ => DatagramKind::Unknown,
         },
+        192..=255 if buf.len() >= MIN_PIPE_LEN => DatagramKind::Pipe,
         _ => DatagramKind::Unknown,
     }
 }
@@ -159,7 +166,9 @@ mod tests {
         assert_eq!(classify(&[22; 13]), DatagramKind::Dtls);
         assert_eq!(classify(&[22; 12]), DatagramKind::Unknown);
         assert_eq!(classify(&[64; 40]), DatagramKind::Unknown);
-        assert_eq!(classify(&[255; 40]), DatagramKind::Unknown);
+        assert_eq!(classify(&[255; 40]), DatagramKind::Pipe);
+        assert_eq!(classify(&[0xE1; 26]), DatagramKind::Pipe);
+        assert_eq!(classify(&[0xE1; 25]), DatagramKind::Unknown);
     }
 
     #[test]

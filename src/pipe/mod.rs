@@ -47,8 +47,47 @@
 //! announce, a layer or payload type it was never told of, a pipe that is
 //! gone) is dropped and counted in
 //! [`RouterStats::pipe_dropped`](crate::RouterStats::pipe_dropped), never a
-//! panic. Across hosts (encoded, encrypted, with loss repair) is the next
-//! step and will add an encoding of these same messages.
+//! panic.
+//!
+//! # Across hosts
+//!
+//! A remote pipe ([`Router::create_remote_pipe`](crate::Router::create_remote_pipe))
+//! carries the same messages as UDP datagrams the host sends and receives
+//! for the router, which still opens no socket:
+//!
+//! * **encoding** ([`PipeMessage::encode`], [`PipeMessage::decode`]): a
+//!   version byte, a tag, the fields; checked, capped, never a panic
+//!   (fuzzed by `fuzz/fuzz_targets/pipe_message.rs`);
+//! * **sealing**: AES-256-GCM under the 32-byte key the host gave both
+//!   ends, the nonce made of the sender's [`PipeRole`] and its packet
+//!   counter (the two ends never share a nonce), the 10-byte header
+//!   authenticated, a replay window of 128 packets on receive. The first
+//!   byte, [`PIPE_DATAGRAM_BYTE`], lies in the range 192..=255 that no
+//!   WebRTC protocol uses (RFC 7983), so the router tells a pipe datagram
+//!   at a glance on a port it shares with its WebRTC clients, and finds
+//!   its pipe by (remote, local) address pair. Forged, replayed and
+//!   malformed datagrams are dropped and counted
+//!   ([`RouterStats::pipe_datagrams_forged`](crate::RouterStats::pipe_datagrams_forged)
+//!   and its neighbours);
+//! * **delivery**: control messages are numbered, acknowledged and sent
+//!   again (100 ms, doubling up to 1.6 s, ten tries, then the pipe fails
+//!   with [`CloseReason::Failed`](crate::CloseReason::Failed)), delivered
+//!   once and in order; an end silent for 2 s sends a heartbeat, and one
+//!   that hears nothing for 15 s fails the same way; RTP is repaired by the NACKs below (RTP and NACKs
+//!   are sent once, never acknowledged), and a packet
+//!   that arrives twice (late, then sent again) is forwarded once. A
+//!   datagram is at most [`MAX_PIPE_DATAGRAM`] bytes: an announce too big
+//!   for one goes without its codecs, each following as a
+//!   [`PipeMessage::Codec`]; an RTP message too big is not sent
+//!   ([`RouterStats::pipe_oversized`](crate::RouterStats::pipe_oversized)).
+//!
+//! The key is the whole of the pipe's security: take it from the
+//! operating system's CSPRNG (e.g. `getrandom`), fresh for every pipe, and
+//! give it to both hosts only over their authenticated, encrypted control
+//! channel (the same one that tells them to create the pipe, which end is
+//! [`PipeRole::A`], and each other's media address). Never reuse a key
+//! for a second pipe or a re-created one: the packet counters start again
+//! at zero.
 //!
 //! # Delivery
 //!
@@ -73,6 +112,14 @@ use str0m::media::{Frequency, Pt};
 
 use crate::id::IdMap;
 use crate::{MediaKind, ProducerId};
+
+pub(crate) mod remote;
+pub(crate) mod seal;
+mod wire;
+
+pub use remote::{RemotePipeOptions, MAX_PIPE_DATAGRAM};
+pub use seal::{PipeRole, PIPE_DATAGRAM_BYTE};
+pub use wire::{PipeWireError, MAX_CODECS, WIRE_VERSION};
 
 /// One message between the two ends of a pipe. Emitted by a router as
 /// [`Output::Pipe`](crate::Output::Pipe), fed to the other as
@@ -279,6 +326,8 @@ pub(crate) struct Pipe {
     /// Per producer brought in (by its id on the other router), per layer:
     /// its gaps and the NACKs for them.
     pub gaps: IdMap<ProducerId, SmallVec<[LayerRx; 4]>>,
+    /// For a pipe across hosts: its addresses, keys and control state.
+    pub remote: Option<Box<remote::Remote>>,
 }
 
 /// A producer sent through a pipe.
@@ -337,6 +386,18 @@ pub(crate) struct LayerRx {
 }
 
 impl LayerRx {
+    /// Whether `seq` arrived already: at or below the highest seen, not
+    /// among the gaps still asked for, and recent (within
+    /// [`MAX_NACK`] × 4). Over a network, a packet NACKed because it was
+    /// only late arrives twice.
+    pub(crate) fn is_duplicate(&self, seq: u64) -> bool {
+        self.highest.is_some_and(|h| {
+            seq <= h
+                && h - seq < 4 * MAX_NACK as u64
+                && !self.missing.iter().any(|(s, _, _)| *s == seq)
+        })
+    }
+
     /// A packet with `seq` arrived at `now`: the sequence numbers to ask
     /// for now, ascending (new gaps, and old ones due for another try).
     /// A gap longer than [`MAX_NACK`] is left to keyframe requests.

@@ -14,12 +14,15 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use crate::TransportId;
+use crate::{PipeId, TransportId};
 
 #[derive(Default)]
 pub(crate) struct Demux {
     by_ufrag: HashMap<Box<[u8]>, TransportId>,
     by_route: HashMap<(SocketAddr, SocketAddr), TransportId>,
+    /// Remote pipes by (remote, local) address pair: set by the host when
+    /// it creates one, so a sealed datagram finds its pipe at once.
+    pipes: HashMap<(SocketAddr, SocketAddr), PipeId>,
 }
 
 impl Demux {
@@ -51,6 +54,25 @@ impl Demux {
 
     pub(crate) fn by_route(&self, route: (SocketAddr, SocketAddr)) -> Option<TransportId> {
         self.by_route.get(&route).copied()
+    }
+
+    pub(crate) fn add_pipe(&mut self, route: (SocketAddr, SocketAddr), p: PipeId) {
+        self.pipes.insert(route, p);
+    }
+
+    pub(crate) fn remove_pipe(&mut self, route: (SocketAddr, SocketAddr), p: PipeId) {
+        if self.pipes.get(&route) == Some(&p) {
+            self.pipes.remove(&route);
+        }
+    }
+
+    pub(crate) fn pipe(&self, route: (SocketAddr, SocketAddr)) -> Option<PipeId> {
+        self.pipes.get(&route).copied()
+    }
+
+    #[cfg(feature = "testkit-hooks")]
+    pub(crate) fn pipe_count(&self) -> usize {
+        self.pipes.len()
     }
 
     pub(crate) fn ufrag_count(&self) -> usize {

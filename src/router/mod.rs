@@ -13,10 +13,11 @@ mod lifecycle;
 pub(crate) mod observers;
 pub(crate) mod pipe;
 mod ratelimit;
+mod remote_pipe;
 mod rtc_events;
 mod signaling;
 mod tcp;
-mod timers;
+pub(crate) mod timers;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -119,6 +120,31 @@ pub struct RouterStats {
     pub pipe_rtp_out: u64,
     /// RTP packets sent through pipes again, answering the other end's NACKs.
     pub pipe_retransmitted: u64,
+    /// Datagrams received for remote pipes (first byte in 192..=255, see
+    /// [`PIPE_DATAGRAM_BYTE`](crate::pipe::PIPE_DATAGRAM_BYTE), from the
+    /// address pair of a remote pipe), whatever became of them. Every
+    /// datagram in `datagrams_in` is counted once: here, in
+    /// `datagrams_routed`, or in one of the `dropped_*` counters (a pipe
+    /// datagram from an address pair no pipe uses is
+    /// `dropped_unknown_source`).
+    pub pipe_datagrams_in: u64,
+    /// Of those, dropped because they failed authentication: a wrong key,
+    /// or bytes changed on the way.
+    pub pipe_datagrams_forged: u64,
+    /// Dropped as replays: a packet counter already seen, or older than
+    /// the replay window.
+    pub pipe_datagrams_replayed: u64,
+    /// Dropped as malformed: the wrong role (our own datagrams reflected),
+    /// or a frame that did not decode.
+    pub pipe_datagrams_malformed: u64,
+    /// Control messages of remote pipes sent again, not acknowledged in time.
+    pub pipe_control_resent: u64,
+    /// RTP messages too large for one pipe datagram
+    /// ([`MAX_PIPE_DATAGRAM`](crate::pipe::MAX_PIPE_DATAGRAM)): not sent.
+    pub pipe_oversized: u64,
+    /// RTP messages a remote pipe delivered twice (late, and sent again
+    /// on a NACK): forwarded only once.
+    pub pipe_rtp_duplicates: u64,
 }
 
 /// How many objects the router holds, for checks that state is freed.
@@ -434,7 +460,9 @@ impl Router {
         known: Option<TransportId>,
     ) -> Option<TransportId> {
         let (tid, unknown) = match classify(data) {
-            DatagramKind::Unknown => (None, &mut self.stats.dropped_malformed),
+            // Pipe datagrams never come over TCP (UDP ones were taken
+            // before this point).
+            DatagramKind::Unknown | DatagramKind::Pipe => (None, &mut self.stats.dropped_malformed),
             DatagramKind::Stun => (
                 stun_local_ufrag(data)
                     .and_then(|u| self.hub.demux.by_ufrag(u))
@@ -452,6 +480,10 @@ impl Router {
     fn receive(&mut self, now: Instant, source: SocketAddr, local: SocketAddr, data: &[u8]) {
         self.stats.datagrams_in += 1;
         let route = (source, local);
+        if classify(data) == DatagramKind::Pipe {
+            self.pipe_datagram(now, route, data);
+            return;
+        }
         let known = self.hub.demux.by_route(route);
         let Some(tid) = self.demux_datagram(data, known) else {
             return;
@@ -500,6 +532,7 @@ impl Router {
                 Timer::Allocate(tid) => self.allocation_timeout(tid, now),
                 Timer::Observer(oid) => self.observer_timeout(oid, now),
                 Timer::Tcp(conn) => self.tcp_timeout(conn, now),
+                Timer::Pipe(pipe) => self.pipe_timeout(pipe, now),
             }
         }
     }

@@ -78,7 +78,9 @@ impl Router {
         if message.is_media() {
             self.stats.pipe_rtp_out += 1;
         }
-        self.hub.out.push(Output::Pipe { pipe, message });
+        if !self.remote_pipe_out(pipe, &message) {
+            self.hub.out.push(Output::Pipe { pipe, message });
+        }
     }
 
     /// Send one packet of an exported producer through each of its pipes
@@ -288,6 +290,19 @@ impl Router {
         if p.codec_for(pt).is_none() || rtp.layer as usize >= p.layers.len() {
             return false;
         }
+        let remote = self.pipes[&pipe].remote.is_some();
+        let duplicate = remote
+            && self.pipes[&pipe]
+                .gaps
+                .get(&rtp.producer)
+                .and_then(|h| h.get(rtp.layer as usize))
+                .is_some_and(|h| h.is_duplicate(rtp.seq));
+        if duplicate {
+            // Only a remote pipe delivers a packet twice (late, and sent
+            // again on a NACK): forwarded once.
+            self.stats.pipe_rtp_duplicates += 1;
+            return true;
+        }
         let skipped = self
             .pipes
             .get_mut(&pipe)
@@ -429,9 +444,11 @@ impl Router {
     /// its consumers), nothing more is sent through it, and the other end
     /// is told unless it closed first.
     pub(crate) fn close_pipe(&mut self, pipe: PipeId, reason: CloseReason) {
-        let Some(x) = self.pipes.remove(&pipe) else {
+        let Some(mut x) = self.pipes.remove(&pipe) else {
             return;
         };
+        let remote = x.remote.is_some();
+        self.remote_pipe_closed(pipe, &mut x, reason != CloseReason::PeerClosed);
         for (_, local) in x.imports {
             self.close_producer(local, CloseReason::TransportClosed);
         }
@@ -440,7 +457,7 @@ impl Router {
                 p.pipes.retain(|y| *y != pipe);
             }
         }
-        if reason != CloseReason::PeerClosed {
+        if reason != CloseReason::PeerClosed && !remote {
             self.hub.out.push(Output::Pipe {
                 pipe,
                 message: PipeMessage::PipeClosed,

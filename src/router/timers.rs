@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use crate::id::IdMap;
-use crate::{ObserverId, ProducerId, TcpConnId, TransportId};
+use crate::{ObserverId, PipeId, ProducerId, TcpConnId, TransportId};
 
 /// Something the router must do at a given time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -28,6 +28,8 @@ pub(crate) enum Timer {
     Observer(ObserverId),
     /// An ICE-over-TCP connection's idle deadline.
     Tcp(TcpConnId),
+    /// A remote pipe's control message is due to be sent again.
+    Pipe(PipeId),
 }
 
 /// One word per timer for the id hasher (ids stay far below 2^48, a
@@ -42,6 +44,7 @@ impl std::hash::Hash for Timer {
             Timer::Allocate(t) => t.0 << 3 | 3,
             Timer::Observer(o) => o.0 << 3 | 4,
             Timer::Tcp(c) => c.0 << 3 | 5,
+            Timer::Pipe(p) => p.0 << 3 | 6,
         };
         state.write_u64(word);
     }

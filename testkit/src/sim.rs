@@ -65,6 +65,10 @@ pub struct Sim {
     /// Messages the router emitted for its pipes, waiting for a harness
     /// that links two sims ([`crate::pipe::PipePair`]) to carry them.
     pub pipe_out: Vec<(PipeId, PipeMessage)>,
+    /// Pipe datagrams (first byte 192..=255) the router sent to an address
+    /// that is no peer's: a remote pipe's, for a harness that links two
+    /// sims over a network ([`crate::pipe::RemotePipePair`]) to carry.
+    pub pipe_datagrams: Vec<manifold_sfu::Transmit>,
     tcp_conns: HashMap<usize, TcpConnId>,
     tcp_peers: HashMap<TcpConnId, usize>,
     seed: u64,
@@ -105,6 +109,7 @@ impl Sim {
             tcp_coalesce: false,
             bad_tcp_frames: 0,
             pipe_out: Vec::new(),
+            pipe_datagrams: Vec::new(),
             tcp_conns: HashMap::new(),
             tcp_peers: HashMap::new(),
             seed,
@@ -492,6 +497,9 @@ impl Sim {
                 }
                 Output::Transmit(t) => match self.by_addr.get(&t.destination) {
                     Some(&i) => self.peers[i].down.send(self.now, t.contents.to_vec()),
+                    None if t.contents.first().is_some_and(|b| *b >= 192) => {
+                        self.pipe_datagrams.push(t)
+                    }
                     None => self.stray_transmits += 1,
                 },
                 Output::Event(e) => {

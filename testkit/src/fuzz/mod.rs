@@ -32,12 +32,14 @@ mod bytes;
 pub mod canned;
 mod host;
 pub mod packet;
+mod pipe;
 mod router;
 mod sdp;
 mod tcp;
 pub mod wire;
 
 pub use host::{listen_infos, small_config, Host, TransportState, LISTEN};
+pub use pipe::check_pipe_frames;
 pub use router::check_router;
 pub use sdp::check_sdp;
 pub use tcp::check_tcp;
