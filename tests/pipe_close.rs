@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use manifold_sfu::{CloseReason, Event, ProducerId, RouterConfig, TransportId};
-use manifold_testkit::pipe::PipePair;
+use manifold_testkit::pipe::{piped_producers, send_through, PipePair};
 use manifold_testkit::LinkConfig;
 
 struct Setup {
@@ -27,21 +27,9 @@ fn setup(seed: u64) -> Setup {
         .a
         .add_peer("pub", LinkConfig::default(), LinkConfig::default());
     let (publisher, producers) = pair.a.publish(p, true, true);
-    let now = pair.now();
-    for id in &producers {
-        let mut pipe = pair.a.router.pipe(pair.pipe_a).unwrap();
-        pipe.send_producer(now, *id).unwrap();
-    }
+    send_through(&mut pair.a, pair.pipe_a, &producers);
     pair.carry();
-    let on_b: Vec<ProducerId> = pair
-        .b
-        .router
-        .pipe(pair.pipe_b)
-        .unwrap()
-        .received_producers()
-        .iter()
-        .map(|(_, local)| *local)
-        .collect();
+    let on_b = piped_producers(&mut pair.b, pair.pipe_b);
     assert_eq!(on_b.len(), 2);
     let s = pair
         .b

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use manifold_sfu::{Layers, MediaKind, RouterConfig};
-use manifold_testkit::pipe::PipePair;
+use manifold_testkit::pipe::{piped_producers, send_through, PipePair};
 use manifold_testkit::{check, LinkConfig};
 
 fn config(seed: u64) -> RouterConfig {
@@ -26,21 +26,9 @@ fn nacks_across_the_pipe_repair_five_percent_loss() {
         .a
         .add_peer("pub", LinkConfig::default(), LinkConfig::default());
     let (_, producers) = pair.a.publish_simulcast(publisher, &["q", "h", "f"], 3);
-    let now = pair.now();
-    for id in &producers {
-        let mut pipe = pair.a.router.pipe(pair.pipe_a).unwrap();
-        pipe.send_producer(now, *id).unwrap();
-    }
+    send_through(&mut pair.a, pair.pipe_a, &producers);
     pair.carry();
-    let on_b: Vec<_> = pair
-        .b
-        .router
-        .pipe(pair.pipe_b)
-        .unwrap()
-        .received_producers()
-        .iter()
-        .map(|(_, local)| *local)
-        .collect();
+    let on_b = piped_producers(&mut pair.b, pair.pipe_b);
     let sub = pair
         .b
         .add_peer("sub", LinkConfig::default(), LinkConfig::default());

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use manifold_sfu::{MediaKind, RouterConfig};
-use manifold_testkit::pipe::PipePair;
+use manifold_testkit::pipe::{piped_producers, send_through, PipePair};
 use manifold_testkit::{check, LinkConfig};
 
 #[test]
@@ -19,21 +19,9 @@ fn pause_and_resume_cross_the_pipe() {
         .a
         .add_peer("pub", LinkConfig::default(), LinkConfig::default());
     let (_, producers) = pair.a.publish(publisher, true, true);
-    let now = pair.now();
-    for id in &producers {
-        let mut pipe = pair.a.router.pipe(pair.pipe_a).unwrap();
-        pipe.send_producer(now, *id).unwrap();
-    }
+    send_through(&mut pair.a, pair.pipe_a, &producers);
     pair.carry();
-    let on_b: Vec<_> = pair
-        .b
-        .router
-        .pipe(pair.pipe_b)
-        .unwrap()
-        .received_producers()
-        .iter()
-        .map(|(_, local)| *local)
-        .collect();
+    let on_b = piped_producers(&mut pair.b, pair.pipe_b);
     let sub = pair
         .b
         .add_peer("sub", LinkConfig::default(), LinkConfig::default());

@@ -13,7 +13,7 @@ use std::time::Duration;
 use manifold_sfu::{
     CloseReason, Event, Input, Layers, MediaKind, PipeRole, RemotePipeOptions, Router, RouterConfig,
 };
-use manifold_testkit::pipe::RemotePipePair;
+use manifold_testkit::pipe::{piped_producers, send_through, RemotePipePair};
 use manifold_testkit::{check, LinkConfig};
 
 fn config(seed: u64) -> RouterConfig {
@@ -40,22 +40,10 @@ fn a_simulcast_producer_crosses_a_lossy_remote_pipe() {
         .a
         .add_peer("pub", LinkConfig::default(), LinkConfig::default());
     let (_, producers) = pair.a.publish_simulcast(publisher, &["q", "h", "f"], 3);
-    let now = pair.now();
-    for id in &producers {
-        let mut pipe = pair.a.router.pipe(pair.pipe_a).unwrap();
-        pipe.send_producer(now, *id).unwrap();
-    }
+    send_through(&mut pair.a, pair.pipe_a, &producers);
     // The announces cross (sent again if lost).
     pair.run_for(Duration::from_millis(500));
-    let on_b: Vec<_> = pair
-        .b
-        .router
-        .pipe(pair.pipe_b)
-        .unwrap()
-        .received_producers()
-        .iter()
-        .map(|(_, local)| *local)
-        .collect();
+    let on_b = piped_producers(&mut pair.b, pair.pipe_b);
     assert_eq!(on_b.len(), producers.len());
     let subs: Vec<_> = ["sub1", "sub2"]
         .iter()

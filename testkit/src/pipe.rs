@@ -7,12 +7,36 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use manifold_sfu::{Input, PipeId, PipeMessage, PipeRole, RemotePipeOptions, RouterConfig};
+use manifold_sfu::{
+    Input, PipeId, PipeMessage, PipeRole, ProducerId, RemotePipeOptions, RouterConfig,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::link::{Link, LinkConfig};
 use crate::sim::Sim;
+
+/// Send each of `producers` (of `from`'s router) through its pipe end
+/// `pipe`, at `from`'s time.
+pub fn send_through(from: &mut Sim, pipe: PipeId, producers: &[ProducerId]) {
+    let now = from.now;
+    for id in producers {
+        let mut end = from.router.pipe(pipe).expect("an open pipe end");
+        end.send_producer(now, *id).expect("send_producer");
+    }
+}
+
+/// The producers pipe end `pipe` of `to`'s router brought in (its own ids),
+/// in the order they were announced.
+pub fn piped_producers(to: &mut Sim, pipe: PipeId) -> Vec<ProducerId> {
+    to.router
+        .pipe(pipe)
+        .expect("an open pipe end")
+        .received_producers()
+        .iter()
+        .map(|(_, local)| *local)
+        .collect()
+}
 
 /// Router A (in [`a`](Self::a)) and router B (in [`b`](Self::b)), their
 /// pipe ends, and what was carried between them.
