@@ -6,16 +6,33 @@
 //! nothing to send, heard nothing either (not even a heartbeat) and fails
 //! 15 s after the pipe was made.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use manifold_sfu::{CloseReason, Event, RouterConfig};
 use manifold_testkit::pipe::RemotePipePair;
-use manifold_testkit::LinkConfig;
+use manifold_testkit::{LinkConfig, Sim};
 
 fn config(seed: u64) -> RouterConfig {
     let mut c = RouterConfig::default();
     c.seed = Some(seed);
     c
+}
+
+/// When (after `start`) the sim's router reported a pipe failed.
+fn failures(sim: &Sim, start: Instant) -> Vec<Duration> {
+    sim.events
+        .iter()
+        .filter(|(_, e)| {
+            matches!(
+                e,
+                Event::PipeClosed {
+                    reason: CloseReason::Failed,
+                    ..
+                }
+            )
+        })
+        .map(|(at, _)| *at - start)
+        .collect()
 }
 
 #[test]
@@ -38,21 +55,7 @@ fn a_silent_other_end_fails_the_pipe() {
     assert_eq!(pair.a.router.counts().pipes, 1, "still trying after 8 s");
     assert!(pair.a.router.stats().pipe_control_resent >= 5);
     pair.run_for(Duration::from_secs(8));
-    let failed: Vec<_> = pair
-        .a
-        .events
-        .iter()
-        .filter(|(_, e)| {
-            matches!(
-                e,
-                Event::PipeClosed {
-                    reason: CloseReason::Failed,
-                    ..
-                }
-            )
-        })
-        .map(|(at, _)| *at - start)
-        .collect();
+    let failed = failures(&pair.a, start);
     assert_eq!(failed.len(), 1, "{failed:?}");
     println!("the pipe failed after {:?}", failed[0]);
     assert!(failed[0] > Duration::from_secs(8) && failed[0] < Duration::from_secs(15));
@@ -64,21 +67,7 @@ fn a_silent_other_end_fails_the_pipe() {
     assert_eq!(pair.a_to_b.sent, sent);
     assert!(pair.a.router.producer(producers[1]).is_some());
     // B never heard a thing: its end failed after 15 s of silence.
-    let b_failed: Vec<_> = pair
-        .b
-        .events
-        .iter()
-        .filter(|(_, e)| {
-            matches!(
-                e,
-                Event::PipeClosed {
-                    reason: CloseReason::Failed,
-                    ..
-                }
-            )
-        })
-        .map(|(at, _)| *at - start)
-        .collect();
+    let b_failed = failures(&pair.b, start);
     assert_eq!(b_failed.len(), 1, "{b_failed:?}");
     assert!(b_failed[0] >= Duration::from_secs(15), "{b_failed:?}");
     assert_eq!(pair.b.router.counts().pipes, 0);
