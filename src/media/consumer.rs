@@ -106,6 +106,8 @@ pub(crate) struct PacketInfo {
     /// layer-sync bit; a temporal up-switch goes to the highest of them not
     /// above the target. `None`: no such information (any picture).
     pub temporal_switch: Option<u8>,
+    /// The RTP marker bit (the last packet of a picture, for VP8).
+    pub marker: bool,
 }
 
 impl Consumer {
@@ -210,9 +212,16 @@ impl Consumer {
                     };
                 }
                 if tid > current.temporal {
-                    self.rewriter.skip(p.seq);
-                    if p.frame_start {
-                        self.vp8.drop_picture();
+                    if self.vp8.follows_dropped(p.picture_id) {
+                        // Lost packets before it were this picture's, or
+                        // earlier dropped ones': skip them with it.
+                        self.rewriter.skip_until(p.seq + 1);
+                    } else {
+                        self.rewriter.skip(p.seq);
+                    }
+                    // Once per picture: by its picture ID, else at its start.
+                    if p.picture_id.is_some() || p.frame_start {
+                        self.vp8.drop_picture(p.picture_id);
                     }
                     return Verdict::Drop;
                 }
@@ -220,13 +229,17 @@ impl Consumer {
         } else if self.rewriter.needs_rebase() {
             self.rewriter.rebase(p.seq, p.ts, p.now, p.clock_rate);
         }
+        if p.frame_start && self.vp8.follows_dropped(p.picture_id) {
+            // Lost packets since the last picture were the dropped ones'.
+            self.rewriter.skip_until(p.seq);
+        }
         let Some(w) = self.rewriter.map(p.seq, p.ts, p.now) else {
             return Verdict::Drop;
         };
         self.packets_sent += 1;
         let vp8 = if p.picture_id.is_some() || p.tl0.is_some() {
             let identity = self.vp8.is_identity();
-            let out = self.vp8.map(p.picture_id, p.tl0);
+            let out = self.vp8.map(p.picture_id, p.tl0, p.marker);
             (!identity).then_some(out)
         } else {
             None

@@ -107,6 +107,7 @@ impl Producer {
             svc_spatial: None,
             end_of_frame: false,
             temporal_switch: None,
+            marker: pkt.marker,
         };
         let mut vp8 = None;
         let dd = pkt.exts.user_values.get::<RawDependencyDescriptor>();
