@@ -192,6 +192,19 @@ fn chat_through_the_router() {
             sim.client(x.peer).name
         );
     }
+    // A reliable channel under 5 % loss may still be retransmitting (SCTP's
+    // retransmission timer backs off): wait for it, within a bound.
+    let forwarded = stats.messages_received;
+    let (a, c) = (m[0].peer, m[2].peer);
+    let deadline = sim.now + Duration::from_secs(30);
+    sim.run_until(
+        |s| {
+            [a, c]
+                .iter()
+                .all(|&p| s.client(p).channels.messages("chat:bob").len() as u64 >= forwarded)
+        },
+        deadline,
+    );
     for x in [&m[0], &m[2]] {
         let c = sim.client(x.peer);
         let n = c.channels.messages("chat:bob").len() as u64;
