@@ -30,6 +30,7 @@
 //!   `signal` fuzz target's subject; `signal_fuzzing.rs` its invariants);
 //! * `page/`: the HTML and JavaScript served to browsers.
 
+mod cluster;
 mod cors;
 mod layer;
 mod media;
@@ -117,6 +118,16 @@ struct Args {
     /// nothing. Audio is always forwarded. 0: everyone's video.
     #[arg(long, default_value_t = 0)]
     last_n: u16,
+    /// Join a cluster whose directory is this Redis server
+    /// (`redis://HOST:PORT`): streams and rooms are shared with the other
+    /// nodes (see the README's "Scaling out"). Runs one worker.
+    #[arg(long, value_name = "URL", requires = "node_id")]
+    cluster: Option<String>,
+    /// This node's name in the cluster (letters, digits, `-`, `_`, `.`):
+    /// unique among the nodes; a node restarted with the same name takes
+    /// its place.
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    node_id: Option<String>,
     /// Lifetime of minted TURN credentials, in seconds.
     #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(60..=604_800))]
     turn_ttl: u64,
@@ -137,6 +148,8 @@ pub struct App {
     pub turn: Option<Arc<turn::Turn>>,
     /// Held while a pipe between workers is made ([`spread`]).
     pub spread_lock: Arc<tokio::sync::Mutex<()>>,
+    /// This node's place in a cluster (`--cluster`), if in one.
+    pub cluster: Option<Arc<cluster::Cluster>>,
 }
 
 impl App {
@@ -234,6 +247,14 @@ fn bind_tcp(
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    if args.cluster.is_some() && args.workers > 1 {
+        return Err("--cluster runs one worker per node: drop --workers".into());
+    }
+    if let Some(id) = &args.node_id {
+        if !signal::valid_name(id) {
+            return Err(format!("--node-id {id:?}: letters, digits, '-', '_' and '.' only").into());
+        }
+    }
     let sockets = bind_udp(args.udp, args.workers)?;
     let udp_addrs = sockets
         .iter()
@@ -272,11 +293,16 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut threads = Vec::new();
     let load = media::new_load(sockets.len());
     let (peers, inboxes) = wires::inboxes(sockets.len());
+    let (outbox_tx, outbox_rx) = tokio::sync::mpsc::channel(cluster::rooms::OUTBOX);
     for ((i, socket), inbox) in sockets.into_iter().enumerate().zip(inboxes) {
         let links = media::Links {
             wires: wires::Wires::new(i, peers.clone()),
             inbox,
             load: load.clone(),
+            cluster: match (i, &args.node_id) {
+                (0, Some(id)) => Some((id.clone(), outbox_tx.clone())),
+                _ => None,
+            },
         };
         let (m, thread) = media::start(
             i,
@@ -303,6 +329,26 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| format!("cannot bind HTTP {}: {e}", args.http))?;
         let http = tcp.local_addr()?;
         let (stop_tx, stop_rx) = watch::channel(false);
+        let base = match http.ip().is_unspecified() {
+            true => format!("http://localhost:{}", http.port()),
+            false => format!("http://{http}"),
+        };
+        let announced = args.announce.unwrap_or(args.udp.ip());
+        let cluster = match (&args.cluster, &args.node_id) {
+            (Some(redis), Some(id)) => {
+                let media = SocketAddr::new(announced, udp_addrs[0].port());
+                let c = cluster::Cluster::new(
+                    id.clone(),
+                    base.clone(),
+                    media,
+                    udp_addrs[0],
+                    redis,
+                    token.clone(),
+                )?;
+                Some(Arc::new(c))
+            }
+            _ => None,
+        };
         let app = App {
             workers: workers.clone(),
             metrics,
@@ -310,21 +356,25 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             stopping: stop_rx,
             turn,
             spread_lock: Default::default(),
+            cluster: cluster.clone(),
         };
+        if let Some(c) = &cluster {
+            if app.token.is_none() {
+                warn!("--cluster without --token: the cluster's control endpoints are open to anyone who reaches this node's HTTP port");
+            }
+            tokio::spawn(cluster::heartbeat(app.clone(), c.clone()));
+            tokio::spawn(cluster::rooms::post_loop(c.clone(), outbox_rx));
+        }
         let routes = axum::Router::new()
             .merge(whip::routes())
             .merge(room::routes())
             .merge(stats::routes())
             .merge(metrics::routes())
+            .merge(cluster::routes())
             .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "no such resource\n") })
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(app.clone());
 
-        let base = match http.ip().is_unspecified() {
-            true => format!("http://localhost:{}", http.port()),
-            false => format!("http://{http}"),
-        };
-        let announced = args.announce.unwrap_or(args.udp.ip());
         println!("Manifold server is up.");
         println!("  conference rooms: {base}/");
         println!("  WHIP publish:     POST {base}/whip/{{stream}}");
@@ -358,6 +408,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 t.urls().join(" "),
                 t.ttl().as_secs()
             );
+        }
+        if let (Some(c), Some(redis)) = (&cluster, &args.cluster) {
+            println!("  cluster: node {} (directory {redis})", c.id);
         }
         println!("Press Ctrl-C to stop.");
 

@@ -161,6 +161,11 @@ impl Workers {
         }
     }
 
+    /// Worker `i`'s open transports, as its loop last counted them.
+    pub fn load(&self, i: usize) -> usize {
+        self.load[i].load(Ordering::Relaxed)
+    }
+
     /// Every worker's loop, worker 0 first.
     pub fn all(&self) -> &[Media] {
         &self.media
@@ -218,6 +223,10 @@ pub struct Sfu {
     pub spread: Spread,
     /// The pipe messages' way to the other workers.
     pub wires: Wires,
+    /// Links to other nodes of a cluster and what comes through them.
+    pub cluster: crate::cluster::links::State,
+    /// This node's id in a cluster (`--node-id`), if in one.
+    pub cluster_id: Option<String>,
     /// Every worker's open transports (this one's at `wires.index`).
     load: Load,
     /// The UDP socket's counters, as of the loop's last flush.
@@ -260,6 +269,9 @@ impl Sfu {
 
     /// Hand an event to the session owning its transport.
     fn dispatch(&mut self, e: Event) {
+        if crate::cluster::links::on_event(self, &e) {
+            return;
+        }
         if matches!(
             e,
             Event::PipeProducerAdded { .. } | Event::PipeClosed { .. }
@@ -308,6 +320,12 @@ pub struct Links {
     pub inbox: mpsc::Receiver<Carried>,
     /// Every worker's load.
     pub load: Load,
+    /// In a cluster: this node's id and the queue of room messages to
+    /// other nodes ([`crate::cluster::rooms`]).
+    pub cluster: Option<(
+        String,
+        mpsc::Sender<(String, crate::cluster::rooms::RoomMsg)>,
+    )>,
 }
 
 /// Start worker `index`'s loop on its own thread, on an already bound
@@ -367,7 +385,8 @@ pub fn start(
                 }
             }
             let router = Router::new(config, Instant::now());
-            let sfu = Sfu {
+            let (cluster_id, outbox) = links.cluster.unzip();
+            let mut sfu = Sfu {
                 router,
                 listen,
                 sessions: HashMap::new(),
@@ -375,6 +394,8 @@ pub fn start(
                 rooms: room::Rooms::with_last_n(last_n),
                 spread: Spread::default(),
                 wires: links.wires,
+                cluster: Default::default(),
+                cluster_id,
                 load: links.load,
                 udp: IoStats::default(),
                 tcp: has_tcp.then(TcpStats::default),
@@ -383,6 +404,9 @@ pub fn start(
                 joining: HashMap::new(),
                 stopping: false,
             };
+            if let Some(tx) = outbox {
+                crate::cluster::rooms::set_outbox(&mut sfu, tx);
+            }
             run(sfu, io, local, rx, tcp_rx, links.inbox).await;
         })
     })?;

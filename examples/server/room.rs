@@ -75,9 +75,13 @@ use crate::App;
 
 mod chat;
 mod operator;
+mod remote;
 mod screen;
 mod speaker;
 use operator::{close_media, drop_socket, members};
+pub use remote::{
+    local_members, local_roster, remote_joined, remote_left, remote_producer, remote_screen_ended,
+};
 use screen::{is_screen, on_producer_closed};
 pub use speaker::on_observer_event;
 use speaker::{apply_last_n, apply_speaker_priority, close_speaker, observe_microphone};
@@ -203,7 +207,7 @@ pub struct Member {
 }
 
 impl Member {
-    fn peer(&self) -> Peer {
+    pub fn peer(&self) -> Peer {
         Peer {
             name: self.name.clone(),
             audio_muted: self.audio_muted,
@@ -258,8 +262,19 @@ async fn session(
     let (r, n) = (room.clone(), name.clone());
     // Every member of a room is on the same worker.
     let media = app.workers.of(&room).clone();
+    // In a cluster: the room's hub, linked to this node.
+    let hub = match crate::cluster::rooms::prepare(&app, &room).await {
+        Ok(hub) => hub,
+        Err(message) => return refuse(socket, message).await,
+    };
     let joined = media
-        .call(move |sfu| join(sfu, r, n, watching, tx, requested))
+        .call(move |sfu| {
+            let joined = join(sfu, r.clone(), n, watching, tx, requested);
+            if let Ok((tid, _)) = &joined {
+                crate::cluster::rooms::member_joined(sfu, &r, *tid, hub);
+            }
+            joined
+        })
         .await;
     let (tid, peers) = match joined {
         Ok(Ok(j)) => j,
@@ -527,6 +542,9 @@ fn apply_mute(sfu: &mut Sfu, tid: TransportId, kind: Kind, muted: bool) {
 
 /// The name of the member whose transport carries producer `p`.
 fn owner_name(sfu: &mut Sfu, p: manifold_sfu::ProducerId) -> Option<String> {
+    if let Some((name, _)) = sfu.cluster.rooms.ghost(p) {
+        return Some(name.to_owned());
+    }
     let owner = sfu.router.producer(p)?.transport();
     match sfu.sessions.get(&owner) {
         Some(Session::Member(m)) => Some(m.name.clone()),
@@ -570,6 +588,20 @@ fn join(
             {
                 warn!("room {room}: {name} cannot consume {p}: {e}");
             }
+        }
+    }
+    // Members on other nodes of a cluster, and their piped producers.
+    peers.extend(sfu.cluster.rooms.remote_peers(&room));
+    let first_here = others.is_empty();
+    for p in sfu.cluster.rooms.ghost_producers(&room) {
+        if first_here && sfu.router.producer(p).map(|p| p.kind()) == Some(MediaKind::Audio) {
+            observe_microphone(sfu, &room, p);
+        }
+        if let Err(e) = sfu
+            .router
+            .consume(Instant::now(), tid, p, ConsumerOptions::default())
+        {
+            warn!("room {room}: {name} cannot consume {p}: {e}");
         }
     }
     let me = Member {
@@ -646,8 +678,10 @@ fn drop_member(sfu: &mut Sfu, tid: TransportId, why: Option<(&str, bool)>) {
         let why = why.to_owned();
         let _ = m.tx.try_send(ToPeer::Close { why, rejoin });
     }
+    let peer = m.peer();
     broadcast(sfu, &m.room, tid, ServerMsg::Leave { peer: m.name });
     apply_last_n(sfu, &m.room);
+    crate::cluster::rooms::member_left(sfu, &m.room, peer);
 }
 
 /// Send to every member of `room` but `except`. A member whose queue is
@@ -710,6 +744,10 @@ pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
             };
             for o in others.unwrap_or_default().into_iter().filter(|o| *o != tid) {
                 consume_for(sfu, o, producer);
+            }
+            if let Some(Session::Member(me)) = sfu.sessions.get(&tid) {
+                let (room, name) = (me.room.clone(), me.name.clone());
+                crate::cluster::rooms::producer_added(sfu, &room, &name, producer, screen, None);
             }
         }
         Event::ConsumerReady { consumer, mid, .. } => {

@@ -274,7 +274,7 @@ pub enum ServerMsg {
 }
 
 /// A participant as others see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Peer {
     pub name: String,
     pub audio_muted: bool,

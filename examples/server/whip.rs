@@ -92,6 +92,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.0
     }
+
+    /// The answer's message.
+    pub fn message(&self) -> String {
+        format!("{} {}", self.0.as_u16(), self.1)
+    }
 }
 
 pub fn err(status: StatusCode, msg: impl Into<String>) -> ApiError {
@@ -245,12 +250,20 @@ async fn open(
     let name = stream.clone();
     let (session, answer) = match start {
         Start::Publisher => {
-            app.workers
+            crate::cluster::streams::check_publisher(&app, &stream).await?;
+            let started = app
+                .workers
                 .of(&stream)
                 .call(move |sfu| start_publisher(sfu, name, &offer, requested))
-                .await??
+                .await??;
+            crate::cluster::streams::published(&app, &stream);
+            started
         }
-        Start::Viewer => crate::spread::view(&app, name, offer, requested).await?,
+        Start::Viewer => match crate::cluster::streams::view(&app, &name, &offer, requested).await?
+        {
+            Some(started) => started,
+            None => crate::spread::view(&app, name, offer, requested).await?,
+        },
     };
     let role = if kind == "whip" {
         "publisher"
@@ -333,6 +346,11 @@ pub fn start_viewer(
         s.viewers.push(tid);
     }
     Ok((id, answer))
+}
+
+/// The streams whose publisher is on this worker.
+pub fn published(sfu: &Sfu) -> Vec<String> {
+    sfu.streams.by_name.keys().cloned().collect()
 }
 
 /// The producers of the publisher of `stream`, if it is on this worker.
@@ -434,6 +452,7 @@ pub fn forget(sfu: &mut Sfu, tid: TransportId) {
                 s.viewers.retain(|x| *x != tid);
             }
             crate::spread::viewer_left(sfu, &v.stream, tid);
+            crate::cluster::streams::viewer_left(sfu, &v.stream, tid);
         }
         Some(other) => {
             sfu.sessions.insert(tid, other);

@@ -11,6 +11,9 @@ pub(super) const SCREEN_PRIORITY: u8 = 3;
 
 /// Whether producer `p` is its member's screen share.
 pub(super) fn is_screen(sfu: &mut Sfu, p: ProducerId) -> bool {
+    if let Some((_, screen)) = sfu.cluster.rooms.ghost(p) {
+        return screen;
+    }
     let Some(owner) = sfu.router.producer(p).map(|p| p.transport()) else {
         return false;
     };
