@@ -43,6 +43,8 @@ pub struct State {
     arrived: HashMap<(PipeId, u64), ProducerId>,
     /// Piped copy → (link, the other node's producer id).
     copies: HashMap<ProducerId, (PipeId, u64)>,
+    /// Linked nodes missing from the directory: consecutive heartbeats.
+    missing: HashMap<String, u32>,
     /// Streams received from their owner nodes.
     pub streams: streams::Imports,
     /// Rooms shared with other nodes.
@@ -115,17 +117,52 @@ pub fn on_event(sfu: &mut Sfu, e: &Event) -> bool {
     }
 }
 
+/// Heartbeats a linked node may be missing from the directory (while this
+/// node is listed) before its link is closed: longer than a Redis restart
+/// takes to be refilled, shorter than a pipe takes to fail on its own.
+const MISSING_BEATS: u32 = 3;
+
+/// The directory lists `live` (this node among them): close the links to
+/// nodes it has not listed for [`MISSING_BEATS`] beats (they died; their
+/// keys expired), so what came through them ends now rather than when
+/// their pipes fail.
+pub fn prune(sfu: &mut Sfu, live: &[String]) {
+    let linked: Vec<(String, PipeId)> = sfu.cluster.links();
+    sfu.cluster.missing.retain(|n, _| !live.contains(n));
+    for (node, pipe) in linked {
+        if live.contains(&node) {
+            continue;
+        }
+        let beats = sfu.cluster.missing.entry(node.clone()).or_default();
+        *beats += 1;
+        if *beats >= MISSING_BEATS {
+            sfu.cluster.missing.remove(&node);
+            info!("cluster: node {node} left the directory: closing its link");
+            close(sfu, pipe);
+        }
+    }
+}
+
+/// Close link end `pipe`.
+fn close(sfu: &mut Sfu, pipe: PipeId) {
+    forget(sfu, pipe);
+    if let Some(p) = sfu.router.pipe(pipe) {
+        p.close(Instant::now());
+    }
+}
+
 /// Forget link `pipe` and everything that came through it.
 fn forget(sfu: &mut Sfu, pipe: PipeId) {
-    if let Some(node) = sfu.cluster.by_pipe.remove(&pipe) {
-        if sfu.cluster.by_node.get(&node) == Some(&pipe) {
-            sfu.cluster.by_node.remove(&node);
-        }
+    let Some(node) = sfu.cluster.by_pipe.remove(&pipe) else {
+        return;
+    };
+    if sfu.cluster.by_node.get(&node) == Some(&pipe) {
+        sfu.cluster.by_node.remove(&node);
     }
     sfu.cluster.arrived.retain(|(p, _), _| *p != pipe);
     sfu.cluster.copies.retain(|_, (p, _)| *p != pipe);
     streams::link_gone(sfu, pipe);
-    rooms::link_gone(sfu, pipe);
+    rooms::link_gone(sfu, pipe, &node);
 }
 
 /// Create this node's end of the link to `node`, replacing an older one.
@@ -139,10 +176,7 @@ fn open_end(
 ) -> Result<PipeId, ApiError> {
     if let Some(old) = sfu.cluster.by_node.get(&node).copied() {
         debug!("cluster: replacing link {old} to node {node}");
-        forget(sfu, old);
-        if let Some(p) = sfu.router.pipe(old) {
-            p.close(Instant::now());
-        }
+        close(sfu, old);
     }
     let options = RemotePipeOptions::new(local, remote, key, role);
     let pipe = sfu.router.create_remote_pipe(Instant::now(), options)?;
@@ -214,14 +248,7 @@ async fn make(app: &App, c: &Cluster, node: &NodeInfo) -> Result<(), ApiError> {
     match c.post::<_, Ack>(node, "/cluster/link", &link).await {
         Ok(_) => Ok(()),
         Err(e) => {
-            let _ = media
-                .call(move |sfu| {
-                    forget(sfu, ours);
-                    if let Some(p) = sfu.router.pipe(ours) {
-                        p.close(Instant::now());
-                    }
-                })
-                .await;
+            let _ = media.call(move |sfu| close(sfu, ours)).await;
             Err(e)
         }
     }

@@ -45,7 +45,7 @@ use axum::routing::{get, post};
 use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::whip::{self, authorize, err, ApiError};
 use crate::App;
@@ -254,11 +254,48 @@ pub async fn heartbeat(app: App, cluster: Arc<Cluster>) {
             rooms: &rooms,
         };
         // Failures are logged once by the directory; the next beat retries.
-        let _ = cluster.dir.beat(beat).await;
+        if cluster.dir.beat(beat).await.is_ok() {
+            prune(&app, &cluster).await;
+        }
+        rehome(&app).await;
     }
     if let Err(e) = cluster.dir.leave(&cluster.id).await {
         warn!("cluster: could not leave the directory: {e}");
     } else {
         info!("cluster: node {} left the directory", cluster.id);
+    }
+}
+
+/// Rooms whose hub went away: find the next hub and take part through it
+/// (retried at the next beat if it is not ready).
+async fn rehome(app: &App) {
+    let media = &app.workers.all()[0];
+    let Ok(rooms) = media.call(rooms::take_rehome).await else {
+        return;
+    };
+    for room in rooms {
+        let r = room.clone();
+        match rooms::prepare(app, &room).await {
+            Ok(hub) => {
+                let _ = media.call(move |sfu| rooms::rehome(sfu, &r, hub)).await;
+            }
+            Err(e) => {
+                debug!("room {room}: no new hub yet: {e}");
+                let _ = media.call(move |sfu| rooms::retry_rehome(sfu, r)).await;
+            }
+        }
+    }
+}
+
+/// Close links to nodes gone from the directory ([`links::prune`]).
+async fn prune(app: &App, cluster: &Cluster) {
+    let Ok(nodes) = cluster.dir.nodes().await else {
+        return;
+    };
+    let live: Vec<String> = nodes.into_iter().map(|n| n.id).collect();
+    if live.contains(&cluster.id) {
+        let _ = app.workers.all()[0]
+            .call(move |sfu| links::prune(sfu, &live))
+            .await;
     }
 }

@@ -112,6 +112,8 @@ pub struct Shared {
     ghosts: HashMap<ProducerId, Ghost>,
     /// Descriptions whose copy did not arrive yet: (link, id) → ghost.
     pending: HashMap<(PipeId, u64), Ghost>,
+    /// Rooms with members here whose hub went away.
+    rehome: Vec<String>,
     outbox: Option<mpsc::Sender<(String, RoomMsg)>>,
 }
 
@@ -574,11 +576,10 @@ pub fn copy_closed(sfu: &mut Sfu, copy: ProducerId) {
 }
 
 /// Link `pipe` went: the members that came through it are gone.
-pub fn link_gone(sfu: &mut Sfu, pipe: PipeId) {
+/// If it led to a room's hub, the room's members here take part again
+/// through the hub the directory names next ([`take_rehome`], [`rehome`]).
+pub fn link_gone(sfu: &mut Sfu, pipe: PipeId, node: &str) {
     sfu.cluster.rooms.pending.retain(|(p, _), _| *p != pipe);
-    let Some(node) = sfu.cluster.node_of(pipe).map(str::to_owned) else {
-        return;
-    };
     let rooms: Vec<String> = sfu.cluster.rooms.rooms.keys().cloned().collect();
     for room in rooms {
         let gone: Vec<Peer> = sfu.cluster.rooms.rooms[&room]
@@ -588,12 +589,73 @@ pub fn link_gone(sfu: &mut Sfu, pipe: PipeId) {
             .map(|(_, p)| p.clone())
             .collect();
         for peer in gone {
-            remote_member(sfu, &room, &node, peer, false);
+            remote_member(sfu, &room, node, peer, false);
         }
-        if let Some(s) = sfu.cluster.rooms.rooms.get_mut(&room) {
-            s.nodes.remove(&node);
+        let Some(s) = sfu.cluster.rooms.rooms.get_mut(&room) else {
+            continue;
+        };
+        s.nodes.remove(node);
+        if s.hub.as_deref() == Some(node) {
+            warn!("room {room}: its hub, node {node}, is gone");
+            sfu.cluster.rooms.rooms.remove(&room);
+            forget_room(sfu, &room);
+            if crate::room::local_members(sfu, &room) > 0 {
+                sfu.cluster.rooms.rehome.push(room);
+            }
+            continue;
         }
         maybe_forget(sfu, &room);
+    }
+}
+
+/// Rooms whose hub went away, to take part in again (the heartbeat asks,
+/// finds the next hub with [`prepare`] and calls [`rehome`]).
+pub fn take_rehome(sfu: &mut Sfu) -> Vec<String> {
+    std::mem::take(&mut sfu.cluster.rooms.rehome)
+}
+
+/// Put a room back to be re-homed later (its new hub was not ready).
+pub fn retry_rehome(sfu: &mut Sfu, room: String) {
+    if !sfu.cluster.rooms.rehome.contains(&room) {
+        sfu.cluster.rooms.rehome.push(room);
+    }
+}
+
+/// Take part in `room` again through `hub` (`None`: this node is the hub
+/// now): tell it of every member here and send it their producers.
+pub fn rehome(sfu: &mut Sfu, room: &str, hub: Option<String>) {
+    if crate::room::local_members(sfu, room) == 0 || sfu.cluster.rooms.rooms.contains_key(room) {
+        return;
+    }
+    info!(
+        "room {room}: new hub {}",
+        hub.as_deref().unwrap_or("(this node)")
+    );
+    let share = Share {
+        hub: hub.clone(),
+        ..Share::default()
+    };
+    sfu.cluster.rooms.rooms.insert(room.to_owned(), share);
+    let me = me(sfu);
+    let Some(hub) = hub else {
+        return;
+    };
+    let join = RoomMsg::Join {
+        room: room.to_owned(),
+        node: me.clone(),
+    };
+    post(sfu, &hub, join);
+    for (peer, producers) in crate::room::local_roster(sfu, room) {
+        let msg = RoomMsg::Member {
+            room: room.to_owned(),
+            node: me.clone(),
+            peer: peer.clone(),
+            present: true,
+        };
+        post(sfu, &hub, msg);
+        for (p, screen) in producers {
+            producer_added(sfu, room, &peer.name, p, screen, None);
+        }
     }
 }
 
