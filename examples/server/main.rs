@@ -299,9 +299,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             wires: wires::Wires::new(i, peers.clone()),
             inbox,
             load: load.clone(),
-            cluster: match (i, &args.node_id) {
-                (0, Some(id)) => Some((id.clone(), outbox_tx.clone())),
-                _ => None,
+            // In a cluster, the node's name; with --workers N, the worker's
+            // (a room's members are spread over workers as over nodes).
+            cluster: match (&args.node_id, args.workers) {
+                (Some(id), _) => Some((id.clone(), outbox_tx.clone())),
+                (None, 1) => None,
+                (None, _) => Some((cluster::rooms::worker_node(i), outbox_tx.clone())),
             },
         };
         let (m, thread) = media::start(
@@ -363,7 +366,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 warn!("--cluster without --token: the cluster's control endpoints are open to anyone who reaches this node's HTTP port");
             }
             tokio::spawn(cluster::heartbeat(app.clone(), c.clone()));
-            tokio::spawn(cluster::rooms::post_loop(c.clone(), outbox_rx));
+        }
+        if cluster.is_some() || args.workers > 1 {
+            tokio::spawn(cluster::rooms::post_loop(app.clone(), outbox_rx));
         }
         let routes = axum::Router::new()
             .merge(whip::routes())

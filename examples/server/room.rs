@@ -78,7 +78,9 @@ mod operator;
 mod remote;
 mod screen;
 mod speaker;
+pub use chat::CHAT;
 use operator::{close_media, drop_socket, members};
+pub use remote::{forward_voice, remote_changed};
 pub use remote::{
     local_members, local_roster, remote_joined, remote_left, remote_producer, remote_screen_ended,
 };
@@ -261,12 +263,13 @@ async fn session(
     let (tx, mut rx) = mpsc::channel(QUEUE);
     let (r, n) = (room.clone(), name.clone());
     // Every member of a room is on the same worker.
-    let media = app.workers.of(&room).clone();
-    // In a cluster: the room's hub, linked to this node.
-    let hub = match crate::cluster::rooms::prepare(&app, &room).await {
-        Ok(hub) => hub,
+    // The member's worker, and the room's hub if it is another worker or
+    // node (linked to this one by then).
+    let (worker, hub) = match crate::cluster::rooms::place(&app, &room).await {
+        Ok(placed) => placed,
         Err(message) => return refuse(socket, message).await,
     };
+    let media = app.workers.all()[worker].clone();
     let joined = media
         .call(move |sfu| {
             let joined = join(sfu, r.clone(), n, watching, tx, requested);
@@ -439,6 +442,10 @@ fn command(sfu: &mut Sfu, tid: TransportId, msg: ClientMsg) -> Result<Reply, Str
             let (room, peer) = (me.room.clone(), me.name.clone());
             apply_mute(sfu, tid, kind, muted);
             broadcast(sfu, &room, tid, ServerMsg::Muted { peer, kind, muted });
+            if let Some(Session::Member(me)) = sfu.sessions.get(&tid) {
+                let peer = me.peer();
+                crate::cluster::rooms::member_changed(sfu, &room, peer);
+            }
             Ok(Reply::Nothing)
         }
         ClientMsg::Receive { peer, kind, on } => {
@@ -625,6 +632,9 @@ fn join(
     sfu.rooms.rooms.entry(room.clone()).or_default().push(tid);
     broadcast(sfu, &room, tid, joined);
     chat::on_join(sfu, tid, &others);
+    for (member, dp) in crate::cluster::chat::voices_for(sfu, &room, tid) {
+        chat::forward(sfu, tid, &member, dp);
+    }
     // The active speaker's video first; the page learns who it is (after
     // `welcome`, which the session sends before reading its queue).
     let consumers = sfu.router.transport(tid).map(|t| t.consumers());
@@ -783,7 +793,9 @@ pub fn on_event(sfu: &mut Sfu, tid: TransportId, e: Event) {
             ..
         } if params.label == chat::CHAT => {
             let others = sfu.rooms.rooms.get(&me.room).cloned().unwrap_or_default();
+            let (room, name) = (me.room.clone(), me.name.clone());
             chat::on_chat_producer(sfu, tid, data_producer, &others);
+            crate::cluster::chat::local_chat(sfu, &room, &name, data_producer);
         }
         Event::RenegotiationNeeded { offer, .. } => {
             let gen = me.gen;

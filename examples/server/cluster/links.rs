@@ -30,6 +30,7 @@ use super::directory::NodeInfo;
 use super::{control, rooms, streams, Cluster};
 use crate::media::Sfu;
 use crate::whip::{err, ApiError};
+use crate::wires::Far;
 use crate::App;
 
 /// The cluster's state inside the router's loop.
@@ -49,6 +50,8 @@ pub struct State {
     pub streams: streams::Imports,
     /// Rooms shared with other nodes.
     pub rooms: rooms::Shared,
+    /// Their chat.
+    pub chat: super::chat::Chats,
 }
 
 impl State {
@@ -86,6 +89,9 @@ impl State {
 
 /// Cluster events of the router: true if the event was the cluster's.
 pub fn on_event(sfu: &mut Sfu, e: &Event) -> bool {
+    if super::chat::on_event(sfu, e) {
+        return true;
+    }
     match *e {
         Event::PipeProducerAdded {
             producer,
@@ -159,6 +165,7 @@ fn forget(sfu: &mut Sfu, pipe: PipeId) {
     if sfu.cluster.by_node.get(&node) == Some(&pipe) {
         sfu.cluster.by_node.remove(&node);
     }
+    sfu.wires.unlink(pipe);
     sfu.cluster.arrived.retain(|(p, _), _| *p != pipe);
     sfu.cluster.copies.retain(|_, (p, _)| *p != pipe);
     streams::link_gone(sfu, pipe);
@@ -181,6 +188,69 @@ fn open_end(
     let options = RemotePipeOptions::new(local, remote, key, role);
     let pipe = sfu.router.create_remote_pipe(Instant::now(), options)?;
     info!("cluster: link {pipe} to node {node} at {remote}");
+    sfu.cluster.by_node.insert(node.clone(), pipe);
+    sfu.cluster.by_pipe.insert(pipe, node);
+    Ok(pipe)
+}
+
+/// (`--workers`) Make sure workers `a` and `b` have a link: an in-process
+/// pipe, its messages carried by [`crate::wires`].
+pub async fn ensure_local(app: &App, a: usize, b: usize) -> Result<(), ApiError> {
+    let _one_at_a_time = app.spread_lock.lock().await;
+    let (ma, mb) = (&app.workers.all()[a], &app.workers.all()[b]);
+    let nb = rooms::worker_node(b);
+    if ma
+        .call(move |sfu| sfu.cluster.by_node.contains_key(&nb))
+        .await?
+    {
+        return Ok(());
+    }
+    let nb = rooms::worker_node(b);
+    let pa = ma.call(move |sfu| open_local(sfu, nb)).await??;
+    let na = rooms::worker_node(a);
+    let made = mb
+        .call(move |sfu| {
+            let pb = open_local(sfu, na)?;
+            sfu.wires.link(
+                pb,
+                Far {
+                    worker: a,
+                    pipe: pa,
+                },
+            );
+            Ok::<_, ApiError>(pb)
+        })
+        .await;
+    let pb = match made {
+        Ok(Ok(pb)) => pb,
+        failed => {
+            let _ = ma.call(move |sfu| close(sfu, pa)).await;
+            return Err(match failed {
+                Ok(Err(e)) => e,
+                _ => crate::media::Busy.into(),
+            });
+        }
+    };
+    ma.call(move |sfu| {
+        sfu.wires.link(
+            pa,
+            Far {
+                worker: b,
+                pipe: pb,
+            },
+        )
+    })
+    .await?;
+    Ok(())
+}
+
+/// A new in-process link end towards worker `node`, replacing an older one.
+fn open_local(sfu: &mut Sfu, node: String) -> Result<PipeId, ApiError> {
+    if let Some(old) = sfu.cluster.by_node.get(&node).copied() {
+        close(sfu, old);
+    }
+    let pipe = sfu.router.create_pipe(Instant::now())?;
+    debug!("link {pipe} to worker {node}");
     sfu.cluster.by_node.insert(node.clone(), pipe);
     sfu.cluster.by_pipe.insert(pipe, node);
     Ok(pipe)

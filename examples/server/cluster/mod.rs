@@ -29,6 +29,7 @@
 //! In cluster mode a node runs one worker (the cluster spreads load over
 //! nodes; `--workers` spreads it over cores of one node).
 
+pub mod chat;
 pub mod directory;
 pub mod links;
 pub mod rooms;

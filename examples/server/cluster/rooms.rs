@@ -26,10 +26,10 @@
 //! its owner may arrive in either order (UDP and HTTP): whichever is
 //! second completes it.
 //!
-//! Not shared across nodes (yet): chat (data channels), mute indicators.
+//! Chat crosses nodes as room messages ([`super::chat`]). Not shared across
+//! nodes (yet): mute indicators.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::State;
@@ -40,8 +40,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
+use super::control;
 use super::links::{self, Ack};
-use super::{control, Cluster};
 use crate::media::{Session, Sfu};
 use crate::signal::{valid_name, Peer};
 use crate::whip::{err, ApiError};
@@ -74,6 +74,15 @@ pub enum RoomMsg {
         node: String,
         member: String,
         producers: Vec<Described>,
+    },
+    /// `member` said something in the room's chat ([`super::chat`]);
+    /// `data` in base64.
+    Chat {
+        room: String,
+        node: String,
+        member: String,
+        binary: bool,
+        data: String,
     },
 }
 
@@ -164,9 +173,26 @@ fn post(sfu: &mut Sfu, node: &str, msg: RoomMsg) {
     }
 }
 
-/// Send every queued room message, in order, until the server stops.
-pub async fn post_loop(cluster: Arc<Cluster>, mut rx: mpsc::Receiver<(String, RoomMsg)>) {
+/// The node name of worker `i` (`--workers`, outside a cluster): the
+/// workers of one server share rooms as the nodes of a cluster do, through
+/// in-process pipes ([`links::ensure_local`]) and jobs instead of HTTP.
+pub fn worker_node(i: usize) -> String {
+    format!("w{i}")
+}
+
+/// Send every queued room message, in order, until the server stops: to
+/// another node over HTTP, or (`--workers`) as a job to another worker.
+pub async fn post_loop(app: App, mut rx: mpsc::Receiver<(String, RoomMsg)>) {
     while let Some((node, msg)) = rx.recv().await {
+        let Some(cluster) = app.cluster.clone() else {
+            let worker = node.strip_prefix('w').and_then(|i| i.parse::<usize>().ok());
+            if let Some(media) = worker.and_then(|i| app.workers.all().get(i)) {
+                if media.call(move |sfu| receive(sfu, msg)).await.is_err() {
+                    warn!("room message to worker {node} not delivered (busy)");
+                }
+            }
+            continue;
+        };
         let info = match cluster.node(&node).await {
             Ok(n) => n,
             Err(_) => {
@@ -178,6 +204,28 @@ pub async fn post_loop(cluster: Arc<Cluster>, mut rx: mpsc::Receiver<(String, Ro
             warn!("cluster: room message to node {node}: {}", e.message());
         }
     }
+}
+
+/// Where a member of `room` is served: the worker, and the room's hub if
+/// it is another node or worker. In a cluster, [`prepare`]; with
+/// `--workers N`, the least-loaded worker, the room's hub being its owner
+/// worker (a hash of its name).
+pub async fn place(app: &App, room: &str) -> Result<(usize, Option<String>), String> {
+    if app.cluster.is_some() {
+        return Ok((0, prepare(app, room).await?));
+    }
+    if app.workers.all().len() == 1 {
+        return Ok((0, None));
+    }
+    let owner = app.workers.owner(room);
+    let w = app.workers.least_loaded(owner);
+    if w == owner {
+        return Ok((owner, None));
+    }
+    links::ensure_local(app, w, owner)
+        .await
+        .map_err(|e| e.message())?;
+    Ok((w, Some(worker_node(owner))))
 }
 
 /// Before a member joins `room` here: find (or place) its hub and make
@@ -212,7 +260,15 @@ pub async fn prepare(app: &App, room: &str) -> Result<Option<String>, String> {
     Ok(Some(hub))
 }
 
-fn me(sfu: &Sfu) -> String {
+/// Send `msg` to the room's other nodes (all but `except`): the hub, or
+/// (on the hub) the member nodes.
+pub fn send_on(sfu: &mut Sfu, room: &str, except: Option<&str>, msg: RoomMsg) {
+    for node in targets(sfu, room, except) {
+        post(sfu, &node, msg.clone());
+    }
+}
+
+pub fn me(sfu: &Sfu) -> String {
     sfu.cluster_id.clone().unwrap_or_default()
 }
 
@@ -263,6 +319,20 @@ pub fn member_joined(sfu: &mut Sfu, room: &str, tid: TransportId, hub: Option<St
         };
         post(sfu, &node, msg);
     }
+}
+
+/// A member here changed (muted or unmuted): the other nodes are told.
+pub fn member_changed(sfu: &mut Sfu, room: &str, peer: Peer) {
+    if sfu.cluster_id.is_none() {
+        return;
+    }
+    let msg = RoomMsg::Member {
+        room: room.to_owned(),
+        node: me(sfu),
+        peer,
+        present: true,
+    };
+    send_on(sfu, room, None, msg);
 }
 
 /// A member left `room` here.
@@ -346,7 +416,8 @@ pub async fn on_room(
         RoomMsg::Join { room, .. }
         | RoomMsg::Leave { room, .. }
         | RoomMsg::Member { room, .. }
-        | RoomMsg::Producers { room, .. } => room,
+        | RoomMsg::Producers { room, .. }
+        | RoomMsg::Chat { room, .. } => room,
     };
     if !valid_name(room) {
         return Err(err(StatusCode::BAD_REQUEST, "bad room name"));
@@ -357,7 +428,7 @@ pub async fn on_room(
     Ok(Json(Ack {}))
 }
 
-fn receive(sfu: &mut Sfu, msg: RoomMsg) {
+pub fn receive(sfu: &mut Sfu, msg: RoomMsg) {
     match msg {
         RoomMsg::Join { room, node } => hub_join(sfu, room, node),
         RoomMsg::Leave { room, node } => hub_leave(sfu, &room, &node),
@@ -367,6 +438,29 @@ fn receive(sfu: &mut Sfu, msg: RoomMsg) {
             peer,
             present,
         } => remote_member(sfu, &room, &node, peer, present),
+        RoomMsg::Chat {
+            room,
+            node,
+            member,
+            binary,
+            data,
+        } => {
+            let Some(share) = sfu.cluster.rooms.rooms.get(&room) else {
+                return;
+            };
+            let hub = share.hub.is_none();
+            super::chat::said(sfu, &room, &member, binary, &data);
+            if hub {
+                let msg = RoomMsg::Chat {
+                    room: room.clone(),
+                    node: me(sfu),
+                    member,
+                    binary,
+                    data,
+                };
+                send_on(sfu, &room, Some(&node), msg);
+            }
+        }
         RoomMsg::Producers {
             room,
             node,
@@ -502,13 +596,13 @@ fn remote_member(sfu: &mut Sfu, room: &str, via: &str, peer: Peer, present: bool
         return;
     };
     let name = peer.name.clone();
-    let changed = match present {
+    let before = match present {
         true => share
             .remote
-            .insert(name.clone(), (via.to_owned(), peer.clone()))
-            .is_none(),
-        false => share.remote.remove(&name).is_some(),
+            .insert(name.clone(), (via.to_owned(), peer.clone())),
+        false => share.remote.remove(&name),
     };
+    let changed = before.is_none() == present;
     let hub = share.hub.is_none();
     if hub {
         for node in targets(sfu, room, Some(via)) {
@@ -521,10 +615,19 @@ fn remote_member(sfu: &mut Sfu, room: &str, via: &str, peer: Peer, present: bool
             post(sfu, &node, msg);
         }
     }
+    if let (true, Some((_, was))) = (present, &before) {
+        crate::room::remote_changed(sfu, room, was, &peer);
+    }
     if changed {
         match present {
-            true => crate::room::remote_joined(sfu, room, peer),
-            false => crate::room::remote_left(sfu, room, &name),
+            true => {
+                super::chat::voice(sfu, room, &name);
+                crate::room::remote_joined(sfu, room, peer);
+            }
+            false => {
+                super::chat::left(sfu, room, &name);
+                crate::room::remote_left(sfu, room, &name);
+            }
         }
     }
 }
@@ -671,6 +774,7 @@ fn maybe_forget(sfu: &mut Sfu, room: &str) {
 }
 
 fn forget_room(sfu: &mut Sfu, room: &str) {
+    super::chat::forget_room(sfu, room);
     let copies = sfu.cluster.rooms.ghost_producers(room);
     for p in copies {
         sfu.cluster.rooms.ghosts.remove(&p);

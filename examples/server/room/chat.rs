@@ -43,7 +43,7 @@ fn name_of(sfu: &Sfu, tid: TransportId) -> Option<String> {
 }
 
 /// Forward `from`'s chat producer `dp` to member `to`.
-fn forward(sfu: &mut Sfu, to: TransportId, from: &str, dp: DataProducerId) {
+pub fn forward(sfu: &mut Sfu, to: TransportId, from: &str, dp: DataProducerId) {
     let options = DataConsumerOptions::default().with_label(format!("{CHAT}:{from}"));
     if let Err(e) = sfu.router.consume_data(Instant::now(), to, dp, options) {
         warn!("chat from {from} cannot reach {to}: {e}");

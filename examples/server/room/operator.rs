@@ -27,58 +27,68 @@ fn operator(
 
 /// `GET /room/{room}/members`: who is in the room, with their transports,
 /// whether they watch only, their screen share producer (`screen`, or
-/// null) and the router's object counts (the room's worker: other rooms
-/// and WHIP/WHEP sessions placed there count too).
+/// null) and the routers' object counts (summed over every worker: other
+/// rooms and WHIP/WHEP sessions count too).
 pub(super) async fn members(
     State(app): State<App>,
     Path(room): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     operator(&app, &headers, &room, None)?;
-    let media = app.workers.of(&room).clone();
-    let body = media
-        .call(move |sfu| {
-            let list = sfu.rooms.rooms.get(&room).cloned().unwrap_or_default();
-            let members: Vec<_> = list
-                .iter()
-                .filter_map(|&tid| {
-                    let Some(Session::Member(m)) = sfu.sessions.get(&tid) else {
-                        return None;
-                    };
-                    let name = m.name.clone();
-                    let (audio_muted, video_muted) = (m.audio_muted, m.video_muted);
-                    let (watching, screen) = (m.watching, m.screen.map(|p| p.to_string()));
-                    let t = sfu.router.transport(tid)?;
-                    Some(serde_json::json!({
-                        "name": name,
-                        "transport": tid.to_string(),
-                        "connected": t.is_connected(),
-                        "producers": t.producers().len(),
-                        "consumers": t.consumers().len(),
-                        "audio_muted": audio_muted,
-                        "video_muted": video_muted,
-                        "watching": watching,
-                        "screen": screen,
-                    }))
-                })
-                .collect();
-            let c = sfu.router.counts();
-            serde_json::json!({
-                "room": room,
-                "members": members,
-                "router": {
-                    "transports": c.transports,
-                    "producers": c.producers,
-                    "consumers": c.consumers,
-                },
-            })
-        })
-        .await?;
+    // A room's members may be on every worker (`--workers N`).
+    let mut all = Vec::new();
+    let mut counts = [0usize; 3];
+    for media in app.workers.all() {
+        let r = room.clone();
+        let (members, c) = media.call(move |sfu| worker_members(sfu, &r)).await?;
+        all.extend(members);
+        for (sum, n) in counts.iter_mut().zip(c) {
+            *sum += n;
+        }
+    }
+    let body = serde_json::json!({
+        "room": room,
+        "members": all,
+        "router": {
+            "transports": counts[0],
+            "producers": counts[1],
+            "consumers": counts[2],
+        },
+    });
     Ok(axum::Json(body).into_response())
 }
 
-/// Run `act` on the transport of member `name` of `room` (operator only);
-/// `404` when there is no such member.
+/// One worker's members of `room`, and its router's transports,
+/// producers and consumers.
+fn worker_members(sfu: &mut Sfu, room: &str) -> (Vec<serde_json::Value>, [usize; 3]) {
+    let list = sfu.rooms.rooms.get(room).cloned().unwrap_or_default();
+    let members: Vec<_> = list
+        .iter()
+        .filter_map(|&tid| {
+            let Some(Session::Member(m)) = sfu.sessions.get(&tid) else {
+                return None;
+            };
+            let name = m.name.clone();
+            let (audio_muted, video_muted) = (m.audio_muted, m.video_muted);
+            let (watching, screen) = (m.watching, m.screen.map(|p| p.to_string()));
+            let t = sfu.router.transport(tid)?;
+            Some(serde_json::json!({
+                "name": name,
+                "transport": tid.to_string(),
+                "connected": t.is_connected(),
+                "producers": t.producers().len(),
+                "consumers": t.consumers().len(),
+                "audio_muted": audio_muted,
+                "video_muted": video_muted,
+                "watching": watching,
+                "screen": screen,
+            }))
+        })
+        .collect();
+    let c = sfu.router.counts();
+    (members, [c.transports, c.producers, c.consumers])
+}
+
 async fn act_on_member(
     app: &App,
     headers: &HeaderMap,
@@ -87,16 +97,20 @@ async fn act_on_member(
     act: fn(&mut Sfu, TransportId),
 ) -> Result<TransportId, ApiError> {
     operator(app, headers, room, Some(name))?;
-    let media = app.workers.of(room).clone();
-    let (r, n) = (room.to_owned(), name.to_owned());
-    let found = media
-        .call(move |sfu| {
-            let tid = member(sfu, &r, &n)?;
-            act(sfu, tid);
-            Some(tid)
-        })
-        .await?;
-    found.ok_or_else(|| err(StatusCode::NOT_FOUND, "no such member"))
+    for media in app.workers.all() {
+        let (r, n) = (room.to_owned(), name.to_owned());
+        let found = media
+            .call(move |sfu| {
+                let tid = member(sfu, &r, &n)?;
+                act(sfu, tid);
+                Some(tid)
+            })
+            .await?;
+        if let Some(tid) = found {
+            return Ok(tid);
+        }
+    }
+    Err(err(StatusCode::NOT_FOUND, "no such member"))
 }
 
 /// `DELETE /room/{room}/members/{member}/media`: close the member's

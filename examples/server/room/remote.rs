@@ -40,7 +40,10 @@ fn tell_all(sfu: &mut Sfu, room: &str, msg: ServerMsg) {
 
 /// A member of another node joined.
 pub fn remote_joined(sfu: &mut Sfu, room: &str, peer: Peer) {
-    info!("room {room}: {} joined on another node", peer.name);
+    info!(
+        "room {room}: {} joined on another worker or node",
+        peer.name
+    );
     if !peer.watching {
         let order = sfu.rooms.recent.entry(room.to_owned()).or_default();
         order.retain(|n| *n != peer.name);
@@ -52,7 +55,7 @@ pub fn remote_joined(sfu: &mut Sfu, room: &str, peer: Peer) {
 
 /// A member of another node left.
 pub fn remote_left(sfu: &mut Sfu, room: &str, name: &str) {
-    info!("room {room}: {name} left on another node");
+    info!("room {room}: {name} left on another worker or node");
     if let Some(order) = sfu.rooms.recent.get_mut(room) {
         order.retain(|n| n != name);
     }
@@ -90,4 +93,27 @@ pub fn remote_producer(sfu: &mut Sfu, room: &str, copy: ProducerId) {
 pub fn remote_screen_ended(sfu: &mut Sfu, room: &str, name: &str) {
     let peer = name.to_owned();
     tell_all(sfu, room, ServerMsg::Screen { peer, on: false });
+}
+
+/// The chat voice of member `name` of another node: every local member
+/// gets it as `chat:{name}`.
+pub fn forward_voice(sfu: &mut Sfu, room: &str, name: &str, dp: manifold_sfu::DataProducerId) {
+    let members = sfu.rooms.rooms.get(room).cloned().unwrap_or_default();
+    for m in members {
+        super::chat::forward(sfu, m, name, dp);
+    }
+}
+
+/// A member of another node muted or unmuted: the pages here are told.
+pub fn remote_changed(sfu: &mut Sfu, room: &str, was: &Peer, now: &Peer) {
+    let changes = [
+        (Kind::Audio, was.audio_muted, now.audio_muted),
+        (Kind::Video, was.video_muted, now.video_muted),
+    ];
+    for (kind, before, muted) in changes {
+        if before != muted {
+            let peer = now.name.clone();
+            tell_all(sfu, room, ServerMsg::Muted { peer, kind, muted });
+        }
+    }
 }
