@@ -28,7 +28,7 @@ const CI = !!process.env.CI && !['0', 'false'].includes(process.env.CI);
 
 /** redis-server's path, or null. */
 function findRedis() {
-  if (process.env.REDIS_SERVER) return process.env.REDIS_SERVER;
+  if (process.env.REDIS_SERVER) return fs.existsSync(process.env.REDIS_SERVER) ? process.env.REDIS_SERVER : null;
   const dirs = [...(process.env.PATH || '').split(':'), '/usr/bin', '/usr/sbin', '/usr/local/bin'];
   for (const dir of dirs) {
     const p = path.join(dir || '.', 'redis-server');
@@ -148,6 +148,15 @@ function playing() {
   return out;
 }
 
+/** In the publisher's page: video frames sent so far. */
+async function framesSent() {
+  let n = 0;
+  (await window.pc.getStats()).forEach((s) => {
+    if (s.type === 'outbound-rtp' && (s.kind || s.mediaType) === 'video') n += s.framesSent || 0;
+  });
+  return n;
+}
+
 const REDIS = findRedis();
 
 test('cluster: three nodes on one Redis; viewers and rooms across nodes; a node and Redis crash', { timeout: 240000 }, async (t) => {
@@ -210,27 +219,33 @@ test('cluster: three nodes on one Redis; viewers and rooms across nodes; a node 
   }
 
   // 3. One room, a member on each node.
-  const members = { alice: n1, bob: n2, carol: n3 };
+  const members = { alice: 'n1', bob: 'n2', carol: 'n3' };
   const names = Object.keys(members);
   const room = {};
   const joined = Date.now();
   for (const name of names) {
     const page = await browser.newPage();
-    await page.goto(`${members[name].url}/room/r?name=${name}&token=${token}&video=low`);
+    await page.goto(`${node[members[name]].url}/room/r?name=${name}&token=${token}&video=low`);
     room[name] = page;
   }
   for (const name of names) {
     const others = names.filter((n) => n !== name);
     const first = await waitFor(async () => {
       const p = await room[name].evaluate(playing);
-      return others.every((o) => p[o]) && p;
+      if (!others.every((o) => p[o])) {
+        const tiles = await room[name].evaluate(() => [...document.querySelectorAll('video[data-remote]')]
+          .map((v) => `${v.dataset.peer}: ready ${v.readyState}, ${v.videoWidth} px, ${v.paused ? 'paused' : 'playing'}`));
+        const status = await room[name].evaluate(() => { const e = document.getElementById('status'); return e && e.textContent; });
+        throw new Error(`status "${status}", videos [${tiles.join('; ')}]`);
+      }
+      return p;
     }, 60000, `${name} to play ${others.join(' and ')}`);
     await waitFor(async () => {
       const p = await room[name].evaluate(playing);
       return others.every((o) => p[o] && p[o].time > first[o].time + 0.5);
     }, 20000, `${name}'s remote videos to keep playing`);
     assert.equal(await room[name].locator('video[data-remote]').count(), 2, `${name} has two remote videos`);
-    t.diagnostic(`${name} (on ${members[name] === n1 ? 'n1' : members[name] === n2 ? 'n2' : 'n3'}) plays `
+    t.diagnostic(`${name} (on ${members[name]}) plays `
       + `${others.map((o) => `${o} (${first[o].width}px)`).join(', ')} ${Date.now() - joined} ms after the first join`);
   }
   // The room's pages cost most of the CPU: close them before the crashes.
@@ -241,9 +256,12 @@ test('cluster: three nodes on one Redis; viewers and rooms across nodes; a node 
   await watch.n2.evaluate(recordTimeline);
   const killed = Date.now();
   await n2.kill();
+  // Meanwhile: when n2 leaves the directory.
+  const dropping = expectNodes(n1, ['n1', 'n3'], 10000).then((c) => ({ c, at: Date.now() }));
+  dropping.catch(() => {}); // awaited below
   const moved = await waitFor(async () => {
     const p = await watch.n2.evaluate(pageState);
-    if (p.state !== 'playing' || p.node === n2.url) return false;
+    if (p.state !== 'playing' || p.node === n2.url) throw new Error(`page ${JSON.stringify(p)}`);
     const s = await watch.n2.evaluate(receiveStats);
     return s.framesDecoded > 0 && s.frameWidth > 0 && { ...s, ...p };
   }, 10000, 'the watch page of n2 to play from another node');
@@ -252,8 +270,8 @@ test('cluster: three nodes on one Redis; viewers and rooms across nodes; a node 
   t.diagnostic(`n2 killed: its watch page decodes from ${moved.node} after ${failover} ms `
     + `(${describeTimeline(await watch.n2.evaluate(() => window.timeline), killed)})`);
   await expectDecoding(watch.n2, 'the moved watch page');
-  const dropped = await expectNodes(n1, ['n1', 'n3'], 10000);
-  t.diagnostic(`n2 left n1's /cluster/nodes ${Date.now() - killed} ms after the kill (${JSON.stringify(dropped.nodes)})`);
+  const dropped = await dropping;
+  t.diagnostic(`n2 left n1's /cluster/nodes ${dropped.at - killed} ms after the kill (${JSON.stringify(dropped.c.nodes)})`);
   await expectNodes(n3, ['n1', 'n3'], 5000);
   const after3 = await watch.n3.evaluate(receiveStats);
   assert.ok(after3.framesDecoded > before3.framesDecoded + 30, `n3's page kept decoding (${before3.framesDecoded} → ${after3.framesDecoded})`);
@@ -261,8 +279,10 @@ test('cluster: three nodes on one Redis; viewers and rooms across nodes; a node 
 
   // 5. Redis crashes and comes back empty, on the same port.
   const frames = async () => ({
+    sent: await publisher.evaluate(framesSent),
     n2: (await watch.n2.evaluate(receiveStats)).framesDecoded,
     n3: (await watch.n3.evaluate(receiveStats)).framesDecoded,
+    at: Date.now(),
   });
   const f0 = await frames();
   const where = { n2: moved.node, n3: n3.url };
@@ -276,12 +296,18 @@ test('cluster: three nodes on one Redis; viewers and rooms across nodes; a node 
   await expectNodes(n3, ['n1', 'n3'], 5000);
   await sleep(2000);
   const f1 = await frames();
+  t.diagnostic(`frames across Redis' restart: ${JSON.stringify(f0)} → ${JSON.stringify(f1)} in ${Date.now() - f0.at} ms`);
+  // Judged against what the publisher sent meanwhile (a busy machine
+  // lowers its frame rate): at least half of it decoded.
+  const sent = f1.sent - f0.sent;
+  assert.ok(sent > 10, `the publisher kept sending (${sent} frames)`);
   for (const id of ['n2', 'n3']) {
-    assert.ok(f1[id] > f0[id] + 30, `the watch page opened on ${id} kept decoding across Redis' restart (${f0[id]} → ${f1[id]})`);
-    assert.equal((await watch[id].evaluate(pageState)).node, where[id], `the page opened on ${id} did not move`);
+    const p = await watch[id].evaluate(pageState);
+    assert.ok(f1[id] - f0[id] >= sent / 2, `the watch page opened on ${id} kept decoding across Redis' restart `
+      + `(${f0[id]} → ${f1[id]} while the publisher sent ${sent} frames; page ${JSON.stringify(p)})`);
+    assert.equal(p.node, where[id], `the page opened on ${id} did not move`);
   }
   assert.equal(await publisher.evaluate(() => window.pc.connectionState), 'connected');
-  t.diagnostic(`frames across Redis' restart: ${JSON.stringify(f0)} → ${JSON.stringify(f1)}`);
 
   // n2 comes back (same id, new ports); a new watch page there plays.
   const restarted = Date.now();

@@ -145,7 +145,7 @@ test('watch page: moves to the next node of /cluster/nodes when its server crash
   await a.kill();
   const moved = await waitFor(async () => {
     const p = await watch.evaluate(pageState);
-    if (p.state !== 'playing' || p.node !== b.url) return false;
+    if (p.state !== 'playing' || p.node !== b.url) throw new Error(`page ${JSON.stringify(p)}`);
     const s = await watch.evaluate(receiveStats);
     return s.framesDecoded > 0 && s.frameWidth > 0 && { ...s, ...p };
   }, 10000, 'the page to play from b');
