@@ -148,6 +148,29 @@ function playing() {
   return out;
 }
 
+/** Sample each page's decoded frames every 100 ms until stop(), which
+ *  resolves to page → the longest time (ms) without a new frame. */
+function longestFreezes(pages) {
+  const longest = {};
+  let running = true;
+  const loops = Object.entries(pages).map(async ([id, page]) => {
+    longest[id] = 0;
+    let frames = -1;
+    let since = Date.now();
+    while (running) {
+      const n = await page.evaluate(receiveStats).then((s) => s.framesDecoded, () => frames);
+      const now = Date.now();
+      if (n !== frames) {
+        frames = n;
+        since = now;
+      }
+      longest[id] = Math.max(longest[id], now - since);
+      await sleep(100);
+    }
+  });
+  return { stop: async () => { running = false; await Promise.all(loops); return longest; } };
+}
+
 /** In the publisher's page: video frames sent so far. */
 async function framesSent() {
   let n = 0;
@@ -284,8 +307,13 @@ test('cluster: three nodes on one Redis; viewers and rooms across nodes; a node 
     n3: (await watch.n3.evaluate(receiveStats)).framesDecoded,
     at: Date.now(),
   });
+  // For comparison: the longest freezes over 4 s before the restart.
+  const calm = longestFreezes(watch);
+  await sleep(4000);
+  t.diagnostic(`longest freeze over 4 s before Redis' restart: ${JSON.stringify(await calm.stop())} ms`);
   const f0 = await frames();
   const where = { n2: moved.node, n3: n3.url };
+  const freezes = longestFreezes(watch);
   await redis.kill();
   const redisDown = Date.now();
   await sleep(1000);
@@ -294,17 +322,21 @@ test('cluster: three nodes on one Redis; viewers and rooms across nodes; a node 
   await expectNodes(n1, ['n1', 'n3'], 8000, { n1: n1.url, n3: n3.url });
   t.diagnostic(`Redis restarted (down ${redisUp - redisDown} ms): n1 lists n1, n3 again after ${Date.now() - redisUp} ms`);
   await expectNodes(n3, ['n1', 'n3'], 5000);
-  await sleep(2000);
+  await sleep(3000);
   const f1 = await frames();
-  t.diagnostic(`frames across Redis' restart: ${JSON.stringify(f0)} → ${JSON.stringify(f1)} in ${Date.now() - f0.at} ms`);
+  const freeze = await freezes.stop();
+  t.diagnostic(`frames across Redis' restart: ${JSON.stringify(f0)} → ${JSON.stringify(f1)} in ${Date.now() - f0.at} ms; `
+    + `longest freeze (no new frame) ${JSON.stringify(freeze)} ms`);
   // Judged against what the publisher sent meanwhile (a busy machine
-  // lowers its frame rate): at least half of it decoded.
+  // lowers its frame rate, and freezes a second or more happen without
+  // any restart there): at least a third of it decoded. A pipe lost with
+  // Redis decodes nothing.
   const sent = f1.sent - f0.sent;
   assert.ok(sent > 10, `the publisher kept sending (${sent} frames)`);
   for (const id of ['n2', 'n3']) {
     const p = await watch[id].evaluate(pageState);
-    assert.ok(f1[id] - f0[id] >= sent / 2, `the watch page opened on ${id} kept decoding across Redis' restart `
-      + `(${f0[id]} → ${f1[id]} while the publisher sent ${sent} frames; page ${JSON.stringify(p)})`);
+    assert.ok(f1[id] - f0[id] >= sent / 3, `the watch page opened on ${id} kept decoding across Redis' restart `
+      + `(${f0[id]} → ${f1[id]} while the publisher sent ${sent} frames, longest freeze ${freeze[id]} ms; page ${JSON.stringify(p)})`);
     assert.equal(p.node, where[id], `the page opened on ${id} did not move`);
   }
   assert.equal(await publisher.evaluate(() => window.pc.connectionState), 'connected');
