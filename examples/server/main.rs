@@ -22,6 +22,7 @@
 //! * `wires.rs`: pipe messages between workers (bounded inboxes, drops
 //!   of media, no loss of control);
 //! * `layer.rs`: the WHEP layer extension (a viewer picks its layers);
+//! * `watch.rs`: `GET /watch/{stream}`, a WHEP viewer page;
 //! * `room.rs`: the conference room's pages and WebSocket signaling;
 //! * `turn.rs`: short-lived TURN credentials (coturn's shared secret);
 //! * `stats.rs`: `GET /stats`, every router's counts and counters (JSON);
@@ -42,6 +43,9 @@ mod stats;
 mod tcp;
 mod turn;
 mod udp;
+// `watch` is tokio's channel here.
+#[path = "watch.rs"]
+mod watch_page;
 mod whip;
 mod wires;
 
@@ -372,6 +376,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         let routes = axum::Router::new()
             .merge(whip::routes())
+            .merge(watch_page::routes())
             .merge(room::routes())
             .merge(stats::routes())
             .merge(metrics::routes())

@@ -42,13 +42,13 @@ function describe(v) {
 
 /**
  * Start the server; resolves once it printed its URLs. `host`: the address
- * its HTTP and UDP sockets bind (default 127.0.0.1).
+ * its HTTP and UDP sockets bind (default 127.0.0.1); `token`: the bearer
+ * token (default: a fresh one).
  */
-async function startServer(extra = [], { host = '127.0.0.1' } = {}) {
+async function startServer(extra = [], { host = '127.0.0.1', token = crypto.randomBytes(16).toString('hex') } = {}) {
   if (!fs.existsSync(SERVER)) {
     throw new Error(`${SERVER} is missing: run cargo build --release --example server`);
   }
-  const token = crypto.randomBytes(16).toString('hex');
   const args = ['--http', `${host}:0`, '--udp', `${host}:0`, '--token', token, ...extra];
   const proc = spawn(SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -72,7 +72,13 @@ async function startServer(extra = [], { host = '127.0.0.1' } = {}) {
     token,
     auth: { Authorization: `Bearer ${token}` },
     log: () => log,
+    stdout: () => out,
     alive: () => proc.exitCode === null && proc.signalCode === null,
+    /** SIGKILL (a crash: no clean shutdown); resolves once it is gone. */
+    async kill() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      return exited;
+    },
     /** Ctrl-C, then wait for a clean exit (SIGKILL after 8 s). */
     async stop() {
       if (stopped) return stopped;
