@@ -17,12 +17,14 @@
 //! * `tcp.rs`: ICE over TCP: the listener, a reader and a bounded writer
 //!   per connection around the router's loop;
 //! * `whip.rs`: WHIP (RFC 9725) and WHEP endpoints;
+//! * `cluster/`: a cluster of servers on Redis (`--cluster`): directory,
+//!   links between nodes, streams and rooms across them;
 //! * `spread.rs`: a stream's viewers on every worker, fed through pipes
 //!   from the stream's owner worker;
 //! * `wires.rs`: pipe messages between workers (bounded inboxes, drops
 //!   of media, no loss of control);
 //! * `layer.rs`: the WHEP layer extension (a viewer picks its layers);
-//! * `watch.rs`: `GET /watch/{stream}`, a WHEP viewer page;
+//! * `viewer.rs`: `GET /watch/{stream}`, a WHEP viewer page that fails over;
 //! * `room.rs`: the conference room's pages and WebSocket signaling;
 //! * `turn.rs`: short-lived TURN credentials (coturn's shared secret);
 //! * `stats.rs`: `GET /stats`, every router's counts and counters (JSON);
@@ -43,9 +45,7 @@ mod stats;
 mod tcp;
 mod turn;
 mod udp;
-// `watch` is tokio's channel here.
-#[path = "watch.rs"]
-mod watch_page;
+mod viewer;
 mod whip;
 mod wires;
 
@@ -376,7 +376,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         let routes = axum::Router::new()
             .merge(whip::routes())
-            .merge(watch_page::routes())
+            .merge(viewer::routes())
             .merge(room::routes())
             .merge(stats::routes())
             .merge(metrics::routes())
