@@ -34,9 +34,8 @@
 //! default, or a worker too busy to answer), the viewer is served on the
 //! owner instead.
 //!
-//! Rooms are not spread: a room and all its members stay on the room's
-//! worker, since the room's state (speaker observer, last-N, chat) lives
-//! on one router.
+//! Rooms are spread by [`crate::cluster::rooms`] (each worker is a node of
+//! the room, the owner worker its hub).
 //!
 //! With `--workers 1` every viewer is on the owner and nothing here runs.
 
