@@ -51,6 +51,12 @@ use crate::App;
 pub const OUTBOX: usize = 4096;
 /// Piped copies or descriptions waiting for their other half, per node.
 const MAX_PENDING: usize = 4096;
+/// Rooms shared with other nodes, at most (a node asking for more is
+/// refused and logged).
+const MAX_SHARED_ROOMS: usize = 4096;
+/// Members of other nodes one room may list (a room holds at most
+/// [`MAX_MEMBERS`](crate::signal::MAX_MEMBERS) on each node).
+const MAX_REMOTE_MEMBERS: usize = 4 * crate::signal::MAX_MEMBERS;
 
 /// A message between the nodes of a room.
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -492,7 +498,11 @@ pub fn receive(sfu: &mut Sfu, msg: RoomMsg) {
 /// (Hub) node `node` takes part in `room`: send it everything it lacks.
 fn hub_join(sfu: &mut Sfu, room: String, node: String) {
     let me = me(sfu);
-    let share = sfu.cluster.rooms.rooms.entry(room.clone()).or_default();
+    let rooms = &mut sfu.cluster.rooms.rooms;
+    if !rooms.contains_key(&room) && rooms.len() >= MAX_SHARED_ROOMS {
+        return warn!("room {room}: node {node} refused, {MAX_SHARED_ROOMS} rooms shared already");
+    }
+    let share = rooms.entry(room.clone()).or_default();
     if share.hub.is_some() {
         warn!("room {room}: node {node} takes it for hub, but this node is not");
         return;
@@ -596,6 +606,9 @@ fn remote_member(sfu: &mut Sfu, room: &str, via: &str, peer: Peer, present: bool
         return;
     };
     let name = peer.name.clone();
+    if present && !share.remote.contains_key(&name) && share.remote.len() >= MAX_REMOTE_MEMBERS {
+        return warn!("room {room}: {name} on node {via} refused, the room is full");
+    }
     let before = match present {
         true => share
             .remote
