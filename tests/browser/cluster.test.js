@@ -22,6 +22,7 @@ const os = require('node:os');
 const path = require('node:path');
 const {
   startServer, launchChromium, waitFor, sleep, whipPublish, receiveStats, expectDecoding,
+  playing, recordTimeline, describeTimeline, pageState,
 } = require('./lib');
 
 const CI = !!process.env.CI && !['0', 'false'].includes(process.env.CI);
@@ -109,43 +110,6 @@ async function expectNodes(srv, ids, ms, urls = {}) {
       && Object.entries(urls).every(([id, url]) => c.urls[id] === url);
     return same && c;
   }, ms, `${srv.url}/cluster/nodes to list ${ids.join(', ')}`);
-}
-
-/** In the watch page: note (Date.now()) each change of the current
- *  connection's state and of the page's state, into window.timeline. */
-function recordTimeline() {
-  window.timeline = [];
-  const pc = window.pc;
-  pc.addEventListener('connectionstatechange', () => window.timeline.push([Date.now(), `pc ${pc.connectionState}`]));
-  new MutationObserver(() => window.timeline.push([Date.now(), `page ${document.body.dataset.state}`]))
-    .observe(document.body, { attributes: true, attributeFilter: ['data-state'] });
-}
-
-/** A timeline as "event +ms" from `t0`, deduplicated. */
-function describeTimeline(timeline, t0) {
-  const out = [];
-  for (const [at, what] of timeline) {
-    if (out.length && out[out.length - 1].what === what) continue;
-    out.push({ what, at });
-  }
-  return out.map((e) => `${e.what} +${e.at - t0} ms`).join(', ');
-}
-
-/** The watch page's state, node and status line. */
-function pageState() {
-  return { state: document.body.dataset.state, node: document.body.dataset.node || null,
-    status: document.getElementById('status').textContent };
-}
-
-/** The room page's remote videos that play: peer → { time, width }. */
-function playing() {
-  const out = {};
-  for (const v of document.querySelectorAll('video[data-remote]')) {
-    if (!v.paused && v.readyState >= 2 && v.videoWidth > 0) {
-      out[v.dataset.peer] = { time: v.currentTime, width: v.videoWidth };
-    }
-  }
-  return out;
 }
 
 /** Sample each page's decoded frames every 100 ms until stop(), which

@@ -522,10 +522,48 @@ async function openRoom(browser, srv, room, names, { query = '', viewport } = {}
   return pages;
 }
 
+/** In a room page: the remote videos that play: peer → { time, width }. */
+function playing() {
+  const out = {};
+  for (const v of document.querySelectorAll('video[data-remote]')) {
+    if (!v.paused && v.readyState >= 2 && v.videoWidth > 0) {
+      out[v.dataset.peer] = { time: v.currentTime, width: v.videoWidth };
+    }
+  }
+  return out;
+}
+
+/** In the watch page: note (Date.now()) each change of the current
+ *  connection's state and of the page's state, into window.timeline. */
+function recordTimeline() {
+  window.timeline = [];
+  const pc = window.pc;
+  pc.addEventListener('connectionstatechange', () => window.timeline.push([Date.now(), `pc ${pc.connectionState}`]));
+  new MutationObserver(() => window.timeline.push([Date.now(), `page ${document.body.dataset.state}`]))
+    .observe(document.body, { attributes: true, attributeFilter: ['data-state'] });
+}
+
+/** A timeline as "event +ms" from `t0`, deduplicated. */
+function describeTimeline(timeline, t0) {
+  const out = [];
+  for (const [at, what] of timeline) {
+    if (out.length && out[out.length - 1].what === what) continue;
+    out.push({ what, at });
+  }
+  return out.map((e) => `${e.what} +${e.at - t0} ms`).join(', ');
+}
+
+/** The watch page's state, node and status line. */
+function pageState() {
+  return { state: document.body.dataset.state, node: document.body.dataset.node || null,
+    status: document.getElementById('status').textContent };
+}
+
 module.exports = {
   sleep, waitFor, startServer, launchChromium, launchFirefox,
   whipPublish, whepView, receiveStats, expectDecoding,
   whipPublishLayered, whepViewVideo, videoStats, sendStats,
   quietSpell, withServerLog, runClient, whipThenWhep, publishStats,
   writeWav, speech, serverAndChromium, openRoom,
+  playing, recordTimeline, describeTimeline, pageState,
 };

@@ -7,18 +7,9 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { serverAndChromium, openRoom, waitFor, sleep } = require('./lib');
-
-/** The page's remote videos that play: peer → { time, width }. */
-function playing() {
-  const out = {};
-  for (const v of document.querySelectorAll('video[data-remote]')) {
-    if (!v.paused && v.readyState >= 2 && v.videoWidth > 0) {
-      out[v.dataset.peer] = { time: v.currentTime, width: v.videoWidth };
-    }
-  }
-  return out;
-}
+const {
+  serverAndChromium, openRoom, waitFor, sleep, playing,
+} = require('./lib');
 
 /** The decoded width of each remote video, and which tile is large. */
 function layout() {

@@ -13,6 +13,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const {
   serverAndChromium, startServer, launchChromium, waitFor, whipPublish, receiveStats, expectDecoding,
+  recordTimeline, describeTimeline, pageState,
 } = require('./lib');
 
 /** The server's transports (publishers and viewers). */
@@ -21,32 +22,6 @@ async function transports(srv) {
   assert.equal(r.status, 200);
   const body = await r.json();
   return body.workers.reduce((n, w) => n + w.counts.transports, 0);
-}
-
-/** In the watch page: note (Date.now()) each change of the current
- *  connection's state and of the page's state, into window.timeline. */
-function recordTimeline() {
-  window.timeline = [];
-  const pc = window.pc;
-  pc.addEventListener('connectionstatechange', () => window.timeline.push([Date.now(), `pc ${pc.connectionState}`]));
-  new MutationObserver(() => window.timeline.push([Date.now(), `page ${document.body.dataset.state}`]))
-    .observe(document.body, { attributes: true, attributeFilter: ['data-state'] });
-}
-
-/** A timeline as "event +ms" from `t0`, deduplicated. */
-function describeTimeline(timeline, t0) {
-  const out = [];
-  for (const [at, what] of timeline) {
-    if (out.length && out[out.length - 1].what === what) continue;
-    out.push({ what, at });
-  }
-  return out.map((e) => `${e.what} +${e.at - t0} ms`).join(', ');
-}
-
-/** What the watch page says about itself. */
-function pageState() {
-  return { state: document.body.dataset.state, node: document.body.dataset.node || null,
-    status: document.getElementById('status').textContent };
 }
 
 test('watch page: plays a WHEP stream on a plain server, waits for it, follows a new publisher', { timeout: 120000 }, async (t) => {
