@@ -92,6 +92,21 @@ pub enum RoomMsg {
     },
 }
 
+/// A [`RoomMsg::Member`].
+fn member_msg(
+    room: impl Into<String>,
+    node: impl Into<String>,
+    peer: Peer,
+    present: bool,
+) -> RoomMsg {
+    RoomMsg::Member {
+        room: room.into(),
+        node: node.into(),
+        peer,
+        present,
+    }
+}
+
 /// One producer as a room message describes it.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug)]
 pub struct Described {
@@ -317,12 +332,7 @@ pub fn member_joined(sfu: &mut Sfu, room: &str, tid: TransportId, hub: Option<St
     };
     let peer = m.peer();
     for node in targets(sfu, room, None) {
-        let msg = RoomMsg::Member {
-            room: room.to_owned(),
-            node: me.clone(),
-            peer: peer.clone(),
-            present: true,
-        };
+        let msg = member_msg(room.to_owned(), me.clone(), peer.clone(), true);
         post(sfu, &node, msg);
     }
 }
@@ -332,12 +342,7 @@ pub fn member_changed(sfu: &mut Sfu, room: &str, peer: Peer) {
     if sfu.cluster_id.is_none() {
         return;
     }
-    let msg = RoomMsg::Member {
-        room: room.to_owned(),
-        node: me(sfu),
-        peer,
-        present: true,
-    };
+    let msg = member_msg(room.to_owned(), me(sfu), peer, true);
     send_on(sfu, room, None, msg);
 }
 
@@ -348,12 +353,7 @@ pub fn member_left(sfu: &mut Sfu, room: &str, peer: Peer) {
     }
     let me = me(sfu);
     for node in targets(sfu, room, None) {
-        let msg = RoomMsg::Member {
-            room: room.to_owned(),
-            node: me.clone(),
-            peer: peer.clone(),
-            present: false,
-        };
+        let msg = member_msg(room.to_owned(), me.clone(), peer.clone(), false);
         post(sfu, &node, msg);
     }
     let locals = crate::room::local_members(sfu, room);
@@ -510,23 +510,12 @@ fn hub_join(sfu: &mut Sfu, room: String, node: String) {
     share.nodes.insert(node.clone());
     info!("room {room}: node {node} takes part");
     let remote: Vec<(String, Peer)> = share.remote.values().cloned().collect();
-    for (via, peer) in remote.into_iter().filter(|(v, _)| *v != node) {
-        let msg = RoomMsg::Member {
-            room: room.clone(),
-            node: me.clone(),
-            peer,
-            present: true,
-        };
-        let _ = via;
+    for (_, peer) in remote.into_iter().filter(|(via, _)| *via != node) {
+        let msg = member_msg(room.clone(), me.clone(), peer, true);
         post(sfu, &node, msg);
     }
     for (peer, producers) in crate::room::local_roster(sfu, &room) {
-        let msg = RoomMsg::Member {
-            room: room.clone(),
-            node: me.clone(),
-            peer: peer.clone(),
-            present: true,
-        };
+        let msg = member_msg(room.clone(), me.clone(), peer.clone(), true);
         post(sfu, &node, msg);
         for (p, screen) in producers {
             send_one(sfu, &room, &node, &peer.name, p, screen);
@@ -619,12 +608,7 @@ fn remote_member(sfu: &mut Sfu, room: &str, via: &str, peer: Peer, present: bool
     let hub = share.hub.is_none();
     if hub {
         for node in targets(sfu, room, Some(via)) {
-            let msg = RoomMsg::Member {
-                room: room.to_owned(),
-                node: me.clone(),
-                peer: peer.clone(),
-                present,
-            };
+            let msg = member_msg(room.to_owned(), me.clone(), peer.clone(), present);
             post(sfu, &node, msg);
         }
     }
@@ -762,12 +746,7 @@ pub fn rehome(sfu: &mut Sfu, room: &str, hub: Option<String>) {
     };
     post(sfu, &hub, join);
     for (peer, producers) in crate::room::local_roster(sfu, room) {
-        let msg = RoomMsg::Member {
-            room: room.to_owned(),
-            node: me.clone(),
-            peer: peer.clone(),
-            present: true,
-        };
+        let msg = member_msg(room.to_owned(), me.clone(), peer.clone(), true);
         post(sfu, &hub, msg);
         for (p, screen) in producers {
             producer_added(sfu, room, &peer.name, p, screen, None);
