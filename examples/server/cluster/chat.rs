@@ -70,6 +70,9 @@ pub fn on_event(sfu: &mut Sfu, e: &Event) -> bool {
             let Some((room, member)) = sfu.cluster.chat.taps.get(data_consumer).cloned() else {
                 return false;
             };
+            if !rooms::is_shared(sfu, &room) {
+                return true;
+            }
             let text = base64::engine::general_purpose::STANDARD.encode(data);
             let msg = RoomMsg::Chat {
                 room: room.clone(),

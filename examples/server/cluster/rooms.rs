@@ -281,6 +281,11 @@ pub async fn prepare(app: &App, room: &str) -> Result<Option<String>, String> {
     Ok(Some(hub))
 }
 
+/// Whether `room` is shared with other nodes or workers.
+pub fn is_shared(sfu: &Sfu, room: &str) -> bool {
+    sfu.cluster.rooms.rooms.contains_key(room)
+}
+
 /// Send `msg` to the room's other nodes (all but `except`): the hub, or
 /// (on the hub) the member nodes.
 pub fn send_on(sfu: &mut Sfu, room: &str, except: Option<&str>, msg: RoomMsg) {

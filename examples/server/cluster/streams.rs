@@ -138,11 +138,22 @@ fn view_here(
     else {
         return Ok(None);
     };
-    let (tid, id, answer) = whip::new_viewer(sfu, stream.clone(), offer, requested, &producers)?;
-    if let Some(i) = sfu.cluster.streams.by_name.get_mut(&stream) {
-        i.viewers.push(tid);
+    match whip::new_viewer(sfu, stream.clone(), offer, requested, &producers) {
+        Ok((tid, id, answer)) => {
+            if let Some(i) = sfu.cluster.streams.by_name.get_mut(&stream) {
+                i.viewers.push(tid);
+            }
+            Ok(Some((id, answer)))
+        }
+        Err(e) => {
+            // A refused first viewer leaves no copies flowing for nobody.
+            let unused = sfu.cluster.streams.by_name.get(&stream);
+            if unused.is_some_and(|i| i.viewers.is_empty()) {
+                end(sfu, &stream);
+            }
+            Err(e)
+        }
     }
-    Ok(Some((id, answer)))
 }
 
 /// Note the stream as received once every producer `ids` arrived from
