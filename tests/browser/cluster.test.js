@@ -2,7 +2,8 @@
 // 1. The nodes find each other (/cluster/nodes on each lists all three).
 // 2. Chromium publishes with WHIP on n1; watch pages (/watch/live) on n2
 //    and n3 decode it, piped from n1.
-// 3. A room with one member on each node: every member plays the two others.
+// 3. A room with one member on each node: every member plays the two others
+//    (bob's page, on n2, rejoins at another node when n2 is killed below).
 // 4. n2 crashes (SIGKILL): it leaves /cluster/nodes, and its watch page
 //    plays from another node within 10 s.
 // 5. Redis crashes and comes back empty: the nodes register again, media
@@ -235,8 +236,9 @@ test('cluster: three nodes on one Redis; viewers and rooms across nodes; a node 
     t.diagnostic(`${name} (on ${members[name]}) plays `
       + `${others.map((o) => `${o} (${first[o].width}px)`).join(', ')} ${Date.now() - joined} ms after the first join`);
   }
-  // The room's pages cost most of the CPU: close them before the crashes.
-  for (const name of names) await room[name].close();
+  // The room's pages cost most of the CPU: close carol's before the crashes
+  // (alice and bob stay: bob's node is the one to die).
+  await room.carol.close();
 
   // 4. n2 crashes. Its watch page moves to another node.
   const before3 = await watch.n3.evaluate(receiveStats);
@@ -257,6 +259,18 @@ test('cluster: three nodes on one Redis; viewers and rooms across nodes; a node 
   t.diagnostic(`n2 killed: its watch page decodes from ${moved.node} after ${failover} ms `
     + `(${describeTimeline(await watch.n2.evaluate(() => window.timeline), killed)})`);
   await expectDecoding(watch.n2, 'the moved watch page');
+  // bob's room page was on n2: it rejoins the room at another node, and he
+  // and alice play each other again.
+  const rejoined = await waitFor(async () => {
+    const st = await room.bob.evaluate(() => ({ ...document.getElementById('status').dataset }));
+    const p = await room.bob.evaluate(playing);
+    return st.state === 'connected' && st.node !== new URL(n2.url).host && p.alice && st;
+  }, 20000, "bob's room page to rejoin at another node and play alice");
+  const bobBack = Date.now() - killed;
+  await waitFor(async () => (await room.alice.evaluate(playing)).bob, 20000, 'alice to play bob again');
+  t.diagnostic(`bob's room page rejoined at ${rejoined.node} and plays alice ${bobBack} ms after the kill; `
+    + `alice plays bob again after ${Date.now() - killed} ms`);
+  for (const name of ['alice', 'bob']) await room[name].close();
   const dropped = await dropping;
   t.diagnostic(`n2 left n1's /cluster/nodes ${dropped.at - killed} ms after the kill (${JSON.stringify(dropped.c.nodes)})`);
   await expectNodes(n3, ['n1', 'n3'], 5000);
@@ -278,6 +292,7 @@ test('cluster: three nodes on one Redis; viewers and rooms across nodes; a node 
   const f0 = await frames();
   const where = { n2: moved.node, n3: n3.url };
   const freezes = longestFreezes(watch);
+  for (const id of ['n2', 'n3']) await watch[id].evaluate(() => { window.pcBefore = window.pc; });
   await redis.kill();
   const redisDown = Date.now();
   await sleep(1000);
@@ -302,6 +317,9 @@ test('cluster: three nodes on one Redis; viewers and rooms across nodes; a node 
     assert.ok(f1[id] - f0[id] >= sent / 3, `the watch page opened on ${id} kept decoding across Redis' restart `
       + `(${f0[id]} → ${f1[id]} while the publisher sent ${sent} frames, longest freeze ${freeze[id]} ms; page ${JSON.stringify(p)})`);
     assert.equal(p.node, where[id], `the page opened on ${id} did not move`);
+    // Its session went on: no link between nodes closed, nothing reconnected.
+    assert.ok(await watch[id].evaluate(() => window.pc === window.pcBefore),
+      `the page opened on ${id} kept its connection across Redis' restart`);
   }
   assert.equal(await publisher.evaluate(() => window.pc.connectionState), 'connected');
 

@@ -44,8 +44,8 @@ pub struct State {
     arrived: HashMap<(PipeId, u64), ProducerId>,
     /// Piped copy → (link, the other node's producer id).
     copies: HashMap<ProducerId, (PipeId, u64)>,
-    /// Linked nodes missing from the directory: consecutive heartbeats.
-    missing: HashMap<String, u32>,
+    /// Linked nodes missing from the directory: since when.
+    missing: HashMap<String, Instant>,
     /// Streams received from their owner nodes.
     pub streams: streams::Imports,
     /// Rooms shared with other nodes.
@@ -123,25 +123,27 @@ pub fn on_event(sfu: &mut Sfu, e: &Event) -> bool {
     }
 }
 
-/// Heartbeats a linked node may be missing from the directory (while this
+/// How long a linked node may be missing from the directory (while this
 /// node is listed) before its link is closed: longer than a Redis restart
-/// takes to be refilled, shorter than a pipe takes to fail on its own.
-const MISSING_BEATS: u32 = 3;
+/// takes to be refilled (every node writes itself again within a
+/// heartbeat), shorter than a pipe takes to fail on its own (15 s).
+const MISSING_FOR: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The directory lists `live` (this node among them): close the links to
-/// nodes it has not listed for [`MISSING_BEATS`] beats (they died; their
-/// keys expired), so what came through them ends now rather than when
-/// their pipes fail.
+/// nodes it has not listed for [`MISSING_FOR`] (they died; their keys
+/// expired), so what came through them ends now rather than when their
+/// pipes fail. Counted in time, not in reads: heartbeats delayed by a slow
+/// Redis may run back to back.
 pub fn prune(sfu: &mut Sfu, live: &[String]) {
     let linked: Vec<(String, PipeId)> = sfu.cluster.links();
     sfu.cluster.missing.retain(|n, _| !live.contains(n));
+    let now = Instant::now();
     for (node, pipe) in linked {
         if live.contains(&node) {
             continue;
         }
-        let beats = sfu.cluster.missing.entry(node.clone()).or_default();
-        *beats += 1;
-        if *beats >= MISSING_BEATS {
+        let since = *sfu.cluster.missing.entry(node.clone()).or_insert(now);
+        if now.duration_since(since) >= MISSING_FOR {
             sfu.cluster.missing.remove(&node);
             info!("cluster: node {node} left the directory: closing its link");
             close(sfu, pipe);

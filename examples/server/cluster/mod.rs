@@ -229,6 +229,8 @@ async fn nodes(State(app): State<App>) -> Result<Response, ApiError> {
 pub async fn heartbeat(app: App, cluster: Arc<Cluster>) {
     let mut stopping = app.stopping.clone();
     let mut tick = tokio::time::interval(BEAT);
+    // A beat that waited on a slow Redis is not followed by a burst of them.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {}

@@ -52,6 +52,11 @@
 // stop it. #status shows what happens; its data-state says it to tools:
 // connecting | connected | reconnecting | ended | left (data-attempt: the
 // rejoin attempt, 0 on the first join).
+//
+// In a cluster (the server answers GET /cluster/nodes), a session whose
+// socket to its node drops or never opens rejoins at the next node of the
+// list (the room is one room on every node); #status's data-node says
+// which node the page uses.
 'use strict';
 
 const room = decodeURIComponent(location.pathname.split('/')[2] || '');
@@ -84,6 +89,8 @@ const owners = new Map(); // mid -> { peer, kind, screen } (from the server)
 const tiles = new Map();  // participant -> { el, video, stream, flags, sent, muted, quality }
 const screens = new Map(); // participant -> { el, video, stream }: their screen share, newest last
 let pinned = null;        // the tile pinned large ({ peer, screen }), if any
+let node = location.host; // the node this page joins at (host:port)
+let nodes = [];           // the cluster's nodes (host:port), if in one
 let speaker = null;       // the room's active speaker (the server's 'activeSpeaker'), if any
 
 /** Show the connection state: text for people, data-* for tools. */
@@ -534,6 +541,7 @@ function connect() {
       clear('disconnected');
       clear('connect');
       setState('connected', watching ? 'connected (watch-only)' : 'connected');
+      learnNodes();
       // Connected long enough: the next failure starts the backoff over.
       if (attempt) later('stable', STABLE_MS, () => { attempt = 0; $('status').dataset.attempt = '0'; });
     } else if (state === 'disconnected') {
@@ -550,10 +558,15 @@ function connect() {
   if (params.get('token')) q.set('token', params.get('token'));
   if (watching) q.set('watch', '1');
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const ws = new WebSocket(`${scheme}://${location.host}/room/${encodeURIComponent(room)}/ws?${q}`);
+  const ws = new WebSocket(`${scheme}://${node}/room/${encodeURIComponent(room)}/ws?${q}`);
   cur.ws = ws;
+  $('status').dataset.node = node;
   ws.onmessage = (e) => serially(cur, () => onMessage(cur, JSON.parse(e.data)));
-  ws.onclose = () => fail(cur, cur.why || 'connection to the server lost');
+  ws.onclose = () => {
+    // The node is gone (or never answered): in a cluster, the next one.
+    if (cur === session && !cur.why) nextNode();
+    fail(cur, cur.why || 'connection to the server lost');
+  };
   ws.onopen = () => {
     if (cur !== session) return;
     // Muted before (an earlier session): the new producers start paused.
@@ -561,6 +574,25 @@ function connect() {
     if ($('cam').classList.contains('on')) send({ type: 'mute', kind: 'video', muted: true });
     // The first offer waits for 'welcome' (it may carry TURN servers).
   };
+}
+
+/** Learn the cluster's nodes from the current one (none outside a cluster). */
+async function learnNodes() {
+  try {
+    const r = await fetch(`${location.protocol}//${node}/cluster/nodes`);
+    if (!r.ok) return;
+    const list = (await r.json()).nodes.map((n) => new URL(n.url).host);
+    if (list.length) nodes = list;
+  } catch (e) {
+    // Not in a cluster, or the node is gone: keep what we knew.
+  }
+}
+
+/** Join at the node after the current one next time (in a cluster). */
+function nextNode() {
+  if (nodes.length < 2) return;
+  const i = nodes.indexOf(node);
+  node = nodes[(i + 1) % nodes.length];
 }
 
 /** Close the current session and forget its tracks and tiles. */
@@ -615,6 +647,7 @@ window.addEventListener('online', () => {
 });
 
 async function start() {
+  learnNodes();
   if (watching) {
     // Watch-only: nothing to capture, nothing to publish.
     local = new MediaStream();
