@@ -634,7 +634,7 @@ fn join(
     sfu.rooms.rooms.entry(room.clone()).or_default().push(tid);
     broadcast(sfu, &room, tid, joined);
     chat::on_join(sfu, tid, &others);
-    for (member, dp) in crate::cluster::chat::voices_for(sfu, &room, tid) {
+    for (member, dp) in sfu.cluster.chat.voices(&room) {
         chat::forward(sfu, tid, &member, dp);
     }
     // The active speaker's video first; the page learns who it is (after

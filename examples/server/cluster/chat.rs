@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use base64::Engine;
-use manifold_sfu::{DataChannelParams, DataConsumerId, DataProducerId, Event, TransportId};
+use manifold_sfu::{DataChannelParams, DataConsumerId, DataProducerId, Event};
 use tracing::{debug, warn};
 
 use super::rooms::{self, RoomMsg};
@@ -137,9 +137,4 @@ pub fn forget_room(sfu: &mut Sfu, room: &str) {
     for (member, _) in sfu.cluster.chat.voices(room) {
         left(sfu, room, &member);
     }
-}
-
-/// The voices a member joining `room` here gets.
-pub fn voices_for(sfu: &Sfu, room: &str, _joining: TransportId) -> Vec<(String, DataProducerId)> {
-    sfu.cluster.chat.voices(room)
 }

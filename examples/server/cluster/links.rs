@@ -60,20 +60,10 @@ impl State {
         self.by_node.get(node).copied()
     }
 
-    /// The node at the other end of link `pipe`.
-    pub fn node_of(&self, pipe: PipeId) -> Option<&str> {
-        self.by_pipe.get(&pipe).map(String::as_str)
-    }
-
     /// The piped copy of producer `remote` (as the node at the other end
     /// of `pipe` names it), once it arrived.
     pub fn copy(&self, pipe: PipeId, remote: u64) -> Option<ProducerId> {
         self.arrived.get(&(pipe, remote)).copied()
-    }
-
-    /// Where a piped copy came from: (link, the other node's id for it).
-    pub fn origin(&self, copy: ProducerId) -> Option<(PipeId, u64)> {
-        self.copies.get(&copy).copied()
     }
 
     /// Rooms this node is the hub of.
