@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::config::{CryptoProvider, DtlsCert};
@@ -105,6 +105,11 @@ pub struct Client {
     pub proto: Protocol,
     /// Its data channels and the messages received on them.
     pub channels: crate::channels::Channels,
+    /// Times str0m failed to start closing after the router's DTLS
+    /// close_notify arrived before SCTP was established (str0m 0.25 asks
+    /// SCTP for a graceful shutdown it refuses in that state). The router
+    /// has already closed the transport; the client then stays quiet.
+    pub close_errors: u32,
 }
 
 /// The local rid that labels an SSRC-simulcast encoding's send stream
@@ -250,6 +255,7 @@ impl Client {
             remb: Vec::new(),
             keyframe_requests_by_rid: HashMap::new(),
             ssrc_layers: Vec::new(),
+            close_errors: 0,
             ice_connected: false,
             ice_disconnected: false,
             outbox: Vec::new(),
@@ -465,11 +471,23 @@ impl Client {
         self.rtc.handle_input(Input::Timeout(now))
     }
 
-    /// Drain str0m; returns the datagrams to send. Panics on a str0m error.
+    /// Drain str0m; returns the datagrams to send. Panics on a str0m error,
+    /// except the one str0m raises when the router closes the transport
+    /// while SCTP is still setting up (counted in
+    /// [`close_errors`](Self::close_errors)); such a client is left half
+    /// closed by str0m and is not drained again.
     pub fn drain(&mut self, now: Instant) -> Vec<(SocketAddr, Vec<u8>)> {
         let mut out = Vec::new();
+        if self.close_errors > 0 {
+            self.timeout = now + Duration::from_secs(3600);
+            return out;
+        }
         if let Err(e) = self.drain_into(now, |to, data| out.push((to, data.to_vec()))) {
-            panic!("{} str0m error: {e:?}", self.name);
+            if !format!("{e:?}").contains("ErrShutdownNonEstablished") {
+                panic!("{} str0m error: {e:?}", self.name);
+            }
+            self.close_errors += 1;
+            self.timeout = now + Duration::from_secs(3600);
         }
         out
     }
