@@ -157,6 +157,7 @@ impl DtlsProvider for OpensslDtls {
             final_flight: Vec::new(),
             final_resends: 0,
             last_resend: None,
+            quiet: false,
         }))
     }
 }
@@ -223,6 +224,13 @@ struct Session {
     final_flight: Vec<Vec<u8>>,
     final_resends: u8,
     last_resend: Option<Instant>,
+    /// The wire's outgoing queue is known to be empty: nothing touched the
+    /// stream since `poll_output` found it so. str0m polls DTLS at every
+    /// poll of the transport, several times per forwarded packet once
+    /// connected; looking into the queue means two calls into OpenSSL
+    /// (`SSL_get_rbio`, `BIO_get_data`), about 5 % of a loaded server's
+    /// CPU before this flag (`docs/benchmarks.md`).
+    quiet: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -340,6 +348,7 @@ impl DtlsInstance for Session {
             return;
         }
         self.active = Some(active);
+        self.quiet = false;
         if active {
             // The client speaks first: its ClientHello goes out now. A
             // failure here shows again at the next packet.
@@ -352,6 +361,7 @@ impl DtlsInstance for Session {
         if packet.is_empty() || self.state == State::Closed {
             return Ok(());
         }
+        self.quiet = false;
         self.stream.get_mut().incoming.push_back(packet.to_vec());
         let sent_before = self.stream.get_ref().outgoing.len();
         self.drive()?;
@@ -377,6 +387,9 @@ impl DtlsInstance for Session {
     }
 
     fn poll_output<'a>(&mut self, buf: &'a mut [u8]) -> DtlsOutput<'a> {
+        if self.quiet && self.events.is_empty() {
+            return DtlsOutput::Timeout(self.retransmit_at.unwrap_or(self.now + IDLE));
+        }
         let outgoing = &mut self.stream.get_mut().outgoing;
         if let Some(d) = outgoing.pop_front() {
             if d.len() > buf.len() {
@@ -387,6 +400,7 @@ impl DtlsInstance for Session {
             buf[..d.len()].copy_from_slice(&d);
             return DtlsOutput::Packet(&buf[..d.len()]);
         }
+        self.quiet = true;
         let bytes = |buf: &'a mut [u8], d: &[u8]| -> Result<&'a [u8], usize> {
             if d.len() > buf.len() {
                 return Err(d.len());
@@ -423,6 +437,7 @@ impl DtlsInstance for Session {
         }
         if let Some(at) = self.retransmit_at {
             if now >= at {
+                self.quiet = false;
                 let out = &mut self.stream.get_mut().outgoing;
                 out.extend(self.flight.iter().cloned());
                 self.interval = (self.interval * 2).min(MAX_RETRANSMIT);
@@ -436,6 +451,7 @@ impl DtlsInstance for Session {
         if self.state != State::Connected || data.is_empty() {
             return Ok(0);
         }
+        self.quiet = false;
         self.stream.ssl_write(data).map_err(|_| failed())
     }
 
@@ -452,10 +468,11 @@ impl DtlsInstance for Session {
     }
 
     fn is_closed(&self) -> bool {
-        self.state == State::Closed && self.stream.get_ref().outgoing.is_empty()
+        self.state == State::Closed && (self.quiet || self.stream.get_ref().outgoing.is_empty())
     }
 
     fn close(&mut self) -> Result<(), DtlsImplError> {
+        self.quiet = false;
         if self.state == State::Connected {
             // Queues close_notify; the peer's answer is not awaited.
             let _ = self.stream.shutdown();
