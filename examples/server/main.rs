@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example server -- [--http ADDR] [--udp ADDR]
-//!     [--tcp ADDR | --no-tcp] [--workers N] [--announce IP] [--token SECRET] [--no-bwe]
+//!     [--tcp ADDR | --no-tcp] [--workers N] [--announce IP] [--token SECRET] [--no-bwe] [--no-gro]
 //!     [--liveness-timeout SECS] [--log LEVEL]
 //!     [--turn-url URL]... [--turn-secret SECRET] [--turn-ttl SECS]
 //! ```
@@ -95,6 +95,10 @@ struct Args {
     /// the layers they ask for, and SDP bandwidth limits are not applied.
     #[arg(long)]
     no_bwe: bool,
+    /// Receive without UDP GRO (on by default where the kernel has it: a
+    /// burst of one peer's datagrams is read as one message and split).
+    #[arg(long)]
+    no_gro: bool,
     /// Seconds a transport may hear nothing from its peer (consent checks
     /// included) before it is closed; also bounds how long connecting may take.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -320,6 +324,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             config.clone(),
             metrics.clone(),
             usize::from(args.last_n),
+            !args.no_gro,
         )?;
         media.push(m);
         threads.push(thread);

@@ -340,6 +340,7 @@ pub fn start(
     config: RouterConfig,
     metrics: Metrics,
     last_n: usize,
+    gro: bool,
 ) -> std::io::Result<(Media, JoinHandle<()>)> {
     let local = socket.local_addr()?;
     socket.set_nonblocking(true)?;
@@ -372,10 +373,11 @@ pub fn start(
     };
     let thread = std::thread::Builder::new().name(name).spawn(move || {
         rt.block_on(async move {
-            let io = match UdpIo::new(socket) {
+            let io = match UdpIo::new(socket, gro) {
                 Ok(io) => io,
                 Err(e) => return warn!("UDP socket: {e}"),
             };
+            debug!("udp {local}: GRO {}", if io.gro() { "on" } else { "off" });
             let (tcp_tx, tcp_rx) = mpsc::channel(tcp::IN_QUEUE);
             let has_tcp = tcp_listener.is_some();
             if let Some(l) = tcp_listener {
@@ -455,7 +457,7 @@ async fn run(
                 // A full batch: the socket has a backlog and the loop will
                 // not sleep soon. Let other threads on this core run (the
                 // HTTP runtime: under SCHED_FIFO nothing else would).
-                Ok(()) => if receive(&mut sfu, &mut io, local) == udp::RECV_BATCH {
+                Ok(()) => if receive(&mut sfu, &mut io, local) >= udp::RECV_BATCH {
                     std::thread::yield_now();
                 },
                 Err(e) => debug!("UDP receive: {e}"),

@@ -1,8 +1,16 @@
 //! Batched UDP I/O for a router loop: `recvmmsg` reads up to
-//! [`RECV_BATCH`] datagrams per system call, `sendmmsg` sends up to
+//! [`RECV_BATCH`] messages per system call, `sendmmsg` sends up to
 //! [`SEND_BATCH`] per call, each to its own destination (an SFU's fan-out
 //! goes to a different viewer every datagram, so GSO, which batches
-//! segments to one destination, does not apply).
+//! segments to one destination, does not apply; see `docs/benchmarks.md`).
+//!
+//! Receive uses UDP GRO where the kernel offers it (Linux 5.0+): datagrams
+//! of one flow that arrive back to back (a publisher's keyframe burst) come
+//! up as one message of up to 64 KiB with their segment size, walked once
+//! through the network stack instead of once each, and are split here
+//! into the datagrams they were. On loopback the kernel coalesces only what
+//! was sent as one GSO message; through a NIC it coalesces what arrives
+//! together. `--no-gro` turns it off.
 //!
 //! Sending never waits: [`UdpIo::push`] queues a transmit and
 //! [`UdpIo::flush`] sends what the socket takes. When the socket's send
@@ -34,6 +42,8 @@ pub const SEND_BATCH: usize = 64;
 const MAX_QUEUE: usize = 32 * 1024;
 /// Largest datagram we read; longer ones are truncated and dropped.
 const MAX_DATAGRAM: usize = 2048;
+/// Bytes of one receive slot with GRO: the most the kernel coalesces.
+const GRO_SLOT: usize = 65_536;
 /// Socket buffer size asked for, each way. Linux caps it at
 /// `net.core.rmem_max` / `wmem_max` and then doubles it.
 pub const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
@@ -43,9 +53,12 @@ pub const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
 pub struct IoStats {
     /// `recvmmsg` calls that returned datagrams.
     pub recv_calls: u64,
-    /// Datagrams read.
+    /// Datagrams read (a GRO message counts as the datagrams it holds).
     pub received: u64,
-    /// Datagrams longer than [`MAX_DATAGRAM`] (or without an IP source), dropped.
+    /// Datagrams that arrived coalesced with others (UDP GRO), split here.
+    pub coalesced: u64,
+    /// Datagrams longer than [`MAX_DATAGRAM`], empty or without an IP
+    /// source, dropped.
     pub unreadable: u64,
     /// `sendmmsg` calls that sent something.
     pub send_calls: u64,
@@ -60,10 +73,11 @@ pub struct IoStats {
     pub queue_drops: u64,
 }
 
-/// One received datagram: which buffer, its length and its source.
+/// One received datagram: where it is in the receive buffer, its length
+/// and its source.
 #[derive(Debug, Clone, Copy)]
 struct Received {
-    slot: usize,
+    start: usize,
     len: usize,
     source: SocketAddr,
 }
@@ -71,7 +85,11 @@ struct Received {
 /// A non-blocking UDP socket with batched receive and send.
 pub struct UdpIo {
     socket: UdpSocket,
-    bufs: Box<[[u8; MAX_DATAGRAM]; RECV_BATCH]>,
+    /// [`RECV_BATCH`] receive slots of `slot` bytes each.
+    bufs: Vec<u8>,
+    slot: usize,
+    /// Whether the socket has UDP GRO on.
+    gro: bool,
     received: Vec<Received>,
     queue: VecDeque<Transmit>,
     /// Destinations of the batch being sent (kept to reuse the allocation).
@@ -90,12 +108,33 @@ pub fn grow_buffers(socket: &std::net::UdpSocket) -> io::Result<(usize, usize)> 
     Ok((s.recv_buffer_size()?, s.send_buffer_size()?))
 }
 
+/// Turn UDP GRO on for `socket`; false if the kernel does not have it.
+fn enable_gro(socket: &std::net::UdpSocket) -> bool {
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket and a c_int option value of its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_UDP,
+            libc::UDP_GRO,
+            (&on as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    rc == 0
+}
+
 impl UdpIo {
-    /// Wrap a bound, non-blocking socket; call inside a tokio runtime.
-    pub fn new(socket: std::net::UdpSocket) -> io::Result<Self> {
+    /// Wrap a bound, non-blocking socket, with UDP GRO if `gro` and the
+    /// kernel has it; call inside a tokio runtime.
+    pub fn new(socket: std::net::UdpSocket, gro: bool) -> io::Result<Self> {
+        let gro = gro && enable_gro(&socket);
+        let slot = if gro { GRO_SLOT } else { MAX_DATAGRAM };
         Ok(Self {
             socket: UdpSocket::from_std(socket)?,
-            bufs: Box::new([[0; MAX_DATAGRAM]; RECV_BATCH]),
+            bufs: vec![0; RECV_BATCH * slot],
+            slot,
+            gro,
             received: Vec::with_capacity(RECV_BATCH),
             queue: VecDeque::new(),
             addrs: Vec::with_capacity(SEND_BATCH),
@@ -114,24 +153,35 @@ impl UdpIo {
         self.socket.writable().await
     }
 
+    /// Whether the socket receives with UDP GRO.
+    pub fn gro(&self) -> bool {
+        self.gro
+    }
+
     /// Read one batch without waiting; returns how many datagrams it
-    /// holds (0 if none were waiting). [`datagram`](Self::datagram) gives
-    /// each one.
+    /// holds (0 if none were waiting; with GRO it may be more than
+    /// [`RECV_BATCH`]). [`datagram`](Self::datagram) gives each one.
     pub fn recv_batch(&mut self) -> io::Result<usize> {
         self.received.clear();
-        let (socket, bufs, out) = (&self.socket, &mut self.bufs, &mut self.received);
+        let (socket, out) = (&self.socket, &mut self.received);
+        let mut slots = Slots {
+            bufs: &mut self.bufs,
+            size: self.slot,
+            gro: self.gro,
+        };
         let r = socket.try_io(Interest::READABLE, || {
-            recv_mmsg(socket.as_raw_fd(), bufs, out)
+            recv_mmsg(socket.as_raw_fd(), &mut slots, out)
         });
-        let n = match r {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+        let read = match r {
+            Ok(read) => read,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Read::default(),
             Err(e) => return Err(e),
         };
-        if n > 0 {
+        if read.messages > 0 {
             self.stats.recv_calls += 1;
-            self.stats.received += n as u64;
-            self.stats.unreadable += (n - self.received.len()) as u64;
+            self.stats.received += (self.received.len() + read.unreadable) as u64;
+            self.stats.unreadable += read.unreadable as u64;
+            self.stats.coalesced += read.coalesced as u64;
         }
         Ok(self.received.len())
     }
@@ -139,7 +189,7 @@ impl UdpIo {
     /// The source and bytes of the `i`th datagram of the last batch.
     pub fn datagram(&self, i: usize) -> (SocketAddr, &[u8]) {
         let r = self.received[i];
-        (r.source, &self.bufs[r.slot][..r.len])
+        (r.source, &self.bufs[r.start..r.start + r.len])
     }
 
     /// Queue a datagram; sends happen in [`flush`](Self::flush).
@@ -197,18 +247,56 @@ impl UdpIo {
     }
 }
 
-/// One `recvmmsg` into `bufs`; appends a [`Received`] to `out` for every
-/// datagram but truncated ones and returns how many were read.
-fn recv_mmsg(
-    fd: RawFd,
-    bufs: &mut [[u8; MAX_DATAGRAM]; RECV_BATCH],
-    out: &mut Vec<Received>,
-) -> io::Result<usize> {
+/// The receive buffer: [`RECV_BATCH`] slots of `size` bytes.
+struct Slots<'a> {
+    bufs: &'a mut [u8],
+    size: usize,
+    gro: bool,
+}
+
+/// What one `recvmmsg` read.
+#[derive(Debug, Default, Clone, Copy)]
+struct Read {
+    /// Messages (a GRO message is one, whatever it holds).
+    messages: usize,
+    /// Truncated messages and ones without an IP source, dropped.
+    unreadable: usize,
+    /// Datagrams that came in a GRO message with others.
+    coalesced: usize,
+}
+
+/// Room for one control message carrying an `int` (the GRO segment size):
+/// `CMSG_SPACE(sizeof(int))` is 24 bytes on 64-bit Linux; 8-byte aligned.
+type Control = [u64; 4];
+
+/// The segment size of a GRO message, from its control messages.
+fn gro_segment(h: &libc::msghdr) -> Option<usize> {
+    // SAFETY: walking the control messages the kernel wrote within
+    // `msg_control` / `msg_controllen` of this header.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(h);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == libc::UDP_GRO {
+                let seg = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
+                return usize::try_from(seg).ok().filter(|s| *s > 0);
+            }
+            c = libc::CMSG_NXTHDR(h, c);
+        }
+    }
+    None
+}
+
+/// One `recvmmsg` into `slots`; appends a [`Received`] to `out` for every
+/// datagram (a GRO message split into its segments) but those of
+/// truncated messages.
+fn recv_mmsg(fd: RawFd, slots: &mut Slots<'_>, out: &mut Vec<Received>) -> io::Result<Read> {
+    let size = slots.size;
     let mut addrs: [SockAddrStorage; RECV_BATCH] =
         std::array::from_fn(|_| SockAddrStorage::zeroed());
+    let mut controls: [Control; RECV_BATCH] = [[0; 4]; RECV_BATCH];
     let mut iovs: [libc::iovec; RECV_BATCH] = std::array::from_fn(|i| libc::iovec {
-        iov_base: bufs[i].as_mut_ptr().cast(),
-        iov_len: MAX_DATAGRAM,
+        iov_base: slots.bufs[i * size..].as_mut_ptr().cast(),
+        iov_len: size,
     });
     // SAFETY: all-zero is a valid `mmsghdr` (null pointers, zero lengths).
     let mut hdrs: [libc::mmsghdr; RECV_BATCH] = unsafe { std::mem::zeroed() };
@@ -217,10 +305,15 @@ fn recv_mmsg(
         h.msg_hdr.msg_namelen = addrs[i].size_of();
         h.msg_hdr.msg_iov = &mut iovs[i];
         h.msg_hdr.msg_iovlen = 1;
+        if slots.gro {
+            h.msg_hdr.msg_control = controls[i].as_mut_ptr().cast();
+            h.msg_hdr.msg_controllen = size_of::<Control>() as _;
+        }
     }
-    // SAFETY: every header points at one address storage and one iovec of
-    // this frame, and each iovec at a distinct MAX_DATAGRAM-byte buffer in
-    // `bufs`; all outlive the call and the kernel writes within those sizes.
+    // SAFETY: every header points at one address storage, one control
+    // buffer and one iovec of this frame, and each iovec at a distinct
+    // `size`-byte slot of `slots.bufs` (RECV_BATCH × size bytes long); all
+    // outlive the call and the kernel writes within those sizes.
     let n = unsafe {
         libc::recvmmsg(
             fd,
@@ -233,19 +326,44 @@ fn recv_mmsg(
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
+    let mut read = Read {
+        messages: n as usize,
+        ..Read::default()
+    };
     for (slot, (h, addr)) in hdrs.iter().zip(addrs).take(n as usize).enumerate() {
-        if h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
-            continue;
-        }
         // SAFETY: the kernel wrote a socket address of this length.
         let source = unsafe { SockAddr::new(addr, h.msg_hdr.msg_namelen) }.as_socket();
         // A datagram without an IP source cannot be answered; skip it.
-        if let Some(source) = source {
-            let len = h.msg_len as usize;
-            out.push(Received { slot, len, source });
+        let Some(source) = source.filter(|_| h.msg_hdr.msg_flags & libc::MSG_TRUNC == 0) else {
+            read.unreadable += 1;
+            continue;
+        };
+        let (start, len) = (slot * size, (h.msg_len as usize).min(size));
+        let seg = match slots.gro.then(|| gro_segment(&h.msg_hdr)).flatten() {
+            Some(seg) if seg < len => seg,
+            _ => len,
+        };
+        // Empty, or (with GRO's large slots) one datagram longer than any
+        // we read without GRO: dropped either way.
+        if len == 0 || seg > MAX_DATAGRAM {
+            read.unreadable += 1;
+            continue;
+        }
+        let mut at = 0;
+        while at < len {
+            let part = seg.min(len - at);
+            out.push(Received {
+                start: start + at,
+                len: part,
+                source,
+            });
+            at += part;
+        }
+        if seg < len {
+            read.coalesced += len.div_ceil(seg);
         }
     }
-    Ok(n as usize)
+    Ok(read)
 }
 
 /// One `sendmmsg` of `batch` (at most [`SEND_BATCH`]) to `addrs` (one per
@@ -307,9 +425,9 @@ mod tests {
                 b.local_addr().unwrap(),
                 c.local_addr().unwrap(),
             );
-            let mut a = UdpIo::new(a).unwrap();
-            let mut b = UdpIo::new(b).unwrap();
-            let mut c = UdpIo::new(c).unwrap();
+            let mut a = UdpIo::new(a, false).unwrap();
+            let mut b = UdpIo::new(b, true).unwrap();
+            let mut c = UdpIo::new(c, false).unwrap();
             for i in 0..100u8 {
                 let to = if i % 2 == 0 { b_addr } else { c_addr };
                 a.push(transmit(a_addr, to, i));
@@ -337,6 +455,75 @@ mod tests {
         });
     }
 
+    /// Send `data` from `socket` to `to` as one UDP GSO message of
+    /// `segment`-byte datagrams (the last one shorter).
+    fn send_gso(socket: &std::net::UdpSocket, to: SocketAddr, data: &[u8], segment: u16) {
+        let to = SockAddr::from(to);
+        let mut iov = libc::iovec {
+            iov_base: data.as_ptr().cast_mut().cast(),
+            iov_len: data.len(),
+        };
+        let mut control: Control = [0; 4];
+        // SAFETY: a zeroed msghdr pointing at live locals; the control
+        // message is written within `control`, which CMSG_SPACE(2) fits.
+        let sent = unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_name = to.as_ptr().cast_mut().cast();
+            msg.msg_namelen = to.len();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = libc::CMSG_SPACE(size_of::<u16>() as u32) as _;
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            (*c).cmsg_level = libc::SOL_UDP;
+            (*c).cmsg_type = libc::UDP_SEGMENT;
+            (*c).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<u16>(), segment);
+            libc::sendmsg(socket.as_raw_fd(), &msg, 0)
+        };
+        assert_eq!(sent, data.len() as isize, "{}", io::Error::last_os_error());
+    }
+
+    /// With GRO, a burst sent as one GSO message comes up as one message
+    /// and is split back into its datagrams, in order, each with its
+    /// source; a plain datagram after it still reads as itself.
+    #[test]
+    fn gro_messages_are_split_into_their_datagrams() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            b.set_nonblocking(true).unwrap();
+            let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+            let mut b = UdpIo::new(b, true).unwrap();
+            assert!(b.gro(), "this kernel has UDP GRO (Linux 5.0+)");
+            // Five 100-byte datagrams and a 40-byte one, each its own byte.
+            let burst: Vec<u8> = (0..540).map(|i| (i / 100) as u8).collect();
+            send_gso(&a, b_addr, &burst, 100);
+            a.send_to(&[9; 30], b_addr).unwrap();
+            let mut got = Vec::new();
+            while got.len() < 7 {
+                b.readable().await.unwrap();
+                let n = b.recv_batch().unwrap();
+                for i in 0..n {
+                    let (source, data) = b.datagram(i);
+                    assert_eq!(source, a_addr);
+                    got.push(data.to_vec());
+                }
+            }
+            let mut want: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 100]).collect();
+            want.push(vec![5; 40]);
+            want.push(vec![9; 30]);
+            assert_eq!(got, want);
+            assert_eq!(b.stats.received, 7);
+            assert_eq!(b.stats.coalesced, 6);
+            assert_eq!(b.stats.unreadable, 0);
+        });
+    }
+
     /// An unsendable datagram is dropped and counted; the rest still go.
     #[test]
     fn a_refused_datagram_does_not_block_the_rest() {
@@ -350,7 +537,7 @@ mod tests {
             b.set_nonblocking(true).unwrap();
             let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
             a.set_nonblocking(true).unwrap();
-            let mut a = UdpIo::new(a).unwrap();
+            let mut a = UdpIo::new(a, false).unwrap();
             // An IPv6 destination on an IPv4 socket: EAFNOSUPPORT or EINVAL.
             a.push(transmit(a_addr, "[::1]:9".parse().unwrap(), 1));
             a.push(transmit(a_addr, b_addr, 2));
