@@ -405,15 +405,32 @@ mod tests {
         Transmit::new(from, to, vec![byte; 100 + byte as usize])
     }
 
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// Two sockets on loopback, the second non-blocking, and their addresses.
+    fn pair() -> (
+        std::net::UdpSocket,
+        std::net::UdpSocket,
+        SocketAddr,
+        SocketAddr,
+    ) {
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        b.set_nonblocking(true).unwrap();
+        let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+        (a, b, a_addr, b_addr)
+    }
+
     /// Datagrams to several destinations leave in one call, in order, and
     /// arrive whole with the right source.
     #[test]
     fn batches_go_out_and_come_in() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
+        runtime().block_on(async {
             let bind = || {
                 let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
                 s.set_nonblocking(true).unwrap();
@@ -489,15 +506,8 @@ mod tests {
     /// source; a plain datagram after it still reads as itself.
     #[test]
     fn gro_messages_are_split_into_their_datagrams() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            b.set_nonblocking(true).unwrap();
-            let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+        runtime().block_on(async {
+            let (a, b, a_addr, b_addr) = pair();
             let mut b = UdpIo::new(b, true).unwrap();
             assert!(b.gro(), "this kernel has UDP GRO (Linux 5.0+)");
             // Five 100-byte datagrams and a 40-byte one, each its own byte.
@@ -527,15 +537,8 @@ mod tests {
     /// An unsendable datagram is dropped and counted; the rest still go.
     #[test]
     fn a_refused_datagram_does_not_block_the_rest() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            b.set_nonblocking(true).unwrap();
-            let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+        runtime().block_on(async {
+            let (a, _b, a_addr, b_addr) = pair();
             a.set_nonblocking(true).unwrap();
             let mut a = UdpIo::new(a, false).unwrap();
             // An IPv6 destination on an IPv4 socket: EAFNOSUPPORT or EINVAL.
