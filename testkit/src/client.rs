@@ -478,15 +478,17 @@ impl Client {
     /// closed by str0m and is not drained again.
     pub fn drain(&mut self, now: Instant) -> Vec<(SocketAddr, Vec<u8>)> {
         let mut out = Vec::new();
-        if self.close_errors > 0 {
-            self.timeout = now + Duration::from_secs(3600);
-            return out;
-        }
-        if let Err(e) = self.drain_into(now, |to, data| out.push((to, data.to_vec()))) {
-            if !format!("{e:?}").contains("ErrShutdownNonEstablished") {
-                panic!("{} str0m error: {e:?}", self.name);
+        if self.close_errors == 0 {
+            if let Err(e) = self.drain_into(now, |to, data| out.push((to, data.to_vec()))) {
+                if !format!("{e:?}").contains("ErrShutdownNonEstablished") {
+                    panic!("{} str0m error: {e:?}", self.name);
+                }
+                self.close_errors += 1;
             }
-            self.close_errors += 1;
+        }
+        if self.close_errors > 0 {
+            // Half closed: nothing more comes out of it; keep it off the
+            // sim's clock.
             self.timeout = now + Duration::from_secs(3600);
         }
         out
