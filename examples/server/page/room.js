@@ -2,8 +2,8 @@
 // simulcast encodings) and shows one tile per other participant.
 //
 // Layout and layers: one remote tile is on the stage (the pinned one, else
-// the newest screen share, else the active speaker the server names, else
-// the first); the others are thumbnails in the filmstrip. The active
+// the newest screen share, else the active speaker the server names (while
+// this member speaks, the last other one who did), else the first); the others are thumbnails in the filmstrip. The active
 // speaker's tile has a speaking indicator (and its video data-speaking, for
 // tools). Click a tile to pin it (again to unpin). The page asks the server
 // for the highest layers of the large tile's video and the lowest encoding
@@ -92,6 +92,7 @@ let pinned = null;        // the tile pinned large ({ peer, screen }), if any
 let node = location.host; // the node this page joins at (host:port)
 let nodes = [];           // the cluster's nodes (host:port), if in one
 let speaker = null;       // the room's active speaker (the server's 'activeSpeaker'), if any
+let lastOther = null;     // the last active speaker other than this member: the stage while this member speaks
 
 /** Show the connection state: text for people, data-* for tools. */
 function setState(state, text) {
@@ -129,7 +130,9 @@ function send(msg) {
 }
 
 // The tile on the stage: the pinned one, else the newest screen share,
-// else the active speaker, else the first remote participant with a camera.
+// else the active speaker (while this member speaks, the last other speaker:
+// nobody watches themselves on the stage), else the first remote participant
+// with a camera.
 function largeTile() {
   if (pinned) {
     const t = (pinned.screen ? screens : tiles).get(pinned.peer);
@@ -138,6 +141,7 @@ function largeTile() {
   const shared = [...screens.values()];
   if (shared.length) return shared[shared.length - 1];
   if (speaker && tiles.has(speaker)) return tiles.get(speaker);
+  if (lastOther && tiles.has(lastOther)) return tiles.get(lastOther);
   const all = [...tiles.values()];
   return all.find((t) => !t.el.hasAttribute('data-watching')) || all[0] || null;
 }
@@ -294,6 +298,7 @@ function removeTile(peer) {
   for (const [mid, o] of owners) if (o.peer === peer) owners.delete(mid);
   if (pinned && pinned.peer === peer) pinned = null;
   if (speaker === peer) speaker = null;
+  if (lastOther === peer) lastOther = null;
   layout();
 }
 
@@ -390,6 +395,7 @@ async function onMessage(cur, m) {
     }
     case 'activeSpeaker':
       speaker = m.peer;
+      if (speaker && speaker !== me) lastOther = speaker;
       $('self').classList.toggle('speaking', speaker === me);
       layout();
       break;
