@@ -60,6 +60,38 @@ pub fn sdp_refused_as_text(sdp: &str, limits: &crate::Limits) -> bool {
     check_sdp(sdp, limits).is_err() || sdp_memo::offer(&one_bandwidth_line(sdp)).is_err()
 }
 
+/// The sending half of transport `t`'s SRTP session, made from the
+/// router's own copy of its DTLS keys (issue #19's owned send path):
+/// `None` before DTLS connects or with dimpl.
+pub fn srtp_sender(router: &Router, t: TransportId) -> Option<SrtpSender> {
+    router.transports.get(&t)?.srtp_sender().map(SrtpSender)
+}
+
+/// An SRTP sender for tests: protects packets as the owned send path will.
+#[derive(Debug)]
+pub struct SrtpSender(crate::crypto::srtp_tx::SrtpTx);
+
+impl SrtpSender {
+    /// Protect the RTP packet in `buf` (header of `header_len` bytes, then
+    /// the payload) in place for rollover counter `roc`.
+    pub fn protect_rtp(&self, buf: &mut Vec<u8>, header_len: usize, roc: u32) {
+        self.0
+            .protect_rtp(buf, header_len, roc)
+            .expect("a well-formed RTP packet");
+    }
+
+    /// The negotiated profile: "AES128_CM_SHA1_80", "AEAD_AES_128_GCM" or
+    /// "AEAD_AES_256_GCM".
+    pub fn profile(&self) -> &'static str {
+        use crate::crypto::srtp_tx::SrtpSuite;
+        match self.0.suite() {
+            SrtpSuite::Aes128CmSha1_80 => "AES128_CM_SHA1_80",
+            SrtpSuite::AeadAes128Gcm => "AEAD_AES_128_GCM",
+            SrtpSuite::AeadAes256Gcm => "AEAD_AES_256_GCM",
+        }
+    }
+}
+
 /// The next call into transport `t`'s WebRTC stack panics, to prove that a
 /// panic closes only that transport. Returns whether `t` is open.
 pub fn inject_panic(router: &mut Router, t: TransportId) -> bool {

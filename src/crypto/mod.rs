@@ -11,9 +11,11 @@
 
 #[cfg(not(feature = "openssl-dtls"))]
 mod dtls;
+pub(crate) mod keys;
 #[cfg(feature = "openssl-dtls")]
 mod openssl_dtls;
 mod srtp;
+pub(crate) mod srtp_tx;
 
 use std::sync::Arc;
 

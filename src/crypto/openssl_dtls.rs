@@ -44,6 +44,9 @@ use str0m::crypto::dtls::{
 };
 use str0m::crypto::CryptoError;
 
+use super::keys::DtlsKeys;
+use super::srtp_tx::SrtpSuite;
+
 /// dimpl's default, used when str0m names no MTU.
 const DEFAULT_MTU: usize = 1150;
 
@@ -158,6 +161,7 @@ impl DtlsProvider for OpensslDtls {
             final_resends: 0,
             last_resend: None,
             quiet: false,
+            keys: super::keys::take_armed(),
         }))
     }
 }
@@ -231,6 +235,9 @@ struct Session {
     /// (`SSL_get_rbio`, `BIO_get_data`), about 5 % of a loaded server's
     /// CPU before this flag (`docs/benchmarks.md`).
     quiet: bool,
+    /// The transport's copy of the keys, filled on connecting
+    /// (`crypto/keys.rs`).
+    keys: Option<super::keys::KeySlot>,
 }
 
 impl std::fmt::Debug for Session {
@@ -334,6 +341,18 @@ impl Session {
         ssl.export_keying_material(&mut material, "EXTRACTOR-dtls_srtp", None)
             .map_err(|_| failed())?;
         let der = cert.to_der().map_err(|_| failed())?;
+        if let Some(slot) = self.keys.take() {
+            let suite = match profile {
+                SrtpProfile::AES128_CM_SHA1_80 => Some(SrtpSuite::Aes128CmSha1_80),
+                SrtpProfile::AEAD_AES_128_GCM => Some(SrtpSuite::AeadAes128Gcm),
+                SrtpProfile::AEAD_AES_256_GCM => Some(SrtpSuite::AeadAes256Gcm),
+                _ => None,
+            };
+            if let Some(suite) = suite {
+                let dtls_client = self.active == Some(true);
+                let _ = slot.set(DtlsKeys::new(suite, &material, dtls_client));
+            }
+        }
         self.events.push_back(Event::PeerCert(der));
         self.events
             .push_back(Event::Keying(KeyingMaterial::new(&material), profile));

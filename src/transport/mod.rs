@@ -78,6 +78,9 @@ pub(crate) struct Transport {
     /// The WebRTC stack: reached only through `transport/rtc.rs` and
     /// [`Transport::drain`].
     rtc: Rtc,
+    /// This end's DTLS-SRTP keys once connected (OpenSSL DTLS only), for
+    /// the owned send path of issue #19 (`crypto/keys.rs`).
+    dtls_keys: crate::crypto::keys::KeySlot,
     pub listen: SmallVec<[ListenInfo; 2]>,
     /// Local ICE ufrags routed to this transport (two during an ICE restart).
     pub ufrags: SmallVec<[String; 2]>,
@@ -121,6 +124,14 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
+    /// The sending half of this transport's SRTP session, from its own
+    /// copy of the DTLS keys: `None` before DTLS connects, or with dimpl.
+    /// For the owned send path of issue #19; only its tests call it yet.
+    #[cfg_attr(not(feature = "testkit-hooks"), allow(dead_code))]
+    pub(crate) fn srtp_sender(&self) -> Option<crate::crypto::srtp_tx::SrtpTx> {
+        self.dtls_keys.get().and_then(|k| k.sender().ok())
+    }
+
     pub(crate) fn new(
         id: TransportId,
         config: &RouterConfig,
@@ -155,7 +166,10 @@ impl Transport {
                 crate::ext::DEPENDENCY_DESCRIPTOR_ID,
                 crate::ext::DependencyDescriptorSerializer::extension(),
             );
+        // A copy of the DTLS keys for the owned send path (`crypto/keys.rs`).
+        let dtls_keys = crate::crypto::keys::arm();
         let mut rtc = rtc_config.build(now);
+        crate::crypto::keys::disarm();
         for l in listen {
             if let Ok(c) = Candidate::host(l.candidate_addr(), Protocol::Udp) {
                 rtc.add_local_candidate(c);
@@ -177,6 +191,7 @@ impl Transport {
         Transport {
             id,
             rtc,
+            dtls_keys,
             listen: listen.iter().copied().collect(),
             ufrags: smallvec::smallvec![creds.ufrag],
             routes: SmallVec::new(),

@@ -31,6 +31,10 @@ pub fn shared_crypto() -> (Arc<CryptoProvider>, DtlsCert) {
 pub struct Rx {
     /// Extended RTP sequence number.
     pub seq: u64,
+    /// The SSRC it came on.
+    pub ssrc: u32,
+    /// Its payload type.
+    pub pt: u8,
     /// RTP timestamp.
     pub ts: u32,
     /// When it arrived (virtual time).
@@ -563,6 +567,8 @@ impl Client {
                 };
                 self.received.entry(mid).or_default().push(Rx {
                     seq: *p.seq_no,
+                    ssrc: *p.header.ssrc,
+                    pt: *p.header.payload_type,
                     ts: p.header.timestamp,
                     at: now,
                     marker: p.header.marker,
