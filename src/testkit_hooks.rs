@@ -60,31 +60,99 @@ pub fn sdp_refused_as_text(sdp: &str, limits: &crate::Limits) -> bool {
     check_sdp(sdp, limits).is_err() || sdp_memo::offer(&one_bandwidth_line(sdp)).is_err()
 }
 
-/// The sending half of transport `t`'s SRTP session, made from the
-/// router's own copy of its DTLS keys (issue #19's owned send path):
-/// `None` before DTLS connects or with dimpl.
+/// The pieces of issue #19's owned send path for transport `t`, with the
+/// router's own copy of its DTLS keys: `None` before DTLS connects or
+/// with dimpl. A test sends what they build down the subscriber's link.
 pub fn srtp_sender(router: &Router, t: TransportId) -> Option<SrtpSender> {
-    router.transports.get(&t)?.srtp_sender().map(SrtpSender)
+    use crate::transport::owned::history::History;
+    let srtp = router.transports.get(&t)?.srtp_sender()?;
+    Some(SrtpSender {
+        srtp,
+        history: History::new(512, std::time::Duration::from_secs(1)),
+        rtx_seq: 0,
+    })
 }
 
-/// An SRTP sender for tests: protects packets as the owned send path will.
+/// One outgoing packet's header fields, for [`SrtpSender`].
+#[derive(Debug, Clone, Copy)]
+pub struct PacketFields {
+    pub pt: u8,
+    pub marker: bool,
+    /// Extended sequence number: the low 16 bits go on the wire, the
+    /// rest is the rollover counter.
+    pub seq: u64,
+    pub ts: u32,
+    pub ssrc: u32,
+}
+
+/// Protects packets as the owned send path will (tests only).
 #[derive(Debug)]
-pub struct SrtpSender(crate::crypto::srtp_tx::SrtpTx);
+pub struct SrtpSender {
+    srtp: crate::crypto::srtp_tx::SrtpTx,
+    history: crate::transport::owned::history::History,
+    rtx_seq: u16,
+}
 
 impl SrtpSender {
     /// Protect the RTP packet in `buf` (header of `header_len` bytes, then
     /// the payload) in place for rollover counter `roc`.
     pub fn protect_rtp(&self, buf: &mut Vec<u8>, header_len: usize, roc: u32) {
-        self.0
+        self.srtp
             .protect_rtp(buf, header_len, roc)
             .expect("a well-formed RTP packet");
+    }
+
+    /// The protected packet of `f`, `exts` (id, value) and `payload`,
+    /// kept for [`SrtpSender::resend`].
+    pub fn packet(
+        &mut self,
+        f: PacketFields,
+        exts: &[(u8, &[u8])],
+        payload: bytes::Bytes,
+        now: Instant,
+    ) -> Vec<u8> {
+        use crate::transport::owned::{header, history::Sent};
+        let fields = header::RtpFields {
+            pt: f.pt,
+            marker: f.marker,
+            seq: f.seq as u16,
+            ts: f.ts,
+            ssrc: f.ssrc,
+        };
+        let mut buf = Vec::new();
+        let len = header::write_header(&mut buf, &fields, exts);
+        buf.extend_from_slice(&payload);
+        self.protect_rtp(&mut buf, len, (f.seq >> 16) as u32);
+        self.history.push(Sent {
+            fields,
+            at: now,
+            payload,
+        });
+        buf
+    }
+
+    /// The protected RTX packet (on `rtx_ssrc` with `rtx_pt`, its own
+    /// sequence numbers from 0) of the packet sent with `seq`, if kept.
+    pub fn resend(&mut self, seq: u16, rtx_ssrc: u32, rtx_pt: u8, now: Instant) -> Option<Vec<u8>> {
+        use crate::transport::owned::history::RtxStream;
+        let sent = self.history.get(seq, now)?.clone();
+        let mut rtx = RtxStream {
+            ssrc: rtx_ssrc,
+            pt: rtx_pt,
+            next_seq: self.rtx_seq,
+        };
+        let mut buf = Vec::new();
+        let len = rtx.write(&mut buf, &sent, &[]);
+        self.rtx_seq = rtx.next_seq;
+        self.protect_rtp(&mut buf, len, 0);
+        Some(buf)
     }
 
     /// The negotiated profile: "AES128_CM_SHA1_80", "AEAD_AES_128_GCM" or
     /// "AEAD_AES_256_GCM".
     pub fn profile(&self) -> &'static str {
         use crate::crypto::srtp_tx::SrtpSuite;
-        match self.0.suite() {
+        match self.srtp.suite() {
             SrtpSuite::Aes128CmSha1_80 => "AES128_CM_SHA1_80",
             SrtpSuite::AeadAes128Gcm => "AEAD_AES_128_GCM",
             SrtpSuite::AeadAes256Gcm => "AEAD_AES_256_GCM",

@@ -12,7 +12,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use manifold_sfu::testkit_hooks::srtp_sender;
+use bytes::Bytes;
+use manifold_sfu::testkit_hooks::{srtp_sender, PacketFields};
 use manifold_sfu::{MediaKind, ProducerId};
 use manifold_testkit::{Client, LinkConfig, Sim};
 
@@ -120,4 +121,120 @@ fn router_protected_packets_are_accepted_by_the_subscriber() {
             assert_eq!(profile, expected, "{name}");
         }
     }
+}
+
+/// The first `a=` value with `prefix` in `sdp`'s section of `kind`.
+fn sdp_attr<'a>(sdp: &'a str, kind: &str, prefix: &str) -> Option<&'a str> {
+    sdp.split("\nm=")
+        .filter(|s| s.starts_with(kind))
+        .flat_map(|s| s.lines())
+        .find_map(|l| l.trim().strip_prefix(prefix))
+}
+
+/// Steps 2 and 3: headers with this subscriber's extension ids, and a
+/// NACKed packet resent as RTX from the history, reach the subscriber.
+#[test]
+fn router_built_headers_and_retransmissions_are_accepted() {
+    let mut sim = Sim::new(62);
+    let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
+    let (_, producers) = sim.publish(publisher, true, true);
+    sim.run_for(Duration::from_secs(1));
+    let viewer = sim.add_peer("viewer", LinkConfig::default(), LinkConfig::default());
+    let transport = sim.subscribe(viewer, &producers);
+    sim.run_for(Duration::from_secs(2));
+    let mut sender = srtp_sender(&sim.router, transport).expect("keys once DTLS connected");
+    sim.client(publisher).source = None;
+    sim.run_for(Duration::from_millis(300));
+
+    let sdp = sim.client(viewer).remote_sdp.clone();
+    let level_id: u8 = sdp_attr(&sdp, "audio", "a=extmap:")
+        .into_iter()
+        .chain(
+            sdp.lines()
+                .filter_map(|l| l.trim().strip_prefix("a=extmap:")),
+        )
+        .find(|v| v.ends_with("ssrc-audio-level"))
+        .and_then(|v| v.split(['/', ' ']).next()?.parse().ok())
+        .expect("the subscriber negotiated the audio level extension");
+    let fid = sdp_attr(&sdp, "video", "a=ssrc-group:FID ").expect("an RTX stream");
+    let rtx_ssrc: u32 = fid.split(' ').nth(1).unwrap().parse().unwrap();
+    let video = sim.client(viewer).track(MediaKind::Video).to_vec();
+    let last_video = video.last().unwrap().clone();
+    let rtx_pt: u8 = sdp
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("a=fmtp:"))
+        .find(|v| v.ends_with(&format!("apt={}", last_video.pt)))
+        .and_then(|v| v.split(' ').next()?.parse().ok())
+        .expect("the RTX payload type of the video's");
+
+    // Audio with a level of -30 dBov, voice active.
+    let audio = sim.client(viewer).track(MediaKind::Audio).to_vec();
+    let last = audio.last().unwrap().clone();
+    let f = PacketFields {
+        pt: last.pt,
+        marker: false,
+        seq: last.seq + 1,
+        ts: last.ts.wrapping_add(960),
+        ssrc: last.ssrc,
+    };
+    let level = [0x80 | 30];
+    let pkt = sender.packet(
+        f,
+        &[(level_id, &level)],
+        Bytes::from(vec![0xf8; 60]),
+        sim.now,
+    );
+    sim.peers[viewer].down.send(sim.now, pkt);
+    sim.run_for(Duration::from_millis(100));
+    let got = sim.client(viewer).track(MediaKind::Audio).to_vec();
+    assert_eq!(got.len(), audio.len() + 1, "the audio packet arrived");
+    let rx = got.last().unwrap();
+    assert_eq!((rx.seq, rx.payload_len), (last.seq + 1, 60));
+    assert_eq!(
+        rx.audio_level,
+        Some(-30),
+        "its audio level extension was read"
+    );
+
+    // Video: n+1 and n+3 sent, n+2 kept but lost, then resent as RTX.
+    let n = last_video.seq;
+    let mut send = |sim: &mut Sim, k: u64, deliver: bool| {
+        let f = PacketFields {
+            pt: last_video.pt,
+            marker: true,
+            seq: n + k,
+            ts: last_video.ts.wrapping_add(3000 * k as u32),
+            ssrc: last_video.ssrc,
+        };
+        let mut payload = vec![0x10];
+        payload.extend(std::iter::repeat_n(k as u8 | 1, 499 + k as usize));
+        let pkt = sender.packet(f, &[], Bytes::from(payload), sim.now);
+        if deliver {
+            sim.peers[viewer].down.send(sim.now, pkt);
+        }
+    };
+    send(&mut sim, 1, true);
+    send(&mut sim, 2, false);
+    send(&mut sim, 3, true);
+    sim.run_for(Duration::from_millis(50));
+    let lost = (n + 2) as u16;
+    let rtx = sender
+        .resend(lost, rtx_ssrc, rtx_pt, sim.now)
+        .expect("the lost packet is in the history");
+    assert!(sender
+        .resend(lost.wrapping_add(10), rtx_ssrc, rtx_pt, sim.now)
+        .is_none());
+    sim.peers[viewer].down.send(sim.now, rtx);
+    sim.run_for(Duration::from_millis(100));
+    let got = sim.client(viewer).track(MediaKind::Video).to_vec();
+    let mut new: Vec<(u64, usize)> = got[video.len()..]
+        .iter()
+        .map(|r| (r.seq - n, r.payload_len))
+        .collect();
+    new.sort();
+    assert_eq!(
+        new,
+        [(1, 501), (2, 502), (3, 503)],
+        "n+1 and n+3 directly, n+2 through RTX"
+    );
 }

@@ -11,6 +11,7 @@
 //! mutation in this crate is followed by it before anything else happens.
 
 pub(crate) mod negotiation;
+pub(crate) mod owned;
 mod payload_types;
 mod rtc;
 pub(crate) mod sdp_memo;

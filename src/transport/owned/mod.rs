@@ -1,0 +1,17 @@
+//! The owned send path of forwarded RTP (issue #19,
+//! `docs/owned-send-path.md`): the pieces a transport will use to send a
+//! forwarded packet without str0m's general per-stream machinery. Each is
+//! tested against a real receiver (a str0m subscriber, or libsrtp's
+//! vectors) before anything on the forwarding path calls it.
+//!
+//! * step 1, SRTP with kept keys: `crypto/srtp_tx.rs`, `crypto/keys.rs`;
+//! * step 2, the header written per subscriber: [`header`];
+//! * step 3, the history that answers NACKs with RTX: [`history`].
+//!
+//! Steps 4 to 6 (transport-wide congestion control, sender reports,
+//! sending and pacing) and the switch that puts them on the forwarding
+//! path come next. Until then nothing outside the tests calls this.
+#![cfg_attr(not(test), allow(dead_code))]
+
+pub(crate) mod header;
+pub(crate) mod history;
