@@ -70,6 +70,8 @@ pub fn srtp_sender(router: &Router, t: TransportId) -> Option<SrtpSender> {
         srtp,
         history: History::new(512, std::time::Duration::from_secs(1)),
         rtx_seq: 0,
+        counts: std::collections::HashMap::new(),
+        srtcp_index: crate::transport::owned::report::FIRST_SRTCP_INDEX,
     })
 }
 
@@ -91,6 +93,8 @@ pub struct SrtpSender {
     srtp: crate::crypto::srtp_tx::SrtpTx,
     history: crate::transport::owned::history::History,
     rtx_seq: u16,
+    counts: std::collections::HashMap<u32, crate::transport::owned::report::SendCounts>,
+    srtcp_index: u32,
 }
 
 impl SrtpSender {
@@ -123,6 +127,10 @@ impl SrtpSender {
         let len = header::write_header(&mut buf, &fields, exts);
         buf.extend_from_slice(&payload);
         self.protect_rtp(&mut buf, len, (f.seq >> 16) as u32);
+        self.counts
+            .entry(f.ssrc)
+            .or_insert_with(|| crate::transport::owned::report::SendCounts::new(0))
+            .on_sent(f.ts, payload.len(), now);
         self.history.push(Sent {
             fields,
             at: now,
@@ -145,6 +153,32 @@ impl SrtpSender {
         let len = rtx.write(&mut buf, &sent, &[]);
         self.rtx_seq = rtx.next_seq;
         self.protect_rtp(&mut buf, len, 0);
+        Some(buf)
+    }
+
+    /// The protected sender report (with SDES `cname`) of the packets
+    /// [`SrtpSender::packet`] sent on `ssrc`, at `now`, which is
+    /// `since_unix_epoch` on the wall clock; `None` before the first.
+    pub fn sender_report(
+        &mut self,
+        ssrc: u32,
+        clock_rate: u32,
+        since_unix_epoch: std::time::Duration,
+        now: Instant,
+        cname: &str,
+    ) -> Option<Vec<u8>> {
+        use crate::transport::owned::report::{ntp_from_unix, write_sender_report};
+        let counts = self.counts.get_mut(&ssrc)?;
+        counts.clock_rate = clock_rate;
+        let mut buf = Vec::new();
+        let ntp = ntp_from_unix(since_unix_epoch);
+        if !write_sender_report(&mut buf, ssrc, counts, ntp, now, cname.as_bytes()) {
+            return None;
+        }
+        self.srtp
+            .protect_rtcp(&mut buf, self.srtcp_index)
+            .expect("a well-formed RTCP packet");
+        self.srtcp_index += 1;
         Some(buf)
     }
 

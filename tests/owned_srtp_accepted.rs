@@ -10,12 +10,13 @@
 //! consumer's stream. The subscriber must report it with its payload.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use manifold_sfu::testkit_hooks::{srtp_sender, PacketFields};
 use manifold_sfu::{MediaKind, ProducerId};
 use manifold_testkit::{Client, LinkConfig, Sim};
+use str0m::RtcConfig;
 
 /// The payload's length: no packet of the synthetic source has it.
 const MARK_LEN: usize = 777;
@@ -140,6 +141,10 @@ fn router_built_headers_and_retransmissions_are_accepted() {
     let (_, producers) = sim.publish(publisher, true, true);
     sim.run_for(Duration::from_secs(1));
     let viewer = sim.add_peer("viewer", LinkConfig::default(), LinkConfig::default());
+    // str0m's raw packets on: the client records the sender reports.
+    let addr = sim.client(viewer).addr;
+    let config = RtcConfig::new().set_rtp_mode(true).enable_raw_packets(true);
+    sim.peers[viewer].client = Client::from_config("viewer", addr, sim.now, config);
     let transport = sim.subscribe(viewer, &producers);
     sim.run_for(Duration::from_secs(2));
     let mut sender = srtp_sender(&sim.router, transport).expect("keys once DTLS connected");
@@ -236,5 +241,43 @@ fn router_built_headers_and_retransmissions_are_accepted() {
         new,
         [(1, 501), (2, 502), (3, 503)],
         "n+1 and n+3 directly, n+2 through RTX"
+    );
+
+    // Step 5: a sender report of those three packets, 150 ms after the
+    // last one was sent, at a wall-clock time of our choosing.
+    let wall = Duration::from_secs(1_800_000_000) + Duration::from_millis(250);
+    let sr = sender
+        .sender_report(last_video.ssrc, 90_000, wall, sim.now, "manifold-owned")
+        .expect("packets were sent");
+    sim.peers[viewer].down.send(sim.now, sr);
+    sim.run_for(Duration::from_millis(100));
+    let at = SystemTime::UNIX_EPOCH + wall;
+    let ours: Vec<_> = sim
+        .client(viewer)
+        .sender_reports
+        .iter()
+        .filter(|i| {
+            let d = i
+                .ntp_time
+                .duration_since(at)
+                .unwrap_or_else(|e| e.duration());
+            d < Duration::from_micros(1)
+        })
+        .copied()
+        .collect();
+    assert_eq!(ours.len(), 1, "the subscriber read our sender report");
+    let sr = ours[0];
+    assert_eq!(*sr.ssrc, last_video.ssrc);
+    assert_eq!(sr.sender_packet_count, 3);
+    assert_eq!(sr.sender_octet_count, 501 + 502 + 503);
+    // 150 ms of a 90 kHz clock after the third packet's timestamp.
+    let third = last_video.ts.wrapping_add(9000);
+    assert_eq!(sr.rtp_time.numer() as u32, third.wrapping_add(13_500));
+    // The SDES after it in the same compound packet was read too.
+    let cname = (last_video.ssrc, "manifold-owned".to_string());
+    assert!(
+        sim.client(viewer).cnames.contains(&cname),
+        "the CNAME after the report: {:?}",
+        sim.client(viewer).cnames
     );
 }

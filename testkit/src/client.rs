@@ -114,6 +114,11 @@ pub struct Client {
     /// SCTP for a graceful shutdown it refuses in that state). The router
     /// has already closed the transport; the client then stays quiet.
     pub close_errors: u32,
+    /// Sender reports received, when its config enables str0m's raw
+    /// packets (`RtcConfig::enable_raw_packets`).
+    pub sender_reports: Vec<str0m::rtp::rtcp::SenderInfo>,
+    /// (SSRC, CNAME) of the source descriptions received, likewise.
+    pub cnames: Vec<(u32, String)>,
 }
 
 /// The local rid that labels an SSRC-simulcast encoding's send stream
@@ -260,6 +265,8 @@ impl Client {
             keyframe_requests_by_rid: HashMap::new(),
             ssrc_layers: Vec::new(),
             close_errors: 0,
+            sender_reports: Vec::new(),
+            cnames: Vec::new(),
             ice_connected: false,
             ice_disconnected: false,
             outbox: Vec::new(),
@@ -542,6 +549,24 @@ impl Client {
             }
             Event::EgressBitrateEstimate(str0m::bwe::BweKind::Remb { estimate, .. }) => {
                 self.remb.push(estimate.as_u64());
+            }
+            Event::RawPacket(raw) => {
+                use str0m::rtp::rtcp::{Rtcp, SdesType};
+                match &*raw {
+                    str0m::rtp::RawPacket::RtcpRx(Rtcp::SenderReport(sr)) => {
+                        self.sender_reports.push(sr.sender_info);
+                    }
+                    str0m::rtp::RawPacket::RtcpRx(Rtcp::SourceDescription(d)) => {
+                        for sdes in d.reports.iter() {
+                            for (kind, value) in sdes.values.iter() {
+                                if *kind == SdesType::CNAME {
+                                    self.cnames.push((*sdes.ssrc, value.clone()));
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
             }
             Event::RtpPacket(p) => {
                 let Some(mid) = self.mid_of(p.header.ssrc) else {

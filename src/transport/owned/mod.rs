@@ -6,12 +6,14 @@
 //!
 //! * step 1, SRTP with kept keys: `crypto/srtp_tx.rs`, `crypto/keys.rs`;
 //! * step 2, the header written per subscriber: [`header`];
-//! * step 3, the history that answers NACKs with RTX: [`history`].
+//! * step 3, the history that answers NACKs with RTX: [`history`];
+//! * step 5, sender reports: [`report`].
 //!
-//! Steps 4 to 6 (transport-wide congestion control, sender reports,
-//! sending and pacing) and the switch that puts them on the forwarding
-//! path come next. Until then nothing outside the tests calls this.
+//! Steps 4 and 6 (transport-wide congestion control, sending and pacing)
+//! and the switch that puts them all on the forwarding path come next.
+//! Until then nothing outside the tests calls this.
 #![cfg_attr(not(test), allow(dead_code))]
 
 pub(crate) mod header;
 pub(crate) mod history;
+pub(crate) mod report;
