@@ -65,9 +65,10 @@ pub fn sdp_refused_as_text(sdp: &str, limits: &crate::Limits) -> bool {
 /// with dimpl. A test sends what they build down the subscriber's link.
 pub fn srtp_sender(router: &Router, t: TransportId) -> Option<SrtpSender> {
     use crate::transport::owned::history::History;
-    let srtp = router.transports.get(&t)?.srtp_sender()?;
+    let transport = router.transports.get(&t)?;
     Some(SrtpSender {
-        srtp,
+        srtp: transport.srtp_sender()?,
+        rtcp_rx: transport.srtcp_receiver()?,
         history: History::new(512, std::time::Duration::from_secs(1)),
         rtx_seq: 0,
         counts: std::collections::HashMap::new(),
@@ -91,6 +92,7 @@ pub struct PacketFields {
 #[derive(Debug)]
 pub struct SrtpSender {
     srtp: crate::crypto::srtp_tx::SrtpTx,
+    rtcp_rx: crate::crypto::srtp_tx::SrtcpRx,
     history: crate::transport::owned::history::History,
     rtx_seq: u16,
     counts: std::collections::HashMap<u32, crate::transport::owned::report::SendCounts>,
@@ -180,6 +182,19 @@ impl SrtpSender {
             .expect("a well-formed RTCP packet");
         self.srtcp_index += 1;
         Some(buf)
+    }
+
+    /// The (media SSRC, sequence number) pairs the generic NACKs in a
+    /// datagram from the subscriber ask for: none if it is not SRTCP or
+    /// fails authentication.
+    pub fn nacks(&self, datagram: &[u8]) -> Vec<(u32, u16)> {
+        let mut out = Vec::new();
+        let is_rtcp = matches!(datagram, [128..=191, 192..=223, ..]);
+        let mut plain = Vec::new();
+        if is_rtcp && self.rtcp_rx.unprotect(datagram, &mut plain).is_ok() {
+            crate::transport::owned::feedback::nacks(&plain, &mut out, 1024);
+        }
+        out
     }
 
     /// The negotiated profile: "AES128_CM_SHA1_80", "AEAD_AES_128_GCM" or

@@ -132,8 +132,10 @@ fn sdp_attr<'a>(sdp: &'a str, kind: &str, prefix: &str) -> Option<&'a str> {
         .find_map(|l| l.trim().strip_prefix(prefix))
 }
 
-/// Steps 2 and 3: headers with this subscriber's extension ids, and a
-/// NACKed packet resent as RTX from the history, reach the subscriber.
+/// Steps 2, 3 and 5: headers with this subscriber's extension ids reach
+/// the subscriber; a lost packet is NACKed by the subscriber, the NACK is
+/// read with the router's copy of the keys, and the packet resent as RTX
+/// from the history arrives; a sender report and its CNAME are read.
 #[test]
 fn router_built_headers_and_retransmissions_are_accepted() {
     let mut sim = Sim::new(62);
@@ -218,11 +220,19 @@ fn router_built_headers_and_retransmissions_are_accepted() {
             sim.peers[viewer].down.send(sim.now, pkt);
         }
     };
+    // What the subscriber sends from now on is kept, to read its NACKs.
+    sim.peers[viewer].up.recorded = Some(Vec::new());
     send(&mut sim, 1, true);
     send(&mut sim, 2, false);
     send(&mut sim, 3, true);
-    sim.run_for(Duration::from_millis(50));
+    sim.run_for(Duration::from_millis(100));
     let lost = (n + 2) as u16;
+    let sent_up = sim.peers[viewer].up.recorded.take().unwrap();
+    let asked: Vec<(u32, u16)> = sent_up.iter().flat_map(|d| sender.nacks(d)).collect();
+    assert!(
+        asked.contains(&(last_video.ssrc, lost)),
+        "the subscriber's str0m NACKed the lost packet, read with our SRTCP keys: {asked:?}"
+    );
     let rtx = sender
         .resend(lost, rtx_ssrc, rtx_pt, sim.now)
         .expect("the lost packet is in the history");
@@ -243,7 +253,7 @@ fn router_built_headers_and_retransmissions_are_accepted() {
         "n+1 and n+3 directly, n+2 through RTX"
     );
 
-    // Step 5: a sender report of those three packets, 150 ms after the
+    // Step 5: a sender report of those three packets, 200 ms after the
     // last one was sent, at a wall-clock time of our choosing.
     let wall = Duration::from_secs(1_800_000_000) + Duration::from_millis(250);
     let sr = sender
@@ -270,9 +280,9 @@ fn router_built_headers_and_retransmissions_are_accepted() {
     assert_eq!(*sr.ssrc, last_video.ssrc);
     assert_eq!(sr.sender_packet_count, 3);
     assert_eq!(sr.sender_octet_count, 501 + 502 + 503);
-    // 150 ms of a 90 kHz clock after the third packet's timestamp.
+    // 200 ms of a 90 kHz clock after the third packet's timestamp.
     let third = last_video.ts.wrapping_add(9000);
-    assert_eq!(sr.rtp_time.numer() as u32, third.wrapping_add(13_500));
+    assert_eq!(sr.rtp_time.numer() as u32, third.wrapping_add(18_000));
     // The SDES after it in the same compound packet was read too.
     let cname = (last_video.ssrc, "manifold-owned".to_string());
     assert!(

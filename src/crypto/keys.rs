@@ -13,7 +13,7 @@
 use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 
-use super::srtp_tx::{SrtpError, SrtpSuite, SrtpTx};
+use super::srtp_tx::{SrtcpRx, SrtpError, SrtpSuite, SrtpTx};
 
 /// What the DTLS handshake exported, and this end's role in it.
 pub(crate) struct DtlsKeys {
@@ -46,6 +46,11 @@ impl DtlsKeys {
     /// The sending half of the SRTP session these keys make.
     pub(crate) fn sender(&self) -> Result<SrtpTx, SrtpError> {
         SrtpTx::from_keying_material(self.suite, &self.material, self.dtls_client)
+    }
+
+    /// The receiving half of the peer's SRTCP these keys make.
+    pub(crate) fn rtcp_receiver(&self) -> Result<SrtcpRx, SrtpError> {
+        SrtcpRx::from_keying_material(self.suite, &self.material, self.dtls_client)
     }
 }
 

@@ -75,6 +75,8 @@ pub(crate) enum SrtpError {
     KeyingMaterial { got: usize, need: usize },
     #[error("packet of {len} bytes is shorter than its {header} header bytes")]
     Short { len: usize, header: usize },
+    #[error("authentication failed")]
+    Auth,
     #[error("the crypto library refused: {0}")]
     Crypto(&'static str),
 }
@@ -135,18 +137,7 @@ impl SrtpTx {
         material: &[u8],
         dtls_client: bool,
     ) -> Result<Self, SrtpError> {
-        let (k, s) = (suite.key_len(), suite.salt_len());
-        if material.len() != suite.keying_material_len() {
-            return Err(SrtpError::KeyingMaterial {
-                got: material.len(),
-                need: suite.keying_material_len(),
-            });
-        }
-        let (key, salt) = if dtls_client {
-            (&material[..k], &material[2 * k..2 * k + s])
-        } else {
-            (&material[k..2 * k], &material[2 * k + s..])
-        };
+        let (key, salt) = split(suite, material, dtls_client)?;
         Self::new(suite, key, salt)
     }
 
@@ -162,45 +153,8 @@ impl SrtpTx {
                 need: suite.key_len() + suite.salt_len(),
             });
         }
-        let prf = Prf::new(master_key, master_salt)?;
-        let keys = |enc: u8, auth: u8, salt: u8| -> Result<Keys, SrtpError> {
-            let mut key = [0u8; 32];
-            let key = &mut key[..suite.key_len()];
-            prf.derive(enc, key)?;
-            match suite {
-                SrtpSuite::Aes128CmSha1_80 => {
-                    let mut session_salt = [0u8; 14];
-                    prf.derive(salt, &mut session_salt)?;
-                    let mut auth_key = [0u8; 20];
-                    prf.derive(auth, &mut auth_key)?;
-                    Ok(Keys::Cm {
-                        aes: ctr_key(key)?,
-                        salt: session_salt,
-                        auth: hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &auth_key),
-                    })
-                }
-                SrtpSuite::AeadAes128Gcm | SrtpSuite::AeadAes256Gcm => {
-                    let mut session_salt = [0u8; 12];
-                    prf.derive(salt, &mut session_salt)?;
-                    let alg = if suite == SrtpSuite::AeadAes128Gcm {
-                        &aead::AES_128_GCM
-                    } else {
-                        &aead::AES_256_GCM
-                    };
-                    let key =
-                        UnboundKey::new(alg, key).map_err(|_| SrtpError::Crypto("GCM key"))?;
-                    Ok(Keys::Gcm {
-                        key: LessSafeKey::new(key),
-                        salt: session_salt,
-                    })
-                }
-            }
-        };
-        Ok(SrtpTx {
-            suite,
-            rtp: keys(LABEL_RTP_ENCRYPTION, LABEL_RTP_AUTH, LABEL_RTP_SALT)?,
-            rtcp: keys(LABEL_RTCP_ENCRYPTION, LABEL_RTCP_AUTH, LABEL_RTCP_SALT)?,
-        })
+        let (rtp, rtcp) = session_keys(suite, master_key, master_salt)?;
+        Ok(SrtpTx { suite, rtp, rtcp })
     }
 
     pub(crate) fn suite(&self) -> SrtpSuite {
@@ -314,6 +268,188 @@ impl SrtpTx {
             }
         }
         Ok(())
+    }
+}
+
+/// One end's master key and salt in DTLS-SRTP keying material (RFC 5764
+/// section 4.2: client key, server key, client salt, server salt).
+fn split(suite: SrtpSuite, material: &[u8], client: bool) -> Result<(&[u8], &[u8]), SrtpError> {
+    let (k, s) = (suite.key_len(), suite.salt_len());
+    if material.len() != suite.keying_material_len() {
+        return Err(SrtpError::KeyingMaterial {
+            got: material.len(),
+            need: suite.keying_material_len(),
+        });
+    }
+    Ok(if client {
+        (&material[..k], &material[2 * k..2 * k + s])
+    } else {
+        (&material[k..2 * k], &material[2 * k + s..])
+    })
+}
+
+/// The RTP and RTCP session keys of one master key and salt.
+fn session_keys(
+    suite: SrtpSuite,
+    master_key: &[u8],
+    master_salt: &[u8],
+) -> Result<(Keys, Keys), SrtpError> {
+    if master_key.len() != suite.key_len() || master_salt.len() != suite.salt_len() {
+        return Err(SrtpError::KeyingMaterial {
+            got: master_key.len() + master_salt.len(),
+            need: suite.key_len() + suite.salt_len(),
+        });
+    }
+    let prf = Prf::new(master_key, master_salt)?;
+    let keys = |enc: u8, auth: u8, salt: u8| -> Result<Keys, SrtpError> {
+        let mut key = [0u8; 32];
+        let key = &mut key[..suite.key_len()];
+        prf.derive(enc, key)?;
+        match suite {
+            SrtpSuite::Aes128CmSha1_80 => {
+                let mut session_salt = [0u8; 14];
+                prf.derive(salt, &mut session_salt)?;
+                let mut auth_key = [0u8; 20];
+                prf.derive(auth, &mut auth_key)?;
+                Ok(Keys::Cm {
+                    aes: ctr_key(key)?,
+                    salt: session_salt,
+                    auth: hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &auth_key),
+                })
+            }
+            SrtpSuite::AeadAes128Gcm | SrtpSuite::AeadAes256Gcm => {
+                let mut session_salt = [0u8; 12];
+                prf.derive(salt, &mut session_salt)?;
+                let alg = if suite == SrtpSuite::AeadAes128Gcm {
+                    &aead::AES_128_GCM
+                } else {
+                    &aead::AES_256_GCM
+                };
+                let key = UnboundKey::new(alg, key).map_err(|_| SrtpError::Crypto("GCM key"))?;
+                Ok(Keys::Gcm {
+                    key: LessSafeKey::new(key),
+                    salt: session_salt,
+                })
+            }
+        }
+    };
+    Ok((
+        keys(LABEL_RTP_ENCRYPTION, LABEL_RTP_AUTH, LABEL_RTP_SALT)?,
+        keys(LABEL_RTCP_ENCRYPTION, LABEL_RTCP_AUTH, LABEL_RTCP_SALT)?,
+    ))
+}
+
+/// The receiving half of SRTCP: the RTCP the peer sends (its receiver
+/// reports, NACKs, transport-wide feedback), for the owned send path to
+/// read beside str0m, which keeps its own receiving context and remains
+/// the one that acts on the peer's RTCP for the streams it sends.
+pub(crate) struct SrtcpRx {
+    suite: SrtpSuite,
+    rtcp: Keys,
+}
+
+impl std::fmt::Debug for SrtcpRx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SrtcpRx")
+            .field("suite", &self.suite)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SrtcpRx {
+    /// The keys of what the other end sends: `dtls_client` is this end's
+    /// role, so the peer's half of the material is the other one.
+    pub(crate) fn from_keying_material(
+        suite: SrtpSuite,
+        material: &[u8],
+        dtls_client: bool,
+    ) -> Result<Self, SrtpError> {
+        let (key, salt) = split(suite, material, !dtls_client)?;
+        Self::new(suite, key, salt)
+    }
+
+    /// The receiving keys derived from the sender's master key and salt.
+    pub(crate) fn new(
+        suite: SrtpSuite,
+        master_key: &[u8],
+        master_salt: &[u8],
+    ) -> Result<Self, SrtpError> {
+        let (_, rtcp) = session_keys(suite, master_key, master_salt)?;
+        Ok(SrtcpRx { suite, rtcp })
+    }
+
+    /// Check and decrypt an SRTCP packet into `out` (cleared first): the
+    /// plain compound RTCP, without index and tag. Returns its SRTCP index.
+    /// A packet that fails authentication is refused whole.
+    pub(crate) fn unprotect(&self, packet: &[u8], out: &mut Vec<u8>) -> Result<u32, SrtpError> {
+        out.clear();
+        let tag = match self.rtcp {
+            Keys::Cm { .. } => CM_TAG,
+            Keys::Gcm { .. } => GCM_TAG,
+        };
+        if packet.len() < 8 + 4 + tag {
+            return Err(SrtpError::Short {
+                len: packet.len(),
+                header: 8 + 4 + tag,
+            });
+        }
+        let ssrc: [u8; 4] = packet[4..8].try_into().expect("4 bytes");
+        match &self.rtcp {
+            Keys::Cm { aes, salt, auth } => {
+                let (signed, received) = packet.split_at(packet.len() - CM_TAG);
+                let expected = hmac::sign(auth, signed);
+                let diff = expected.as_ref()[..CM_TAG]
+                    .iter()
+                    .zip(received)
+                    .fold(0u8, |d, (a, b)| d | (a ^ b));
+                if diff != 0 {
+                    return Err(SrtpError::Auth);
+                }
+                let (body, e_index) = signed.split_at(signed.len() - 4);
+                let e_index = u32::from_be_bytes(e_index.try_into().expect("4 bytes"));
+                let index = e_index & !SRTCP_E;
+                out.extend_from_slice(body);
+                if e_index & SRTCP_E != 0 {
+                    let mut iv = [0u8; 16];
+                    iv[..14].copy_from_slice(salt);
+                    xor(&mut iv[4..8], &ssrc);
+                    xor(&mut iv[10..14], &index.to_be_bytes());
+                    aes.less_safe_encrypt(
+                        &mut out[8..],
+                        EncryptionContext::Iv128(FixedLength::from(iv)),
+                    )
+                    .map_err(|_| SrtpError::Crypto("AES-CTR"))?;
+                }
+                Ok(index)
+            }
+            Keys::Gcm { key, salt } => {
+                let (sealed, e_index) = packet.split_at(packet.len() - 4);
+                let e_index_bytes: [u8; 4] = e_index.try_into().expect("4 bytes");
+                let index = u32::from_be_bytes(e_index_bytes) & !SRTCP_E;
+                if u32::from_be_bytes(e_index_bytes) & SRTCP_E == 0 {
+                    // Authenticated but not encrypted SRTCP: not used by
+                    // WebRTC peers.
+                    return Err(SrtpError::Auth);
+                }
+                let mut iv = *salt;
+                xor(&mut iv[2..6], &ssrc);
+                xor(&mut iv[8..12], &index.to_be_bytes());
+                let mut aad = [0u8; 12];
+                aad[..8].copy_from_slice(&packet[..8]);
+                aad[8..].copy_from_slice(&e_index_bytes);
+                out.extend_from_slice(sealed);
+                let plain = key
+                    .open_in_place(
+                        Nonce::assume_unique_for_key(iv),
+                        Aad::from(&aad),
+                        &mut out[8..],
+                    )
+                    .map_err(|_| SrtpError::Auth)?
+                    .len();
+                out.truncate(8 + plain);
+                Ok(index)
+            }
+        }
     }
 }
 

@@ -120,10 +120,26 @@ fn check(suite: SrtpSuite, rtp: &[(&str, &str)], rtcp: &[(&str, &str)]) {
         assert_eq!(buf.len(), hex(plain).len() + suite.rtp_overhead());
         assert_eq!(buf, hex(protected), "{suite:?} RTP packet {i} (seq {seq})");
     }
+    let rx = SrtcpRx::new(suite, &key, &salt).unwrap();
+    let mut out = Vec::new();
     for (i, (plain, protected)) in rtcp.iter().enumerate() {
         let mut buf = hex(plain);
         tx.protect_rtcp(&mut buf, i as u32 + 1).unwrap();
         assert_eq!(buf, hex(protected), "{suite:?} RTCP packet {i}");
+        // And back: libsrtp's packet opens to the plain one.
+        assert_eq!(rx.unprotect(&buf, &mut out), Ok(i as u32 + 1));
+        assert_eq!(out, hex(plain), "{suite:?} RTCP packet {i} unprotected");
+        // Any byte changed (header, body, index or tag): refused.
+        for at in [1, 9, buf.len() - 11, buf.len() - 1] {
+            let mut bad = buf.clone();
+            bad[at] ^= 0x01;
+            assert_eq!(
+                rx.unprotect(&bad, &mut out),
+                Err(SrtpError::Auth),
+                "byte {at}"
+            );
+        }
+        assert!(rx.unprotect(&buf[..12], &mut out).is_err());
     }
 }
 
@@ -184,6 +200,14 @@ fn keying_material_gives_each_role_its_own_write_key() {
             protect(&SrtpTx::new(suite, &sk, &ss).unwrap())
         );
         assert_ne!(protect(&client), protect(&server));
+        // Each end reads the other's RTCP.
+        let mut sr = hex(AES128_CM_SHA1_80_RTCP[0].0);
+        client.protect_rtcp(&mut sr, 5).unwrap();
+        let mut out = Vec::new();
+        let at_server = SrtcpRx::from_keying_material(suite, &material, false).unwrap();
+        assert_eq!(at_server.unprotect(&sr, &mut out), Ok(5));
+        let at_client = SrtcpRx::from_keying_material(suite, &material, true).unwrap();
+        assert_eq!(at_client.unprotect(&sr, &mut out), Err(SrtpError::Auth));
         assert_eq!(
             SrtpTx::from_keying_material(suite, &material[1..], true).unwrap_err(),
             SrtpError::KeyingMaterial {

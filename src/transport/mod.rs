@@ -133,6 +133,12 @@ impl Transport {
         self.dtls_keys.get().and_then(|k| k.sender().ok())
     }
 
+    /// The receiving half of the client's SRTCP, likewise.
+    #[cfg_attr(not(feature = "testkit-hooks"), allow(dead_code))]
+    pub(crate) fn srtcp_receiver(&self) -> Option<crate::crypto::srtp_tx::SrtcpRx> {
+        self.dtls_keys.get().and_then(|k| k.rtcp_receiver().ok())
+    }
+
     pub(crate) fn new(
         id: TransportId,
         config: &RouterConfig,

@@ -59,6 +59,9 @@ pub struct Link {
     pub sent: u64,
     /// Datagrams it dropped (random loss or a full queue).
     pub lost: u64,
+    /// A copy of every datagram handed to the link, while `Some` (a test
+    /// reads what a peer sent; off by default).
+    pub recorded: Option<Vec<Vec<u8>>>,
 }
 
 impl Link {
@@ -72,12 +75,16 @@ impl Link {
             busy_until: None,
             sent: 0,
             lost: 0,
+            recorded: None,
         }
     }
 
     /// Put a datagram on the link at `now` (it may be lost).
     pub fn send(&mut self, now: Instant, data: Vec<u8>) {
         self.sent += 1;
+        if let Some(r) = &mut self.recorded {
+            r.push(data.clone());
+        }
         if self.config.loss > 0.0 && self.rng.random_bool(self.config.loss.min(1.0)) {
             self.lost += 1;
             return;

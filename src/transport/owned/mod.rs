@@ -6,7 +6,9 @@
 //!
 //! * step 1, SRTP with kept keys: `crypto/srtp_tx.rs`, `crypto/keys.rs`;
 //! * step 2, the header written per subscriber: [`header`];
-//! * step 3, the history that answers NACKs with RTX: [`history`];
+//! * step 3, the history that answers NACKs with RTX: [`history`], and
+//!   the NACKs read from the subscriber's RTCP: [`feedback`] (decrypted
+//!   with `crypto/srtp_tx.rs`'s `SrtcpRx`);
 //! * step 5, sender reports: [`report`].
 //!
 //! Steps 4 and 6 (transport-wide congestion control, sending and pacing)
@@ -14,6 +16,7 @@
 //! Until then nothing outside the tests calls this.
 #![cfg_attr(not(test), allow(dead_code))]
 
+pub(crate) mod feedback;
 pub(crate) mod header;
 pub(crate) mod history;
 pub(crate) mod report;
