@@ -73,6 +73,7 @@ pub fn srtp_sender(router: &Router, t: TransportId) -> Option<SrtpSender> {
         rtx_seq: 0,
         counts: std::collections::HashMap::new(),
         srtcp_index: crate::transport::owned::report::FIRST_SRTCP_INDEX,
+        register: crate::transport::owned::twcc::SendRegister::new(1024, 0),
     })
 }
 
@@ -97,6 +98,7 @@ pub struct SrtpSender {
     rtx_seq: u16,
     counts: std::collections::HashMap<u32, crate::transport::owned::report::SendCounts>,
     srtcp_index: u32,
+    register: crate::transport::owned::twcc::SendRegister,
 }
 
 impl SrtpSender {
@@ -195,6 +197,46 @@ impl SrtpSender {
             crate::transport::owned::feedback::nacks(&plain, &mut out, 1024);
         }
         out
+    }
+
+    /// Number transport-wide from `first_seq` on (forgets what was sent).
+    pub fn start_twcc(&mut self, first_seq: u16) {
+        self.register = crate::transport::owned::twcc::SendRegister::new(1024, first_seq);
+    }
+
+    /// Like [`SrtpSender::packet`], with the next transport-wide sequence
+    /// number in extension `twcc_id`, noted in the send register.
+    pub fn twcc_packet(
+        &mut self,
+        f: PacketFields,
+        twcc_id: u8,
+        payload: bytes::Bytes,
+        now: Instant,
+    ) -> (u16, Vec<u8>) {
+        let seq = self.register.on_send(12 + 4 + payload.len(), now);
+        let ext = seq.to_be_bytes();
+        (seq, self.packet(f, &[(twcc_id, &ext)], payload, now))
+    }
+
+    /// What the transport-wide feedback in a datagram from the subscriber
+    /// reports, joined with the send register: (sequence number, when it
+    /// was sent and its size if still registered, arrival time in µs on
+    /// the subscriber's clock if it arrived).
+    #[allow(clippy::type_complexity)]
+    pub fn twcc_feedback(
+        &self,
+        datagram: &[u8],
+    ) -> Vec<(u16, Option<(Instant, usize)>, Option<i64>)> {
+        let mut arrivals = Vec::new();
+        let is_rtcp = matches!(datagram, [128..=191, 192..=223, ..]);
+        let mut plain = Vec::new();
+        if is_rtcp && self.rtcp_rx.unprotect(datagram, &mut plain).is_ok() {
+            crate::transport::owned::twcc::arrivals(&plain, &mut arrivals, 4096);
+        }
+        arrivals
+            .into_iter()
+            .map(|a| (a.seq, self.register.sent(a.seq), a.at_us))
+            .collect()
     }
 
     /// The negotiated profile: "AES128_CM_SHA1_80", "AEAD_AES_128_GCM" or

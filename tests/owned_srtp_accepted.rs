@@ -291,3 +291,81 @@ fn router_built_headers_and_retransmissions_are_accepted() {
         sim.client(viewer).cnames
     );
 }
+
+/// Step 4 without its estimator: packets numbered transport-wide by the
+/// send register reach the subscriber, whose str0m reports their arrival
+/// in its transport-wide feedback; read with the router's copy of the
+/// keys and joined with the register, every packet has its send time, its
+/// size and an arrival time, 5 ms apart as they were sent.
+#[test]
+fn router_reads_transport_wide_feedback_on_its_own_packets() {
+    // Estimation off: the router's str0m sends no padding of its own
+    // that would take transport-wide numbers while the test sends.
+    let mut config = manifold_sfu::RouterConfig::default();
+    config.initial_bandwidth_bps = None;
+    config.seed = Some(63);
+    let mut sim = Sim::with_config(config);
+    let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
+    let (_, producers) = sim.publish(publisher, false, true);
+    sim.run_for(Duration::from_secs(1));
+    let viewer = sim.add_peer("viewer", LinkConfig::default(), LinkConfig::default());
+    let transport = sim.subscribe(viewer, &producers);
+    sim.run_for(Duration::from_secs(2));
+    let mut sender = srtp_sender(&sim.router, transport).expect("keys once DTLS connected");
+    sim.client(publisher).source = None;
+    sim.run_for(Duration::from_millis(300));
+
+    let sdp = sim.client(viewer).remote_sdp.clone();
+    let twcc_id: u8 = sdp
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("a=extmap:"))
+        .find(|v| v.ends_with("transport-wide-cc-extensions-01"))
+        .and_then(|v| v.split(['/', ' ']).next()?.parse().ok())
+        .expect("the subscriber negotiated transport-wide sequence numbers");
+    let video = sim.client(viewer).track(MediaKind::Video).to_vec();
+    let last = video.last().unwrap().clone();
+    let last_twcc = last.twcc.expect("str0m numbers its packets transport-wide");
+    sender.start_twcc(last_twcc.wrapping_add(1));
+
+    sim.peers[viewer].up.recorded = Some(Vec::new());
+    let mut ours = Vec::new();
+    for k in 1..=10u64 {
+        let f = PacketFields {
+            pt: last.pt,
+            marker: true,
+            seq: last.seq + k,
+            ts: last.ts.wrapping_add(3000 * k as u32),
+            ssrc: last.ssrc,
+        };
+        let mut payload = vec![0x10];
+        payload.extend(std::iter::repeat_n(7u8, 300 + 10 * k as usize));
+        let (seq, pkt) = sender.twcc_packet(f, twcc_id, Bytes::from(payload), sim.now);
+        ours.push((seq, sim.now, 12 + 4 + 301 + 10 * k as usize));
+        sim.peers[viewer].down.send(sim.now, pkt);
+        sim.run_for(Duration::from_millis(5));
+    }
+    sim.run_for(Duration::from_millis(400));
+    let got = sim.client(viewer).track(MediaKind::Video).len();
+    assert_eq!(got, video.len() + 10, "all ten arrived");
+
+    let sent_up = sim.peers[viewer].up.recorded.take().unwrap();
+    let reported: Vec<_> = sent_up
+        .iter()
+        .flat_map(|d| sender.twcc_feedback(d))
+        .collect();
+    let mut arrivals = Vec::new();
+    for (seq, at, size) in &ours {
+        let r = reported
+            .iter()
+            .find(|(s, _, a)| s == seq && a.is_some())
+            .unwrap_or_else(|| panic!("packet {seq} reported received: {reported:?}"));
+        assert_eq!(
+            r.1,
+            Some((*at, *size)),
+            "packet {seq}: send time and size from the register"
+        );
+        arrivals.push(r.2.unwrap());
+    }
+    let gaps: Vec<i64> = arrivals.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(gaps, [5000; 9], "arrivals 5 ms apart, in 250 µs units");
+}

@@ -35,6 +35,8 @@ pub struct Rx {
     pub ssrc: u32,
     /// Its payload type.
     pub pt: u8,
+    /// Its transport-wide sequence number, when it carries one.
+    pub twcc: Option<u16>,
     /// RTP timestamp.
     pub ts: u32,
     /// When it arrived (virtual time).
@@ -594,6 +596,7 @@ impl Client {
                     seq: *p.seq_no,
                     ssrc: *p.header.ssrc,
                     pt: *p.header.payload_type,
+                    twcc: p.header.ext_vals.transport_cc,
                     ts: p.header.timestamp,
                     at: now,
                     marker: p.header.marker,

@@ -5,26 +5,34 @@
 //! requests); this reads only what the owned path must answer itself.
 
 /// RTPFB, the transport-layer feedback packet type.
-const RTPFB: u8 = 205;
+pub(crate) const RTPFB: u8 = 205;
 /// Its generic NACK format.
 const FMT_NACK: u8 = 1;
 
-/// Append to `out` every (media SSRC, sequence number) a generic NACK in
-/// the compound packet `rtcp` asks for, up to `limit` entries in `out`.
-/// Stops at the first malformed packet (what came before it stands).
-pub(crate) fn nacks(rtcp: &[u8], out: &mut Vec<(u32, u16)>, limit: usize) {
+/// Call `f(fmt, pt, packet)` for each packet of the compound `rtcp`, in
+/// order, until `f` returns `false`. Stops at the first malformed packet
+/// (what came before it stands).
+pub(crate) fn walk(rtcp: &[u8], mut f: impl FnMut(u8, u8, &[u8]) -> bool) {
     let mut rest = rtcp;
     while rest.len() >= 4 {
-        let fmt = rest[0] & 0x1f;
-        let pt = rest[1];
         let len = (usize::from(u16::from_be_bytes([rest[2], rest[3]])) + 1) * 4;
         if rest[0] >> 6 != 2 || len > rest.len() {
             return;
         }
         let (packet, next) = rest.split_at(len);
         rest = next;
+        if !f(packet[0] & 0x1f, packet[1], packet) {
+            return;
+        }
+    }
+}
+
+/// Append to `out` every (media SSRC, sequence number) a generic NACK in
+/// the compound packet `rtcp` asks for, up to `limit` entries in `out`.
+pub(crate) fn nacks(rtcp: &[u8], out: &mut Vec<(u32, u16)>, limit: usize) {
+    walk(rtcp, |fmt, pt, packet| {
         if pt != RTPFB || fmt != FMT_NACK || packet.len() < 12 {
-            continue;
+            return true;
         }
         let ssrc = u32::from_be_bytes(packet[8..12].try_into().expect("4 bytes"));
         for fci in packet[12..].chunks_exact(4) {
@@ -37,12 +45,13 @@ pub(crate) fn nacks(rtcp: &[u8], out: &mut Vec<(u32, u16)>, limit: usize) {
             );
             for seq in lost {
                 if out.len() >= limit {
-                    return;
+                    return false;
                 }
                 out.push((ssrc, seq));
             }
         }
-    }
+        true
+    });
 }
 
 #[cfg(test)]

@@ -9,10 +9,12 @@
 //! * step 3, the history that answers NACKs with RTX: [`history`], and
 //!   the NACKs read from the subscriber's RTCP: [`feedback`] (decrypted
 //!   with `crypto/srtp_tx.rs`'s `SrtcpRx`);
+//! * step 4 without its estimator: transport-wide sequence numbers, the
+//!   send register and the subscriber's feedback: [`twcc`];
 //! * step 5, sender reports: [`report`].
 //!
-//! Steps 4 and 6 (transport-wide congestion control, sending and pacing)
-//! and the switch that puts them all on the forwarding path come next.
+//! The delay-based estimator of step 4, step 6 (sending and pacing) and
+//! the switch that puts them all on the forwarding path come next.
 //! Until then nothing outside the tests calls this.
 #![cfg_attr(not(test), allow(dead_code))]
 
@@ -20,3 +22,4 @@ pub(crate) mod feedback;
 pub(crate) mod header;
 pub(crate) mod history;
 pub(crate) mod report;
+pub(crate) mod twcc;
