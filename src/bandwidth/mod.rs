@@ -7,4 +7,5 @@
 //! `router/bandwidth.rs`.
 
 pub(crate) mod allocator;
+pub(crate) mod delay_based;
 pub(crate) mod loss_guard;
