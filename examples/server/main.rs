@@ -254,6 +254,39 @@ fn bind_tcp(
         .collect()
 }
 
+/// The workers' UDP sockets and TCP listeners. With ephemeral UDP ports
+/// (`--udp HOST:0`) and TCP on each worker's UDP port (no `--tcp`), the
+/// port the kernel picks is free for UDP but may be held in TCP (the local
+/// port of some outgoing connection): then all are let go and new ports
+/// picked, a few times.
+#[allow(clippy::type_complexity)]
+fn bind_media(
+    udp: SocketAddr,
+    workers: u16,
+    tcp: Option<SocketAddr>,
+    no_tcp: bool,
+) -> Result<(Vec<std::net::UdpSocket>, Vec<std::net::TcpListener>), String> {
+    const TRIES: usize = 16;
+    let mut last = String::new();
+    for _ in 0..TRIES {
+        let sockets = bind_udp(udp, workers)?;
+        if no_tcp {
+            return Ok((sockets, Vec::new()));
+        }
+        let addrs = sockets
+            .iter()
+            .map(|s| s.local_addr())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("UDP socket address: {e}"))?;
+        match bind_tcp(tcp, &addrs) {
+            Ok(listeners) => return Ok((sockets, listeners)),
+            Err(e) if udp.port() == 0 && tcp.is_none() => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(format!("{last} (and {} more ephemeral ports)", TRIES - 1))
+}
+
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.cluster.is_some() && args.workers > 1 {
         return Err("--cluster runs one worker per node: drop --workers".into());
@@ -263,15 +296,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("--node-id {id:?}: letters, digits, '-', '_' and '.' only").into());
         }
     }
-    let sockets = bind_udp(args.udp, args.workers)?;
+    let (sockets, tcp_listeners) = bind_media(args.udp, args.workers, args.tcp, args.no_tcp)?;
     let udp_addrs = sockets
         .iter()
         .map(|s| s.local_addr())
         .collect::<Result<Vec<_>, _>>()?;
-    let tcp_listeners = match args.no_tcp {
-        true => Vec::new(),
-        false => bind_tcp(args.tcp, &udp_addrs)?,
-    };
     let tcp_addrs = tcp_listeners
         .iter()
         .map(|s| s.local_addr())
