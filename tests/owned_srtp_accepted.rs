@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use manifold_sfu::testkit_hooks::{srtp_sender, PacketFields};
+use manifold_sfu::testkit_hooks::{srtp_sender, PacketFields, SrtpSender};
 use manifold_sfu::{MediaKind, ProducerId};
 use manifold_testkit::{Client, LinkConfig, Sim};
 use str0m::RtcConfig;
@@ -132,6 +132,37 @@ fn sdp_attr<'a>(sdp: &'a str, kind: &str, prefix: &str) -> Option<&'a str> {
         .find_map(|l| l.trim().strip_prefix(prefix))
 }
 
+/// The id `sdp` gives the header extension whose URI ends with `uri_end`.
+fn extmap_id(sdp: &str, uri_end: &str) -> Option<u8> {
+    sdp.lines()
+        .filter_map(|l| l.trim().strip_prefix("a=extmap:"))
+        .find(|v| v.ends_with(uri_end))
+        .and_then(|v| v.split(['/', ' ']).next()?.parse().ok())
+}
+
+/// A subscriber (`client`, or the default one) of `producers` whose media
+/// has flowed and stopped: the publisher's source is taken away, so the
+/// next sequence numbers on the subscriber's streams are free. Returns it,
+/// its transport and the router's sending parts for it.
+fn quiet_subscriber(
+    sim: &mut Sim,
+    publisher: usize,
+    producers: &[ProducerId],
+    client: Option<RtcConfig>,
+) -> (usize, SrtpSender) {
+    let viewer = sim.add_peer("viewer", LinkConfig::default(), LinkConfig::default());
+    if let Some(config) = client {
+        let addr = sim.client(viewer).addr;
+        sim.peers[viewer].client = Client::from_config("viewer", addr, sim.now, config);
+    }
+    let transport = sim.subscribe(viewer, producers);
+    sim.run_for(Duration::from_secs(2));
+    let sender = srtp_sender(&sim.router, transport).expect("keys once DTLS connected");
+    sim.client(publisher).source = None;
+    sim.run_for(Duration::from_millis(300));
+    (viewer, sender)
+}
+
 /// Steps 2, 3 and 5: headers with this subscriber's extension ids reach
 /// the subscriber; a lost packet is NACKed by the subscriber, the NACK is
 /// read with the router's copy of the keys, and the packet resent as RTX
@@ -142,27 +173,12 @@ fn router_built_headers_and_retransmissions_are_accepted() {
     let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
     let (_, producers) = sim.publish(publisher, true, true);
     sim.run_for(Duration::from_secs(1));
-    let viewer = sim.add_peer("viewer", LinkConfig::default(), LinkConfig::default());
     // str0m's raw packets on: the client records the sender reports.
-    let addr = sim.client(viewer).addr;
     let config = RtcConfig::new().set_rtp_mode(true).enable_raw_packets(true);
-    sim.peers[viewer].client = Client::from_config("viewer", addr, sim.now, config);
-    let transport = sim.subscribe(viewer, &producers);
-    sim.run_for(Duration::from_secs(2));
-    let mut sender = srtp_sender(&sim.router, transport).expect("keys once DTLS connected");
-    sim.client(publisher).source = None;
-    sim.run_for(Duration::from_millis(300));
+    let (viewer, mut sender) = quiet_subscriber(&mut sim, publisher, &producers, Some(config));
 
     let sdp = sim.client(viewer).remote_sdp.clone();
-    let level_id: u8 = sdp_attr(&sdp, "audio", "a=extmap:")
-        .into_iter()
-        .chain(
-            sdp.lines()
-                .filter_map(|l| l.trim().strip_prefix("a=extmap:")),
-        )
-        .find(|v| v.ends_with("ssrc-audio-level"))
-        .and_then(|v| v.split(['/', ' ']).next()?.parse().ok())
-        .expect("the subscriber negotiated the audio level extension");
+    let level_id = extmap_id(&sdp, "ssrc-audio-level").expect("the audio level extension");
     let fid = sdp_attr(&sdp, "video", "a=ssrc-group:FID ").expect("an RTX stream");
     let rtx_ssrc: u32 = fid.split(' ').nth(1).unwrap().parse().unwrap();
     let video = sim.client(viewer).track(MediaKind::Video).to_vec();
@@ -308,19 +324,9 @@ fn router_reads_transport_wide_feedback_on_its_own_packets() {
     let publisher = sim.add_peer("pub", LinkConfig::default(), LinkConfig::default());
     let (_, producers) = sim.publish(publisher, false, true);
     sim.run_for(Duration::from_secs(1));
-    let viewer = sim.add_peer("viewer", LinkConfig::default(), LinkConfig::default());
-    let transport = sim.subscribe(viewer, &producers);
-    sim.run_for(Duration::from_secs(2));
-    let mut sender = srtp_sender(&sim.router, transport).expect("keys once DTLS connected");
-    sim.client(publisher).source = None;
-    sim.run_for(Duration::from_millis(300));
-
+    let (viewer, mut sender) = quiet_subscriber(&mut sim, publisher, &producers, None);
     let sdp = sim.client(viewer).remote_sdp.clone();
-    let twcc_id: u8 = sdp
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("a=extmap:"))
-        .find(|v| v.ends_with("transport-wide-cc-extensions-01"))
-        .and_then(|v| v.split(['/', ' ']).next()?.parse().ok())
+    let twcc_id = extmap_id(&sdp, "transport-wide-cc-extensions-01")
         .expect("the subscriber negotiated transport-wide sequence numbers");
     let video = sim.client(viewer).track(MediaKind::Video).to_vec();
     let last = video.last().unwrap().clone();

@@ -234,13 +234,9 @@ impl SrtpTx {
         let e_index = (SRTCP_E | index).to_be_bytes();
         match &self.rtcp {
             Keys::Cm { aes, salt, auth } => {
-                let mut iv = [0u8; 16];
-                iv[..14].copy_from_slice(salt);
-                xor(&mut iv[4..8], &ssrc);
-                xor(&mut iv[10..14], &index.to_be_bytes());
                 aes.less_safe_encrypt(
                     &mut buf[8..],
-                    EncryptionContext::Iv128(FixedLength::from(iv)),
+                    EncryptionContext::Iv128(FixedLength::from(srtcp_cm_iv(salt, ssrc, index))),
                 )
                 .map_err(|_| SrtpError::Crypto("AES-CTR"))?;
                 buf.extend_from_slice(&e_index);
@@ -250,12 +246,7 @@ impl SrtpTx {
             Keys::Gcm { key, salt } => {
                 // IV = (0 ‖ SSRC ‖ 0 ‖ index) ⊕ salt; AAD = the first 8
                 // bytes and E ‖ index (RFC 7714 section 9).
-                let mut iv = *salt;
-                xor(&mut iv[2..6], &ssrc);
-                xor(&mut iv[8..12], &index.to_be_bytes());
-                let mut aad = [0u8; 12];
-                aad[..8].copy_from_slice(&buf[..8]);
-                aad[8..].copy_from_slice(&e_index);
+                let (iv, aad) = srtcp_gcm_iv_aad(salt, &buf[..8], e_index);
                 let tag = key
                     .seal_in_place_separate_tag(
                         Nonce::assume_unique_for_key(iv),
@@ -410,13 +401,9 @@ impl SrtcpRx {
                 let index = e_index & !SRTCP_E;
                 out.extend_from_slice(body);
                 if e_index & SRTCP_E != 0 {
-                    let mut iv = [0u8; 16];
-                    iv[..14].copy_from_slice(salt);
-                    xor(&mut iv[4..8], &ssrc);
-                    xor(&mut iv[10..14], &index.to_be_bytes());
                     aes.less_safe_encrypt(
                         &mut out[8..],
-                        EncryptionContext::Iv128(FixedLength::from(iv)),
+                        EncryptionContext::Iv128(FixedLength::from(srtcp_cm_iv(salt, ssrc, index))),
                     )
                     .map_err(|_| SrtpError::Crypto("AES-CTR"))?;
                 }
@@ -431,12 +418,7 @@ impl SrtcpRx {
                     // WebRTC peers.
                     return Err(SrtpError::Auth);
                 }
-                let mut iv = *salt;
-                xor(&mut iv[2..6], &ssrc);
-                xor(&mut iv[8..12], &index.to_be_bytes());
-                let mut aad = [0u8; 12];
-                aad[..8].copy_from_slice(&packet[..8]);
-                aad[8..].copy_from_slice(&e_index_bytes);
+                let (iv, aad) = srtcp_gcm_iv_aad(salt, &packet[..8], e_index_bytes);
                 out.extend_from_slice(sealed);
                 let plain = key
                     .open_in_place(
@@ -524,6 +506,29 @@ impl Prf {
             .map(|_| ())
             .map_err(|_| SrtpError::Crypto("AES-CTR"))
     }
+}
+
+/// SRTCP's AES-CM IV (RFC 3711 section 4.1.1): salt·2^16 ⊕ SSRC·2^64 ⊕
+/// index·2^16.
+fn srtcp_cm_iv(salt: &[u8; 14], ssrc: [u8; 4], index: u32) -> [u8; 16] {
+    let mut iv = [0u8; 16];
+    iv[..14].copy_from_slice(salt);
+    xor(&mut iv[4..8], &ssrc);
+    xor(&mut iv[10..14], &index.to_be_bytes());
+    iv
+}
+
+/// SRTCP's AEAD IV and additional data (RFC 7714 section 9): IV = (0 ‖
+/// SSRC ‖ 0 ‖ index) ⊕ salt; AAD = the first 8 bytes, then E ‖ index.
+fn srtcp_gcm_iv_aad(salt: &[u8; 12], first8: &[u8], e_index: [u8; 4]) -> ([u8; 12], [u8; 12]) {
+    let mut iv = *salt;
+    xor(&mut iv[2..6], &first8[4..8]);
+    let index = u32::from_be_bytes(e_index) & !SRTCP_E;
+    xor(&mut iv[8..12], &index.to_be_bytes());
+    let mut aad = [0u8; 12];
+    aad[..8].copy_from_slice(first8);
+    aad[8..].copy_from_slice(&e_index);
+    (iv, aad)
 }
 
 fn ctr_key(key: &[u8]) -> Result<EncryptingKey, SrtpError> {
