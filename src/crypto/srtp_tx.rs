@@ -177,8 +177,9 @@ impl SrtpTx {
                 header: header_len.max(12),
             });
         }
-        let ssrc: [u8; 4] = buf[8..12].try_into().expect("4 bytes");
-        let seq: [u8; 2] = buf[2..4].try_into().expect("2 bytes");
+        // In range: the length was checked above.
+        let ssrc = [buf[8], buf[9], buf[10], buf[11]];
+        let seq = [buf[2], buf[3]];
         match &self.rtp {
             Keys::Cm { aes, salt, auth } => {
                 // IV = salt·2^16 ⊕ SSRC·2^64 ⊕ (ROC ‖ SEQ)·2^16.
@@ -230,7 +231,7 @@ impl SrtpTx {
             });
         }
         let index = index & !SRTCP_E;
-        let ssrc: [u8; 4] = buf[4..8].try_into().expect("4 bytes");
+        let ssrc = [buf[4], buf[5], buf[6], buf[7]];
         let e_index = (SRTCP_E | index).to_be_bytes();
         match &self.rtcp {
             Keys::Cm { aes, salt, auth } => {
@@ -384,7 +385,8 @@ impl SrtcpRx {
                 header: 8 + 4 + tag,
             });
         }
-        let ssrc: [u8; 4] = packet[4..8].try_into().expect("4 bytes");
+        // In range: the length was checked above.
+        let ssrc = [packet[4], packet[5], packet[6], packet[7]];
         match &self.rtcp {
             Keys::Cm { aes, salt, auth } => {
                 let (signed, received) = packet.split_at(packet.len() - CM_TAG);
@@ -397,7 +399,7 @@ impl SrtcpRx {
                     return Err(SrtpError::Auth);
                 }
                 let (body, e_index) = signed.split_at(signed.len() - 4);
-                let e_index = u32::from_be_bytes(e_index.try_into().expect("4 bytes"));
+                let e_index = u32::from_be_bytes([e_index[0], e_index[1], e_index[2], e_index[3]]);
                 let index = e_index & !SRTCP_E;
                 out.extend_from_slice(body);
                 if e_index & SRTCP_E != 0 {
@@ -411,7 +413,7 @@ impl SrtcpRx {
             }
             Keys::Gcm { key, salt } => {
                 let (sealed, e_index) = packet.split_at(packet.len() - 4);
-                let e_index_bytes: [u8; 4] = e_index.try_into().expect("4 bytes");
+                let e_index_bytes = [e_index[0], e_index[1], e_index[2], e_index[3]];
                 let index = u32::from_be_bytes(e_index_bytes) & !SRTCP_E;
                 if u32::from_be_bytes(e_index_bytes) & SRTCP_E == 0 {
                     // Authenticated but not encrypted SRTCP: not used by

@@ -34,7 +34,7 @@ pub(crate) fn nacks(rtcp: &[u8], out: &mut Vec<(u32, u16)>, limit: usize) {
         if pt != RTPFB || fmt != FMT_NACK || packet.len() < 12 {
             return true;
         }
-        let ssrc = u32::from_be_bytes(packet[8..12].try_into().expect("4 bytes"));
+        let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
         for fci in packet[12..].chunks_exact(4) {
             let pid = u16::from_be_bytes([fci[0], fci[1]]);
             let blp = u16::from_be_bytes([fci[2], fci[3]]);
