@@ -437,6 +437,7 @@ fn drain(router: &mut Router, now: Instant) -> u64 {
 // ---------------------------------------------------------------------------
 
 fn forward(c: &mut Criterion<CpuTime>) {
+    use manifold_sfu::testkit_hooks::OwnedFanout;
     let mut g = c.benchmark_group("forward");
     let sizes: &[usize] = if support::measuring() {
         &SUBSCRIBERS
@@ -483,6 +484,22 @@ fn forward(c: &mut Criterion<CpuTime>) {
             g.bench_function(
                 BenchmarkId::new(format!("floor/{}", profile.name()), n),
                 |b| b.iter(|| floor.forward()),
+            );
+        }
+        // Issue #19's owned send path, its per-subscriber work only (no
+        // decryption of the input): the same payload size as the floor's.
+        let payload = bytes::Bytes::from(vec![7u8; support::floor::payload_len(&sample)]);
+        for profile in Profile::ALL {
+            let mut owned = OwnedFanout::new(profile.name(), n, Instant::now());
+            let mut ts = 0u32;
+            g.bench_function(
+                BenchmarkId::new(format!("owned/{}", profile.name()), n),
+                |b| {
+                    b.iter(|| {
+                        ts = ts.wrapping_add(3000);
+                        owned.forward(&payload, ts, true)
+                    })
+                },
             );
         }
     }

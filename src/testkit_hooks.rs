@@ -452,3 +452,97 @@ pub fn seal_pipe_frame(
     s.set_next(counter);
     s.seal(frame)
 }
+
+/// The per-subscriber work of issue #19's owned send path, for the
+/// `forward` bench to measure next to the router and the SRTP floor:
+/// per subscriber a header with a transport-wide sequence number, the
+/// payload copied behind it, SRTP, the RTX history, the send register and
+/// the sender-report counts. No I/O, and no decryption of the input (the
+/// router's str0m does that once per packet, whatever the fan-out).
+#[derive(Debug)]
+pub struct OwnedFanout {
+    subscribers: Vec<OwnedSubscriber>,
+    buf: Vec<u8>,
+    now: Instant,
+}
+
+#[derive(Debug)]
+struct OwnedSubscriber {
+    srtp: crate::crypto::srtp_tx::SrtpTx,
+    roc: crate::crypto::srtp_tx::RolloverCounter,
+    history: crate::transport::owned::history::History,
+    register: crate::transport::owned::twcc::SendRegister,
+    counts: crate::transport::owned::report::SendCounts,
+    ssrc: u32,
+    seq: u16,
+}
+
+impl OwnedFanout {
+    /// `subscribers` of their own keys, in profile `profile`
+    /// ("aes_128_cm_sha1_80", "aead_aes_128_gcm" or "aead_aes_256_gcm").
+    pub fn new(profile: &str, subscribers: usize, now: Instant) -> OwnedFanout {
+        use crate::crypto::srtp_tx::{RolloverCounter, SrtpSuite, SrtpTx};
+        use crate::transport::owned::{history::History, report::SendCounts, twcc::SendRegister};
+        let suite = match profile {
+            "aes_128_cm_sha1_80" => SrtpSuite::Aes128CmSha1_80,
+            "aead_aes_128_gcm" => SrtpSuite::AeadAes128Gcm,
+            "aead_aes_256_gcm" => SrtpSuite::AeadAes256Gcm,
+            other => panic!("unknown profile {other}"),
+        };
+        let subscribers = (0..subscribers)
+            .map(|i| {
+                let key: Vec<u8> = (0..suite.key_len()).map(|k| (k + i) as u8).collect();
+                let salt: Vec<u8> = (0..suite.salt_len()).map(|k| (k * 3 + i) as u8).collect();
+                OwnedSubscriber {
+                    srtp: SrtpTx::new(suite, &key, &salt).expect("key sizes of the suite"),
+                    roc: RolloverCounter::default(),
+                    history: History::new(1024, std::time::Duration::from_secs(1)),
+                    register: SendRegister::new(4096, 0),
+                    counts: SendCounts::new(90_000),
+                    ssrc: 0x1000 + i as u32,
+                    seq: (i as u16).wrapping_mul(7919),
+                }
+            })
+            .collect();
+        OwnedFanout {
+            subscribers,
+            buf: Vec::with_capacity(2048),
+            now,
+        }
+    }
+
+    /// One forwarded packet (`payload` shared, as the router holds it) to
+    /// every subscriber; returns the bytes that would go out.
+    pub fn forward(&mut self, payload: &bytes::Bytes, ts: u32, marker: bool) -> usize {
+        use crate::transport::owned::{header, history::Sent};
+        /// The transport-wide sequence number's extension id.
+        const TWCC_ID: u8 = 3;
+        let mut bytes = 0;
+        for s in &mut self.subscribers {
+            let fields = header::RtpFields {
+                pt: 96,
+                marker,
+                seq: s.seq,
+                ts,
+                ssrc: s.ssrc,
+            };
+            s.seq = s.seq.wrapping_add(1);
+            let size = 12 + 8 + payload.len() + s.srtp.suite().rtp_overhead();
+            let twcc = s.register.on_send(size, self.now).to_be_bytes();
+            let len = header::write_header(&mut self.buf, &fields, &[(TWCC_ID, &twcc)]);
+            self.buf.extend_from_slice(payload);
+            let roc = s.roc.roc(fields.seq);
+            s.srtp
+                .protect_rtp(&mut self.buf, len, roc)
+                .expect("a well-formed RTP packet");
+            s.counts.on_sent(ts, payload.len(), self.now);
+            s.history.push(Sent {
+                fields,
+                at: self.now,
+                payload: payload.clone(),
+            });
+            bytes += self.buf.len();
+        }
+        bytes
+    }
+}

@@ -222,6 +222,11 @@ pub struct Floor {
     header: Vec<u8>,
 }
 
+/// The payload length of a publisher's AES-256-GCM SRTP datagram.
+pub fn payload_len(sample: &[u8]) -> usize {
+    sample.len() - header_len(sample) - AeadAes256Gcm::TAG_LEN
+}
+
 /// RTP header length (fixed part, CSRCs, extension).
 fn header_len(p: &[u8]) -> usize {
     let mut n = 12 + 4 * (p[0] & 0x0f) as usize;
@@ -238,7 +243,7 @@ impl Floor {
         // schedules as the router's transports.
         let provider = manifold_sfu::testkit_hooks::crypto_provider();
         let hlen = header_len(sample);
-        let payload_len = sample.len() - hlen - AeadAes256Gcm::TAG_LEN;
+        let payload_len = payload_len(sample);
         let header = sample[..hlen].to_vec();
         let plain: Vec<u8> = (0..payload_len).map(|i| i as u8).collect();
         let index = 1000;
