@@ -191,12 +191,20 @@ impl SrtpSender {
     /// fails authentication.
     pub fn nacks(&self, datagram: &[u8]) -> Vec<(u32, u16)> {
         let mut out = Vec::new();
-        let is_rtcp = matches!(datagram, [128..=191, 192..=223, ..]);
-        let mut plain = Vec::new();
-        if is_rtcp && self.rtcp_rx.unprotect(datagram, &mut plain).is_ok() {
+        if let Some(plain) = self.plain_rtcp(datagram) {
             crate::transport::owned::feedback::nacks(&plain, &mut out, 1024);
         }
         out
+    }
+
+    /// The plain compound RTCP of a datagram from the subscriber: `None`
+    /// if it is not SRTCP (`packet::classify`) or fails authentication.
+    fn plain_rtcp(&self, datagram: &[u8]) -> Option<Vec<u8>> {
+        use crate::packet::classify::{classify, DatagramKind};
+        let mut plain = Vec::new();
+        (classify(datagram) == DatagramKind::Rtcp
+            && self.rtcp_rx.unprotect(datagram, &mut plain).is_ok())
+        .then_some(plain)
     }
 
     /// Number transport-wide from `first_seq` on (forgets what was sent).
@@ -228,9 +236,7 @@ impl SrtpSender {
         datagram: &[u8],
     ) -> Vec<(u16, Option<(Instant, usize)>, Option<i64>)> {
         let mut arrivals = Vec::new();
-        let is_rtcp = matches!(datagram, [128..=191, 192..=223, ..]);
-        let mut plain = Vec::new();
-        if is_rtcp && self.rtcp_rx.unprotect(datagram, &mut plain).is_ok() {
+        if let Some(plain) = self.plain_rtcp(datagram) {
             crate::transport::owned::twcc::arrivals(&plain, &mut arrivals, 4096);
         }
         arrivals
