@@ -488,7 +488,7 @@ fn forward(c: &mut Criterion<CpuTime>) {
         }
         // Issue #19's owned send path, its per-subscriber work only (no
         // decryption of the input): the same payload size as the floor's.
-        let payload = bytes::Bytes::from(vec![7u8; support::floor::payload_len(&sample)]);
+        let payload: std::sync::Arc<[u8]> = vec![7u8; support::floor::payload_len(&sample)].into();
         for profile in Profile::ALL {
             let mut owned = OwnedFanout::new(profile.name(), n, Instant::now());
             let mut ts = 0u32;

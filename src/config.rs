@@ -35,6 +35,32 @@ pub struct RouterConfig {
     pub initial_bandwidth_bps: Option<u64>,
     /// Hard limits that bound the router's state.
     pub limits: Limits,
+    /// How forwarded RTP leaves a subscriber's transport.
+    pub send_path: SendPath,
+}
+
+/// How forwarded RTP leaves a subscriber's transport (issue #19,
+/// `docs/owned-send-path.md`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub enum SendPath {
+    /// Through the WebRTC stack's general send path (str0m's streams,
+    /// pacer, RTX cache and estimator). The default.
+    #[default]
+    WebRtcStack,
+    /// Through the router's own per-packet path: the header written per
+    /// subscriber, SRTP with the transport's own copy of the DTLS keys,
+    /// NACKs answered with RTX from a history of shared payloads, sender
+    /// reports corrected to what was sent. The WebRTC stack keeps ICE,
+    /// DTLS, SDP, SCTP and all other RTCP. Needs the OpenSSL DTLS stack
+    /// (feature `openssl-dtls`, the default); with another, forwarding
+    /// falls back to [`SendPath::WebRtcStack`].
+    ///
+    /// Not yet: bandwidth estimation on this path. A transport on it
+    /// runs no estimator and its consumers get the layers they ask for,
+    /// as with [`RouterConfig::initial_bandwidth_bps`] `None`.
+    Owned,
 }
 
 impl Default for RouterConfig {
@@ -46,6 +72,7 @@ impl Default for RouterConfig {
             codecs: Codecs::default(),
             initial_bandwidth_bps: Some(1_000_000),
             limits: Limits::default(),
+            send_path: SendPath::default(),
         }
     }
 }

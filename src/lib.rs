@@ -296,7 +296,7 @@ pub mod testkit_hooks;
 mod transport;
 
 pub use config::{
-    Codecs, ConsumerOptions, Limits, ListenInfo, RouterConfig, WebRtcTransportOptions,
+    Codecs, ConsumerOptions, Limits, ListenInfo, RouterConfig, SendPath, WebRtcTransportOptions,
 };
 pub use data::{
     DataChannelParams, DataConsumerOptions, DataConsumerStats, DataProducerStats, DataReliability,

@@ -138,7 +138,8 @@ impl SrtpSender {
         self.history.push(Sent {
             fields,
             at: now,
-            payload,
+            payload: std::sync::Arc::from(&payload[..]),
+            vp8: None,
         });
         buf
     }
@@ -255,6 +256,31 @@ impl SrtpSender {
             SrtpSuite::AeadAes256Gcm => "AEAD_AES_256_GCM",
         }
     }
+}
+
+/// What the owned send path of transport `t` did: `None` if `t` does
+/// not use it (configured off, or before DTLS connected).
+pub fn owned_path_counts(router: &Router, t: TransportId) -> Option<OwnedPathCounts> {
+    let c = router.transports.get(&t)?.owned_counters()?;
+    Some(OwnedPathCounts {
+        packets_sent: c.packets_sent,
+        rtx_sent: c.rtx_sent,
+        nacks_unanswered: c.nacks_unanswered,
+        reports_corrected: c.reports_corrected,
+        rtcp_dropped: c.rtcp_dropped,
+    })
+}
+
+/// See [`owned_path_counts`].
+#[derive(Debug, Clone, Copy)]
+pub struct OwnedPathCounts {
+    pub packets_sent: u64,
+    pub rtx_sent: u64,
+    pub nacks_unanswered: u64,
+    /// str0m's sender reports of owned streams corrected on the way out.
+    pub reports_corrected: u64,
+    /// str0m's SRTCP packets that could not be re-protected.
+    pub rtcp_dropped: u64,
 }
 
 /// The next call into transport `t`'s WebRTC stack panics, to prove that a
@@ -519,7 +545,7 @@ impl OwnedFanout {
 
     /// One forwarded packet (`payload` shared, as the router holds it) to
     /// every subscriber; returns the bytes that would go out.
-    pub fn forward(&mut self, payload: &bytes::Bytes, ts: u32, marker: bool) -> usize {
+    pub fn forward(&mut self, payload: &std::sync::Arc<[u8]>, ts: u32, marker: bool) -> usize {
         use crate::transport::owned::{header, history::Sent};
         /// The transport-wide sequence number's extension id.
         const TWCC_ID: u8 = 3;
@@ -546,6 +572,7 @@ impl OwnedFanout {
                 fields,
                 at: self.now,
                 payload: payload.clone(),
+                vp8: None,
             });
             bytes += self.buf.len();
         }

@@ -52,6 +52,13 @@ impl DtlsKeys {
     pub(crate) fn rtcp_receiver(&self) -> Result<SrtcpRx, SrtpError> {
         SrtcpRx::from_keying_material(self.suite, &self.material, self.dtls_client)
     }
+
+    /// A reader of the SRTCP this end sends (str0m's own reports), so the
+    /// owned send path can correct the sender reports of the streams it
+    /// sends before they leave.
+    pub(crate) fn own_rtcp_reader(&self) -> Result<SrtcpRx, SrtpError> {
+        SrtcpRx::from_keying_material(self.suite, &self.material, !self.dtls_client)
+    }
 }
 
 /// Filled once, when the DTLS handshake completes.

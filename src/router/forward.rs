@@ -15,11 +15,15 @@
 //! fields (SSRC, sequence number, timestamp, payload type, VP8 picture
 //! numbering) are new, and str0m encrypts the result for that subscriber.
 
-use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
+use str0m::media::Mid;
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Ssrc};
 
 use super::Router;
 use crate::io::Output;
-use crate::media::consumer::Verdict;
+use crate::transport::owned::sender::Outgoing;
+use crate::transport::owned::vp8::Vp8Rewrite;
+use crate::transport::Transport;
+use crate::media::consumer::{Forward, Verdict};
 use crate::media::inspect::{Inspected, MediaPacket};
 use crate::{ConsumerId, Event, ProducerId, TransportId};
 use tracing::{debug, trace};
@@ -160,6 +164,17 @@ impl Router {
             return None;
         };
         let out_pt = c.out_pt(pkt.pt, || st.subscriber_pt(mid, &inspected.params))?;
+        if st.owned_active() {
+            let now = self.now;
+            if owned_send(st, c.kind.is_video(), out_ssrc, mid, *out_pt, &f, pkt, inspected, now) {
+                let len = pkt.payload.len() as u64;
+                self.stats.rtp_out += 1;
+                self.stats.rtp_bytes_out += len;
+                c.bytes_sent += len;
+                self.hub.send_owned(st);
+            }
+            return None;
+        }
         let mut write = RtpWrite::new(
             out_pt,
             f.numbers.seq.into(),
@@ -194,6 +209,55 @@ impl Router {
         self.hub.schedule(st, &self.config);
         None
     }
+}
+
+/// Step 4 on the owned send path (`transport/owned/sender.rs`): the
+/// packet for this subscriber, queued on its transport. `false` if the
+/// path is not ready (no DTLS keys yet) or the packet could not be made.
+#[allow(clippy::too_many_arguments)]
+fn owned_send(
+    st: &mut Transport,
+    video: bool,
+    ssrc: Ssrc,
+    mid: Mid,
+    pt: u8,
+    f: &Forward,
+    pkt: &MediaPacket,
+    inspected: &Inspected,
+    now: std::time::Instant,
+) -> bool {
+    let Some(known) = st.owned_tx().map(|o| o.has_stream(*ssrc)) else {
+        return false;
+    };
+    if !known {
+        let clock_rate = inspected.params.spec().clock_rate.get();
+        let info = st.owned_stream_info(mid, ssrc, clock_rate, video);
+        if let Some(o) = st.owned_tx() {
+            o.add_stream(*ssrc, info);
+        }
+    }
+    let vp8 = match (f.vp8, inspected.vp8.is_some()) {
+        (Some((picture_id, tl0)), true) => Vp8Rewrite::new(&pkt.payload, picture_id, tl0),
+        _ => None,
+    };
+    let e = &pkt.exts;
+    let dd = e
+        .user_values
+        .get::<crate::ext::RawDependencyDescriptor>()
+        .map(|raw| &raw.0[..]);
+    let out = Outgoing {
+        pt,
+        marker: f.marker.unwrap_or(pkt.marker),
+        seq: f.numbers.seq,
+        ts: f.numbers.ts,
+        ssrc: *ssrc,
+        payload: &pkt.payload,
+        vp8,
+        audio_level: e.audio_level.map(|l| (l, e.voice_activity.unwrap_or(false))),
+        video_orientation: e.video_orientation.map(|v| v as u8),
+        dependency_descriptor: dd,
+    };
+    st.send_owned(&out, now)
 }
 
 /// The header extensions a forwarded packet keeps: audio level, voice

@@ -57,10 +57,29 @@ impl Hub {
         for route in d.routes_added.drain(..) {
             self.demux.add_route(route, t.id);
         }
-        for ((remote, local), data) in d.tcp_out.drain(..) {
+        self.frame_tcp(t.id);
+        for e in self.drained.events.drain(..) {
+            self.work.push_back((t.id, e));
+        }
+        if t.failure.is_some() && !self.failed.contains(&t.id) {
+            self.failed.push(t.id);
+        }
+    }
+
+    /// Hand what the owned send path queued on `t` to the host, without
+    /// walking its WebRTC stack (`transport/send_path.rs`).
+    pub(crate) fn send_owned(&mut self, t: &mut Transport) {
+        t.flush_owned(&mut self.out, &mut self.drained);
+        self.frame_tcp(t.id);
+    }
+
+    /// Frame the datagrams a drain or flush left for TCP (RFC 4571) onto
+    /// their connections.
+    fn frame_tcp(&mut self, tid: TransportId) {
+        for ((remote, local), data) in self.drained.tcp_out.drain(..) {
             // A connection the host closed meanwhile: the datagram is lost,
             // as on UDP.
-            let Some(conn) = self.tcp.bind((remote, local), t.id) else {
+            let Some(conn) = self.tcp.bind((remote, local), tid) else {
                 continue;
             };
             let Ok(len) = u16::try_from(data.len()) else {
@@ -75,12 +94,6 @@ impl Hub {
                 contents: framed.into(),
                 via: Via::Tcp(conn),
             }));
-        }
-        for e in d.events.drain(..) {
-            self.work.push_back((t.id, e));
-        }
-        if t.failure.is_some() && !self.failed.contains(&t.id) {
-            self.failed.push(t.id);
         }
     }
 

@@ -15,6 +15,7 @@ pub(crate) mod owned;
 mod payload_types;
 mod rtc;
 pub(crate) mod sdp_memo;
+pub(crate) mod send_path;
 pub(crate) mod ssrc_group;
 
 use std::collections::HashMap;
@@ -82,6 +83,17 @@ pub(crate) struct Transport {
     /// This end's DTLS-SRTP keys once connected (OpenSSL DTLS only), for
     /// the owned send path of issue #19 (`crypto/keys.rs`).
     dtls_keys: crate::crypto::keys::KeySlot,
+    /// Forwarded RTP goes through the owned send path
+    /// ([`send_path::wanted`]); it is made once DTLS gives its keys.
+    owned_wanted: bool,
+    owned: Option<Box<owned::sender::OwnedTx>>,
+    /// The owned path's datagrams waiting for the next flush.
+    owned_out: Vec<Vec<u8>>,
+    /// Where str0m sends all but STUN (the nominated ICE pair).
+    pub media_route: Option<send_path::MediaRoute>,
+    /// The time of the latest input handed to str0m: what it wrote
+    /// reports for.
+    rtc_now: Instant,
     pub listen: SmallVec<[ListenInfo; 2]>,
     /// Local ICE ufrags routed to this transport (two during an ICE restart).
     pub ufrags: SmallVec<[String; 2]>,
@@ -149,6 +161,10 @@ impl Transport {
     ) -> Transport {
         let codecs = config.codecs;
         let limits = &config.limits;
+        let owned_wanted = send_path::wanted(config);
+        // str0m's estimator sees none of the owned path's packets, and its
+        // probes would number packets in a second transport-wide sequence.
+        let estimation = config.initial_bandwidth_bps.filter(|_| !owned_wanted);
         let rtc_config = RtcConfig::new()
             .set_ice_lite(true)
             .set_rtp_mode(true)
@@ -168,7 +184,7 @@ impl Transport {
             )
             .set_sctp_max_buffered_amount(limits.max_data_buffered_bytes.saturating_mul(2))
             .set_stats_interval(config.initial_bandwidth_bps.map(|_| STATS_INTERVAL))
-            .enable_bwe(config.initial_bandwidth_bps.map(Bitrate::from))
+            .enable_bwe(estimation.map(Bitrate::from))
             .set_extension(
                 crate::ext::DEPENDENCY_DESCRIPTOR_ID,
                 crate::ext::DependencyDescriptorSerializer::extension(),
@@ -199,6 +215,11 @@ impl Transport {
             id,
             rtc,
             dtls_keys,
+            owned_wanted,
+            owned: None,
+            owned_out: Vec::new(),
+            media_route: None,
+            rtc_now: now,
             listen: listen.iter().copied().collect(),
             ufrags: smallvec::smallvec![creds.ufrag],
             routes: SmallVec::new(),
@@ -261,8 +282,12 @@ impl Transport {
             rtc_timeout,
             failure,
             observed,
+            owned,
+            media_route,
+            rtc_now,
             ..
         } = self;
+        let now = *rtc_now;
         let drained = guard(failure, inject, || loop {
             match rtc.poll_output() {
                 Ok(str0m::Output::Timeout(t)) => {
@@ -279,11 +304,22 @@ impl Transport {
                     else {
                         continue;
                     };
+                    let stun = is_stun(&t.contents);
+                    let Some(data) =
+                        send_path::outgoing(owned.as_deref_mut(), t.contents.into(), now)
+                    else {
+                        continue;
+                    };
+                    if !stun {
+                        *media_route = Some(send_path::MediaRoute::Tcp {
+                            local,
+                            remote: t.destination,
+                        });
+                    }
                     observed.packets_out += 1;
-                    observed.bytes_out += t.contents.len() as u64;
+                    observed.bytes_out += data.len() as u64;
                     observed.pair = Some((local, t.destination));
-                    d.tcp_out
-                        .push(((t.destination, local), Vec::<u8>::from(t.contents)));
+                    d.tcp_out.push(((t.destination, local), data));
                 }
                 Ok(str0m::Output::Transmit(t)) => {
                     let Some(local) = listen
@@ -294,13 +330,25 @@ impl Transport {
                         continue;
                     };
                     learn_route(routes, (t.destination, local), d, max_routes);
+                    let stun = is_stun(&t.contents);
+                    let Some(data) =
+                        send_path::outgoing(owned.as_deref_mut(), t.contents.into(), now)
+                    else {
+                        continue;
+                    };
+                    if !stun {
+                        *media_route = Some(send_path::MediaRoute::Udp {
+                            local,
+                            remote: t.destination,
+                        });
+                    }
                     observed.packets_out += 1;
-                    observed.bytes_out += t.contents.len() as u64;
+                    observed.bytes_out += data.len() as u64;
                     observed.pair = Some((local, t.destination));
                     out.push(Output::Transmit(Transmit {
                         source: local,
                         destination: t.destination,
-                        contents: Vec::<u8>::from(t.contents).into(),
+                        contents: data.into(),
                         via: crate::Via::Udp,
                     }));
                 }
@@ -311,6 +359,7 @@ impl Transport {
         if let Some(Err(e)) = drained {
             self.failure = Some(Failure::Internal(e));
         }
+        self.flush_owned(out, d);
     }
 
     /// Whether the test kit asked the next call into str0m to panic
@@ -369,6 +418,12 @@ fn guard<R>(failure: &mut Option<Failure>, inject: bool, f: impl FnOnce() -> R) 
             None
         }
     }
+}
+
+/// Whether str0m's datagram is a STUN message (sent to any pair the
+/// peer checks, not only the nominated one).
+fn is_stun(data: &[u8]) -> bool {
+    crate::packet::classify::classify(data) == crate::packet::classify::DatagramKind::Stun
 }
 
 /// A (remote, local) address pair.

@@ -80,6 +80,7 @@ impl Transport {
         if self.guarded(|rtc| rtc.accepts(&input)) != Some(true) {
             return Received::Rejected;
         }
+        self.rtc_now = now;
         let error = match self.guarded(|rtc| rtc.handle_input(input)) {
             Some(Err(e)) => {
                 tracing::trace!(error = %e, "datagram refused by the WebRTC stack");
@@ -87,11 +88,15 @@ impl Transport {
             }
             _ => false,
         };
+        if !error {
+            self.owned_on_received(data, now);
+        }
         Received::Handled { error }
     }
 
     /// Bring the WebRTC stack's clock to `now` (its timers run).
     pub(crate) fn timeout(&mut self, now: Instant) {
+        self.rtc_now = now;
         let _ = self.guarded(|rtc| rtc.handle_input(str0m::Input::Timeout(now)));
     }
 
@@ -150,6 +155,9 @@ impl Transport {
 
     /// Drop a consumer's send stream.
     pub(crate) fn remove_send_stream(&mut self, ssrc: Ssrc) {
+        if let Some(o) = self.owned.as_deref_mut() {
+            o.remove_stream(*ssrc);
+        }
         self.guarded(|rtc| rtc.direct_api().remove_stream_tx(ssrc));
     }
 

@@ -1,6 +1,6 @@
 //! What a subscriber was sent, kept to answer its NACKs (step 3 of the
 //! owned send path): per outgoing SSRC a fixed ring of the last packets,
-//! each holding its header fields and the payload `Bytes` it shares with
+//! each holding its header fields and the payload it shares with
 //! every other subscriber's ring (a reference, never a copy), and the
 //! retransmission of one of them as an RTX packet (RFC 4588).
 //!
@@ -11,16 +11,19 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use std::sync::Arc;
 
 use super::header::{write_header, RtpFields};
+use super::vp8::Vp8Rewrite;
 
 /// One packet as it was sent.
 #[derive(Debug, Clone)]
 pub(crate) struct Sent {
     pub fields: RtpFields,
     pub at: Instant,
-    pub payload: Bytes,
+    pub payload: Arc<[u8]>,
+    /// This subscriber's VP8 renumbering of the shared payload.
+    pub vp8: Option<Vp8Rewrite>,
 }
 
 /// The last packets of one outgoing SSRC.
@@ -84,7 +87,11 @@ impl RtxStream {
         self.next_seq = self.next_seq.wrapping_add(1);
         let header = write_header(buf, &fields, exts);
         buf.extend_from_slice(&sent.fields.seq.to_be_bytes());
+        let start = buf.len();
         buf.extend_from_slice(&sent.payload);
+        if let Some(r) = &sent.vp8 {
+            r.apply(&mut buf[start..]);
+        }
         header
     }
 }
@@ -103,7 +110,8 @@ mod tests {
                 ssrc: 7,
             },
             at,
-            payload: Bytes::from(vec![seq as u8; 10]),
+            payload: Arc::from(vec![seq as u8; 10]),
+            vp8: None,
         }
     }
 

@@ -1,0 +1,342 @@
+//! The owned send path of one subscriber transport (step 6 of
+//! `docs/owned-send-path.md`): forwarded RTP leaves through here instead
+//! of str0m's streams, pacer and RTX cache.
+//!
+//! * **Media**: the header written for this subscriber, the shared
+//!   payload copied once behind it (with this subscriber's VP8
+//!   renumbering), SRTP with the transport's own copy of the DTLS keys.
+//! * **NACKs** from the subscriber, read from its SRTCP beside str0m, are
+//!   answered with RTX from a history of shared payloads.
+//! * **Sender reports**: str0m keeps writing the SR of each stream it
+//!   negotiated (with its CNAME, on its interval), but it never sees what
+//!   we send, so its counts are zero and its RTP time is 0. Every SRTCP
+//!   packet str0m sends on the transport is therefore read with our keys,
+//!   the SRs of our streams are corrected to what was sent, and the
+//!   packet is protected again under an SRTCP index of ours (from
+//!   [`FIRST_SRTCP_INDEX`]): one index counter for all the transport's
+//!   RTCP, so no two packets share a nonce and each SSRC's indexes rise.
+//!
+//! str0m keeps ICE, DTLS, SDP, SCTP and all other RTCP: it still reads
+//! the subscriber's receiver reports and keyframe requests for the
+//! streams it negotiated (their SSRCs are ours), and its NACK answers
+//! find nothing in its empty RTX cache.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use smallvec::SmallVec;
+
+use super::feedback::{nacks, walk};
+use super::header::{write_header, RtpFields};
+use super::history::{History, RtxStream, Sent};
+use super::report::{SendCounts, FIRST_SRTCP_INDEX};
+use super::twcc::SendRegister;
+use super::vp8::Vp8Rewrite;
+use crate::crypto::keys::DtlsKeys;
+use crate::crypto::srtp_tx::{SrtcpRx, SrtpError, SrtpTx};
+
+/// How long a sent video packet is kept for a retransmission.
+const HISTORY_AGE: Duration = Duration::from_secs(1);
+/// Packets kept per video stream (about a second of 2.5 Mbit/s video).
+const HISTORY_PACKETS: usize = 512;
+/// The most NACKed packets answered from one RTCP datagram.
+const MAX_NACKS: usize = 256;
+/// Transport-wide sequence numbers remembered for feedback.
+const REGISTER_PACKETS: usize = 4096;
+/// RTCP packet type of a sender report.
+const SR: u8 = 200;
+
+/// The header extension ids this subscriber negotiated (0: not).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ExtIds {
+    pub mid: u8,
+    pub audio_level: u8,
+    pub video_orientation: u8,
+    pub dependency_descriptor: u8,
+    pub transport_cc: u8,
+}
+
+/// One forwarded packet as this subscriber gets it.
+pub(crate) struct Outgoing<'a> {
+    pub pt: u8,
+    pub marker: bool,
+    /// Extended sequence number: the rollover counter above 16 bits.
+    pub seq: u64,
+    pub ts: u32,
+    pub ssrc: u32,
+    pub payload: &'a Arc<[u8]>,
+    pub vp8: Option<Vp8Rewrite>,
+    /// Audio level in -dBov and voice activity.
+    pub audio_level: Option<(i8, bool)>,
+    pub video_orientation: Option<u8>,
+    pub dependency_descriptor: Option<&'a [u8]>,
+}
+
+/// What the transport knows about one of its outgoing streams.
+#[derive(Debug, Clone)]
+pub(crate) struct StreamInfo {
+    pub mid: SmallVec<[u8; 8]>,
+    /// RTX SSRC, if negotiated.
+    pub rtx: Option<u32>,
+    /// Media payload type to RTX payload type.
+    pub rtx_pts: SmallVec<[(u8, u8); 4]>,
+    pub clock_rate: u32,
+    /// Video: kept for NACKs.
+    pub nackable: bool,
+    /// The header extension ids negotiated on its m-line.
+    pub ext: ExtIds,
+}
+
+struct Stream {
+    info: StreamInfo,
+    counts: SendCounts,
+    history: Option<History>,
+    /// The RTX stream's extended sequence number.
+    rtx_seq: u64,
+}
+
+/// What the owned path counted, for logs and tests.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct OwnedCounters {
+    pub packets_sent: u64,
+    pub rtx_sent: u64,
+    pub nacks_unanswered: u64,
+    pub reports_corrected: u64,
+    /// str0m's SRTCP packets we could not read or protect again (dropped).
+    pub rtcp_dropped: u64,
+}
+
+/// The owned send path of one transport, made once its DTLS keys exist.
+pub(crate) struct OwnedTx {
+    srtp: SrtpTx,
+    peer_rtcp: SrtcpRx,
+    own_rtcp: SrtcpRx,
+    streams: HashMap<u32, Stream>,
+    srtcp_index: u32,
+    register: SendRegister,
+    plain: Vec<u8>,
+    nacked: Vec<(u32, u16)>,
+    counters: OwnedCounters,
+}
+
+impl std::fmt::Debug for OwnedTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedTx")
+            .field("streams", &self.streams.len())
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OwnedTx {
+    pub(crate) fn new(keys: &DtlsKeys) -> Result<Self, SrtpError> {
+        Ok(OwnedTx {
+            srtp: keys.sender()?,
+            peer_rtcp: keys.rtcp_receiver()?,
+            own_rtcp: keys.own_rtcp_reader()?,
+            streams: HashMap::new(),
+            srtcp_index: FIRST_SRTCP_INDEX,
+            register: SendRegister::new(REGISTER_PACKETS, 1),
+            plain: Vec::new(),
+            nacked: Vec::new(),
+            counters: OwnedCounters::default(),
+        })
+    }
+
+    pub(crate) fn counters(&self) -> OwnedCounters {
+        self.counters
+    }
+
+    /// Whether the stream `ssrc` is known (see [`OwnedTx::add_stream`]).
+    pub(crate) fn has_stream(&self, ssrc: u32) -> bool {
+        self.streams.contains_key(&ssrc)
+    }
+
+    /// Start sending on `ssrc`.
+    pub(crate) fn add_stream(&mut self, ssrc: u32, info: StreamInfo) {
+        let history = info
+            .nackable
+            .then(|| History::new(HISTORY_PACKETS, HISTORY_AGE));
+        self.streams.insert(
+            ssrc,
+            Stream {
+                counts: SendCounts::new(info.clock_rate),
+                info,
+                history,
+                rtx_seq: 0,
+            },
+        );
+    }
+
+    /// Forget a stream (its consumer closed).
+    pub(crate) fn remove_stream(&mut self, ssrc: u32) {
+        self.streams.remove(&ssrc);
+    }
+
+    /// The protected datagram of `p` on a known stream, at `now`.
+    pub(crate) fn send(&mut self, p: &Outgoing<'_>, now: Instant) -> Option<Vec<u8>> {
+        let stream = self.streams.get_mut(&p.ssrc)?;
+        let fields = RtpFields {
+            pt: p.pt,
+            marker: p.marker,
+            seq: p.seq as u16,
+            ts: p.ts,
+            ssrc: p.ssrc,
+        };
+        let ext = stream.info.ext;
+        let level;
+        let orientation;
+        let twcc;
+        let mut exts: SmallVec<[(u8, &[u8]); 5]> = SmallVec::new();
+        if ext.mid != 0 && !stream.info.mid.is_empty() {
+            exts.push((ext.mid, &stream.info.mid));
+        }
+        if let (Some((dbov, voice)), true) = (p.audio_level, ext.audio_level != 0) {
+            level = [if voice { 0x80 } else { 0 } | (dbov.unsigned_abs() & 0x7f)];
+            exts.push((ext.audio_level, &level));
+        }
+        if let (Some(v), true) = (p.video_orientation, ext.video_orientation != 0) {
+            orientation = [v];
+            exts.push((ext.video_orientation, &orientation));
+        }
+        if let (Some(dd), true) = (p.dependency_descriptor, ext.dependency_descriptor != 0) {
+            exts.push((ext.dependency_descriptor, dd));
+        }
+        let overhead = self.srtp.suite().rtp_overhead();
+        let mut buf = Vec::with_capacity(12 + 40 + p.payload.len() + overhead);
+        if ext.transport_cc != 0 {
+            // Numbered at the send: the router hands the datagram to the
+            // host now, and the host sends it before the next input.
+            let size = 12 + 24 + p.payload.len() + overhead;
+            twcc = self.register.on_send(size, now).to_be_bytes();
+            exts.push((ext.transport_cc, &twcc));
+        }
+        let header = write_header(&mut buf, &fields, &exts);
+        buf.extend_from_slice(p.payload);
+        if let Some(r) = &p.vp8 {
+            r.apply(&mut buf[header..]);
+        }
+        self.srtp
+            .protect_rtp(&mut buf, header, (p.seq >> 16) as u32)
+            .ok()?;
+        stream.counts.on_sent(p.ts, p.payload.len(), now);
+        self.counters.packets_sent += 1;
+        if let Some(h) = &mut stream.history {
+            h.push(Sent {
+                fields,
+                at: now,
+                payload: p.payload.clone(),
+                vp8: p.vp8,
+            });
+        }
+        Some(buf)
+    }
+
+    /// Read a datagram the subscriber sent (SRTCP, already accepted by
+    /// str0m) for the NACKs of our streams; each packet still kept goes
+    /// out again as RTX through `send`.
+    pub(crate) fn on_peer_rtcp(
+        &mut self,
+        datagram: &[u8],
+        now: Instant,
+        mut send: impl FnMut(Vec<u8>),
+    ) {
+        if self.peer_rtcp.unprotect(datagram, &mut self.plain).is_err() {
+            return;
+        }
+        self.nacked.clear();
+        nacks(&self.plain, &mut self.nacked, MAX_NACKS);
+        for i in 0..self.nacked.len() {
+            let (ssrc, seq) = self.nacked[i];
+            match self.resend(ssrc, seq, now) {
+                Some(buf) => {
+                    self.counters.rtx_sent += 1;
+                    send(buf);
+                }
+                None => self.counters.nacks_unanswered += 1,
+            }
+        }
+    }
+
+    /// The protected RTX packet of `seq` on `ssrc`, if it is still kept
+    /// and the stream has RTX.
+    fn resend(&mut self, ssrc: u32, seq: u16, now: Instant) -> Option<Vec<u8>> {
+        let stream = self.streams.get_mut(&ssrc)?;
+        let ext = stream.info.ext;
+        let rtx_ssrc = stream.info.rtx?;
+        let sent = stream.history.as_ref()?.get(seq, now)?;
+        let rtx_pt = stream
+            .info
+            .rtx_pts
+            .iter()
+            .find(|(pt, _)| *pt == sent.fields.pt)?
+            .1;
+        let mut rtx = RtxStream {
+            ssrc: rtx_ssrc,
+            pt: rtx_pt,
+            next_seq: stream.rtx_seq as u16,
+        };
+        let roc = (stream.rtx_seq >> 16) as u32;
+        let overhead = self.srtp.suite().rtp_overhead();
+        let mut buf = Vec::with_capacity(12 + 16 + 2 + sent.payload.len() + overhead);
+        let twcc;
+        let mut exts: SmallVec<[(u8, &[u8]); 2]> = SmallVec::new();
+        if ext.mid != 0 && !stream.info.mid.is_empty() {
+            exts.push((ext.mid, &stream.info.mid));
+        }
+        if ext.transport_cc != 0 {
+            let size = 12 + 16 + 2 + sent.payload.len() + overhead;
+            twcc = self.register.on_send(size, now).to_be_bytes();
+            exts.push((ext.transport_cc, &twcc));
+        }
+        let header = rtx.write(&mut buf, sent, &exts);
+        stream.rtx_seq += 1;
+        self.srtp.protect_rtp(&mut buf, header, roc).ok()?;
+        Some(buf)
+    }
+
+    /// str0m's own SRTCP datagram `datagram` as it may leave: the SRs of
+    /// our streams corrected to what we sent (as of `now`, the instant
+    /// str0m wrote them for), protected again under our next index.
+    /// `None`: it could not be read or protected, and is dropped (a
+    /// report str0m would send with our SSRC's wrong counts, or under an
+    /// index below ours, must not leave).
+    pub(crate) fn correct_own_rtcp(&mut self, datagram: &[u8], now: Instant) -> Option<Vec<u8>> {
+        let mut plain = Vec::with_capacity(datagram.len());
+        if self.own_rtcp.unprotect(datagram, &mut plain).is_err() {
+            self.counters.rtcp_dropped += 1;
+            return None;
+        }
+        let mut at = 0;
+        let mut srs: SmallVec<[(usize, u32); 4]> = SmallVec::new();
+        walk(&plain, |_, pt, packet| {
+            if pt == SR && packet.len() >= 28 {
+                let ssrc = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+                srs.push((at, ssrc));
+            }
+            at += packet.len();
+            true
+        });
+        for (start, ssrc) in srs {
+            let Some(stream) = self.streams.get(&ssrc) else {
+                continue;
+            };
+            let Some(rtp_time) = stream.counts.rtp_time_at(now) else {
+                continue;
+            };
+            let sr = &mut plain[start..start + 28];
+            sr[16..20].copy_from_slice(&rtp_time.to_be_bytes());
+            sr[20..24].copy_from_slice(&stream.counts.packets.to_be_bytes());
+            sr[24..28].copy_from_slice(&stream.counts.octets.to_be_bytes());
+            self.counters.reports_corrected += 1;
+        }
+        let index = self.srtcp_index;
+        if self.srtp.protect_rtcp(&mut plain, index).is_err() {
+            self.counters.rtcp_dropped += 1;
+            return None;
+        }
+        self.srtcp_index = index.wrapping_add(1) & 0x7fff_ffff;
+        Some(plain)
+    }
+}

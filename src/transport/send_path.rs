@@ -1,0 +1,185 @@
+//! The transport's side of the owned send path ([`RouterConfig::send_path`]
+//! = [`SendPath::Owned`]): where its datagrams go, when it starts, what
+//! it reads of the subscriber's RTCP and how str0m's own SRTCP is
+//! corrected on the way out. The path itself is `owned/sender.rs`.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use str0m::media::Mid;
+use str0m::rtp::{Extension, Ssrc};
+
+use super::owned::sender::{ExtIds, OwnedTx, Outgoing, StreamInfo};
+use super::{Drained, Transport};
+use crate::config::{RouterConfig, SendPath};
+use crate::io::{OutQueue, Output, Transmit};
+use crate::packet::classify::{classify, DatagramKind};
+
+/// Where the WebRTC stack sends everything but STUN: the ICE pair it
+/// nominated, learned from its own DTLS, SRTCP and SCTP transmits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MediaRoute {
+    Udp { local: SocketAddr, remote: SocketAddr },
+    Tcp { local: SocketAddr, remote: SocketAddr },
+}
+
+/// The most datagrams the owned path queues between two flushes (RTX
+/// answers to one RTCP datagram are bounded lower, by `sender.rs`).
+const MAX_QUEUED: usize = 1024;
+
+/// Whether transports of this configuration use the owned path.
+pub(crate) fn wanted(config: &RouterConfig) -> bool {
+    config.send_path == SendPath::Owned && cfg!(feature = "openssl-dtls")
+}
+
+impl Transport {
+    /// The owned path, made on first use once DTLS has given its keys;
+    /// `None` on the WebRTC stack's path (configured, or before keys).
+    pub(crate) fn owned_tx(&mut self) -> Option<&mut OwnedTx> {
+        if !self.owned_wanted {
+            return None;
+        }
+        if self.owned.is_none() {
+            let keys = self.dtls_keys.get()?;
+            match OwnedTx::new(keys) {
+                Ok(o) => self.owned = Some(Box::new(o)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "no owned send path: keys unusable");
+                    self.owned_wanted = false;
+                    return None;
+                }
+            }
+        }
+        self.owned.as_deref_mut()
+    }
+
+    /// What the owned path counted, once it exists.
+    #[cfg_attr(not(feature = "testkit-hooks"), allow(dead_code))]
+    pub(crate) fn owned_counters(&self) -> Option<super::owned::sender::OwnedCounters> {
+        self.owned.as_deref().map(OwnedTx::counters)
+    }
+
+    /// Whether forwarded RTP to this transport goes through the owned path.
+    pub(crate) fn owned_active(&self) -> bool {
+        self.owned_wanted
+    }
+
+    /// What the owned path needs of the send stream `ssrc` on m-line `mid`
+    /// (of codec clock rate `clock_rate`), from the negotiation.
+    pub(crate) fn owned_stream_info(
+        &mut self,
+        mid: Mid,
+        ssrc: Ssrc,
+        clock_rate: u32,
+        video: bool,
+    ) -> StreamInfo {
+        let rtx = self
+            .guarded(|rtc| rtc.direct_api().stream_tx(&ssrc).and_then(|s| s.rtx()))
+            .flatten()
+            .map(|s| *s);
+        let rtx_pts = self
+            .rtc
+            .codec_config()
+            .params()
+            .iter()
+            .filter_map(|p| Some((*p.pt(), *p.resend()?)))
+            .take(8)
+            .collect();
+        let ext = self
+            .rtc
+            .media(mid)
+            .map(|m| {
+                let map = m.remote_extmap();
+                let id = |e: Extension| map.id_of(e).unwrap_or(0);
+                ExtIds {
+                    mid: id(Extension::RtpMid),
+                    audio_level: id(Extension::AudioLevel),
+                    video_orientation: id(Extension::VideoOrientation),
+                    dependency_descriptor: id(
+                        crate::ext::DependencyDescriptorSerializer::extension(),
+                    ),
+                    transport_cc: id(Extension::TransportSequenceNumber),
+                }
+            })
+            .unwrap_or_default();
+        StreamInfo {
+            mid: mid.as_bytes().iter().copied().collect(),
+            rtx,
+            rtx_pts,
+            clock_rate,
+            nackable: video,
+            ext,
+        }
+    }
+
+    /// Send one forwarded packet through the owned path (queued for the
+    /// next flush). `false` if the path is not ready for it.
+    pub(crate) fn send_owned(&mut self, p: &Outgoing<'_>, now: Instant) -> bool {
+        if self.owned_out.len() >= MAX_QUEUED {
+            return false;
+        }
+        let Some(o) = self.owned_tx() else {
+            return false;
+        };
+        match o.send(p, now) {
+            Some(datagram) => {
+                self.owned_out.push(datagram);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// After str0m accepted a datagram from the peer: if it is SRTCP,
+    /// answer the NACKs for our streams with RTX (queued for the flush).
+    pub(crate) fn owned_on_received(&mut self, data: &[u8], now: Instant) {
+        if self.owned.is_none() || classify(data) != DatagramKind::Rtcp {
+            return;
+        }
+        let Transport {
+            owned, owned_out, ..
+        } = self;
+        if let Some(o) = owned.as_deref_mut() {
+            o.on_peer_rtcp(data, now, |d| {
+                if owned_out.len() < MAX_QUEUED {
+                    owned_out.push(d);
+                }
+            });
+        }
+    }
+
+    /// Hand the owned path's queued datagrams to the host (UDP) or to `d`
+    /// (TCP, framed by the hub), on the route str0m uses.
+    pub(crate) fn flush_owned(&mut self, out: &mut OutQueue, d: &mut Drained) {
+        if self.owned_out.is_empty() {
+            return;
+        }
+        let Some(route) = self.media_route else {
+            self.owned_out.clear();
+            return;
+        };
+        for data in self.owned_out.drain(..) {
+            self.observed.packets_out += 1;
+            self.observed.bytes_out += data.len() as u64;
+            match route {
+                MediaRoute::Udp { local, remote } => out.push(Output::Transmit(Transmit {
+                    source: local,
+                    destination: remote,
+                    contents: data.into(),
+                    via: crate::Via::Udp,
+                })),
+                MediaRoute::Tcp { local, remote } => d.tcp_out.push(((remote, local), data)),
+            }
+        }
+    }
+}
+
+/// A datagram str0m is about to send, on a transport with the owned
+/// path: its SRTCP corrected and protected again (`None`: drop it), all
+/// else as it is.
+pub(crate) fn outgoing(owned: Option<&mut OwnedTx>, data: Vec<u8>, now: Instant) -> Option<Vec<u8>> {
+    match owned {
+        Some(o) if classify(&data) == DatagramKind::Rtcp => o.correct_own_rtcp(&data, now),
+        _ => Some(data),
+    }
+}
