@@ -43,9 +43,19 @@ fn owned_path_forwards_repairs_and_reports() {
         let last = video.iter().map(|r| r.seq).max().unwrap();
         let delivered = check::distinct(video) as f64 / (last - first + 1) as f64;
         assert!(delivered >= 0.99, "{}: delivered {delivered:.4}", c.name);
-        assert!(video.len() > 1500, "{}: {} video packets", c.name, video.len());
+        assert!(
+            video.len() > 1500,
+            "{}: {} video packets",
+            c.name,
+            video.len()
+        );
         let audio = c.track(MediaKind::Audio);
-        assert!(audio.len() > 900, "{}: {} audio packets", c.name, audio.len());
+        assert!(
+            audio.len() > 900,
+            "{}: {} audio packets",
+            c.name,
+            audio.len()
+        );
         assert!(
             audio.iter().all(|r| r.audio_level == Some(-30)),
             "{}: every audio packet carries its level, -30 dBov",

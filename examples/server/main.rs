@@ -63,6 +63,13 @@ use tracing_subscriber::EnvFilter;
 use media::Workers;
 use signal::MAX_BODY;
 
+/// `--send-path`: see [`manifold_sfu::SendPath`].
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum SendPathArg {
+    Stack,
+    Owned,
+}
+
 #[derive(Parser, Debug)]
 #[command(about = "Manifold SFU reference server: WHIP, WHEP and conference rooms")]
 struct Args {
@@ -95,6 +102,11 @@ struct Args {
     /// the layers they ask for, and SDP bandwidth limits are not applied.
     #[arg(long)]
     no_bwe: bool,
+    /// How forwarded RTP leaves each viewer's transport: `stack` (str0m's
+    /// send path, the default) or `owned` (the router's own per-packet
+    /// path, issue #19; it runs no bandwidth estimator yet).
+    #[arg(long, value_enum, default_value_t = SendPathArg::Stack)]
+    send_path: SendPathArg,
     /// Receive without UDP GRO (on by default where the kernel has it: a
     /// burst of one peer's datagrams is read as one message and split).
     #[arg(long)]
@@ -323,6 +335,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = manifold_sfu::RouterConfig::default();
     if args.no_bwe {
         config.initial_bandwidth_bps = None;
+    }
+    if args.send_path == SendPathArg::Owned {
+        config.send_path = manifold_sfu::SendPath::Owned;
     }
     config.liveness_timeout = Duration::from_secs(args.liveness_timeout);
     let metrics = metrics::Metrics::default();

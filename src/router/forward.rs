@@ -20,11 +20,11 @@ use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Ssrc};
 
 use super::Router;
 use crate::io::Output;
+use crate::media::consumer::{Forward, Verdict};
+use crate::media::inspect::{Inspected, MediaPacket};
 use crate::transport::owned::sender::Outgoing;
 use crate::transport::owned::vp8::Vp8Rewrite;
 use crate::transport::Transport;
-use crate::media::consumer::{Forward, Verdict};
-use crate::media::inspect::{Inspected, MediaPacket};
 use crate::{ConsumerId, Event, ProducerId, TransportId};
 use tracing::{debug, trace};
 
@@ -166,7 +166,17 @@ impl Router {
         let out_pt = c.out_pt(pkt.pt, || st.subscriber_pt(mid, &inspected.params))?;
         if st.owned_active() {
             let now = self.now;
-            if owned_send(st, c.kind.is_video(), out_ssrc, mid, *out_pt, &f, pkt, inspected, now) {
+            if owned_send(
+                st,
+                c.kind.is_video(),
+                out_ssrc,
+                mid,
+                *out_pt,
+                &f,
+                pkt,
+                inspected,
+                now,
+            ) {
                 let len = pkt.payload.len() as u64;
                 self.stats.rtp_out += 1;
                 self.stats.rtp_bytes_out += len;
@@ -253,7 +263,9 @@ fn owned_send(
         ssrc: *ssrc,
         payload: &pkt.payload,
         vp8,
-        audio_level: e.audio_level.map(|l| (l, e.voice_activity.unwrap_or(false))),
+        audio_level: e
+            .audio_level
+            .map(|l| (l, e.voice_activity.unwrap_or(false))),
         video_orientation: e.video_orientation.map(|v| v as u8),
         dependency_descriptor: dd,
     };

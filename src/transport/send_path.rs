@@ -9,7 +9,7 @@ use std::time::Instant;
 use str0m::media::Mid;
 use str0m::rtp::{Extension, Ssrc};
 
-use super::owned::sender::{ExtIds, OwnedTx, Outgoing, StreamInfo};
+use super::owned::sender::{ExtIds, Outgoing, OwnedTx, StreamInfo};
 use super::{Drained, Transport};
 use crate::config::{RouterConfig, SendPath};
 use crate::io::{OutQueue, Output, Transmit};
@@ -19,8 +19,14 @@ use crate::packet::classify::{classify, DatagramKind};
 /// nominated, learned from its own DTLS, SRTCP and SCTP transmits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MediaRoute {
-    Udp { local: SocketAddr, remote: SocketAddr },
-    Tcp { local: SocketAddr, remote: SocketAddr },
+    Udp {
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
+    Tcp {
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
 }
 
 /// The most datagrams the owned path queues between two flushes (RTX
@@ -42,7 +48,10 @@ impl Transport {
         if self.owned.is_none() {
             let keys = self.dtls_keys.get()?;
             match OwnedTx::new(keys) {
-                Ok(o) => self.owned = Some(Box::new(o)),
+                Ok(o) => {
+                    tracing::debug!(suite = ?keys.suite, "owned send path ready");
+                    self.owned = Some(Box::new(o));
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, "no owned send path: keys unusable");
                     self.owned_wanted = false;
@@ -177,7 +186,11 @@ impl Transport {
 /// A datagram str0m is about to send, on a transport with the owned
 /// path: its SRTCP corrected and protected again (`None`: drop it), all
 /// else as it is.
-pub(crate) fn outgoing(owned: Option<&mut OwnedTx>, data: Vec<u8>, now: Instant) -> Option<Vec<u8>> {
+pub(crate) fn outgoing(
+    owned: Option<&mut OwnedTx>,
+    data: Vec<u8>,
+    now: Instant,
+) -> Option<Vec<u8>> {
     match owned {
         Some(o) if classify(&data) == DatagramKind::Rtcp => o.correct_own_rtcp(&data, now),
         _ => Some(data),
