@@ -265,6 +265,7 @@ pub fn owned_path_counts(router: &Router, t: TransportId) -> Option<OwnedPathCou
     Some(OwnedPathCounts {
         packets_sent: c.packets_sent,
         rtx_sent: c.rtx_sent,
+        padding_sent: c.padding_sent,
         nacks_unanswered: c.nacks_unanswered,
         reports_corrected: c.reports_corrected,
         rtcp_dropped: c.rtcp_dropped,
@@ -276,6 +277,8 @@ pub fn owned_path_counts(router: &Router, t: TransportId) -> Option<OwnedPathCou
 pub struct OwnedPathCounts {
     pub packets_sent: u64,
     pub rtx_sent: u64,
+    /// Padding packets (resends on the RTX stream) sent to probe.
+    pub padding_sent: u64,
     pub nacks_unanswered: u64,
     /// str0m's sender reports of owned streams corrected on the way out.
     pub reports_corrected: u64,

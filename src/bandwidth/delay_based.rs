@@ -147,6 +147,22 @@ impl DelayBased {
         self.rate_bps as u64
     }
 
+    /// Set the estimate to `bps` from outside (the allocator's loss
+    /// guard): counted as a cut, so growth from it is cautious.
+    pub(crate) fn reset(&mut self, bps: u64) {
+        self.rate_bps = (bps as f64).max(MIN_BPS);
+        self.last_cut_bps = Some(self.rate_bps);
+    }
+
+    /// Raise the estimate to `bps` if it is below: the receiver showed it
+    /// takes that much (padding sent to probe arrived at that rate without
+    /// a queue building), as a probe result does in GCC.
+    pub(crate) fn raise_to(&mut self, bps: f64) {
+        if bps > self.rate_bps {
+            self.rate_bps = bps;
+        }
+    }
+
     /// What the detector saw last.
     pub(crate) fn usage(&self) -> Usage {
         self.usage

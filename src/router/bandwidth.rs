@@ -25,6 +25,31 @@ impl Router {
         }
     }
 
+    /// Apply what a transport's owned send path learned from the
+    /// datagram it just read (`transport/owned/estimate.rs`): the
+    /// estimate, the loss guard's stats and the round trip, as str0m's
+    /// estimate and peer stats are applied on its own path.
+    pub(super) fn on_owned_feedback(&mut self, tid: TransportId) {
+        let now = self.now;
+        let Some(t) = self.transports.get_mut(&tid) else {
+            return;
+        };
+        if !t.owned_active() {
+            return;
+        }
+        let f = t.owned_feedback();
+        if let Some(rtt) = f.rtt {
+            t.observed.rtt = Some(rtt);
+        }
+        if let Some((bytes, loss)) = f.loss {
+            t.allocator.loss.on_stats(now, bytes, Some(loss));
+        }
+        if let Some(bps) = f.estimate_bps {
+            tracing::trace!(estimate_bps = bps, "bandwidth estimate (owned path)");
+            self.on_estimate(tid, bps);
+        }
+    }
+
     pub(super) fn schedule_allocation(&mut self, tid: TransportId, at: Instant) {
         if self.transports.contains_key(&tid) {
             self.hub.timers.set(Timer::Allocate(tid), Some(at));

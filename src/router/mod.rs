@@ -509,6 +509,7 @@ impl Router {
             return;
         }
         self.drain_transport(tid);
+        self.on_owned_feedback(tid);
         if let Some(t) = self.transports.get_mut(&tid) {
             // Only traffic from an authenticated address proves liveness.
             if authenticated || t.routes.contains(&route) {

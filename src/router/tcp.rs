@@ -291,6 +291,7 @@ impl Router {
             return;
         }
         self.drain_transport(tid);
+        self.on_owned_feedback(tid);
         let bound = match self.hub.tcp.conns.get_mut(&conn) {
             Some(c) => {
                 c.progress = now;

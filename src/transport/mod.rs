@@ -86,6 +86,8 @@ pub(crate) struct Transport {
     /// Forwarded RTP goes through the owned send path
     /// ([`send_path::wanted`]); it is made once DTLS gives its keys.
     owned_wanted: bool,
+    /// The owned path's starting estimate (`None`: no estimation).
+    owned_initial_bps: Option<u64>,
     owned: Option<Box<owned::sender::OwnedTx>>,
     /// The owned path's datagrams waiting for the next flush.
     owned_out: Vec<Vec<u8>>,
@@ -216,6 +218,7 @@ impl Transport {
             rtc,
             dtls_keys,
             owned_wanted,
+            owned_initial_bps: config.initial_bandwidth_bps.filter(|_| owned_wanted),
             owned: None,
             owned_out: Vec::new(),
             media_route: None,

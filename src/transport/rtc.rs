@@ -226,11 +226,23 @@ impl Transport {
 
     /// Reset the send-side estimate to `bps` (the loss guard's correction).
     pub(crate) fn reset_estimate(&mut self, bps: u64) {
+        if self.owned_active() {
+            if let Some(o) = self.owned.as_deref_mut() {
+                o.reset_estimate(bps);
+            }
+            return;
+        }
         self.guarded(|rtc| rtc.bwe().reset(Bitrate::from(bps)));
     }
 
     /// The estimator's padding floor and probing target.
     pub(crate) fn set_estimator_rates(&mut self, current_bps: u64, desired_bps: u64) {
+        if self.owned_active() {
+            if let Some(o) = self.owned.as_deref_mut() {
+                o.set_rates(current_bps, desired_bps);
+            }
+            return;
+        }
         self.guarded(|rtc| {
             rtc.bwe()
                 .set_bitrate(Bitrate::from(current_bps), Bitrate::from(desired_bps))

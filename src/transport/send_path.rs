@@ -9,6 +9,7 @@ use std::time::Instant;
 use str0m::media::Mid;
 use str0m::rtp::{Extension, Ssrc};
 
+use super::owned::estimate::Feedback;
 use super::owned::sender::{ExtIds, Outgoing, OwnedTx, StreamInfo};
 use super::{Drained, Transport};
 use crate::config::{RouterConfig, SendPath};
@@ -47,7 +48,7 @@ impl Transport {
         }
         if self.owned.is_none() {
             let keys = self.dtls_keys.get()?;
-            match OwnedTx::new(keys) {
+            match OwnedTx::new(keys, self.owned_initial_bps) {
                 Ok(o) => {
                     tracing::debug!(suite = ?keys.suite, "owned send path ready");
                     self.owned = Some(Box::new(o));
@@ -127,16 +128,30 @@ impl Transport {
         if self.owned_out.len() >= MAX_QUEUED {
             return false;
         }
-        let Some(o) = self.owned_tx() else {
+        if self.owned_tx().is_none() {
+            return false;
+        }
+        let Transport {
+            owned, owned_out, ..
+        } = self;
+        let Some(o) = owned.as_deref_mut() else {
             return false;
         };
-        match o.send(p, now) {
-            Some(datagram) => {
-                self.owned_out.push(datagram);
-                true
-            }
-            None => false,
-        }
+        let Some(datagram) = o.send(p, now) else {
+            return false;
+        };
+        owned_out.push(datagram);
+        o.pad(now, |d| owned_out.push(d));
+        true
+    }
+
+    /// What the owned path's estimation learned from the peer's feedback
+    /// since the last call.
+    pub(crate) fn owned_feedback(&mut self) -> Feedback {
+        self.owned
+            .as_deref_mut()
+            .map(OwnedTx::take_feedback)
+            .unwrap_or_default()
     }
 
     /// After str0m accepted a datagram from the peer: if it is SRTCP,

@@ -24,6 +24,7 @@
 //! feedback reader: until then some parts are used by the tests only.
 #![cfg_attr(not(test), allow(dead_code))]
 
+pub(crate) mod estimate;
 pub(crate) mod feedback;
 pub(crate) mod header;
 pub(crate) mod history;

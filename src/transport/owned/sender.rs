@@ -27,11 +27,12 @@ use std::time::{Duration, Instant};
 
 use smallvec::SmallVec;
 
+use super::estimate::{Estimation, Feedback, MAX_PADDING_PER_PACKET};
 use super::feedback::{nacks, walk};
 use super::header::{write_header, RtpFields};
 use super::history::{History, RtxStream, Sent};
 use super::report::{SendCounts, FIRST_SRTCP_INDEX};
-use super::twcc::SendRegister;
+use super::twcc::{arrivals, SendRegister};
 use super::vp8::Vp8Rewrite;
 use crate::crypto::keys::DtlsKeys;
 use crate::crypto::srtp_tx::{SrtcpRx, SrtpError, SrtpTx};
@@ -44,8 +45,11 @@ const HISTORY_PACKETS: usize = 512;
 const MAX_NACKS: usize = 256;
 /// Transport-wide sequence numbers remembered for feedback.
 const REGISTER_PACKETS: usize = 4096;
-/// RTCP packet type of a sender report.
+/// RTCP packet types of sender and receiver reports.
 const SR: u8 = 200;
+const RR: u8 = 201;
+/// The most transport-wide feedback entries read from one datagram.
+const MAX_ARRIVALS: usize = 4096;
 
 /// The header extension ids this subscriber negotiated (0: not).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -94,6 +98,8 @@ struct Stream {
     history: Option<History>,
     /// The RTX stream's extended sequence number.
     rtx_seq: u64,
+    /// The newest packet's sequence number and size (padding resends it).
+    last: Option<(u16, usize)>,
 }
 
 /// What the owned path counted, for logs and tests.
@@ -101,6 +107,7 @@ struct Stream {
 pub(crate) struct OwnedCounters {
     pub packets_sent: u64,
     pub rtx_sent: u64,
+    pub padding_sent: u64,
     pub nacks_unanswered: u64,
     pub reports_corrected: u64,
     /// str0m's SRTCP packets we could not read or protect again (dropped).
@@ -118,6 +125,10 @@ pub(crate) struct OwnedTx {
     plain: Vec<u8>,
     nacked: Vec<(u32, u16)>,
     counters: OwnedCounters,
+    /// Send-side estimation, when the router runs it.
+    estimation: Option<Estimation>,
+    /// The newest stream that can carry padding (history and RTX).
+    pad_stream: Option<u32>,
 }
 
 impl std::fmt::Debug for OwnedTx {
@@ -130,7 +141,9 @@ impl std::fmt::Debug for OwnedTx {
 }
 
 impl OwnedTx {
-    pub(crate) fn new(keys: &DtlsKeys) -> Result<Self, SrtpError> {
+    /// The path of a transport whose DTLS exported `keys`; with
+    /// `initial_bps`, it estimates the subscriber's bandwidth from there.
+    pub(crate) fn new(keys: &DtlsKeys, initial_bps: Option<u64>) -> Result<Self, SrtpError> {
         Ok(OwnedTx {
             srtp: keys.sender()?,
             peer_rtcp: keys.rtcp_receiver()?,
@@ -141,6 +154,8 @@ impl OwnedTx {
             plain: Vec::new(),
             nacked: Vec::new(),
             counters: OwnedCounters::default(),
+            estimation: initial_bps.map(Estimation::new),
+            pad_stream: None,
         })
     }
 
@@ -165,6 +180,7 @@ impl OwnedTx {
                 info,
                 history,
                 rtx_seq: 0,
+                last: None,
             },
         );
     }
@@ -221,7 +237,14 @@ impl OwnedTx {
             .protect_rtp(&mut buf, header, (p.seq >> 16) as u32)
             .ok()?;
         stream.counts.on_sent(p.ts, p.payload.len(), now);
+        stream.last = Some((fields.seq, buf.len()));
+        if stream.history.is_some() && stream.info.rtx.is_some() {
+            self.pad_stream = Some(p.ssrc);
+        }
         self.counters.packets_sent += 1;
+        if let Some(e) = &mut self.estimation {
+            e.on_sent(buf.len());
+        }
         if let Some(h) = &mut stream.history {
             h.push(Sent {
                 fields,
@@ -256,6 +279,71 @@ impl OwnedTx {
                 }
                 None => self.counters.nacks_unanswered += 1,
             }
+        }
+        let Some(e) = &mut self.estimation else {
+            return;
+        };
+        arrivals(&self.plain, &mut e.arrivals, MAX_ARRIVALS);
+        let register = &self.register;
+        e.on_arrivals(now, |seq| register.sent(seq));
+        let streams = &self.streams;
+        walk(&self.plain, |_, pt, packet| {
+            let blocks = match pt {
+                SR if packet.len() >= 28 => &packet[28..],
+                RR if packet.len() >= 8 => &packet[8..],
+                _ => return true,
+            };
+            for b in blocks.chunks_exact(24) {
+                let ssrc = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+                if streams.contains_key(&ssrc) {
+                    let lsr = u32::from_be_bytes([b[16], b[17], b[18], b[19]]);
+                    let dlsr = u32::from_be_bytes([b[20], b[21], b[22], b[23]]);
+                    e.on_report_block(lsr, dlsr, now);
+                }
+            }
+            true
+        });
+    }
+
+    /// What the estimation learned since the last call (nothing without
+    /// estimation).
+    pub(crate) fn take_feedback(&mut self) -> Feedback {
+        self.estimation
+            .as_mut()
+            .map(Estimation::take)
+            .unwrap_or_default()
+    }
+
+    /// The allocator's correction of the estimate.
+    pub(crate) fn reset_estimate(&mut self, bps: u64) {
+        if let Some(e) = &mut self.estimation {
+            e.reset(bps);
+        }
+    }
+
+    /// The allocator's allocated and desired rates, for padding.
+    pub(crate) fn set_rates(&mut self, allocated_bps: u64, desired_bps: u64) {
+        if let Some(e) = &mut self.estimation {
+            e.set_rates(allocated_bps, desired_bps);
+        }
+    }
+
+    /// Padding due after a packet: resends of the newest packet of the
+    /// newest video stream on its RTX stream, each through `send`.
+    pub(crate) fn pad(&mut self, now: Instant, mut send: impl FnMut(Vec<u8>)) {
+        let (Some(e), Some(ssrc)) = (&mut self.estimation, self.pad_stream) else {
+            return;
+        };
+        let Some((seq, size)) = self.streams.get(&ssrc).and_then(|s| s.last) else {
+            return;
+        };
+        let n = e.padding_due(now, size);
+        for _ in 0..n.min(MAX_PADDING_PER_PACKET) {
+            let Some(buf) = self.resend(ssrc, seq, now) else {
+                return;
+            };
+            self.counters.padding_sent += 1;
+            send(buf);
         }
     }
 
@@ -293,6 +381,9 @@ impl OwnedTx {
         let header = rtx.write(&mut buf, sent, &exts);
         stream.rtx_seq += 1;
         self.srtp.protect_rtp(&mut buf, header, roc).ok()?;
+        if let Some(e) = &mut self.estimation {
+            e.on_sent(buf.len());
+        }
         Some(buf)
     }
 
@@ -326,6 +417,12 @@ impl OwnedTx {
                 continue;
             };
             let sr = &mut plain[start..start + 28];
+            if let Some(e) = &mut self.estimation {
+                let ntp = u64::from_be_bytes([
+                    sr[8], sr[9], sr[10], sr[11], sr[12], sr[13], sr[14], sr[15],
+                ]);
+                e.on_report_sent(ntp, now);
+            }
             sr[16..20].copy_from_slice(&rtp_time.to_be_bytes());
             sr[20..24].copy_from_slice(&stream.counts.packets.to_be_bytes());
             sr[24..28].copy_from_slice(&stream.counts.octets.to_be_bytes());
