@@ -163,6 +163,13 @@ impl DelayBased {
         }
     }
 
+    /// Keep the estimate at or below `bps` (no growth while the link
+    /// loses packets, as GCC's loss-based controller holds between 2 and
+    /// 10 % loss).
+    pub(crate) fn hold(&mut self, bps: f64) {
+        self.rate_bps = self.rate_bps.min(bps.max(MIN_BPS));
+    }
+
     /// What the detector saw last.
     pub(crate) fn usage(&self) -> Usage {
         self.usage
@@ -317,6 +324,7 @@ impl DelayBased {
             }
             Usage::Underuse => {}
             Usage::Normal => {
+                let before = self.rate_bps;
                 let near = self
                     .last_cut_bps
                     .is_some_and(|cut| self.rate_bps < cut * 1.5);
@@ -327,9 +335,14 @@ impl DelayBased {
                 } else {
                     self.rate_bps *= GROWTH_PER_S.powf(dt);
                 }
-                // Never far above what the receiver shows it gets.
+                // Never grows far above what the receiver shows it gets
+                // (but a sender that sends less than its estimate keeps
+                // it: the cap limits growth, as in GCC).
                 if let Some(acked) = acked {
-                    self.rate_bps = self.rate_bps.min(1.5 * acked + 10_000.0);
+                    let limit = 1.5 * acked + 10_000.0;
+                    if self.rate_bps > limit {
+                        self.rate_bps = before.max(limit).min(self.rate_bps);
+                    }
                 }
             }
         }

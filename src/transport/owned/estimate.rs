@@ -20,7 +20,7 @@ use crate::bandwidth::delay_based::{DelayBased, Sample, Usage};
 /// peer stats were).
 const LOSS_INTERVAL: Duration = Duration::from_millis(250);
 /// How far above the estimate padding goes while probing.
-const PROBE_FACTOR: f64 = 2.0;
+const PROBE_FACTOR: f64 = 2.5;
 /// Padding never builds a burst of more than this much time at its rate.
 const MAX_CREDIT: Duration = Duration::from_millis(100);
 /// Padding packets sent after one media packet, at most.
@@ -29,6 +29,23 @@ pub(crate) const MAX_PADDING_PER_PACKET: usize = 16;
 /// controller does), and at or above which no padding is sent.
 const LOSS_CUT: f32 = 0.10;
 const LOSS_NO_PADDING: f32 = 0.02;
+/// No padding and no growth for this long after a window with losses.
+const PADDING_HOLD: Duration = Duration::from_secs(2);
+/// Queueing delay (mean one-way delay of a feedback above the lowest
+/// seen) from which losses count as congestion: losses without a queue
+/// are taken as the link's own (radio, a lossy path) and left to the
+/// allocator's loss guard.
+const QUEUE_CONGESTED_US: i64 = 30_000;
+/// The lowest one-way delay is the lower of this window's and the last's.
+const BASE_WINDOW: Duration = Duration::from_secs(10);
+/// A probe: padding at the probe rate for this long...
+const PROBE_LENGTH: Duration = Duration::from_millis(500);
+/// ...at most this often, backing off to [`PROBE_BACKOFF_MAX`] after a
+/// probe that met losses.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+const PROBE_BACKOFF_MAX: Duration = Duration::from_secs(8);
+/// A loss cut never goes below this share of what the receiver got.
+const LOSS_CUT_FLOOR: f64 = 0.85;
 /// Sender reports remembered to match receiver reports (LSR) against.
 const REPORTS_KEPT: usize = 8;
 
@@ -54,6 +71,21 @@ pub(crate) struct Estimation {
     loss_at: Option<Instant>,
     /// The loss fraction of the last loss window.
     recent_loss: f32,
+    /// When the last window with losses ended.
+    lossy_at: Option<Instant>,
+    /// One-way delay bookkeeping: the instant send times count from, the
+    /// lowest delay of the last window and of this one (µs, receiver's
+    /// clock minus ours), when this window started, and the queue.
+    epoch: Option<Instant>,
+    base_last: i64,
+    base_now: i64,
+    base_at: Option<Instant>,
+    queue_us: i64,
+    /// Probing: the current probe's end, the next probe's start, and
+    /// the interval between probes.
+    probe_until: Option<Instant>,
+    next_probe: Option<Instant>,
+    probe_interval: Duration,
     pending: Feedback,
     /// Padding target (bits per second) and credit (bytes).
     pad_bps: u64,
@@ -74,6 +106,15 @@ impl Estimation {
             reported: 0,
             loss_at: None,
             recent_loss: 0.0,
+            lossy_at: None,
+            epoch: None,
+            base_last: i64::MAX,
+            base_now: i64::MAX,
+            base_at: None,
+            queue_us: 0,
+            probe_until: None,
+            next_probe: None,
+            probe_interval: PROBE_INTERVAL,
             pending: Feedback::default(),
             pad_bps: 0,
             credit: 0.0,
@@ -118,7 +159,12 @@ impl Estimation {
         }
         // Send order, as the estimator expects.
         self.samples.sort_by_key(|s| s.sent);
+        self.measure_queue(now);
+        let before = self.delay.estimate_bps() as f64;
         self.delay.on_feedback(&self.samples, now);
+        if self.lossy(now) {
+            self.delay.hold(before);
+        }
         let due = self
             .loss_at
             .is_none_or(|t| now.saturating_duration_since(t) >= LOSS_INTERVAL);
@@ -129,20 +175,64 @@ impl Estimation {
             self.lost = 0;
             self.reported = 0;
             self.recent_loss = fraction;
-            if fraction > LOSS_CUT {
-                let cut = self.delay.estimate_bps() as f64 * (1.0 - 0.5 * f64::from(fraction));
+            let queued = self.queue_us > QUEUE_CONGESTED_US;
+            if fraction >= LOSS_NO_PADDING && queued {
+                self.lossy_at = Some(now);
+                if self.probe_until.is_some() {
+                    // The probe overran the link: probe less often.
+                    self.probe_interval = (self.probe_interval * 2).min(PROBE_BACKOFF_MAX);
+                }
+            }
+            if fraction > LOSS_CUT && queued {
+                // GCC's loss-based cut, but never below what the receiver
+                // showed it gets: the estimate lands near the link's rate.
+                let rate = self.delay.estimate_bps() as f64;
+                let floor = self.delay.acked_bps().unwrap_or(0.0) * LOSS_CUT_FLOOR;
+                let cut = (rate * (1.0 - 0.5 * f64::from(fraction)))
+                    .max(floor)
+                    .min(rate);
                 self.delay.reset(cut as u64);
             }
         }
         // Probing: padding above the estimate arrived at the rate it was
         // sent without a queue building or losses: the link takes it.
-        let probing = self.pad_bps > self.delay.estimate_bps();
-        if probing && self.recent_loss < LOSS_NO_PADDING && self.delay.usage() == Usage::Normal {
+        let probing = self.probe_until.is_some() && self.pad_bps > self.delay.estimate_bps();
+        if probing && !self.lossy(now) && self.delay.usage() == Usage::Normal {
             if let Some(acked) = self.delay.acked_bps() {
-                self.delay.raise_to(acked);
+                if acked > self.delay.estimate_bps() as f64 {
+                    self.delay.raise_to(acked);
+                    self.probe_interval = PROBE_INTERVAL;
+                }
             }
         }
         self.pending.estimate_bps = Some(self.delay.estimate_bps());
+    }
+
+    /// The queueing delay of this feedback's samples: their mean one-way
+    /// delay above the lowest of the last two windows.
+    fn measure_queue(&mut self, now: Instant) {
+        let Some(first) = self.samples.first() else {
+            return;
+        };
+        let epoch = *self.epoch.get_or_insert(first.sent);
+        if self
+            .base_at
+            .is_none_or(|t| now.saturating_duration_since(t) >= BASE_WINDOW)
+        {
+            self.base_last = self.base_now;
+            self.base_now = i64::MAX;
+            self.base_at = Some(now);
+        }
+        let mut sum = 0i64;
+        for s in &self.samples {
+            let sent_us = s.sent.saturating_duration_since(epoch).as_micros() as i64;
+            let owd = s.arrived_us - sent_us;
+            self.base_now = self.base_now.min(owd);
+            sum += owd;
+        }
+        let mean = sum / self.samples.len() as i64;
+        let base = self.base_now.min(self.base_last);
+        self.queue_us = mean - base;
     }
 
     /// A sender report with NTP time `ntp` left at `now`.
@@ -166,6 +256,13 @@ impl Estimation {
         if let Some(rtt) = now.saturating_duration_since(at).checked_sub(held) {
             self.pending.rtt = Some(rtt);
         }
+    }
+
+    /// Whether a window with losses ended less than [`PADDING_HOLD`] ago:
+    /// no padding and no growth then.
+    fn lossy(&self, now: Instant) -> bool {
+        self.lossy_at
+            .is_some_and(|t| now.saturating_duration_since(t) < PADDING_HOLD)
     }
 
     /// What happened since the last call.
@@ -195,9 +292,21 @@ impl Estimation {
             .credit_at
             .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
         self.credit_at = Some(now);
-        if self.pad_bps == 0 || self.recent_loss >= LOSS_NO_PADDING {
+        if self.pad_bps == 0 || self.lossy(now) {
             self.credit = 0.0;
+            self.probe_until = None;
             return 0;
+        }
+        match self.probe_until {
+            Some(end) if now < end => {}
+            _ if self.next_probe.is_none_or(|t| now >= t) => {
+                self.probe_until = Some(now + PROBE_LENGTH);
+                self.next_probe = Some(now + self.probe_interval);
+            }
+            _ => {
+                self.credit = 0.0;
+                return 0;
+            }
         }
         let rate = self.pad_bps as f64 / 8.0;
         let max = rate * MAX_CREDIT.as_secs_f64();
