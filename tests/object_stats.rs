@@ -131,7 +131,10 @@ fn snapshots_match_what_the_links_carried() {
     assert_eq!(cv.nacks_served, 0, "{cv:?}");
     for c in [&lv, &cv] {
         assert_eq!(c.loss, Some(0.0), "{c:?}");
-        assert_eq!(c.packets_lost, Some(0), "{c:?}");
+        // The last report may count a packet whose retransmission is
+        // still on its way (the lossy link loses 5 % of those too).
+        let in_flight = if c == &lv { 2 } else { 0 };
+        assert!(c.packets_lost.is_some_and(|l| l <= in_flight), "{c:?}");
         assert!(c.jitter.is_some() && c.rtt.is_some_and(|r| r < Duration::from_millis(500)));
         // What was sent between the last two reports (250 ms apart, so
         // bursty: a keyframe or retransmissions fall in one), against the

@@ -160,6 +160,8 @@ impl DelayBased {
     pub(crate) fn raise_to(&mut self, bps: f64) {
         if bps > self.rate_bps {
             self.rate_bps = bps;
+            // Far from the last cut now: growth is multiplicative again.
+            self.last_cut_bps = None;
         }
     }
 

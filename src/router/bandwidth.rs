@@ -8,6 +8,7 @@ use smallvec::SmallVec;
 use super::timers::Timer;
 use super::Router;
 use crate::bandwidth::allocator::{cap_for, Candidate, ALLOCATION_INTERVAL, AUDIO_BPS};
+use crate::transport::STATS_INTERVAL;
 use crate::{ConsumerId, Event, TransportId};
 
 /// How often a publisher is told its maximum incoming bitrate.
@@ -44,9 +45,50 @@ impl Router {
         if let Some((bytes, loss)) = f.loss {
             t.allocator.loss.on_stats(now, bytes, Some(loss));
         }
+        let stats_due = t
+            .owned_stats_at
+            .is_none_or(|at| now.saturating_duration_since(at) >= STATS_INTERVAL);
+        if stats_due {
+            t.owned_stats_at = Some(now);
+        }
         if let Some(bps) = f.estimate_bps {
             tracing::trace!(estimate_bps = bps, "bandwidth estimate (owned path)");
             self.on_estimate(tid, bps);
+        }
+        if stats_due {
+            self.owned_egress_stats(tid, now);
+        }
+    }
+
+    /// The owned path's report on each consumer's stream of transport
+    /// `tid`, in place of the WebRTC stack's egress stats (which never
+    /// see what the path sends).
+    fn owned_egress_stats(&mut self, tid: TransportId, now: Instant) {
+        let Some(t) = self.transports.get(&tid) else {
+            return;
+        };
+        let rtt = t.owned_rtt();
+        let samples: SmallVec<[(ConsumerId, crate::stats::EgressSample); 8]> = t
+            .consumers
+            .iter()
+            .filter_map(|cid| {
+                let ssrc = self.consumers.get(cid)?.ssrc?;
+                let sent = t.owned_stream_sent(ssrc)?;
+                let sample = crate::stats::EgressSample {
+                    timestamp: now,
+                    bytes: sent.bytes,
+                    packets: sent.packets,
+                    nacks: sent.nacks,
+                    plis: sent.plis,
+                    firs: sent.firs,
+                    rtt,
+                    remote: sent.remote,
+                };
+                Some((*cid, sample))
+            })
+            .collect();
+        for (cid, sample) in samples {
+            self.on_egress_sample(cid, &sample);
         }
     }
 

@@ -8,7 +8,7 @@ use super::timers::Timer;
 use super::Router;
 use crate::media::producer::{LayerKey, Producer};
 use crate::transport::MediaFacts;
-use crate::{CloseReason, Event, ProducerId, TransportId};
+use crate::{CloseReason, ConsumerId, Event, ProducerId, TransportId};
 use tracing::{debug, trace, warn};
 
 impl Router {
@@ -59,17 +59,14 @@ impl Router {
             str0m::Event::MediaIngressStats(s) => self.on_ingress_stats(tid, &s),
             str0m::Event::MediaEgressStats(s) => {
                 let t = self.transports.get(&tid);
+                // The owned send path reports its streams itself
+                // (`Router::owned_egress_stats`).
+                if t.is_some_and(|t| t.owned_active()) {
+                    return;
+                }
                 let consumer = t.and_then(|t| t.consumer_by_mid.get(&s.mid)).copied();
-                let sample = consumer.and_then(|cid| {
-                    let c = self.consumers.get_mut(&cid)?;
-                    let nacks = s.nacks.saturating_sub(c.egress.nacks);
-                    if nacks > 0 {
-                        trace!(consumer = %cid, nacks, "NACKs received from the subscriber");
-                    }
-                    c.egress.update(&s)
-                });
-                if let (Some(cid), Some(sample)) = (consumer, sample) {
-                    self.score_consumer(cid, sample);
+                if let Some(cid) = consumer {
+                    self.on_egress_sample(cid, &crate::stats::EgressSample::from(&s));
                 }
             }
             str0m::Event::MediaAdded(m) => self.on_media(tid, m.mid),
@@ -81,7 +78,9 @@ impl Router {
             }
             str0m::Event::MediaChanged(c) => self.on_media_changed(tid, c),
             str0m::Event::PeerStats(s) => {
-                if let Some(t) = self.transports.get_mut(&tid) {
+                // The owned send path reports these itself (its estimation
+                // runs beside str0m, whose own is off).
+                if let Some(t) = self.transports.get_mut(&tid).filter(|t| !t.owned_active()) {
                     t.observed.rtt = s.rtt;
                     let loss = s.egress_loss_fraction;
                     (t.allocator.loss).on_stats(self.now, s.peer_bytes_tx, loss);
@@ -97,6 +96,20 @@ impl Router {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A report about a consumer's outgoing stream: its stats and score.
+    pub(crate) fn on_egress_sample(&mut self, cid: ConsumerId, s: &crate::stats::EgressSample) {
+        let Some(c) = self.consumers.get_mut(&cid) else {
+            return;
+        };
+        let nacks = s.nacks.saturating_sub(c.egress.nacks);
+        if nacks > 0 {
+            trace!(consumer = %cid, nacks, "NACKs received from the subscriber");
+        }
+        if let Some(sample) = c.egress.update(s) {
+            self.score_consumer(cid, sample);
         }
     }
 

@@ -210,7 +210,7 @@ impl EgressReport {
     /// Take a new report, measuring the bitrate since the previous one;
     /// returns a loss sample for the consumer's score (see `crate::stats::score`)
     /// once there is a previous report.
-    pub(crate) fn update(&mut self, s: &str0m::stats::MediaEgressStats) -> Option<f32> {
+    pub(crate) fn update(&mut self, s: &EgressSample) -> Option<f32> {
         let now = (s.nacks, s.packets);
         let nacked = crate::stats::score::nack_share(self.nack_mark, now);
         self.nack_mark = now;
@@ -224,7 +224,7 @@ impl EgressReport {
         self.bytes = s.bytes;
         self.at = Some(s.timestamp);
         if let Some(r) = &s.remote {
-            let (seq, lost) = (*r.maximum_sequence_number, r.packets_lost);
+            let (seq, lost) = (r.max_seq, r.packets_lost);
             match self.rr_mark {
                 // A new report: loss over the packets it covers beyond the last.
                 Some((seq0, lost0)) if seq > seq0 => {
@@ -243,6 +243,50 @@ impl EgressReport {
         self.plis = s.plis;
         self.firs = s.firs;
         nacked.map(|n| n.max(self.loss.unwrap_or(0.0)))
+    }
+}
+
+/// One report about an outgoing stream: from the WebRTC stack's egress
+/// stats, or from the owned send path's own counts and the subscriber's
+/// receiver reports.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EgressSample {
+    pub timestamp: Instant,
+    pub bytes: u64,
+    pub packets: u64,
+    pub nacks: u64,
+    pub plis: u64,
+    pub firs: u64,
+    pub rtt: Option<Duration>,
+    pub remote: Option<RemoteReport>,
+}
+
+/// What the subscriber's last receiver report said of a stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RemoteReport {
+    /// Highest extended sequence number received.
+    pub max_seq: u64,
+    /// Cumulative packets lost.
+    pub packets_lost: u64,
+    pub jitter: u32,
+}
+
+impl From<&str0m::stats::MediaEgressStats> for EgressSample {
+    fn from(s: &str0m::stats::MediaEgressStats) -> Self {
+        EgressSample {
+            timestamp: s.timestamp,
+            bytes: s.bytes,
+            packets: s.packets,
+            nacks: s.nacks,
+            plis: s.plis,
+            firs: s.firs,
+            rtt: s.rtt,
+            remote: s.remote.as_ref().map(|r| RemoteReport {
+                max_seq: *r.maximum_sequence_number,
+                packets_lost: r.packets_lost,
+                jitter: r.jitter,
+            }),
+        }
     }
 }
 

@@ -91,6 +91,8 @@ pub(crate) struct Transport {
     owned: Option<Box<owned::sender::OwnedTx>>,
     /// The owned path's datagrams waiting for the next flush.
     owned_out: Vec<Vec<u8>>,
+    /// When the owned path last reported its streams' stats.
+    pub owned_stats_at: Option<Instant>,
     /// Where str0m sends all but STUN (the nominated ICE pair).
     pub media_route: Option<send_path::MediaRoute>,
     /// The time of the latest input handed to str0m: what it wrote
@@ -222,6 +224,7 @@ impl Transport {
             owned: None,
             owned_out: Vec::new(),
             media_route: None,
+            owned_stats_at: None,
             rtc_now: now,
             listen: listen.iter().copied().collect(),
             ufrags: smallvec::smallvec![creds.ufrag],

@@ -69,6 +69,16 @@ impl Transport {
         self.owned.as_deref().map(OwnedTx::counters)
     }
 
+    /// What the owned path sent on `ssrc` (`None` off the path).
+    pub(crate) fn owned_stream_sent(&self, ssrc: Ssrc) -> Option<super::owned::sender::StreamSent> {
+        self.owned.as_deref()?.stream_sent(*ssrc)
+    }
+
+    /// The round trip the owned path last measured.
+    pub(crate) fn owned_rtt(&self) -> Option<std::time::Duration> {
+        self.owned.as_deref()?.rtt()
+    }
+
     /// Whether forwarded RTP to this transport goes through the owned path.
     pub(crate) fn owned_active(&self) -> bool {
         self.owned_wanted

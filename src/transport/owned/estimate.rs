@@ -21,6 +21,8 @@ use crate::bandwidth::delay_based::{DelayBased, Sample, Usage};
 const LOSS_INTERVAL: Duration = Duration::from_millis(250);
 /// How far above the estimate padding goes while probing.
 const PROBE_FACTOR: f64 = 2.5;
+/// How far above the allocator's desired rate a probe aims.
+const PROBE_ABOVE_DESIRED: f64 = 1.5;
 /// Padding never builds a burst of more than this much time at its rate.
 const MAX_CREDIT: Duration = Duration::from_millis(100);
 /// Padding packets sent after one media packet, at most.
@@ -42,7 +44,7 @@ const BASE_WINDOW: Duration = Duration::from_secs(10);
 const PROBE_LENGTH: Duration = Duration::from_millis(500);
 /// ...at most this often, backing off to [`PROBE_BACKOFF_MAX`] after a
 /// probe that met losses.
-const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+const PROBE_INTERVAL: Duration = Duration::from_millis(700);
 const PROBE_BACKOFF_MAX: Duration = Duration::from_secs(8);
 /// A loss cut never goes below this share of what the receiver got.
 const LOSS_CUT_FLOOR: f64 = 0.85;
@@ -93,6 +95,8 @@ pub(crate) struct Estimation {
     credit_at: Option<Instant>,
     /// (NTP middle 32 bits, when) of the sender reports sent.
     reports: Vec<(u32, Instant)>,
+    /// The last round trip measured.
+    rtt: Option<Duration>,
 }
 
 impl Estimation {
@@ -120,6 +124,7 @@ impl Estimation {
             credit: 0.0,
             credit_at: None,
             reports: Vec::new(),
+            rtt: None,
         }
     }
 
@@ -255,6 +260,7 @@ impl Estimation {
         let held = Duration::from_secs_f64(f64::from(dlsr) / 65_536.0);
         if let Some(rtt) = now.saturating_duration_since(at).checked_sub(held) {
             self.pending.rtt = Some(rtt);
+            self.rtt = Some(rtt);
         }
     }
 
@@ -263,6 +269,11 @@ impl Estimation {
     fn lossy(&self, now: Instant) -> bool {
         self.lossy_at
             .is_some_and(|t| now.saturating_duration_since(t) < PADDING_HOLD)
+    }
+
+    /// The last round trip measured.
+    pub(crate) fn rtt(&self) -> Option<Duration> {
+        self.rtt
     }
 
     /// What happened since the last call.
@@ -279,8 +290,11 @@ impl Estimation {
     /// Padding probes above the estimate while it wants more.
     pub(crate) fn set_rates(&mut self, allocated_bps: u64, desired_bps: u64) {
         let estimate = self.delay.estimate_bps();
+        // The allocator keeps headroom under the estimate: a probe aims
+        // above what it wants, so the estimate can clear it.
+        let aim = (desired_bps as f64 * PROBE_ABOVE_DESIRED) as u64;
         self.pad_bps = if desired_bps > allocated_bps {
-            desired_bps.min((estimate as f64 * PROBE_FACTOR) as u64)
+            aim.min((estimate as f64 * PROBE_FACTOR) as u64)
         } else {
             0
         };

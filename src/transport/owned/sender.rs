@@ -48,6 +48,8 @@ const REGISTER_PACKETS: usize = 4096;
 /// RTCP packet types of sender and receiver reports.
 const SR: u8 = 200;
 const RR: u8 = 201;
+/// Payload-specific feedback (PLI is format 1, FIR format 4).
+const PSFB: u8 = 206;
 /// The most transport-wide feedback entries read from one datagram.
 const MAX_ARRIVALS: usize = 4096;
 
@@ -100,6 +102,21 @@ struct Stream {
     rtx_seq: u64,
     /// The newest packet's sequence number and size (padding resends it).
     last: Option<(u16, usize)>,
+    /// What it sent (media and retransmissions) and the NACKed packets
+    /// the subscriber asked for, for the consumer's stats.
+    sent: StreamSent,
+}
+
+/// What the owned path sent on one stream, for the consumer's stats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct StreamSent {
+    pub packets: u64,
+    pub bytes: u64,
+    pub nacks: u64,
+    pub plis: u64,
+    pub firs: u64,
+    /// The subscriber's last receiver report block about it.
+    pub remote: Option<crate::stats::RemoteReport>,
 }
 
 /// What the owned path counted, for logs and tests.
@@ -163,6 +180,11 @@ impl OwnedTx {
         self.counters
     }
 
+    /// What stream `ssrc` sent, if it is known.
+    pub(crate) fn stream_sent(&self, ssrc: u32) -> Option<StreamSent> {
+        self.streams.get(&ssrc).map(|s| s.sent)
+    }
+
     /// Whether the stream `ssrc` is known (see [`OwnedTx::add_stream`]).
     pub(crate) fn has_stream(&self, ssrc: u32) -> bool {
         self.streams.contains_key(&ssrc)
@@ -181,6 +203,7 @@ impl OwnedTx {
                 history,
                 rtx_seq: 0,
                 last: None,
+                sent: StreamSent::default(),
             },
         );
     }
@@ -238,6 +261,8 @@ impl OwnedTx {
             .ok()?;
         stream.counts.on_sent(p.ts, p.payload.len(), now);
         stream.last = Some((fields.seq, buf.len()));
+        stream.sent.packets += 1;
+        stream.sent.bytes += buf.len() as u64;
         if stream.history.is_some() && stream.info.rtx.is_some() {
             self.pad_stream = Some(p.ssrc);
         }
@@ -272,6 +297,9 @@ impl OwnedTx {
         nacks(&self.plain, &mut self.nacked, MAX_NACKS);
         for i in 0..self.nacked.len() {
             let (ssrc, seq) = self.nacked[i];
+            if let Some(s) = self.streams.get_mut(&ssrc) {
+                s.sent.nacks += 1;
+            }
             match self.resend(ssrc, seq, now) {
                 Some(buf) => {
                     self.counters.rtx_sent += 1;
@@ -280,29 +308,73 @@ impl OwnedTx {
                 None => self.counters.nacks_unanswered += 1,
             }
         }
+        self.read_reports(now);
         let Some(e) = &mut self.estimation else {
             return;
         };
         arrivals(&self.plain, &mut e.arrivals, MAX_ARRIVALS);
         let register = &self.register;
         e.on_arrivals(now, |seq| register.sent(seq));
-        let streams = &self.streams;
-        walk(&self.plain, |_, pt, packet| {
+    }
+
+    /// The receiver reports and keyframe requests in the peer's plain
+    /// RTCP about our streams: their stats, and the round trip.
+    fn read_reports(&mut self, now: Instant) {
+        let OwnedTx {
+            plain,
+            streams,
+            estimation,
+            ..
+        } = self;
+        walk(plain, |fmt, pt, packet| {
             let blocks = match pt {
                 SR if packet.len() >= 28 => &packet[28..],
                 RR if packet.len() >= 8 => &packet[8..],
+                PSFB if packet.len() >= 12 => {
+                    let media = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+                    match fmt {
+                        1 => {
+                            if let Some(s) = streams.get_mut(&media) {
+                                s.sent.plis += 1;
+                            }
+                        }
+                        4 => {
+                            for fci in packet[12..].chunks_exact(8) {
+                                let ssrc = u32::from_be_bytes([fci[0], fci[1], fci[2], fci[3]]);
+                                if let Some(s) = streams.get_mut(&ssrc) {
+                                    s.sent.firs += 1;
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                    return true;
+                }
                 _ => return true,
             };
             for b in blocks.chunks_exact(24) {
-                let ssrc = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-                if streams.contains_key(&ssrc) {
-                    let lsr = u32::from_be_bytes([b[16], b[17], b[18], b[19]]);
-                    let dlsr = u32::from_be_bytes([b[20], b[21], b[22], b[23]]);
-                    e.on_report_block(lsr, dlsr, now);
+                let word = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+                let Some(s) = streams.get_mut(&word(0)) else {
+                    continue;
+                };
+                // Cumulative loss: 24 bits, signed (duplicates count back).
+                let lost = (word(4) << 8) as i32 >> 8;
+                s.sent.remote = Some(crate::stats::RemoteReport {
+                    max_seq: u64::from(word(8)),
+                    packets_lost: lost.max(0) as u64,
+                    jitter: word(12),
+                });
+                if let Some(e) = estimation.as_mut() {
+                    e.on_report_block(word(16), word(20), now);
                 }
             }
             true
         });
+    }
+
+    /// The round trip last measured from a receiver report.
+    pub(crate) fn rtt(&self) -> Option<Duration> {
+        self.estimation.as_ref().and_then(Estimation::rtt)
     }
 
     /// What the estimation learned since the last call (nothing without
@@ -381,6 +453,8 @@ impl OwnedTx {
         let header = rtx.write(&mut buf, sent, &exts);
         stream.rtx_seq += 1;
         self.srtp.protect_rtp(&mut buf, header, roc).ok()?;
+        stream.sent.packets += 1;
+        stream.sent.bytes += buf.len() as u64;
         if let Some(e) = &mut self.estimation {
             e.on_sent(buf.len());
         }
