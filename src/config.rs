@@ -45,21 +45,19 @@ pub struct RouterConfig {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum SendPath {
-    /// Through the WebRTC stack's general send path (str0m's streams,
-    /// pacer, RTX cache and estimator). The default.
-    #[default]
+    /// Through the WebRTC stack's general send path: str0m's streams,
+    /// pacer, RTX cache and estimator, per packet and subscriber.
     WebRtcStack,
-    /// Through the router's own per-packet path: the header written per
-    /// subscriber, SRTP with the transport's own copy of the DTLS keys,
-    /// NACKs answered with RTX from a history of shared payloads, sender
-    /// reports corrected to what was sent. The WebRTC stack keeps ICE,
-    /// DTLS, SDP, SCTP and all other RTCP. Needs the OpenSSL DTLS stack
-    /// (feature `openssl-dtls`, the default); with another, forwarding
-    /// falls back to [`SendPath::WebRtcStack`].
-    ///
-    /// Not yet: bandwidth estimation on this path. A transport on it
-    /// runs no estimator and its consumers get the layers they ask for,
-    /// as with [`RouterConfig::initial_bandwidth_bps`] `None`.
+    /// Through the router's own per-packet path (the default with the
+    /// OpenSSL DTLS stack, feature `openssl-dtls`): the header written
+    /// per subscriber, SRTP with the transport's own copy of the DTLS
+    /// keys, NACKs answered with RTX from a history of shared payloads,
+    /// sender reports corrected to what was sent, and send-side
+    /// estimation from the subscriber's transport-wide feedback with
+    /// probing by padding. The WebRTC stack keeps ICE, DTLS, SDP, SCTP and
+    /// all other RTCP. With another DTLS stack (no copy of the keys),
+    /// forwarding uses [`SendPath::WebRtcStack`].
+    #[default]
     Owned,
 }
 

@@ -218,13 +218,14 @@
 //! One concept per module, importing downward only: `router` (input,
 //! output, views, the O(1) demux, the one timer table, and the hub that
 //! applies what a transport reports), `transport` (one client's str0m
-//! session; every call into str0m is guarded there and nowhere else),
+//! session, every call into str0m guarded there and nowhere else, and the
+//! owned send path that sends forwarded RTP beside it: `transport/owned/`),
 //! `media` (producers, consumers, layer selection, reading each packet
 //! once, header rewriting), `bandwidth` (the allocator and its loss
-//! guard), `observer` (audio levels and the active speaker), `data` (data
+//! guard, the owned path's delay-based estimator), `observer` (audio levels and the active speaker), `data` (data
 //! producers and consumers; the router's side is `router/data.rs`), [`pipe`]
 //! (the messages between routers; the router's side is `router/pipe.rs`), `crypto`
-//! (the provider's DTLS and SRTP tuning), `stats` and
+//! (the provider's DTLS and SRTP tuning, and SRTP with kept keys), `stats` and
 //! [`packet`]. A forwarded packet takes four named steps: resolve its
 //! producer and layer, inspect it once, decide per consumer, write. Every
 //! subsystem has the same `handle_timeout`/`poll_timeout` shape; the

@@ -102,10 +102,10 @@ struct Args {
     /// the layers they ask for, and SDP bandwidth limits are not applied.
     #[arg(long)]
     no_bwe: bool,
-    /// How forwarded RTP leaves each viewer's transport: `stack` (str0m's
-    /// send path, the default) or `owned` (the router's own per-packet
-    /// path, issue #19; it runs no bandwidth estimator yet).
-    #[arg(long, value_enum, default_value_t = SendPathArg::Stack)]
+    /// How forwarded RTP leaves each viewer's transport: `owned` (the
+    /// router's own per-packet path, issue #19; the default) or `stack`
+    /// (str0m's general send path).
+    #[arg(long, value_enum, default_value_t = SendPathArg::Owned)]
     send_path: SendPathArg,
     /// Receive without UDP GRO (on by default where the kernel has it: a
     /// burst of one peer's datagrams is read as one message and split).
@@ -336,9 +336,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.no_bwe {
         config.initial_bandwidth_bps = None;
     }
-    if args.send_path == SendPathArg::Owned {
-        config.send_path = manifold_sfu::SendPath::Owned;
-    }
+    config.send_path = match args.send_path {
+        SendPathArg::Owned => manifold_sfu::SendPath::Owned,
+        SendPathArg::Stack => manifold_sfu::SendPath::WebRtcStack,
+    };
     config.liveness_timeout = Duration::from_secs(args.liveness_timeout);
     let metrics = metrics::Metrics::default();
     let mut media = Vec::new();

@@ -5,15 +5,18 @@
 //! 2. inspect (`media/inspect.rs`): codec, keyframe, layers, read once;
 //! 3. per consumer, its verdict (`media/consumer.rs`: pause, layer,
 //!    keyframe wait, rewritten numbers);
-//! 4. the write: the rewritten header on the shared payload, into the
-//!    subscriber's transport, whose output the hub absorbs.
+//! 4. the write: the rewritten header on the shared payload, through the
+//!    subscriber's owned send path (`transport/owned/sender.rs`, the
+//!    default: header, payload copy and SRTP straight to the host), or
+//!    into its WebRTC stack (`SendPath::WebRtcStack`), whose output the
+//!    hub absorbs.
 //!
 //! Steps 3 and 4 are one function ([`deliver`](Router::deliver)), so a
 //! consumer is looked up once per packet.
 //!
 //! The payload is shared by all consumers; per consumer only the header
 //! fields (SSRC, sequence number, timestamp, payload type, VP8 picture
-//! numbering) are new, and str0m encrypts the result for that subscriber.
+//! numbering) are new, and the result is encrypted for that subscriber.
 
 use str0m::media::Mid;
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Ssrc};

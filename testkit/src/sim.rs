@@ -92,13 +92,15 @@ impl Sim {
     /// [`with_config`](Self::with_config) with its virtual clock starting
     /// at `start` (two linked sims share one clock).
     ///
-    /// With `MANIFOLD_SEND_PATH=owned` in the environment, every sim's
-    /// router sends forwarded RTP through the owned send path
-    /// ([`manifold_sfu::SendPath::Owned`]): the whole scenario suite run
-    /// again as the guard of that path.
+    /// `MANIFOLD_SEND_PATH` in the environment overrides the config's
+    /// send path for every sim: `stack` ([`manifold_sfu::SendPath::WebRtcStack`])
+    /// or `owned` ([`manifold_sfu::SendPath::Owned`], the default): the
+    /// scenario suite run again on the other path.
     pub fn with_config_at(mut config: RouterConfig, start: Instant) -> Sim {
-        if std::env::var("MANIFOLD_SEND_PATH").as_deref() == Ok("owned") {
-            config.send_path = manifold_sfu::SendPath::Owned;
+        match std::env::var("MANIFOLD_SEND_PATH").as_deref() {
+            Ok("owned") => config.send_path = manifold_sfu::SendPath::Owned,
+            Ok("stack") => config.send_path = manifold_sfu::SendPath::WebRtcStack,
+            _ => {}
         }
         let seed = *config.seed.get_or_insert(1);
         Sim {
