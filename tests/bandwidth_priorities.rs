@@ -55,7 +55,8 @@ fn pinned_consumer_gets_the_only_high_layer() {
     let (pinned, other) = (spatial(&mut sim, v[1]), spatial(&mut sim, v[0]));
     assert!(
         pinned > other && pinned >= Some(1),
-        "pinned {pinned:?}, other {other:?}"
+        "pinned {pinned:?}, other {other:?}\n{}",
+        table.text()
     );
     // Swap the priorities: the high layer follows.
     sim.router.consumer(v[1]).unwrap().set_priority(sim.now, 1);

@@ -78,7 +78,7 @@ fn the_owned_paths_estimate_does_not_fall_for_jitter() {
         );
         assert!(
             longest < Duration::from_millis(500),
-            "seed {seed}: video stalled for {longest:?}"
+            "seed {seed}: video stalled for {longest:?} (lowest estimate {lowest}, paused {paused})"
         );
         assert_eq!(paused, 0, "seed {seed}: the allocator paused the video");
     }

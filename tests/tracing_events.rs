@@ -42,7 +42,12 @@ fn a_failed_transport_logs_its_reason_in_its_span() {
         let t = router.create_webrtc_transport(now, options()).unwrap();
         drain(&mut router);
         manifold_sfu::testkit_hooks::inject_panic(&mut router, t);
-        router.handle_input(Input::Timeout(now + Duration::from_secs(1)));
+        // A command that calls into the transport's WebRTC stack at once
+        // (an idle one may have no timer of its own before its liveness
+        // deadline).
+        let later = now + Duration::from_secs(1);
+        let _ = router.transport(t).unwrap().restart_ice(later);
+        router.handle_input(Input::Timeout(later));
         events = drain(&mut router);
     });
     assert!(

@@ -4,23 +4,25 @@
 //! feedback's losses and the bytes sent feed the allocator's loss guard
 //! as str0m's peer stats did; receiver reports give the round trip.
 //!
-//! Padding: when the allocator wants more than it has (a layer the
-//! estimate does not reach yet), the path sends padding up to a little
-//! above the estimate, so the estimator sees whether the link carries
-//! it. Padding is a resend of the newest kept packet on the RTX stream
-//! (a full-size packet the receiver drops as a duplicate), sent as media
-//! flows: no timer of its own.
+//! Probing: when the allocator wants more than it has (a layer the
+//! estimate does not reach yet), the path sends short clusters of padding
+//! at up to twice the estimate (`probe.rs`), and raises the estimate to
+//! what a cluster shows the link carried. Padding is a resend of the
+//! newest kept video packet on its RTX stream (a full-size packet the
+//! receiver drops as a duplicate), sent as media flows: no timer of its
+//! own. Losses count as congestion only while a queue shows.
 
 use std::time::{Duration, Instant};
 
-use super::twcc::Arrival;
-use crate::bandwidth::delay_based::{DelayBased, Sample, Usage};
+use super::probe::{Outcome, Prober};
+use super::twcc::{Arrival, News};
+use crate::bandwidth::delay_based::{DelayBased, Sample};
 
 /// How often losses and bytes are reported to the loss guard (as str0m's
 /// peer stats were).
 const LOSS_INTERVAL: Duration = Duration::from_millis(250);
-/// How far above the estimate padding goes while probing.
-const PROBE_FACTOR: f64 = 2.5;
+/// How far above the estimate a probe cluster goes.
+const PROBE_FACTOR: f64 = 2.0;
 /// How far above the allocator's desired rate a probe aims.
 const PROBE_ABOVE_DESIRED: f64 = 1.5;
 /// Padding never builds a burst of more than this much time at its rate.
@@ -40,12 +42,6 @@ const PADDING_HOLD: Duration = Duration::from_secs(2);
 const QUEUE_CONGESTED_US: i64 = 30_000;
 /// The lowest one-way delay is the lower of this window's and the last's.
 const BASE_WINDOW: Duration = Duration::from_secs(10);
-/// A probe: padding at the probe rate for this long...
-const PROBE_LENGTH: Duration = Duration::from_millis(500);
-/// ...at most this often, backing off to [`PROBE_BACKOFF_MAX`] after a
-/// probe that met losses.
-const PROBE_INTERVAL: Duration = Duration::from_millis(700);
-const PROBE_BACKOFF_MAX: Duration = Duration::from_secs(8);
 /// A loss cut never goes below this share of what the receiver got.
 const LOSS_CUT_FLOOR: f64 = 0.85;
 /// Sender reports remembered to match receiver reports (LSR) against.
@@ -83,11 +79,8 @@ pub(crate) struct Estimation {
     base_now: i64,
     base_at: Option<Instant>,
     queue_us: i64,
-    /// Probing: the current probe's end, the next probe's start, and
-    /// the interval between probes.
-    probe_until: Option<Instant>,
-    next_probe: Option<Instant>,
-    probe_interval: Duration,
+    /// Probe clusters and their results.
+    prober: Prober,
     pending: Feedback,
     /// Padding target (bits per second) and credit (bytes).
     pad_bps: u64,
@@ -116,9 +109,7 @@ impl Estimation {
             base_now: i64::MAX,
             base_at: None,
             queue_us: 0,
-            probe_until: None,
-            next_probe: None,
-            probe_interval: PROBE_INTERVAL,
+            prober: Prober::new(),
             pending: Feedback::default(),
             pad_bps: 0,
             credit: 0.0,
@@ -128,34 +119,47 @@ impl Estimation {
         }
     }
 
-    /// A datagram of `size` bytes went out (media, RTX or padding).
-    pub(crate) fn on_sent(&mut self, size: usize) {
+    /// A datagram of `size` bytes went out at `now` (media, RTX or
+    /// padding).
+    pub(crate) fn on_sent(&mut self, now: Instant, size: usize) {
         self.bytes_sent += size as u64;
         self.credit -= size as f64;
+        self.prober.on_sent(now, size);
     }
 
     /// The feedback in `self.arrivals`, joined by `sent` (the register).
-    pub(crate) fn on_arrivals(
-        &mut self,
-        now: Instant,
-        sent: impl Fn(u16) -> Option<(Instant, usize)>,
-    ) {
+    pub(crate) fn on_arrivals(&mut self, now: Instant, mut report: impl FnMut(u16, bool) -> News) {
         if self.arrivals.is_empty() {
             return;
         }
         self.samples.clear();
         for a in &self.arrivals {
-            let Some((at, size)) = sent(a.seq) else {
-                continue;
-            };
-            self.reported += 1;
-            match a.at_us {
-                Some(arrived_us) => self.samples.push(Sample {
-                    sent: at,
-                    arrived_us,
-                    size,
-                }),
-                None => self.lost += 1,
+            match (report(a.seq, a.at_us.is_some()), a.at_us) {
+                (News::Received(at, size), Some(arrived_us)) => {
+                    self.reported += 1;
+                    self.prober.on_report(at, size, Some(arrived_us));
+                    self.samples.push(Sample {
+                        sent: at,
+                        arrived_us,
+                        size,
+                    });
+                }
+                (News::Lost(at, size), _) => {
+                    self.reported += 1;
+                    self.lost += 1;
+                    self.prober.on_report(at, size, None);
+                }
+                // Reported lost before, arrived after all (reordered by
+                // more than a feedback interval): not a loss.
+                (News::Found(at, size), Some(arrived_us)) => {
+                    self.lost = self.lost.saturating_sub(1);
+                    self.samples.push(Sample {
+                        sent: at,
+                        arrived_us,
+                        size,
+                    });
+                }
+                _ => {}
             }
         }
         self.arrivals.clear();
@@ -183,10 +187,6 @@ impl Estimation {
             let queued = self.queue_us > QUEUE_CONGESTED_US;
             if fraction >= LOSS_NO_PADDING && queued {
                 self.lossy_at = Some(now);
-                if self.probe_until.is_some() {
-                    // The probe overran the link: probe less often.
-                    self.probe_interval = (self.probe_interval * 2).min(PROBE_BACKOFF_MAX);
-                }
             }
             if fraction > LOSS_CUT && queued {
                 // GCC's loss-based cut, but never below what the receiver
@@ -199,16 +199,10 @@ impl Estimation {
                 self.delay.reset(cut as u64);
             }
         }
-        // Probing: padding above the estimate arrived at the rate it was
-        // sent without a queue building or losses: the link takes it.
-        let probing = self.probe_until.is_some() && self.pad_bps > self.delay.estimate_bps();
-        if probing && !self.lossy(now) && self.delay.usage() == Usage::Normal {
-            if let Some(acked) = self.delay.acked_bps() {
-                if acked > self.delay.estimate_bps() as f64 {
-                    self.delay.raise_to(acked);
-                    self.probe_interval = PROBE_INTERVAL;
-                }
-            }
+        // A probe cluster the link carried whole: the estimate is at least
+        // what it carried.
+        if let Some(Outcome::Carried(bps)) = self.prober.outcome(now) {
+            self.delay.raise_to(bps);
         }
         self.pending.estimate_bps = Some(self.delay.estimate_bps());
     }
@@ -306,21 +300,10 @@ impl Estimation {
             .credit_at
             .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
         self.credit_at = Some(now);
-        if self.pad_bps == 0 || self.lossy(now) {
+        let want = self.pad_bps > 0 && !self.lossy(now);
+        if !self.prober.running(now, want) {
             self.credit = 0.0;
-            self.probe_until = None;
             return 0;
-        }
-        match self.probe_until {
-            Some(end) if now < end => {}
-            _ if self.next_probe.is_none_or(|t| now >= t) => {
-                self.probe_until = Some(now + PROBE_LENGTH);
-                self.next_probe = Some(now + self.probe_interval);
-            }
-            _ => {
-                self.credit = 0.0;
-                return 0;
-            }
         }
         let rate = self.pad_bps as f64 / 8.0;
         let max = rate * MAX_CREDIT.as_secs_f64();

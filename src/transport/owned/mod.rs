@@ -28,6 +28,7 @@ pub(crate) mod estimate;
 pub(crate) mod feedback;
 pub(crate) mod header;
 pub(crate) mod history;
+pub(crate) mod probe;
 pub(crate) mod report;
 pub(crate) mod sender;
 pub(crate) mod twcc;

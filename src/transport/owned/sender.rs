@@ -268,7 +268,7 @@ impl OwnedTx {
         }
         self.counters.packets_sent += 1;
         if let Some(e) = &mut self.estimation {
-            e.on_sent(buf.len());
+            e.on_sent(now, buf.len());
         }
         if let Some(h) = &mut stream.history {
             h.push(Sent {
@@ -313,8 +313,8 @@ impl OwnedTx {
             return;
         };
         arrivals(&self.plain, &mut e.arrivals, MAX_ARRIVALS);
-        let register = &self.register;
-        e.on_arrivals(now, |seq| register.sent(seq));
+        let register = &mut self.register;
+        e.on_arrivals(now, |seq, received| register.report(seq, received));
     }
 
     /// The receiver reports and keyframe requests in the peer's plain
@@ -456,7 +456,7 @@ impl OwnedTx {
         stream.sent.packets += 1;
         stream.sent.bytes += buf.len() as u64;
         if let Some(e) = &mut self.estimation {
-            e.on_sent(buf.len());
+            e.on_sent(now, buf.len());
         }
         Some(buf)
     }

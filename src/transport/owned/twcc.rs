@@ -105,11 +105,42 @@ fn read_feedback(p: &[u8], out: &mut Vec<Arrival>, limit: usize) {
 }
 
 /// When each transport-wide sequence number went out, and its size: a
-/// ring indexed by sequence number, the newest packet per slot.
+/// ring indexed by sequence number, the newest packet per slot, with what
+/// feedback said of it so far.
 #[derive(Debug)]
 pub(crate) struct SendRegister {
-    slots: Vec<Option<(u16, Instant, u16)>>,
+    slots: Vec<Option<Slot>>,
     next_seq: u16,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    seq: u16,
+    at: Instant,
+    size: u16,
+    fate: Fate,
+}
+
+/// What feedback has said of a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Unreported,
+    Lost,
+    Received,
+}
+
+/// What one report of a packet changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum News {
+    /// First reported received: (send time, size).
+    Received(Instant, usize),
+    /// First reported lost: (send time, size).
+    Lost(Instant, usize),
+    /// Reported received after a feedback had said lost (it was late or
+    /// reordered): one loss fewer.
+    Found(Instant, usize),
+    /// Nothing new (a repeated report, or a packet no longer kept).
+    Nothing,
 }
 
 impl SendRegister {
@@ -128,7 +159,12 @@ impl SendRegister {
         let seq = self.next_seq;
         self.next_seq = seq.wrapping_add(1);
         let i = usize::from(seq) & (self.slots.len() - 1);
-        self.slots[i] = Some((seq, now, size.min(usize::from(u16::MAX)) as u16));
+        self.slots[i] = Some(Slot {
+            seq,
+            at: now,
+            size: size.min(usize::from(u16::MAX)) as u16,
+            fate: Fate::Unreported,
+        });
         seq
     }
 
@@ -136,8 +172,32 @@ impl SendRegister {
     pub(crate) fn sent(&self, seq: u16) -> Option<(Instant, usize)> {
         let i = usize::from(seq) & (self.slots.len() - 1);
         match self.slots[i] {
-            Some((s, at, size)) if s == seq => Some((at, usize::from(size))),
+            Some(s) if s.seq == seq => Some((s.at, usize::from(s.size))),
             _ => None,
+        }
+    }
+
+    /// A feedback reports `seq` received or not: what that changes.
+    pub(crate) fn report(&mut self, seq: u16, received: bool) -> News {
+        let i = usize::from(seq) & (self.slots.len() - 1);
+        let Some(s) = self.slots[i].as_mut().filter(|s| s.seq == seq) else {
+            return News::Nothing;
+        };
+        let (at, size) = (s.at, usize::from(s.size));
+        match (s.fate, received) {
+            (Fate::Unreported, true) => {
+                s.fate = Fate::Received;
+                News::Received(at, size)
+            }
+            (Fate::Unreported, false) => {
+                s.fate = Fate::Lost;
+                News::Lost(at, size)
+            }
+            (Fate::Lost, true) => {
+                s.fate = Fate::Received;
+                News::Found(at, size)
+            }
+            _ => News::Nothing,
         }
     }
 }
@@ -234,5 +294,24 @@ mod tests {
             r.on_send(100, t0);
         }
         assert_eq!(r.sent(65_535), None, "its slot holds a newer packet");
+    }
+
+    #[test]
+    fn a_late_packet_reported_lost_then_received_is_found_once() {
+        let t0 = Instant::now();
+        let mut r = SendRegister::new(64, 10);
+        assert_eq!(r.on_send(100, t0), 10);
+        assert_eq!(r.on_send(200, t0), 11);
+        assert_eq!(r.report(10, true), News::Received(t0, 100));
+        assert_eq!(r.report(10, true), News::Nothing, "a repeated report");
+        assert_eq!(r.report(11, false), News::Lost(t0, 200));
+        assert_eq!(r.report(11, false), News::Nothing);
+        assert_eq!(r.report(11, true), News::Found(t0, 200));
+        assert_eq!(
+            r.report(11, false),
+            News::Nothing,
+            "received stays received"
+        );
+        assert_eq!(r.report(12, true), News::Nothing, "never sent");
     }
 }
