@@ -21,7 +21,6 @@
 //! streams it negotiated (their SSRCs are ours), and its NACK answers
 //! find nothing in its empty RTX cache.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -136,7 +135,9 @@ pub(crate) struct OwnedTx {
     srtp: SrtpTx,
     peer_rtcp: SrtcpRx,
     own_rtcp: SrtcpRx,
-    streams: HashMap<u32, Stream>,
+    /// By SSRC (the id hasher: SSRCs are random, not chosen by the peer
+    /// to collide, and this lookup is per packet).
+    streams: crate::id::IdMap<u32, Stream>,
     srtcp_index: u32,
     register: SendRegister,
     plain: Vec<u8>,
@@ -165,7 +166,7 @@ impl OwnedTx {
             srtp: keys.sender()?,
             peer_rtcp: keys.rtcp_receiver()?,
             own_rtcp: keys.own_rtcp_reader()?,
-            streams: HashMap::new(),
+            streams: crate::id::IdMap::default(),
             srtcp_index: FIRST_SRTCP_INDEX,
             register: SendRegister::new(REGISTER_PACKETS, 1),
             plain: Vec::new(),
