@@ -261,30 +261,10 @@ impl SrtpSender {
 /// What the owned send path of transport `t` did: `None` if `t` does
 /// not use it (configured off, or before DTLS connected).
 pub fn owned_path_counts(router: &Router, t: TransportId) -> Option<OwnedPathCounts> {
-    let c = router.transports.get(&t)?.owned_counters()?;
-    Some(OwnedPathCounts {
-        packets_sent: c.packets_sent,
-        rtx_sent: c.rtx_sent,
-        padding_sent: c.padding_sent,
-        nacks_unanswered: c.nacks_unanswered,
-        reports_corrected: c.reports_corrected,
-        rtcp_dropped: c.rtcp_dropped,
-    })
+    router.transports.get(&t)?.owned_counters()
 }
 
-/// See [`owned_path_counts`].
-#[derive(Debug, Clone, Copy)]
-pub struct OwnedPathCounts {
-    pub packets_sent: u64,
-    pub rtx_sent: u64,
-    /// Padding packets (resends on the RTX stream) sent to probe.
-    pub padding_sent: u64,
-    pub nacks_unanswered: u64,
-    /// str0m's sender reports of owned streams corrected on the way out.
-    pub reports_corrected: u64,
-    /// str0m's SRTCP packets that could not be re-protected.
-    pub rtcp_dropped: u64,
-}
+pub use crate::transport::owned::sender::OwnedCounters as OwnedPathCounts;
 
 /// The next call into transport `t`'s WebRTC stack panics, to prove that a
 /// panic closes only that transport. Returns whether `t` is open.

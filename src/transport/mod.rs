@@ -33,7 +33,7 @@ use str0m::{Candidate, IceCreds, Rtc, RtcConfig};
 use crate::bandwidth::allocator::Allocator;
 use crate::config::{ListenInfo, RouterConfig};
 use crate::crypto::TransportFactory;
-use crate::io::{OutQueue, Output, Transmit};
+use crate::io::OutQueue;
 use crate::{ConsumerId, DataConsumerId, DataProducerId, ProducerId, TransportId};
 
 use negotiation::Negotiation;
@@ -300,42 +300,32 @@ impl Transport {
                     *rtc_timeout = t;
                     return Ok(());
                 }
-                Ok(str0m::Output::Transmit(t)) if t.proto == Protocol::Tcp => {
-                    // Over TCP: the router finds the connection of this
-                    // address pair (Hub::absorb) and frames the datagram.
-                    let Some(local) = listen
-                        .iter()
-                        .find(|l| l.tcp_candidate_addr() == Some(t.source))
-                        .and_then(|l| l.tcp)
-                    else {
-                        continue;
-                    };
-                    let stun = is_stun(&t.contents);
-                    let Some(data) =
-                        send_path::outgoing(owned.as_deref_mut(), t.contents.into(), now)
-                    else {
-                        continue;
-                    };
-                    if !stun {
-                        *media_route = Some(send_path::MediaRoute::Tcp {
-                            local,
-                            remote: t.destination,
-                        });
-                    }
-                    observed.packets_out += 1;
-                    observed.bytes_out += data.len() as u64;
-                    observed.pair = Some((local, t.destination));
-                    d.tcp_out.push(((t.destination, local), data));
-                }
                 Ok(str0m::Output::Transmit(t)) => {
-                    let Some(local) = listen
-                        .iter()
-                        .find(|l| l.candidate_addr() == t.source)
-                        .map(|l| l.addr)
-                    else {
+                    // Over TCP the router finds the connection of the
+                    // address pair (Hub::absorb) and frames the datagram.
+                    let tcp = t.proto == Protocol::Tcp;
+                    let local = if tcp {
+                        listen
+                            .iter()
+                            .find(|l| l.tcp_candidate_addr() == Some(t.source))
+                            .and_then(|l| l.tcp)
+                    } else {
+                        listen
+                            .iter()
+                            .find(|l| l.candidate_addr() == t.source)
+                            .map(|l| l.addr)
+                    };
+                    let Some(local) = local else {
                         continue;
                     };
-                    learn_route(routes, (t.destination, local), d, max_routes);
+                    let route = send_path::MediaRoute {
+                        tcp,
+                        local,
+                        remote: t.destination,
+                    };
+                    if !tcp {
+                        learn_route(routes, (route.remote, local), d, max_routes);
+                    }
                     let stun = is_stun(&t.contents);
                     let Some(data) =
                         send_path::outgoing(owned.as_deref_mut(), t.contents.into(), now)
@@ -343,20 +333,9 @@ impl Transport {
                         continue;
                     };
                     if !stun {
-                        *media_route = Some(send_path::MediaRoute::Udp {
-                            local,
-                            remote: t.destination,
-                        });
+                        *media_route = Some(route);
                     }
-                    observed.packets_out += 1;
-                    observed.bytes_out += data.len() as u64;
-                    observed.pair = Some((local, t.destination));
-                    out.push(Output::Transmit(Transmit {
-                        source: local,
-                        destination: t.destination,
-                        contents: data.into(),
-                        via: crate::Via::Udp,
-                    }));
+                    route.push(data, observed, out, d);
                 }
                 Ok(str0m::Output::Event(e)) => d.events.push(e),
                 Err(e) => return Err(e.to_string()),

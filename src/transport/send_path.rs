@@ -11,7 +11,7 @@ use str0m::rtp::{Extension, Ssrc};
 
 use super::owned::estimate::Feedback;
 use super::owned::sender::{ExtIds, Outgoing, OwnedTx, StreamInfo};
-use super::{Drained, Transport};
+use super::{Drained, Observed, Transport};
 use crate::config::{RouterConfig, SendPath};
 use crate::io::{OutQueue, Output, Transmit};
 use crate::packet::classify::{classify, DatagramKind};
@@ -19,15 +19,37 @@ use crate::packet::classify::{classify, DatagramKind};
 /// Where the WebRTC stack sends everything but STUN: the ICE pair it
 /// nominated, learned from its own DTLS, SRTCP and SCTP transmits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum MediaRoute {
-    Udp {
-        local: SocketAddr,
-        remote: SocketAddr,
-    },
-    Tcp {
-        local: SocketAddr,
-        remote: SocketAddr,
-    },
+pub(crate) struct MediaRoute {
+    /// ICE over TCP (RFC 6544): framed by the hub onto the connection.
+    pub tcp: bool,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+}
+
+impl MediaRoute {
+    /// Hand `data` to the host on this route (TCP: to `d`, for the hub to
+    /// frame), counted in `observed`.
+    pub(crate) fn push(
+        self,
+        data: Vec<u8>,
+        observed: &mut Observed,
+        out: &mut OutQueue,
+        d: &mut Drained,
+    ) {
+        observed.packets_out += 1;
+        observed.bytes_out += data.len() as u64;
+        observed.pair = Some((self.local, self.remote));
+        if self.tcp {
+            d.tcp_out.push(((self.remote, self.local), data));
+        } else {
+            out.push(Output::Transmit(Transmit {
+                source: self.local,
+                destination: self.remote,
+                contents: data.into(),
+                via: crate::Via::Udp,
+            }));
+        }
+    }
 }
 
 /// The most datagrams the owned path queues between two flushes (RTX
@@ -193,17 +215,7 @@ impl Transport {
             return;
         };
         for data in self.owned_out.drain(..) {
-            self.observed.packets_out += 1;
-            self.observed.bytes_out += data.len() as u64;
-            match route {
-                MediaRoute::Udp { local, remote } => out.push(Output::Transmit(Transmit {
-                    source: local,
-                    destination: remote,
-                    contents: data.into(),
-                    via: crate::Via::Udp,
-                })),
-                MediaRoute::Tcp { local, remote } => d.tcp_out.push(((remote, local), data)),
-            }
+            route.push(data, &mut self.observed, out, d);
         }
     }
 }

@@ -118,15 +118,22 @@ pub(crate) struct StreamSent {
     pub remote: Option<crate::stats::RemoteReport>,
 }
 
-/// What the owned path counted, for logs and tests.
+/// What the owned send path of one transport did (the test kit reads it
+/// as `testkit_hooks::OwnedPathCounts`).
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct OwnedCounters {
+pub struct OwnedCounters {
+    /// Media packets sent.
     pub packets_sent: u64,
+    /// Retransmissions sent for the subscriber's NACKs.
     pub rtx_sent: u64,
+    /// Padding packets (resends on an RTX stream) sent to probe.
     pub padding_sent: u64,
+    /// NACKed packets no longer kept (or on a stream without RTX).
     pub nacks_unanswered: u64,
+    /// str0m's sender reports of owned streams corrected on the way out.
     pub reports_corrected: u64,
-    /// str0m's SRTCP packets we could not read or protect again (dropped).
+    /// str0m's SRTCP packets that could not be read or protected again
+    /// (dropped).
     pub rtcp_dropped: u64,
 }
 
