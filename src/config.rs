@@ -46,18 +46,22 @@ pub struct RouterConfig {
 #[non_exhaustive]
 pub enum SendPath {
     /// Through the WebRTC stack's general send path: str0m's streams,
-    /// pacer, RTX cache and estimator, per packet and subscriber.
-    WebRtcStack,
-    /// Through the router's own per-packet path (the default with the
-    /// OpenSSL DTLS stack, feature `openssl-dtls`): the header written
-    /// per subscriber, SRTP with the transport's own copy of the DTLS
-    /// keys, NACKs answered with RTX from a history of shared payloads,
-    /// sender reports corrected to what was sent, and send-side
-    /// estimation from the subscriber's transport-wide feedback with
-    /// probing by padding. The WebRTC stack keeps ICE, DTLS, SDP, SCTP and
-    /// all other RTCP. With another DTLS stack (no copy of the keys),
-    /// forwarding uses [`SendPath::WebRtcStack`].
+    /// pacer, RTX cache and estimator, per packet and subscriber. The
+    /// default.
     #[default]
+    WebRtcStack,
+    /// Through the router's own per-packet path: the header written per
+    /// subscriber, SRTP with the transport's own copy of the DTLS keys,
+    /// NACKs answered with RTX from a history of shared payloads, sender
+    /// reports corrected to what was sent, and send-side estimation from
+    /// the subscriber's transport-wide feedback with probe clusters. The
+    /// WebRTC stack keeps ICE, DTLS, SDP, SCTP and all other RTCP. About
+    /// half the CPU per forwarded packet. Needs the OpenSSL DTLS stack
+    /// (feature `openssl-dtls`, the default); with another, forwarding
+    /// uses [`SendPath::WebRtcStack`].
+    ///
+    /// Not the default yet: on a link at its capacity its estimate swings
+    /// more than str0m's (`docs/owned-send-path.md`, "Not yet").
     Owned,
 }
 

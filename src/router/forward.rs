@@ -5,11 +5,11 @@
 //! 2. inspect (`media/inspect.rs`): codec, keyframe, layers, read once;
 //! 3. per consumer, its verdict (`media/consumer.rs`: pause, layer,
 //!    keyframe wait, rewritten numbers);
-//! 4. the write: the rewritten header on the shared payload, through the
-//!    subscriber's owned send path (`transport/owned/sender.rs`, the
-//!    default: header, payload copy and SRTP straight to the host), or
-//!    into its WebRTC stack (`SendPath::WebRtcStack`), whose output the
-//!    hub absorbs.
+//! 4. the write: the rewritten header on the shared payload, into the
+//!    subscriber's WebRTC stack (the default), whose output the hub
+//!    absorbs, or through its owned send path (`SendPath::Owned`,
+//!    `transport/owned/sender.rs`: header, payload copy and SRTP
+//!    straight to the host).
 //!
 //! Steps 3 and 4 are one function ([`deliver`](Router::deliver)), so a
 //! consumer is looked up once per packet.

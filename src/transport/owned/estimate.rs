@@ -23,6 +23,8 @@ use crate::bandwidth::delay_based::{DelayBased, Sample};
 const LOSS_INTERVAL: Duration = Duration::from_millis(250);
 /// How far above the estimate a probe cluster goes.
 const PROBE_FACTOR: f64 = 2.0;
+/// The share of a probe's measured rate the estimate rises to.
+const PROBE_RESULT_SHARE: f64 = 0.85;
 /// How far above the allocator's desired rate a probe aims.
 const PROBE_ABOVE_DESIRED: f64 = 1.5;
 /// Padding never builds a burst of more than this much time at its rate.
@@ -201,8 +203,12 @@ impl Estimation {
         }
         // A probe cluster the link carried whole: the estimate is at least
         // what it carried.
-        if let Some(Outcome::Carried(bps)) = self.prober.outcome(now) {
-            self.delay.raise_to(bps);
+        let estimate = self.delay.estimate_bps() as f64;
+        if let Some(Outcome::Carried(bps)) = self.prober.outcome(now, estimate) {
+            // A little under what the cluster got through: it measured the
+            // link's rate with a queue behind it, and an estimate at the
+            // full rate would fill that queue again.
+            self.delay.raise_to(bps * PROBE_RESULT_SHARE);
         }
         self.pending.estimate_bps = Some(self.delay.estimate_bps());
     }

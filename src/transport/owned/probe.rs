@@ -20,6 +20,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(8);
 const RESULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Losses in the cluster above this share void it.
 const MAX_LOSS: f64 = 0.05;
+/// A probe that finds less than this much above the estimate backs off.
+const MIN_GAIN: f64 = 1.1;
 /// Fewest packets a result needs.
 const MIN_PACKETS: u32 = 5;
 
@@ -127,8 +129,10 @@ impl Prober {
     }
 
     /// The finished probe's outcome, once feedback covered it (or it
-    /// timed out), at `now`.
-    pub(crate) fn outcome(&mut self, now: Instant) -> Option<Outcome> {
+    /// timed out), at `now`, with the estimate at `estimate_bps`. A probe
+    /// that found no more than the estimate counts as failed too: the link
+    /// is full, and probing it again soon only builds queues.
+    pub(crate) fn outcome(&mut self, now: Instant, estimate_bps: f64) -> Option<Outcome> {
         let c = self.cluster?;
         let timed_out = now.saturating_duration_since(c.end) >= RESULT_TIMEOUT;
         if !c.covered && !timed_out {
@@ -137,8 +141,8 @@ impl Prober {
         self.cluster = None;
         let result = Self::read(&c, timed_out);
         self.interval = match result {
-            Outcome::Failed => (self.interval * 2).min(BACKOFF_MAX),
-            Outcome::Carried(_) => INTERVAL,
+            Outcome::Carried(bps) if bps > estimate_bps * MIN_GAIN => INTERVAL,
+            _ => (self.interval * 2).min(BACKOFF_MAX),
         };
         self.next = Some(c.start + self.interval);
         Some(result)
@@ -173,13 +177,13 @@ mod tests {
             p.on_sent(at, 1000);
             sent.push(at);
         }
-        assert!(p.outcome(t0 + LENGTH).is_none(), "no feedback yet");
+        assert!(p.outcome(t0 + LENGTH, 0.0).is_none(), "no feedback yet");
         for (i, at) in sent.iter().enumerate() {
             let arrived = (i >= lost).then_some(i as i64 * gap_us);
             p.on_report(*at, 1000, arrived);
         }
         p.on_report(t0 + LENGTH + Duration::from_millis(1), 1000, Some(0));
-        p.outcome(t0 + LENGTH)
+        p.outcome(t0 + LENGTH, 0.0)
     }
 
     #[test]
@@ -204,7 +208,7 @@ mod tests {
         assert!(p.running(t0, true));
         // No feedback at all: given up after the timeout, interval doubled.
         assert_eq!(
-            p.outcome(t0 + LENGTH + RESULT_TIMEOUT),
+            p.outcome(t0 + LENGTH + RESULT_TIMEOUT, 0.0),
             Some(Outcome::Failed)
         );
         assert_eq!(p.interval, INTERVAL * 2);
