@@ -80,6 +80,18 @@ pub fn distinct(rx: &[Rx]) -> usize {
     seqs.len()
 }
 
+/// The share of the sequence numbers from the lowest to the highest
+/// received that arrived at least once (0 when nothing arrived).
+pub fn delivered_share(rx: &[Rx]) -> f64 {
+    let (Some(first), Some(last)) = (
+        rx.iter().map(|r| r.seq).min(),
+        rx.iter().map(|r| r.seq).max(),
+    ) else {
+        return 0.0;
+    };
+    distinct(rx) as f64 / (last - first + 1) as f64
+}
+
 /// Timestamps never go backwards when ordered by sequence number.
 pub fn timestamps_monotonic(rx: &[Rx]) -> bool {
     let mut v: Vec<(u64, u32)> = rx.iter().map(|r| (r.seq, r.ts)).collect();
