@@ -140,6 +140,7 @@ impl SrtpSender {
             at: now,
             payload: std::sync::Arc::from(&payload[..]),
             vp8: None,
+            resent: None,
         });
         buf
     }
@@ -556,6 +557,7 @@ impl OwnedFanout {
                 at: self.now,
                 payload: payload.clone(),
                 vp8: None,
+                resent: None,
             });
             bytes += self.buf.len();
         }

@@ -17,7 +17,8 @@
 //!    rising is overuse, under its negative is underuse (a queue
 //!    draining).
 //! 4. **Rate.** Overuse cuts the estimate to [`DECREASE`] of what the
-//!    receiver got (the acknowledged rate); normal lets it grow, by
+//!    receiver got (the acknowledged rate; a cut never raises it); normal
+//!    lets it grow, by
 //!    [`GROWTH_PER_S`] a second while far from the last cut and by about a
 //!    packet per response time near it; underuse holds it.
 //!
@@ -58,6 +59,8 @@ const ACKED_WINDOW_US: i64 = 500_000;
 /// Cuts at least this far apart: a queue takes a while to drain after
 /// the first, and cutting again for the same queue undershoots.
 const CUT_INTERVAL: Duration = Duration::from_millis(150);
+/// Overuse this soon after a cut is the same queue still growing.
+const REPEAT_WINDOW: Duration = Duration::from_secs(1);
 /// The estimate never goes under this.
 const MIN_BPS: f64 = 30_000.0;
 /// Assumed response time (a round trip plus the feedback interval) for
@@ -163,6 +166,13 @@ impl DelayBased {
             // Far from the last cut now: growth is multiplicative again.
             self.last_cut_bps = None;
         }
+    }
+
+    /// Put the estimate back up to `bps` if a cut took it below (a probe
+    /// cluster's own queue, gone with the cluster), without counting it
+    /// as growth far from the last cut.
+    pub(crate) fn restore(&mut self, bps: f64) {
+        self.rate_bps = self.rate_bps.max(bps);
     }
 
     /// Keep the estimate at or below `bps` (no growth while the link
@@ -315,8 +325,22 @@ impl DelayBased {
                     .last_cut_at
                     .is_none_or(|t| now.saturating_duration_since(t) >= CUT_INTERVAL);
                 if open {
-                    let base = acked.unwrap_or(self.rate_bps).min(self.rate_bps);
-                    self.rate_bps = (DECREASE * base).max(MIN_BPS);
+                    // GCC's cut: to a share of what the receiver got, but
+                    // never up. The first cut for a queue is not a share
+                    // of the estimate: one already under what arrives
+                    // (a sender that sends more than it) would sink from
+                    // a full link's rate in steps of 15 %. A queue still
+                    // growing soon after a cut (the link's rate fell far)
+                    // cuts from the lower of the two, to drain it.
+                    let again = self
+                        .last_cut_at
+                        .is_some_and(|t| now.saturating_duration_since(t) < REPEAT_WINDOW);
+                    let base = match acked {
+                        Some(a) if again => a.min(self.rate_bps),
+                        Some(a) => a,
+                        None => self.rate_bps,
+                    };
+                    self.rate_bps = (DECREASE * base).min(self.rate_bps).max(MIN_BPS);
                     self.last_cut_bps = Some(self.rate_bps);
                     self.last_cut_at = Some(now);
                 }

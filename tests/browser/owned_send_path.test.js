@@ -1,8 +1,10 @@
-// Issue #19: the owned send path (--send-path owned) with clients we did
-// not write.
+// Issue #19: both send paths (--send-path owned, the default, which every
+// other browser test runs on too; and --send-path stack, str0m's) with
+// clients we did not write.
 //  - Chromium publishes with WHIP; a Chromium and a Firefox WHEP viewer
-//    decode video and receive audio that the router protected with its own
-//    copy of their DTLS-SRTP keys (no str0m send stream carries it);
+//    decode video and receive audio (on the owned path protected with the
+//    router's own copy of their DTLS-SRTP keys: no str0m send stream
+//    carries it);
 //  - Chromium publishes VP8 simulcast; a viewer switches q → f → h and its
 //    decoded width follows: the VP8 picture IDs the router renumbers in
 //    each viewer's copy of the payload keep its decoder going.
@@ -17,10 +19,10 @@ const {
   postLayer, viewer, expectWidth, publisher, sendsAllEncodings,
 } = require('./layers_lib');
 
-test('the owned send path: Chromium and Firefox viewers, simulcast switching', { timeout: 180000 }, async (t) => {
-  // --no-bwe: the owned path runs no estimator yet, so the viewers' choice
-  // alone decides the layer, as in layers.test.js.
-  const srv = await startServer(['--send-path', 'owned', '--no-bwe']);
+for (const path of ['owned', 'stack']) test(`the ${path} send path: Chromium and Firefox viewers, simulcast switching`, { timeout: 180000 }, async (t) => {
+  // --no-bwe: the viewers' choice alone decides the layer, as in
+  // layers.test.js.
+  const srv = await startServer(['--send-path', path, '--no-bwe']);
   const chromium = await launchChromium();
   t.after(() => chromium.close().catch(() => {}));
   const firefox = await launchFirefox();

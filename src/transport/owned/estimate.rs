@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::probe::{Outcome, Prober};
+use super::probe::{Outcome, Prober, SATURATED_SHARE};
 use super::twcc::{Arrival, News};
 use crate::bandwidth::delay_based::{DelayBased, Sample};
 
@@ -23,8 +23,6 @@ use crate::bandwidth::delay_based::{DelayBased, Sample};
 const LOSS_INTERVAL: Duration = Duration::from_millis(250);
 /// How far above the estimate a probe cluster goes.
 const PROBE_FACTOR: f64 = 2.0;
-/// The share of a probe's measured rate the estimate rises to.
-const PROBE_RESULT_SHARE: f64 = 0.85;
 /// How far above the allocator's desired rate a probe aims.
 const PROBE_ABOVE_DESIRED: f64 = 1.5;
 /// Padding never builds a burst of more than this much time at its rate.
@@ -46,6 +44,12 @@ const QUEUE_CONGESTED_US: i64 = 30_000;
 const BASE_WINDOW: Duration = Duration::from_secs(10);
 /// A loss cut never goes below this share of what the receiver got.
 const LOSS_CUT_FLOOR: f64 = 0.85;
+/// How long after a probe's result its queue may still be draining.
+const PROBE_DRAIN: Duration = Duration::from_millis(500);
+/// Retransmissions for NACKs may take this share of the estimate...
+const RTX_SHARE: f64 = 0.5;
+/// ...with bursts of up to this long at that rate (a keyframe's losses).
+const RTX_BURST: Duration = Duration::from_millis(500);
 /// Sender reports remembered to match receiver reports (LSR) against.
 const REPORTS_KEPT: usize = 8;
 
@@ -83,6 +87,9 @@ pub(crate) struct Estimation {
     queue_us: i64,
     /// Probe clusters and their results.
     prober: Prober,
+    /// Until when, and to what, cuts are undone after a probe the link
+    /// carried (its queue draining).
+    probe_floor: Option<(Instant, f64)>,
     pending: Feedback,
     /// Padding target (bits per second) and credit (bytes).
     pad_bps: u64,
@@ -92,6 +99,9 @@ pub(crate) struct Estimation {
     reports: Vec<(u32, Instant)>,
     /// The last round trip measured.
     rtt: Option<Duration>,
+    /// Retransmission budget (bytes) and when it was last topped up.
+    rtx_credit: f64,
+    rtx_at: Option<Instant>,
 }
 
 impl Estimation {
@@ -112,12 +122,15 @@ impl Estimation {
             base_at: None,
             queue_us: 0,
             prober: Prober::new(),
+            probe_floor: None,
             pending: Feedback::default(),
             pad_bps: 0,
             credit: 0.0,
             credit_at: None,
             reports: Vec::new(),
             rtt: None,
+            rtx_credit: 0.0,
+            rtx_at: None,
         }
     }
 
@@ -175,6 +188,14 @@ impl Estimation {
         self.delay.on_feedback(&self.samples, now);
         if self.lossy(now) {
             self.delay.hold(before);
+        } else if let Some((until, floor)) = self.probe_floor {
+            // The queue a probe the link carried left behind drains on its
+            // own: no cut below what the probe showed while it does.
+            if now < until {
+                self.delay.restore(floor.min(before));
+            } else {
+                self.probe_floor = None;
+            }
         }
         let due = self
             .loss_at
@@ -204,11 +225,20 @@ impl Estimation {
         // A probe cluster the link carried whole: the estimate is at least
         // what it carried.
         let estimate = self.delay.estimate_bps() as f64;
-        if let Some(Outcome::Carried(bps)) = self.prober.outcome(now, estimate) {
-            // A little under what the cluster got through: it measured the
-            // link's rate with a queue behind it, and an estimate at the
-            // full rate would fill that queue again.
-            self.delay.raise_to(bps * PROBE_RESULT_SHARE);
+        if let Some(Outcome::Carried {
+            bps,
+            saturated,
+            before,
+        }) = self.prober.outcome(now, estimate)
+        {
+            // The cluster's own queue may have cut the estimate while its
+            // result was on the way: a cluster that carried at least the
+            // estimate it started from takes nothing away.
+            let floor = before.min(bps);
+            self.delay.restore(floor);
+            let share = if saturated { SATURATED_SHARE } else { 1.0 };
+            self.delay.raise_to(bps * share);
+            self.probe_floor = Some((now + PROBE_DRAIN, floor));
         }
         self.pending.estimate_bps = Some(self.delay.estimate_bps());
     }
@@ -271,6 +301,23 @@ impl Estimation {
             .is_some_and(|t| now.saturating_duration_since(t) < PADDING_HOLD)
     }
 
+    /// Whether a retransmission of `size` bytes fits the budget at `now`
+    /// ([`RTX_SHARE`] of the estimate); takes it from the budget if so.
+    pub(crate) fn rtx_allowed(&mut self, now: Instant, size: usize) -> bool {
+        let rate = self.delay.estimate_bps() as f64 / 8.0 * RTX_SHARE;
+        let max = rate * RTX_BURST.as_secs_f64();
+        let dt = self
+            .rtx_at
+            .map_or(RTX_BURST, |t| now.saturating_duration_since(t));
+        self.rtx_at = Some(now);
+        self.rtx_credit = (self.rtx_credit + rate * dt.as_secs_f64()).min(max);
+        if self.rtx_credit < size as f64 {
+            return false;
+        }
+        self.rtx_credit -= size as f64;
+        true
+    }
+
     /// The last round trip measured.
     pub(crate) fn rtt(&self) -> Option<Duration> {
         self.rtt
@@ -307,7 +354,8 @@ impl Estimation {
             .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
         self.credit_at = Some(now);
         let want = self.pad_bps > 0 && !self.lossy(now);
-        if !self.prober.running(now, want) {
+        let estimate = self.delay.estimate_bps() as f64;
+        if !self.prober.running(now, want, estimate) {
             self.credit = 0.0;
             return 0;
         }

@@ -24,6 +24,8 @@ pub(crate) struct Sent {
     pub payload: Arc<[u8]>,
     /// This subscriber's VP8 renumbering of the shared payload.
     pub vp8: Option<Vp8Rewrite>,
+    /// When it was last sent again for a NACK.
+    pub resent: Option<Instant>,
 }
 
 /// The last packets of one outgoing SSRC.
@@ -52,6 +54,25 @@ impl History {
     pub(crate) fn push(&mut self, sent: Sent) {
         let i = self.slot(sent.fields.seq);
         self.slots[i] = Some(sent);
+    }
+
+    /// Whether the packet sent with `seq` may go out again for a NACK at
+    /// `now`: it is kept, and was not resent less than `gap` ago (a
+    /// receiver NACKs again before the first resend can have arrived; a
+    /// second copy in flight only adds to a congested link). Marks it
+    /// resent when it may.
+    pub(crate) fn may_resend(&mut self, seq: u16, now: Instant, gap: Duration) -> bool {
+        let i = self.slot(seq);
+        let Some(s) = self.slots[i].as_mut().filter(|s| s.fields.seq == seq) else {
+            return false;
+        };
+        if s.resent
+            .is_some_and(|t| now.saturating_duration_since(t) < gap)
+        {
+            return false;
+        }
+        s.resent = Some(now);
+        true
     }
 
     /// The packet sent with `seq`, if it is still kept and young enough.
@@ -112,6 +133,7 @@ mod tests {
             at,
             payload: Arc::from(vec![seq as u8; 10]),
             vp8: None,
+            resent: None,
         }
     }
 
@@ -135,6 +157,18 @@ mod tests {
         assert!(h.get(49, t0).is_none());
         assert!(h.get(249, t0).is_some());
         assert!(h.get(249, t0 + Duration::from_secs(2)).is_none(), "too old");
+    }
+
+    #[test]
+    fn a_packet_goes_out_again_once_per_gap() {
+        let t0 = Instant::now();
+        let gap = Duration::from_millis(100);
+        let mut h = History::new(16, Duration::from_secs(1));
+        h.push(sent(5, t0));
+        assert!(h.may_resend(5, t0, gap));
+        assert!(!h.may_resend(5, t0 + Duration::from_millis(60), gap));
+        assert!(h.may_resend(5, t0 + gap, gap));
+        assert!(!h.may_resend(6, t0, gap), "never sent");
     }
 
     #[test]

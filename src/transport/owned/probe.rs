@@ -20,14 +20,26 @@ const BACKOFF_MAX: Duration = Duration::from_secs(8);
 const RESULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Losses in the cluster above this share void it.
 const MAX_LOSS: f64 = 0.05;
-/// A probe that finds less than this much above the estimate backs off.
-const MIN_GAIN: f64 = 1.1;
+/// A probe that finds less than this much above the estimate backs off:
+/// one that finds the link's ceiling again is no gain (the estimate rises
+/// to [`SATURATED_SHARE`] of a saturated cluster's rate), and probing a
+/// full link every interval only builds queues.
+const MIN_GAIN: f64 = 1.15;
+/// A cluster that arrived this much slower than it was sent found the
+/// link's rate (it queued behind the bottleneck)...
+const SATURATED: f64 = 0.9;
+/// ...and the estimate takes a little under it, so as not to fill that
+/// queue again at once (GCC's probe estimator aims at 95 % too).
+pub(crate) const SATURATED_SHARE: f64 = 0.95;
 /// Fewest packets a result needs.
 const MIN_PACKETS: u32 = 5;
 
 #[derive(Debug, Clone, Copy)]
 struct Cluster {
     start: Instant,
+    /// The estimate when the cluster started: what a result is measured
+    /// against (the cluster's own queue may have cut the estimate since).
+    start_estimate: f64,
     end: Instant,
     sent_bytes: u64,
     received: u32,
@@ -45,9 +57,15 @@ struct Cluster {
 /// What a finished probe found.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Outcome {
-    /// The link carried this many bits per second (the lower of the
-    /// cluster's send and arrival rates).
-    Carried(f64),
+    /// The link carried `bps` bits per second (the lower of the cluster's
+    /// send and arrival rates; with `saturated`, the arrival rate was well
+    /// under the send rate: the link's own rate). `before` is the
+    /// estimate when the cluster started.
+    Carried {
+        bps: f64,
+        saturated: bool,
+        before: f64,
+    },
     /// Losses or a short cluster: nothing learned, probe less often.
     Failed,
 }
@@ -69,8 +87,9 @@ impl Prober {
     }
 
     /// Whether a cluster is being sent at `now`; with `want`, one starts
-    /// when due (and none is waiting for its result).
-    pub(crate) fn running(&mut self, now: Instant, want: bool) -> bool {
+    /// when due (and none is waiting for its result), the estimate being
+    /// `estimate_bps`.
+    pub(crate) fn running(&mut self, now: Instant, want: bool, estimate_bps: f64) -> bool {
         if let Some(c) = &self.cluster {
             return now < c.end;
         }
@@ -79,6 +98,7 @@ impl Prober {
         }
         self.cluster = Some(Cluster {
             start: now,
+            start_estimate: estimate_bps,
             end: now + LENGTH,
             sent_bytes: 0,
             received: 0,
@@ -130,7 +150,8 @@ impl Prober {
 
     /// The finished probe's outcome, once feedback covered it (or it
     /// timed out), at `now`, with the estimate at `estimate_bps`. A probe
-    /// that found no more than the estimate counts as failed too: the link
+    /// that found no more than [`MIN_GAIN`] above the estimate (the higher
+    /// of now's and the cluster's start's) counts as failed too: the link
     /// is full, and probing it again soon only builds queues.
     pub(crate) fn outcome(&mut self, now: Instant, estimate_bps: f64) -> Option<Outcome> {
         let c = self.cluster?;
@@ -140,8 +161,9 @@ impl Prober {
         }
         self.cluster = None;
         let result = Self::read(&c, timed_out);
+        let base = estimate_bps.max(c.start_estimate);
         self.interval = match result {
-            Outcome::Carried(bps) if bps > estimate_bps * MIN_GAIN => INTERVAL,
+            Outcome::Carried { bps, .. } if bps > base * MIN_GAIN => INTERVAL,
             _ => (self.interval * 2).min(BACKOFF_MAX),
         };
         self.next = Some(c.start + self.interval);
@@ -157,7 +179,11 @@ impl Prober {
         }
         let arrived = (c.received_bytes - c.last_size as u64) as f64 * 8e6 / span_us as f64;
         let sent = c.sent_bytes as f64 * 8.0 / LENGTH.as_secs_f64();
-        Outcome::Carried(arrived.min(sent))
+        Outcome::Carried {
+            bps: arrived.min(sent),
+            saturated: arrived < sent * SATURATED,
+            before: c.start_estimate,
+        }
     }
 }
 
@@ -170,7 +196,7 @@ mod tests {
     fn probe(gap_us: i64, lost: usize) -> Option<Outcome> {
         let t0 = Instant::now();
         let mut p = Prober::new();
-        assert!(p.running(t0, true));
+        assert!(p.running(t0, true, 0.0));
         let mut sent = Vec::new();
         for i in 0..30u32 {
             let at = t0 + Duration::from_millis(5 * u64::from(i));
@@ -189,15 +215,38 @@ mod tests {
     #[test]
     fn a_cluster_that_arrives_at_its_rate_is_what_the_link_carries() {
         // Sent at 30 kB over 150 ms (1.6 Mbit/s), arrived 5 ms apart.
-        let Some(Outcome::Carried(bps)) = probe(5_000, 0) else {
+        let Some(Outcome::Carried { bps, saturated, .. }) = probe(5_000, 0) else {
             panic!("no result");
         };
         assert!((1_550_000.0..1_650_000.0).contains(&bps), "{bps}");
+        assert!(!saturated);
         // Arrived twice as spread out: the link carried half.
-        let Some(Outcome::Carried(bps)) = probe(10_000, 0) else {
+        let Some(Outcome::Carried { bps, saturated, .. }) = probe(10_000, 0) else {
             panic!("no result");
         };
         assert!((780_000.0..820_000.0).contains(&bps), "{bps}");
+        assert!(saturated);
+    }
+
+    #[test]
+    fn a_cluster_that_finds_no_more_than_its_start_backs_off() {
+        // Started at an estimate of 1.5 Mbit/s, carried 1.6: the link's
+        // ceiling again, though the cluster's queue cut the estimate to
+        // 1 Mbit/s meanwhile.
+        let t0 = Instant::now();
+        let mut p = Prober::new();
+        assert!(p.running(t0, true, 1_500_000.0));
+        for i in 0..30u32 {
+            let at = t0 + Duration::from_millis(5 * u64::from(i));
+            p.on_sent(at, 1000);
+            p.on_report(at, 1000, Some(i64::from(i) * 5_000));
+        }
+        p.on_report(t0 + LENGTH + Duration::from_millis(1), 1000, Some(0));
+        let Some(Outcome::Carried { before, .. }) = p.outcome(t0 + LENGTH, 1_000_000.0) else {
+            panic!("no result");
+        };
+        assert_eq!(before, 1_500_000.0);
+        assert_eq!(p.interval, INTERVAL * 2, "no gain: probe less often");
     }
 
     #[test]
@@ -205,14 +254,17 @@ mod tests {
         let t0 = Instant::now();
         assert_eq!(probe(5_000, 3), Some(Outcome::Failed));
         let mut p = Prober::new();
-        assert!(p.running(t0, true));
+        assert!(p.running(t0, true, 0.0));
         // No feedback at all: given up after the timeout, interval doubled.
         assert_eq!(
             p.outcome(t0 + LENGTH + RESULT_TIMEOUT, 0.0),
             Some(Outcome::Failed)
         );
         assert_eq!(p.interval, INTERVAL * 2);
-        assert!(!p.running(t0 + INTERVAL, true), "not due before the next");
-        assert!(p.running(t0 + INTERVAL * 2, true));
+        assert!(
+            !p.running(t0 + INTERVAL, true, 0.0),
+            "not due before the next"
+        );
+        assert!(p.running(t0 + INTERVAL * 2, true, 0.0));
     }
 }

@@ -42,6 +42,9 @@ const HISTORY_AGE: Duration = Duration::from_secs(1);
 const HISTORY_PACKETS: usize = 512;
 /// The most NACKed packets answered from one RTCP datagram.
 const MAX_NACKS: usize = 256;
+/// A packet goes out again for a NACK at most once per round trip, and
+/// never twice within this.
+const RESEND_GAP_MIN: Duration = Duration::from_millis(20);
 /// Transport-wide sequence numbers remembered for feedback.
 const REGISTER_PACKETS: usize = 4096;
 /// RTCP packet types of sender and receiver reports.
@@ -130,6 +133,9 @@ pub struct OwnedCounters {
     pub padding_sent: u64,
     /// NACKed packets no longer kept (or on a stream without RTX).
     pub nacks_unanswered: u64,
+    /// NACKed packets not sent again: resent less than a round trip ago,
+    /// or over the retransmission budget (a share of the estimate).
+    pub rtx_limited: u64,
     /// str0m's sender reports of owned streams corrected on the way out.
     pub reports_corrected: u64,
     /// str0m's SRTCP packets that could not be read or protected again
@@ -284,6 +290,7 @@ impl OwnedTx {
                 at: now,
                 payload: p.payload.clone(),
                 vp8: p.vp8,
+                resent: None,
             });
         }
         Some(buf)
@@ -307,6 +314,10 @@ impl OwnedTx {
             let (ssrc, seq) = self.nacked[i];
             if let Some(s) = self.streams.get_mut(&ssrc) {
                 s.sent.nacks += 1;
+            }
+            if !self.may_resend(ssrc, seq, now) {
+                self.counters.rtx_limited += 1;
+                continue;
             }
             match self.resend(ssrc, seq, now) {
                 Some(buf) => {
@@ -425,6 +436,31 @@ impl OwnedTx {
             self.counters.padding_sent += 1;
             send(buf);
         }
+    }
+
+    /// Whether a NACK for `seq` on `ssrc` is answered now: not if the
+    /// packet went out again less than a round trip ago, nor once
+    /// retransmissions would take more than their share of the estimate
+    /// (under congestion, resending all that was lost feeds the queue that
+    /// lost it). A packet no longer kept passes, to be counted unanswered.
+    fn may_resend(&mut self, ssrc: u32, seq: u16, now: Instant) -> bool {
+        let Some(stream) = self.streams.get_mut(&ssrc) else {
+            return true;
+        };
+        let Some(history) = &mut stream.history else {
+            return true;
+        };
+        let Some(size) = history.get(seq, now).map(|s| s.payload.len()) else {
+            return true;
+        };
+        let rtt = self.estimation.as_ref().and_then(|e| e.rtt());
+        let gap = rtt.unwrap_or(RESEND_GAP_MIN).max(RESEND_GAP_MIN);
+        if let Some(e) = &mut self.estimation {
+            if !e.rtx_allowed(now, size) {
+                return false;
+            }
+        }
+        history.may_resend(seq, now, gap)
     }
 
     /// The protected RTX packet of `seq` on `ssrc`, if it is still kept
