@@ -151,3 +151,43 @@ fn slope_of_a_line() {
     let flat: VecDeque<(f64, f64)> = (0..20).map(|_| (5.0, 1.0)).collect();
     assert_eq!(slope(&flat), None);
 }
+
+#[test]
+fn one_queue_does_not_cut_an_estimate_already_under_what_arrives() {
+    // The sender sends 2.4 Mbit/s, more than the 1 Mbit/s estimate (the
+    // allocator keeps media that flows without loss); the link carries 2:
+    // a queue grows. GCC's cut is to 85 % of what arrived (1.7 Mbit/s),
+    // never up: the first cut leaves the estimate where it was, where a
+    // cut from the lower of the two would take it to 0.85 Mbit/s. (Overuse
+    // again within a second, the queue still growing, cuts from the lower.)
+    let t0 = Instant::now();
+    let mut est = DelayBased::new(1_000_000);
+    let gap_us = (PACKET as f64 * 8.0 / 2_400_000.0 * 1e6) as i64;
+    let tx_us = (PACKET as f64 * 8.0 / 2_000_000.0 * 1e6) as i64;
+    let mut batch = Vec::new();
+    let mut at_first_cut = None;
+    // Half a second at the link's rate (no queue, and what arrived is
+    // known), then faster.
+    let (mut sent_us, mut free_us) = (0i64, 0i64);
+    for i in 0..400i64 {
+        let start = sent_us.max(free_us);
+        free_us = start + tx_us;
+        batch.push(Sample {
+            sent: t0 + Duration::from_micros(sent_us as u64),
+            arrived_us: free_us + PROPAGATION_US,
+            size: PACKET,
+        });
+        sent_us += if i < 105 { tx_us } else { gap_us };
+        if batch.len() == 5 {
+            let now = t0 + Duration::from_micros((free_us + PROPAGATION_US) as u64);
+            est.on_feedback(&batch, now);
+            batch.clear();
+            if est.last_cut_at.is_some() {
+                at_first_cut = Some(est.estimate_bps());
+                break;
+            }
+        }
+    }
+    let bps = at_first_cut.expect("the growing queue is overuse");
+    assert!(bps >= 990_000, "cut below its own value: {bps}");
+}
