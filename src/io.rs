@@ -171,7 +171,12 @@ impl<'a> Input<'a> {
 ///
 /// Its bytes are a [`Bytes`]: the host may hand them to its I/O (or keep
 /// them past the next [`Router::poll_output`](crate::Router::poll_output))
-/// without a copy.
+/// without a copy. Forwarded media on the owned send path
+/// ([`SendPath::Owned`](crate::SendPath::Owned)) is written into blocks
+/// of 32 KiB that consecutive transmits share, so the router allocates
+/// once per block rather than once per datagram: keeping one such
+/// transmit keeps its block alive, and dropping transmits once they are
+/// sent (as a host does anyway) lets the router write the block again.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Transmit {

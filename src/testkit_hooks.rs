@@ -70,6 +70,7 @@ pub fn srtp_sender(router: &Router, t: TransportId) -> Option<SrtpSender> {
         srtp: transport.srtp_sender()?,
         rtcp_rx: transport.srtcp_receiver()?,
         history: History::new(512, std::time::Duration::from_secs(1)),
+        kept: crate::transport::owned::kept::Kept::new(std::time::Duration::from_secs(1)),
         rtx_seq: 0,
         counts: std::collections::HashMap::new(),
         srtcp_index: crate::transport::owned::report::FIRST_SRTCP_INDEX,
@@ -95,6 +96,7 @@ pub struct SrtpSender {
     srtp: crate::crypto::srtp_tx::SrtpTx,
     rtcp_rx: crate::crypto::srtp_tx::SrtcpRx,
     history: crate::transport::owned::history::History,
+    kept: crate::transport::owned::kept::Kept,
     rtx_seq: u16,
     counts: std::collections::HashMap<u32, crate::transport::owned::report::SendCounts>,
     srtcp_index: u32,
@@ -119,7 +121,7 @@ impl SrtpSender {
         payload: bytes::Bytes,
         now: Instant,
     ) -> Vec<u8> {
-        use crate::transport::owned::{header, history::Sent};
+        use crate::transport::owned::header;
         let fields = header::RtpFields {
             pt: f.pt,
             marker: f.marker,
@@ -135,13 +137,8 @@ impl SrtpSender {
             .entry(f.ssrc)
             .or_insert_with(|| crate::transport::owned::report::SendCounts::new(0))
             .on_sent(f.ts, payload.len(), now);
-        self.history.push(Sent {
-            fields,
-            at: now,
-            payload: std::sync::Arc::from(&payload[..]),
-            vp8: None,
-            resent: None,
-        });
+        let kept = self.kept.keep(&std::sync::Arc::from(&payload[..]), now);
+        self.history.push(&fields, kept, None);
         buf
     }
 
@@ -149,7 +146,7 @@ impl SrtpSender {
     /// sequence numbers from 0) of the packet sent with `seq`, if kept.
     pub fn resend(&mut self, seq: u16, rtx_ssrc: u32, rtx_pt: u8, now: Instant) -> Option<Vec<u8>> {
         use crate::transport::owned::history::RtxStream;
-        let sent = self.history.get(seq, now)?.clone();
+        let sent = self.history.get(seq, now, &self.kept)?;
         let mut rtx = RtxStream {
             ssrc: rtx_ssrc,
             pt: rtx_pt,
@@ -479,6 +476,7 @@ pub fn seal_pipe_frame(
 pub struct OwnedFanout {
     subscribers: Vec<OwnedSubscriber>,
     buf: Vec<u8>,
+    kept: crate::transport::owned::kept::Kept,
     now: Instant,
 }
 
@@ -523,6 +521,7 @@ impl OwnedFanout {
         OwnedFanout {
             subscribers,
             buf: Vec::with_capacity(2048),
+            kept: crate::transport::owned::kept::Kept::new(std::time::Duration::from_secs(1)),
             now,
         }
     }
@@ -530,10 +529,12 @@ impl OwnedFanout {
     /// One forwarded packet (`payload` shared, as the router holds it) to
     /// every subscriber; returns the bytes that would go out.
     pub fn forward(&mut self, payload: &std::sync::Arc<[u8]>, ts: u32, marker: bool) -> usize {
-        use crate::transport::owned::{header, history::Sent};
+        use crate::transport::owned::header;
         /// The transport-wide sequence number's extension id.
         const TWCC_ID: u8 = 3;
         let mut bytes = 0;
+        // Kept once for every subscriber's history, as the router does.
+        let kept = self.kept.keep(payload, self.now);
         for s in &mut self.subscribers {
             let fields = header::RtpFields {
                 pt: 96,
@@ -552,13 +553,7 @@ impl OwnedFanout {
                 .protect_rtp(&mut self.buf, len, roc)
                 .expect("a well-formed RTP packet");
             s.counts.on_sent(ts, payload.len(), self.now);
-            s.history.push(Sent {
-                fields,
-                at: self.now,
-                payload: payload.clone(),
-                vp8: None,
-                resent: None,
-            });
+            s.history.push(&fields, kept, None);
             bytes += self.buf.len();
         }
         bytes

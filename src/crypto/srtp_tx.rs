@@ -28,6 +28,8 @@ use aws_lc_rs::cipher::{EncryptingKey, EncryptionContext, UnboundCipherKey, AES_
 use aws_lc_rs::hmac;
 use aws_lc_rs::iv::FixedLength;
 
+use crate::transport::owned::header::PacketBuf;
+
 /// The SRTP protection profiles WebRTC negotiates (RFC 5764, RFC 7714).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SrtpSuite {
@@ -83,6 +85,9 @@ pub(crate) enum SrtpError {
 
 const CM_TAG: usize = 10;
 const GCM_TAG: usize = 16;
+/// The most leading payload bytes [`SrtpTx::protect_rtp_payload`] patches
+/// (a VP8 payload descriptor's renumbered fields lie in its first 5).
+pub(crate) const MAX_PATCHED: usize = 16;
 /// SRTCP's E flag: the packet is encrypted.
 const SRTCP_E: u32 = 0x8000_0000;
 
@@ -165,9 +170,9 @@ impl SrtpTx {
     /// bytes are the header (with CSRCs and extensions), the rest the
     /// payload; `roc` is the stream's rollover counter for this packet's
     /// sequence number. Appends the tag ([`SrtpSuite::rtp_overhead`]).
-    pub(crate) fn protect_rtp(
+    pub(crate) fn protect_rtp<B: PacketBuf>(
         &self,
-        buf: &mut Vec<u8>,
+        buf: &mut B,
         header_len: usize,
         roc: u32,
     ) -> Result<(), SrtpError> {
@@ -200,11 +205,7 @@ impl SrtpTx {
                 buf.extend_from_slice(&tag.as_ref()[..CM_TAG]);
             }
             Keys::Gcm { key, salt } => {
-                // IV = (0 ‖ SSRC ‖ ROC ‖ SEQ) ⊕ salt.
-                let mut iv = *salt;
-                xor(&mut iv[2..6], &ssrc);
-                xor(&mut iv[6..10], &roc.to_be_bytes());
-                xor(&mut iv[10..12], &seq);
+                let iv = gcm_iv(salt, &buf[..], roc);
                 let (header, payload) = buf.split_at_mut(header_len);
                 let tag = key
                     .seal_in_place_separate_tag(
@@ -217,6 +218,58 @@ impl SrtpTx {
             }
         }
         Ok(())
+    }
+
+    /// Protect an RTP packet whose header is all of `buf` and whose
+    /// payload is `payload` with `patch` applied to a copy of its first
+    /// `patched` bytes (`patch` must not touch bytes past them): the encrypted payload and the tag are appended to
+    /// `buf`. The result is [`protect_rtp`](Self::protect_rtp) of the
+    /// header, the patched payload, byte for byte.
+    ///
+    /// With AES-GCM the payload is encrypted straight from `payload` into
+    /// `buf` (only the patched bytes are copied first): the forwarding
+    /// path shares one payload between all subscribers, and a copy of it
+    /// per subscriber before encrypting in place is a pass over a
+    /// kilobyte the cipher reads again at once. AES-CM encrypts in place
+    /// after the copy, as does AES-GCM when more than [`MAX_PATCHED`]
+    /// bytes are patched.
+    pub(crate) fn protect_rtp_payload<B: PacketBuf>(
+        &self,
+        buf: &mut B,
+        payload: &[u8],
+        patched: usize,
+        patch: impl FnOnce(&mut [u8]),
+        roc: u32,
+    ) -> Result<(), SrtpError> {
+        let header_len = buf.len();
+        let (Keys::Gcm { key, salt }, true) = (&self.rtp, patched <= MAX_PATCHED) else {
+            buf.extend_from_slice(payload);
+            patch(&mut buf[header_len..]);
+            return self.protect_rtp(buf, header_len, roc);
+        };
+        if header_len < 12 {
+            return Err(SrtpError::Short {
+                len: header_len,
+                header: 12,
+            });
+        }
+        let iv = gcm_iv(salt, &buf[..header_len], roc);
+        let k = patched.min(payload.len());
+        let mut first = [0u8; MAX_PATCHED];
+        first[..k].copy_from_slice(&payload[..k]);
+        patch(&mut first[..k]);
+        buf.resize(header_len + payload.len() + GCM_TAG);
+        let (header, body) = buf.split_at_mut(header_len);
+        let (out_first, out_rest) = body.split_at_mut(k);
+        key.seal_out_of_place_scatter(
+            Nonce::assume_unique_for_key(iv),
+            Aad::from(&*header),
+            &first[..k],
+            out_first,
+            &payload[k..],
+            out_rest,
+        )
+        .map_err(|_| SrtpError::Crypto("AES-GCM"))
     }
 
     /// Protect the (compound) RTCP packet in `buf` in place with SRTCP
@@ -538,6 +591,17 @@ fn ctr_key(key: &[u8]) -> Result<EncryptingKey, SrtpError> {
     UnboundCipherKey::new(alg, key)
         .and_then(EncryptingKey::ctr)
         .map_err(|_| SrtpError::Crypto("AES-CTR key"))
+}
+
+/// The AES-GCM IV of an RTP packet (RFC 7714 section 8.1): (0 ‖ SSRC ‖
+/// ROC ‖ SEQ) ⊕ salt, from the header at the start of `packet` (at
+/// least 12 bytes, checked by the callers).
+fn gcm_iv(salt: &[u8; 12], packet: &[u8], roc: u32) -> [u8; 12] {
+    let mut iv = *salt;
+    xor(&mut iv[2..6], &packet[8..12]);
+    xor(&mut iv[6..10], &roc.to_be_bytes());
+    xor(&mut iv[10..12], &packet[2..4]);
+    iv
 }
 
 fn xor(into: &mut [u8], with: &[u8]) {

@@ -251,3 +251,45 @@ fn rollover_counter_follows_wraps_and_late_packets() {
     assert_eq!(first.roc(60_000), 0);
     assert_eq!(first.roc(11), 0);
 }
+
+#[test]
+fn protecting_from_a_shared_payload_equals_protecting_a_copy() {
+    // Header of the second libsrtp vector (with a one-byte extension),
+    // payloads of several lengths, patches of none, a few and too many
+    // leading bytes: the packet is the same as a patched copy protected
+    // in place, in every suite, and the shared payload is untouched.
+    let header = hex("90e0ffffdeadbeef11223344bede000111abcd00");
+    for suite in [
+        SrtpSuite::Aes128CmSha1_80,
+        SrtpSuite::AeadAes128Gcm,
+        SrtpSuite::AeadAes256Gcm,
+    ] {
+        let (key, salt) = master(suite);
+        let tx = SrtpTx::new(suite, &key, &salt).unwrap();
+        for len in [0, 1, 3, 15, 16, 17, 100, 1000] {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 7 + 1) as u8).collect();
+            for patched in [0, 1, 5, MAX_PATCHED, MAX_PATCHED + 4] {
+                let patch = |p: &mut [u8]| {
+                    for b in p.iter_mut().take(patched) {
+                        *b ^= 0xa5;
+                    }
+                };
+                let mut copy = [&header[..], &payload].concat();
+                patch(&mut copy[header.len()..]);
+                tx.protect_rtp(&mut copy, header.len(), 3).unwrap();
+                let mut shared = bytes::BytesMut::from(&header[..]);
+                tx.protect_rtp_payload(&mut shared, &payload, patched, patch, 3)
+                    .unwrap();
+                assert_eq!(
+                    &shared[..],
+                    &copy[..],
+                    "{suite:?}, {len} bytes, {patched} patched"
+                );
+                assert!(payload
+                    .iter()
+                    .enumerate()
+                    .all(|(i, b)| *b == (i * 7 + 1) as u8));
+            }
+        }
+    }
+}

@@ -92,8 +92,11 @@ impl Router {
         // the loop adds or removes consumers (str0m events and transport
         // failures wait in the hub's work queue until the packet is done).
         let consumers = std::mem::take(&mut p.consumers);
+        // The payload's number in the owned path's `Kept`, once a
+        // subscriber's history needs it (kept once for all of them).
+        let mut kept = None;
         for &cid in &consumers {
-            if let Some(layer) = self.deliver(cid, pkt, &inspected) {
+            if let Some(layer) = self.deliver(cid, pkt, &inspected, &mut kept) {
                 want_keyframe |= 1 << layer.min(31);
             }
         }
@@ -138,7 +141,13 @@ impl Router {
     /// subscriber's transport, whose output the hub absorbs. Returns the
     /// layer whose keyframe the consumer waits for, if it dropped the
     /// packet for want of one.
-    fn deliver(&mut self, cid: ConsumerId, pkt: &MediaPacket, inspected: &Inspected) -> Option<u8> {
+    fn deliver(
+        &mut self,
+        cid: ConsumerId,
+        pkt: &MediaPacket,
+        inspected: &Inspected,
+        kept: &mut Option<u64>,
+    ) -> Option<u8> {
         let c = self.consumers.get_mut(&cid)?;
         let before = c.current;
         let verdict = c.on_packet(&inspected.info);
@@ -169,9 +178,13 @@ impl Router {
         let out_pt = c.out_pt(pkt.pt, || st.subscriber_pt(mid, &inspected.params))?;
         if st.owned_active() {
             let now = self.now;
+            let video = c.kind.is_video();
+            if video && kept.is_none() {
+                *kept = Some(self.hub.kept.keep(&pkt.payload, now));
+            }
             if owned_send(
                 st,
-                c.kind.is_video(),
+                video,
                 out_ssrc,
                 mid,
                 *out_pt,
@@ -179,6 +192,9 @@ impl Router {
                 pkt,
                 inspected,
                 now,
+                *kept,
+                &mut self.hub.bufs,
+                &self.hub.kept,
             ) {
                 let len = pkt.payload.len() as u64;
                 self.stats.rtp_out += 1;
@@ -238,6 +254,9 @@ fn owned_send(
     pkt: &MediaPacket,
     inspected: &Inspected,
     now: std::time::Instant,
+    kept: Option<u64>,
+    bufs: &mut crate::transport::owned::bufs::SendBufs,
+    kept_payloads: &crate::transport::owned::kept::Kept,
 ) -> bool {
     let Some(known) = st.owned_tx().map(|o| o.has_stream(*ssrc)) else {
         return false;
@@ -265,6 +284,7 @@ fn owned_send(
         ts: f.numbers.ts,
         ssrc: *ssrc,
         payload: &pkt.payload,
+        kept,
         vp8,
         audio_level: e
             .audio_level
@@ -272,7 +292,7 @@ fn owned_send(
         video_orientation: e.video_orientation.map(|v| v as u8),
         dependency_descriptor: dd,
     };
-    st.send_owned(&out, now)
+    st.send_owned(&out, now, bufs, kept_payloads)
 }
 
 /// The header extensions a forwarded packet keeps: audio level, voice

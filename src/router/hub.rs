@@ -30,6 +30,10 @@ pub(crate) struct Hub {
     pub failed: Vec<TransportId>,
     /// Reused between drains.
     pub drained: Drained,
+    /// Where the owned send path writes its datagrams (shared blocks).
+    pub bufs: crate::transport::owned::bufs::SendBufs,
+    /// Payloads of forwarded video kept for the owned path's RTX answers.
+    pub kept: crate::transport::owned::kept::Kept,
     /// ICE-over-TCP connections the host reported.
     pub tcp: TcpTable,
 }

@@ -256,6 +256,10 @@ impl Router {
                 work: Default::default(),
                 failed: Vec::new(),
                 drained: Default::default(),
+                bufs: Default::default(),
+                kept: crate::transport::owned::kept::Kept::new(
+                    crate::transport::owned::sender::HISTORY_AGE,
+                ),
                 tcp: Default::default(),
             },
             config,
@@ -504,7 +508,14 @@ impl Router {
             return;
         };
         let destination = listen.candidate_addr();
-        let received = t.receive(now, str0m::net::Protocol::Udp, source, destination, data);
+        let received = t.receive(
+            now,
+            str0m::net::Protocol::Udp,
+            source,
+            destination,
+            data,
+            &self.hub.kept,
+        );
         if !count_received(&mut self.stats, t, received, data.len()) {
             return;
         }

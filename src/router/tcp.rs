@@ -286,7 +286,14 @@ impl Router {
             self.stats.dropped_unknown_source += 1;
             return;
         };
-        let received = t.receive(now, Protocol::Tcp, source, destination, data);
+        let received = t.receive(
+            now,
+            Protocol::Tcp,
+            source,
+            destination,
+            data,
+            &self.hub.kept,
+        );
         if !super::count_received(&mut self.stats, t, received, data.len()) {
             return;
         }

@@ -90,7 +90,7 @@ pub(crate) struct Transport {
     owned_initial_bps: Option<u64>,
     owned: Option<Box<owned::sender::OwnedTx>>,
     /// The owned path's datagrams waiting for the next flush.
-    owned_out: Vec<Vec<u8>>,
+    owned_out: Vec<bytes::Bytes>,
     /// When the owned path last reported its streams' stats.
     pub owned_stats_at: Option<Instant>,
     /// Where str0m sends all but STUN (the nominated ICE pair).
@@ -335,7 +335,7 @@ impl Transport {
                     if !stun {
                         *media_route = Some(route);
                     }
-                    route.push(data, observed, out, d);
+                    route.push(data.into(), observed, out, d);
                 }
                 Ok(str0m::Output::Event(e)) => d.events.push(e),
                 Err(e) => return Err(e.to_string()),
@@ -421,7 +421,7 @@ pub(crate) struct Drained {
     pub routes_added: SmallVec<[Route; 2]>,
     pub routes_evicted: SmallVec<[Route; 2]>,
     /// Datagrams to send over TCP, by (remote, local) pair, unframed.
-    pub tcp_out: Vec<(Route, Vec<u8>)>,
+    pub tcp_out: Vec<(Route, bytes::Bytes)>,
 }
 
 /// str0m only sends to a peer that authenticated (a STUN check with our

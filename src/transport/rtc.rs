@@ -64,6 +64,7 @@ impl Transport {
         source: SocketAddr,
         destination: SocketAddr,
         data: &[u8],
+        kept: &crate::transport::owned::kept::Kept,
     ) -> Received {
         let Ok(contents) = DatagramRecv::try_from(data) else {
             return Received::Malformed;
@@ -89,7 +90,7 @@ impl Transport {
             _ => false,
         };
         if !error {
-            self.owned_on_received(data, now);
+            self.owned_on_received(data, now, kept);
         }
         Received::Handled { error }
     }

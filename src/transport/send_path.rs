@@ -6,10 +6,13 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use bytes::Bytes;
 use str0m::media::Mid;
 use str0m::rtp::{Extension, Ssrc};
 
+use super::owned::bufs::SendBufs;
 use super::owned::estimate::Feedback;
+use super::owned::kept::Kept;
 use super::owned::sender::{ExtIds, Outgoing, OwnedTx, StreamInfo};
 use super::{Drained, Observed, Transport};
 use crate::config::{RouterConfig, SendPath};
@@ -31,7 +34,7 @@ impl MediaRoute {
     /// frame), counted in `observed`.
     pub(crate) fn push(
         self,
-        data: Vec<u8>,
+        data: Bytes,
         observed: &mut Observed,
         out: &mut OutQueue,
         d: &mut Drained,
@@ -45,7 +48,7 @@ impl MediaRoute {
             out.push(Output::Transmit(Transmit {
                 source: self.local,
                 destination: self.remote,
-                contents: data.into(),
+                contents: data,
                 via: crate::Via::Udp,
             }));
         }
@@ -155,8 +158,15 @@ impl Transport {
     }
 
     /// Send one forwarded packet through the owned path (queued for the
-    /// next flush). `false` if the path is not ready for it.
-    pub(crate) fn send_owned(&mut self, p: &Outgoing<'_>, now: Instant) -> bool {
+    /// next flush), written into `bufs` (padding resends payloads from
+    /// `kept`). `false` if the path is not ready for it.
+    pub(crate) fn send_owned(
+        &mut self,
+        p: &Outgoing<'_>,
+        now: Instant,
+        bufs: &mut SendBufs,
+        kept: &Kept,
+    ) -> bool {
         if self.owned_out.len() >= MAX_QUEUED {
             return false;
         }
@@ -169,11 +179,11 @@ impl Transport {
         let Some(o) = owned.as_deref_mut() else {
             return false;
         };
-        let Some(datagram) = o.send(p, now) else {
+        let Some(datagram) = o.send(p, now, bufs) else {
             return false;
         };
         owned_out.push(datagram);
-        o.pad(now, |d| owned_out.push(d));
+        o.pad(now, bufs, kept, |d| owned_out.push(d));
         true
     }
 
@@ -187,8 +197,9 @@ impl Transport {
     }
 
     /// After str0m accepted a datagram from the peer: if it is SRTCP,
-    /// answer the NACKs for our streams with RTX (queued for the flush).
-    pub(crate) fn owned_on_received(&mut self, data: &[u8], now: Instant) {
+    /// answer the NACKs for our streams with RTX from `kept` (queued for
+    /// the flush).
+    pub(crate) fn owned_on_received(&mut self, data: &[u8], now: Instant, kept: &Kept) {
         if self.owned.is_none() || classify(data) != DatagramKind::Rtcp {
             return;
         }
@@ -196,7 +207,7 @@ impl Transport {
             owned, owned_out, ..
         } = self;
         if let Some(o) = owned.as_deref_mut() {
-            o.on_peer_rtcp(data, now, |d| {
+            o.on_peer_rtcp(data, now, kept, |d| {
                 if owned_out.len() < MAX_QUEUED {
                     owned_out.push(d);
                 }

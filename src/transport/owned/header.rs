@@ -15,6 +15,33 @@ pub(crate) struct RtpFields {
     pub ssrc: u32,
 }
 
+/// Where a packet is written: a `Vec` (tests, RTX answers) or a
+/// `BytesMut` carved from [`SendBufs`](super::bufs::SendBufs)' shared
+/// blocks (the forwarding path, so a datagram costs no allocation).
+pub(crate) trait PacketBuf: std::ops::DerefMut<Target = [u8]> {
+    /// Make it `len` bytes long (new bytes zero).
+    fn resize(&mut self, len: usize);
+    fn extend_from_slice(&mut self, s: &[u8]);
+}
+
+impl PacketBuf for Vec<u8> {
+    fn resize(&mut self, len: usize) {
+        Vec::resize(self, len, 0);
+    }
+    fn extend_from_slice(&mut self, s: &[u8]) {
+        Vec::extend_from_slice(self, s);
+    }
+}
+
+impl PacketBuf for bytes::BytesMut {
+    fn resize(&mut self, len: usize) {
+        bytes::BytesMut::resize(self, len, 0);
+    }
+    fn extend_from_slice(&mut self, s: &[u8]) {
+        bytes::BytesMut::extend_from_slice(self, s);
+    }
+}
+
 /// The longest extension element the one-byte form carries.
 const ONE_BYTE_MAX_LEN: usize = 16;
 /// The highest id the one-byte form carries (15 is reserved).
@@ -26,45 +53,65 @@ const TWO_BYTE_MAX_LEN: usize = 255;
 /// header, then `exts` as (id, value) elements in order. Elements with id
 /// 0, an empty value in the one-byte form or a value over 255 bytes are
 /// left out. Returns the header's length; the payload goes after it.
-pub(crate) fn write_header(buf: &mut Vec<u8>, f: &RtpFields, exts: &[(u8, &[u8])]) -> usize {
-    buf.clear();
+pub(crate) fn write_header<B: PacketBuf>(
+    buf: &mut B,
+    f: &RtpFields,
+    exts: &[(u8, &[u8])],
+) -> usize {
     let usable = |(id, v): &&(u8, &[u8])| *id != 0 && v.len() <= TWO_BYTE_MAX_LEN;
-    let any = exts.iter().any(|e| usable(&e));
-    buf.push(0x80 | if any { 0x10 } else { 0 });
-    buf.push(if f.marker { 0x80 } else { 0 } | (f.pt & 0x7f));
-    buf.extend_from_slice(&f.seq.to_be_bytes());
-    buf.extend_from_slice(&f.ts.to_be_bytes());
-    buf.extend_from_slice(&f.ssrc.to_be_bytes());
-    if !any {
-        return buf.len();
+    let mut any = false;
+    let mut one_byte = true;
+    let mut values = 0;
+    let mut count = 0;
+    for (id, v) in exts.iter().filter(usable) {
+        any = true;
+        one_byte &= *id <= ONE_BYTE_MAX_ID && !v.is_empty() && v.len() <= ONE_BYTE_MAX_LEN;
+        values += v.len();
+        count += 1;
     }
-    let one_byte = exts
-        .iter()
-        .filter(usable)
-        .all(|(id, v)| *id <= ONE_BYTE_MAX_ID && !v.is_empty() && v.len() <= ONE_BYTE_MAX_LEN);
-    let start = buf.len();
-    // Profile, then the length in words, filled in below.
-    buf.extend_from_slice(if one_byte {
+    // The length is known before a byte is written: the header is sized
+    // once and filled by index, since this runs per subscriber per
+    // forwarded packet and a write per byte into a `BytesMut` is a call
+    // with its own capacity check.
+    let elements = values + count * if one_byte { 1 } else { 2 };
+    let len = if any {
+        16 + elements.next_multiple_of(4)
+    } else {
+        12
+    };
+    buf.resize(0);
+    buf.resize(len);
+    let h = &mut buf[..len];
+    h[0] = 0x80 | if any { 0x10 } else { 0 };
+    h[1] = if f.marker { 0x80 } else { 0 } | (f.pt & 0x7f);
+    h[2..4].copy_from_slice(&f.seq.to_be_bytes());
+    h[4..8].copy_from_slice(&f.ts.to_be_bytes());
+    h[8..12].copy_from_slice(&f.ssrc.to_be_bytes());
+    if !any {
+        return len;
+    }
+    // Profile, then the length in words (the padding is the zeros of
+    // the resize).
+    h[12..14].copy_from_slice(if one_byte {
         &[0xbe, 0xde]
     } else {
         &[0x10, 0x00]
     });
-    buf.extend_from_slice(&[0, 0]);
+    h[14..16].copy_from_slice(&(((len - 16) / 4) as u16).to_be_bytes());
+    let mut at = 16;
     for (id, v) in exts.iter().filter(usable) {
         if one_byte {
-            buf.push((id << 4) | (v.len() as u8 - 1));
+            h[at] = (id << 4) | (v.len() as u8 - 1);
+            at += 1;
         } else {
-            buf.push(*id);
-            buf.push(v.len() as u8);
+            h[at] = *id;
+            h[at + 1] = v.len() as u8;
+            at += 2;
         }
-        buf.extend_from_slice(v);
+        h[at..at + v.len()].copy_from_slice(v);
+        at += v.len();
     }
-    while !(buf.len() - start).is_multiple_of(4) {
-        buf.push(0);
-    }
-    let words = ((buf.len() - start - 4) / 4) as u16;
-    buf[start + 2..start + 4].copy_from_slice(&words.to_be_bytes());
-    buf.len()
+    len
 }
 
 #[cfg(test)]

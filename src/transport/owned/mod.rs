@@ -6,7 +6,8 @@
 //!
 //! * step 1, SRTP with kept keys: `crypto/srtp_tx.rs`, `crypto/keys.rs`;
 //! * step 2, the header written per subscriber: [`header`];
-//! * step 3, the history that answers NACKs with RTX: [`history`], and
+//! * step 3, the history that answers NACKs with RTX: [`history`], its
+//!   payloads kept once per router in [`kept`], and
 //!   the NACKs read from the subscriber's RTCP: [`feedback`] (decrypted
 //!   with `crypto/srtp_tx.rs`'s `SrtcpRx`);
 //! * step 4 without its estimator: transport-wide sequence numbers, the
@@ -14,7 +15,8 @@
 //! * step 5, sender reports: [`report`].
 //!
 //! * step 6, the path itself on one transport: [`sender`], with the VP8
-//!   renumbering done in the subscriber's copy of the payload: [`vp8`].
+//!   renumbering done in the subscriber's copy of the payload: [`vp8`],
+//!   each datagram written into a shared block: [`bufs`].
 //!   [`RouterConfig::send_path`](crate::RouterConfig) puts it on the
 //!   forwarding path.
 //!
@@ -24,10 +26,12 @@
 //! feedback reader: until then some parts are used by the tests only.
 #![cfg_attr(not(test), allow(dead_code))]
 
+pub(crate) mod bufs;
 pub(crate) mod estimate;
 pub(crate) mod feedback;
 pub(crate) mod header;
 pub(crate) mod history;
+pub(crate) mod kept;
 pub(crate) mod probe;
 pub(crate) mod report;
 pub(crate) mod sender;

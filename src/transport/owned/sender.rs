@@ -6,7 +6,8 @@
 //!   payload copied once behind it (with this subscriber's VP8
 //!   renumbering), SRTP with the transport's own copy of the DTLS keys.
 //! * **NACKs** from the subscriber, read from its SRTCP beside str0m, are
-//!   answered with RTX from a history of shared payloads.
+//!   answered with RTX from a history of shared payloads (kept once per
+//!   router: `kept.rs`).
 //! * **Sender reports**: str0m keeps writing the SR of each stream it
 //!   negotiated (with its CNAME, on its interval), but it never sees what
 //!   we send, so its counts are zero and its RTP time is 0. Every SRTCP
@@ -24,12 +25,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use smallvec::SmallVec;
 
+use super::bufs::SendBufs;
 use super::estimate::{Estimation, Feedback, MAX_PADDING_PER_PACKET};
 use super::feedback::{nacks, walk};
-use super::header::{write_header, RtpFields};
-use super::history::{History, RtxStream, Sent};
+use super::header::{write_header, PacketBuf, RtpFields};
+use super::history::{History, RtxStream};
+use super::kept::Kept;
 use super::report::{SendCounts, FIRST_SRTCP_INDEX};
 use super::twcc::{arrivals, SendRegister};
 use super::vp8::Vp8Rewrite;
@@ -37,7 +41,7 @@ use crate::crypto::keys::DtlsKeys;
 use crate::crypto::srtp_tx::{SrtcpRx, SrtpError, SrtpTx};
 
 /// How long a sent video packet is kept for a retransmission.
-const HISTORY_AGE: Duration = Duration::from_secs(1);
+pub(crate) const HISTORY_AGE: Duration = Duration::from_secs(1);
 /// Packets kept per video stream (about a second of 2.5 Mbit/s video).
 const HISTORY_PACKETS: usize = 512;
 /// The most NACKed packets answered from one RTCP datagram.
@@ -74,6 +78,9 @@ pub(crate) struct Outgoing<'a> {
     pub ts: u32,
     pub ssrc: u32,
     pub payload: &'a Arc<[u8]>,
+    /// The payload's number in the router's [`Kept`] (video: what the
+    /// history refers to).
+    pub kept: Option<u64>,
     pub vp8: Option<Vp8Rewrite>,
     /// Audio level in -dBov and voice activity.
     pub audio_level: Option<(i8, bool)>,
@@ -227,8 +234,14 @@ impl OwnedTx {
         self.streams.remove(&ssrc);
     }
 
-    /// The protected datagram of `p` on a known stream, at `now`.
-    pub(crate) fn send(&mut self, p: &Outgoing<'_>, now: Instant) -> Option<Vec<u8>> {
+    /// The protected datagram of `p` on a known stream, at `now`, written
+    /// into `bufs`.
+    pub(crate) fn send(
+        &mut self,
+        p: &Outgoing<'_>,
+        now: Instant,
+        bufs: &mut SendBufs,
+    ) -> Option<Bytes> {
         let stream = self.streams.get_mut(&p.ssrc)?;
         let fields = RtpFields {
             pt: p.pt,
@@ -257,7 +270,7 @@ impl OwnedTx {
             exts.push((ext.dependency_descriptor, dd));
         }
         let overhead = self.srtp.suite().rtp_overhead();
-        let mut buf = Vec::with_capacity(12 + 40 + p.payload.len() + overhead);
+        let buf = bufs.start(12 + 40 + p.payload.len() + overhead);
         if ext.transport_cc != 0 {
             // Numbered at the send: the router hands the datagram to the
             // host now, and the host sends it before the next input.
@@ -265,14 +278,20 @@ impl OwnedTx {
             twcc = self.register.on_send(size, now).to_be_bytes();
             exts.push((ext.transport_cc, &twcc));
         }
-        let header = write_header(&mut buf, &fields, &exts);
-        buf.extend_from_slice(p.payload);
-        if let Some(r) = &p.vp8 {
-            r.apply(&mut buf[header..]);
-        }
+        write_header(buf, &fields, &exts);
+        // This subscriber's VP8 renumbering goes into its copy of the
+        // payload: SRTP encrypts from the shared payload with the
+        // renumbered bytes patched in.
+        let patched = p.vp8.map_or(0, |r| r.extent());
+        let patch = |first: &mut [u8]| {
+            if let Some(r) = &p.vp8 {
+                r.apply(first);
+            }
+        };
         self.srtp
-            .protect_rtp(&mut buf, header, (p.seq >> 16) as u32)
+            .protect_rtp_payload(buf, p.payload, patched, patch, (p.seq >> 16) as u32)
             .ok()?;
+        let buf = bufs.finish();
         stream.counts.on_sent(p.ts, p.payload.len(), now);
         stream.last = Some((fields.seq, buf.len()));
         stream.sent.packets += 1;
@@ -284,14 +303,8 @@ impl OwnedTx {
         if let Some(e) = &mut self.estimation {
             e.on_sent(now, buf.len());
         }
-        if let Some(h) = &mut stream.history {
-            h.push(Sent {
-                fields,
-                at: now,
-                payload: p.payload.clone(),
-                vp8: p.vp8,
-                resent: None,
-            });
+        if let (Some(h), Some(kept)) = (&mut stream.history, p.kept) {
+            h.push(&fields, kept, p.vp8);
         }
         Some(buf)
     }
@@ -303,7 +316,8 @@ impl OwnedTx {
         &mut self,
         datagram: &[u8],
         now: Instant,
-        mut send: impl FnMut(Vec<u8>),
+        kept: &Kept,
+        mut send: impl FnMut(Bytes),
     ) {
         if self.peer_rtcp.unprotect(datagram, &mut self.plain).is_err() {
             return;
@@ -315,14 +329,16 @@ impl OwnedTx {
             if let Some(s) = self.streams.get_mut(&ssrc) {
                 s.sent.nacks += 1;
             }
-            if !self.may_resend(ssrc, seq, now) {
+            if !self.may_resend(ssrc, seq, now, kept) {
                 self.counters.rtx_limited += 1;
                 continue;
             }
-            match self.resend(ssrc, seq, now) {
-                Some(buf) => {
+            // Its own buffer: NACKs are rare next to media.
+            let mut buf = Vec::new();
+            match self.resend(ssrc, seq, now, kept, &mut buf) {
+                Some(()) => {
                     self.counters.rtx_sent += 1;
-                    send(buf);
+                    send(buf.into());
                 }
                 None => self.counters.nacks_unanswered += 1,
             }
@@ -420,8 +436,15 @@ impl OwnedTx {
     }
 
     /// Padding due after a packet: resends of the newest packet of the
-    /// newest video stream on its RTX stream, each through `send`.
-    pub(crate) fn pad(&mut self, now: Instant, mut send: impl FnMut(Vec<u8>)) {
+    /// newest video stream on its RTX stream, each written into `bufs`
+    /// and handed to `send`.
+    pub(crate) fn pad(
+        &mut self,
+        now: Instant,
+        bufs: &mut SendBufs,
+        kept: &Kept,
+        mut send: impl FnMut(Bytes),
+    ) {
         let (Some(e), Some(ssrc)) = (&mut self.estimation, self.pad_stream) else {
             return;
         };
@@ -430,11 +453,14 @@ impl OwnedTx {
         };
         let n = e.padding_due(now, size);
         for _ in 0..n.min(MAX_PADDING_PER_PACKET) {
-            let Some(buf) = self.resend(ssrc, seq, now) else {
+            // Room for the RTX packet: the original's size, its sequence
+            // number and the RTX header's extensions.
+            let buf = bufs.start(size + 32);
+            if self.resend(ssrc, seq, now, kept, buf).is_none() {
                 return;
-            };
+            }
             self.counters.padding_sent += 1;
-            send(buf);
+            send(bufs.finish());
         }
     }
 
@@ -443,14 +469,14 @@ impl OwnedTx {
     /// retransmissions would take more than their share of the estimate
     /// (under congestion, resending all that was lost feeds the queue that
     /// lost it). A packet no longer kept passes, to be counted unanswered.
-    fn may_resend(&mut self, ssrc: u32, seq: u16, now: Instant) -> bool {
+    fn may_resend(&mut self, ssrc: u32, seq: u16, now: Instant, kept: &Kept) -> bool {
         let Some(stream) = self.streams.get_mut(&ssrc) else {
             return true;
         };
         let Some(history) = &mut stream.history else {
             return true;
         };
-        let Some(size) = history.get(seq, now).map(|s| s.payload.len()) else {
+        let Some(size) = history.get(seq, now, kept).map(|s| s.payload.len()) else {
             return true;
         };
         let rtt = self.estimation.as_ref().and_then(|e| e.rtt());
@@ -463,13 +489,20 @@ impl OwnedTx {
         history.may_resend(seq, now, gap)
     }
 
-    /// The protected RTX packet of `seq` on `ssrc`, if it is still kept
-    /// and the stream has RTX.
-    fn resend(&mut self, ssrc: u32, seq: u16, now: Instant) -> Option<Vec<u8>> {
+    /// The protected RTX packet of `seq` on `ssrc` written into `buf`, if
+    /// it is still kept and the stream has RTX.
+    fn resend<B: PacketBuf>(
+        &mut self,
+        ssrc: u32,
+        seq: u16,
+        now: Instant,
+        kept: &Kept,
+        buf: &mut B,
+    ) -> Option<()> {
         let stream = self.streams.get_mut(&ssrc)?;
         let ext = stream.info.ext;
         let rtx_ssrc = stream.info.rtx?;
-        let sent = stream.history.as_ref()?.get(seq, now)?;
+        let sent = stream.history.as_ref()?.get(seq, now, kept)?;
         let rtx_pt = stream
             .info
             .rtx_pts
@@ -483,7 +516,6 @@ impl OwnedTx {
         };
         let roc = (stream.rtx_seq >> 16) as u32;
         let overhead = self.srtp.suite().rtp_overhead();
-        let mut buf = Vec::with_capacity(12 + 16 + 2 + sent.payload.len() + overhead);
         let twcc;
         let mut exts: SmallVec<[(u8, &[u8]); 2]> = SmallVec::new();
         if ext.mid != 0 && !stream.info.mid.is_empty() {
@@ -494,15 +526,15 @@ impl OwnedTx {
             twcc = self.register.on_send(size, now).to_be_bytes();
             exts.push((ext.transport_cc, &twcc));
         }
-        let header = rtx.write(&mut buf, sent, &exts);
+        let header = rtx.write(buf, &sent, &exts);
         stream.rtx_seq += 1;
-        self.srtp.protect_rtp(&mut buf, header, roc).ok()?;
+        self.srtp.protect_rtp(buf, header, roc).ok()?;
         stream.sent.packets += 1;
         stream.sent.bytes += buf.len() as u64;
         if let Some(e) = &mut self.estimation {
             e.on_sent(now, buf.len());
         }
-        Some(buf)
+        Some(())
     }
 
     /// str0m's own SRTCP datagram `datagram` as it may leave: the SRs of

@@ -6,10 +6,13 @@
 /// Where one packet's PictureID and TL0PICIDX go, and their new values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Vp8Rewrite {
-    /// (offset in the payload, 15-bit form, new value).
-    picture_id: Option<(usize, bool, u16)>,
+    /// (offset in the payload, 15-bit form, new value). Offsets are bytes
+    /// (the descriptor's fields are within its first five): the rewrite
+    /// is kept per packet in every subscriber's RTX history, whose slot
+    /// size is what a push costs in cache misses.
+    picture_id: Option<(u8, bool, u16)>,
     /// (offset in the payload, new value).
-    tl0: Option<(usize, u8)>,
+    tl0: Option<(u8, u8)>,
 }
 
 impl Vp8Rewrite {
@@ -28,17 +31,28 @@ impl Vp8Rewrite {
             if value > if long { 0x7fff } else { 0x7f } {
                 return None;
             }
-            r.picture_id = Some((at, long, value));
+            r.picture_id = Some((u8::try_from(at).ok()?, long, value));
         }
         if let Some(value) = tl0 {
-            r.tl0 = Some((tl0_at?, value));
+            r.tl0 = Some((u8::try_from(tl0_at?).ok()?, value));
         }
         Some(r)
+    }
+
+    /// How many leading bytes of the payload [`apply`](Self::apply)
+    /// may change.
+    pub(crate) fn extent(&self) -> usize {
+        let pid = self.picture_id.map_or(0, |(at, long, _)| {
+            usize::from(at) + if long { 2 } else { 1 }
+        });
+        let tl0 = self.tl0.map_or(0, |(at, _)| usize::from(at) + 1);
+        pid.max(tl0)
     }
 
     /// Apply to a copy of the payload the rewrite was made for.
     pub(crate) fn apply(&self, payload: &mut [u8]) {
         if let Some((at, long, value)) = self.picture_id {
+            let at = usize::from(at);
             if long {
                 if let Some(b) = payload.get_mut(at..at + 2) {
                     b[0] = 0x80 | ((value >> 8) as u8 & 0x7f);
@@ -49,7 +63,7 @@ impl Vp8Rewrite {
             }
         }
         if let Some((at, value)) = self.tl0 {
-            if let Some(b) = payload.get_mut(at) {
+            if let Some(b) = payload.get_mut(usize::from(at)) {
                 *b = value;
             }
         }
@@ -103,6 +117,13 @@ mod tests {
             assert_eq!(d.picture_id(), Some(pid));
             assert_eq!(d.tl0_pic_idx(), Some(200));
             assert_eq!(copy.last(), payload.last(), "the frame is untouched");
+            let n = r.extent();
+            assert_eq!(copy[n..], payload[n..], "nothing changes past the extent");
+            assert_ne!(
+                copy[n - 1],
+                payload[n - 1],
+                "the extent's last byte is rewritten"
+            );
         }
     }
 
