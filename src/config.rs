@@ -48,8 +48,7 @@ pub enum SendPath {
     /// Through the WebRTC stack's general send path: str0m's streams,
     /// pacer, RTX cache and estimator, per packet and subscriber. About
     /// twice the CPU per forwarded packet of [`SendPath::Owned`]; what
-    /// forwarding uses without the OpenSSL DTLS stack. The default.
-    #[default]
+    /// forwarding uses without the OpenSSL DTLS stack.
     WebRtcStack,
     /// Through the router's own per-packet path: the header written per
     /// subscriber, SRTP with the transport's own copy of the DTLS keys,
@@ -57,13 +56,10 @@ pub enum SendPath {
     /// reports corrected to what was sent, and send-side estimation from
     /// the subscriber's transport-wide feedback with probe clusters. The
     /// WebRTC stack keeps ICE, DTLS, SDP, SCTP and all other RTCP. About
-    /// half the CPU per forwarded packet. Needs the OpenSSL DTLS stack
-    /// (feature `openssl-dtls`, the default); with another, forwarding
-    /// uses [`SendPath::WebRtcStack`].
-    ///
-    /// Not the default yet: with the machine's CPU starved (six browsers
-    /// and the server on two cores), its estimate still pauses videos
-    /// that str0m's keeps (`docs/owned-send-path.md`, step 7).
+    /// half the CPU per forwarded packet. The default. Needs the OpenSSL
+    /// DTLS stack (feature `openssl-dtls`, the default); with another,
+    /// forwarding uses [`SendPath::WebRtcStack`].
+    #[default]
     Owned,
 }
 

@@ -102,10 +102,10 @@ struct Args {
     /// the layers they ask for, and SDP bandwidth limits are not applied.
     #[arg(long)]
     no_bwe: bool,
-    /// How forwarded RTP leaves each viewer's transport: `stack` (str0m's
-    /// general send path, the default) or `owned` (the router's own
-    /// per-packet path, issue #19: about half the CPU per packet).
-    #[arg(long, value_enum, default_value_t = SendPathArg::Stack)]
+    /// How forwarded RTP leaves each viewer's transport: `owned` (the
+    /// router's own per-packet path, issue #19, the default) or `stack`
+    /// (str0m's general send path: about twice the CPU per packet).
+    #[arg(long, value_enum, default_value_t = SendPathArg::Owned)]
     send_path: SendPathArg,
     /// Receive without UDP GRO (on by default where the kernel has it: a
     /// burst of one peer's datagrams is read as one message and split).

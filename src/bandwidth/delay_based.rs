@@ -7,8 +7,10 @@
 //! (draft-ietf-rmcat-gcc), written here from that description:
 //!
 //! 1. **Groups.** Packets sent within [`GROUP_SPAN`] of a group's first
-//!    form one group; for two consecutive groups the delay variation is
-//!    (arrival gap − send gap).
+//!    form one group, and so do packets that arrive in a burst (within
+//!    [`BURST_GAP_US`] of each other and closer than they were sent: a
+//!    receiver short of CPU reads several at once); for two consecutive
+//!    groups the delay variation is (arrival gap − send gap).
 //! 2. **Trend.** The variations are summed (the queue's growth),
 //!    smoothed, and a least-squares slope over the last [`WINDOW`] points
 //!    says whether the queue grows.
@@ -31,6 +33,12 @@ use std::time::{Duration, Instant};
 
 /// Packets sent within this of a group's first belong to that group.
 const GROUP_SPAN: Duration = Duration::from_millis(5);
+/// A packet that arrived within this of its group's last, sooner after it
+/// than it was sent, belongs to that group too (a burst: the receiver read
+/// several at once, after its thread waited for a CPU)...
+const BURST_GAP_US: i64 = 5_000;
+/// ...while the group's arrivals span less than this.
+const BURST_MAX_US: i64 = 100_000;
 /// Points of the smoothed delay the slope is fitted over.
 const WINDOW: usize = 20;
 /// Smoothing of the accumulated delay (weight of the previous value).
@@ -90,7 +98,30 @@ pub(crate) enum Usage {
 struct Group {
     first_sent: Instant,
     last_sent: Instant,
+    first_arrived_us: i64,
     last_arrived_us: i64,
+}
+
+impl Group {
+    fn new(s: &Sample) -> Self {
+        Group {
+            first_sent: s.sent,
+            last_sent: s.sent,
+            first_arrived_us: s.arrived_us,
+            last_arrived_us: s.arrived_us,
+        }
+    }
+
+    /// Whether `s` arrived in this group's burst: close behind its last
+    /// arrival and sooner after it than it was sent after it (the
+    /// receiver stamped them together, not the link spacing them out).
+    fn in_burst(&self, s: &Sample) -> bool {
+        let arrival_us = s.arrived_us - self.last_arrived_us;
+        let send_us = s.sent.saturating_duration_since(self.last_sent).as_micros() as i64;
+        arrival_us - send_us < 0
+            && arrival_us <= BURST_GAP_US
+            && s.arrived_us - self.first_arrived_us < BURST_MAX_US
+    }
 }
 
 /// The estimator of one subscriber transport.
@@ -215,28 +246,20 @@ impl DelayBased {
             self.acked_bytes -= size;
         }
         let Some(g) = &mut self.group else {
-            self.group = Some(Group {
-                first_sent: s.sent,
-                last_sent: s.sent,
-                last_arrived_us: s.arrived_us,
-            });
+            self.group = Some(Group::new(s));
             return;
         };
         if s.sent < g.first_sent {
             // Reordered behind its group: not a new group.
             return;
         }
-        if s.sent.duration_since(g.first_sent) <= GROUP_SPAN {
+        if s.sent.duration_since(g.first_sent) <= GROUP_SPAN || g.in_burst(s) {
             g.last_sent = g.last_sent.max(s.sent);
             g.last_arrived_us = g.last_arrived_us.max(s.arrived_us);
             return;
         }
         let done = *g;
-        self.group = Some(Group {
-            first_sent: s.sent,
-            last_sent: s.sent,
-            last_arrived_us: s.arrived_us,
-        });
+        self.group = Some(Group::new(s));
         if let Some(prev) = self.prev.replace(done) {
             let send_ms = done.last_sent.duration_since(prev.last_sent).as_secs_f64() * 1e3;
             let arrival_ms = (done.last_arrived_us - prev.last_arrived_us) as f64 / 1e3;

@@ -52,7 +52,7 @@ impl Router {
             t.owned_stats_at = Some(now);
         }
         if let Some(bps) = f.estimate_bps {
-            tracing::trace!(estimate_bps = bps, "bandwidth estimate (owned path)");
+            tracing::trace!(transport = ?tid, estimate_bps = bps, "bandwidth estimate (owned path)");
             self.on_estimate(tid, bps);
         }
         if stats_due {
@@ -173,7 +173,7 @@ impl Router {
             t.reset_estimate(e);
         }
         let desired = t.allocator.desired_for_str0m(now);
-        t.set_estimator_rates(minimum, desired.max(minimum));
+        t.set_estimator_rates(now, minimum, desired.max(minimum));
         self.drain_transport(tid);
         for ((cid, layer), cand) in decisions.into_iter().zip(&cands) {
             self.apply_allocation(tid, cid, layer.map(|l| (l, cap_for(cand, l))));
@@ -209,6 +209,7 @@ impl Router {
         }
         let want = c.keyframe_wish();
         if changed {
+            tracing::debug!(consumer = ?cid, transport = ?tid, ?bitrate, "consumer allocation");
             self.emit(Event::ConsumerAllocationChanged {
                 consumer: cid,
                 transport: tid,

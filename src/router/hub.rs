@@ -101,10 +101,13 @@ impl Hub {
         }
     }
 
-    /// Put the transport's next deadline (its WebRTC stack's timeout or
-    /// its liveness deadline) in the timer table.
+    /// Put the transport's next deadline (its WebRTC stack's timeout, its
+    /// liveness deadline or the owned path's padding) in the timer table.
     pub(crate) fn schedule(&mut self, t: &Transport, config: &RouterConfig) {
-        let next = t.rtc_timeout.min(t.liveness_deadline(config));
+        let mut next = t.rtc_timeout.min(t.liveness_deadline(config));
+        if let Some(at) = t.owned_padding_at() {
+            next = next.min(at);
+        }
         self.timers.set(Timer::Transport(t.id), Some(next));
     }
 }

@@ -562,6 +562,10 @@ impl Router {
         if now >= t.rtc_timeout {
             t.timeout(now);
         }
+        if t.owned_padding_at().is_some_and(|at| now >= at) {
+            t.pad_owned(now, &mut self.hub.bufs, &self.hub.kept);
+            self.hub.send_owned(t);
+        }
         self.drain_transport(tid);
     }
 

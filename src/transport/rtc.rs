@@ -237,10 +237,10 @@ impl Transport {
     }
 
     /// The estimator's padding floor and probing target.
-    pub(crate) fn set_estimator_rates(&mut self, current_bps: u64, desired_bps: u64) {
+    pub(crate) fn set_estimator_rates(&mut self, now: Instant, current_bps: u64, desired_bps: u64) {
         if self.owned_active() {
             if let Some(o) = self.owned.as_deref_mut() {
-                o.set_rates(current_bps, desired_bps);
+                o.set_rates(now, current_bps, desired_bps);
             }
             return;
         }

@@ -187,6 +187,26 @@ impl Transport {
         true
     }
 
+    /// When the owned path's padding is next due on a timer (no media to
+    /// ride on: see `OwnedTx::pad`), if ever.
+    pub(crate) fn owned_padding_at(&self) -> Option<Instant> {
+        self.owned.as_deref()?.padding_at()
+    }
+
+    /// Send the owned path's padding due at `now` (queued for the flush).
+    pub(crate) fn pad_owned(&mut self, now: Instant, bufs: &mut SendBufs, kept: &Kept) {
+        let Transport {
+            owned, owned_out, ..
+        } = self;
+        if let Some(o) = owned.as_deref_mut() {
+            o.pad(now, bufs, kept, |d| {
+                if owned_out.len() < MAX_QUEUED {
+                    owned_out.push(d);
+                }
+            });
+        }
+    }
+
     /// What the owned path's estimation learned from the peer's feedback
     /// since the last call.
     pub(crate) fn owned_feedback(&mut self) -> Feedback {

@@ -93,9 +93,9 @@ impl Sim {
     /// at `start` (two linked sims share one clock).
     ///
     /// `MANIFOLD_SEND_PATH` in the environment overrides the config's
-    /// send path for every sim: `stack` ([`manifold_sfu::SendPath::WebRtcStack`],
-    /// the default) or `owned` ([`manifold_sfu::SendPath::Owned`]): the
-    /// scenario suite run again on the other path.
+    /// send path for every sim: `owned` ([`manifold_sfu::SendPath::Owned`],
+    /// the default) or `stack` ([`manifold_sfu::SendPath::WebRtcStack`]):
+    /// the scenario suite run again on the other path.
     pub fn with_config_at(mut config: RouterConfig, start: Instant) -> Sim {
         match std::env::var("MANIFOLD_SEND_PATH").as_deref() {
             Ok("owned") => config.send_path = manifold_sfu::SendPath::Owned,

@@ -86,32 +86,55 @@ test(`last-N: a room of six at N = ${N}, each member gets ${N} cameras plus the 
   }
   await sleep(2000);
 
-  const before = await consumers(srv, 'six');
-  const pageBefore = {};
-  for (const name of NAMES) pageBefore[name] = await pages[name].evaluate(inboundVideo);
-  await sleep(3000);
-  const after = await consumers(srv, 'six');
-  for (const name of NAMES) {
-    const others = NAMES.filter((n) => n !== name);
-    const list = after[name];
-    const cams = list.filter((c) => !c.screen);
-    const screens = list.filter((c) => c.screen);
-    assert.equal(cams.length, others.length, `${name} has a camera consumer per other member`);
-    assert.equal(screens.length, name === SHARER ? 0 : 1, `${name}'s screen consumers`);
-    const sent = (c) => c.bytes - before[name].find((b) => b.id === c.id).bytes;
-    const flowing = cams.filter((c) => !c.paused);
-    const paused = cams.filter((c) => c.paused);
-    // Nobody spoke: the first N others in join order.
-    assert.deepEqual(flowing.map((c) => c.owner).sort(), others.slice(0, N), `${name} receives cameras of`);
-    for (const c of paused) assert.equal(sent(c), 0, `${name}'s paused consumer of ${c.owner} sent ${sent(c)} bytes`);
-    for (const c of flowing) assert.ok(sent(c) > 0, `${name}'s consumer of ${c.owner} sent nothing`);
-    for (const c of screens) assert.ok(!c.paused && sent(c) > 0, `${name}'s screen consumer flows (${sent(c)} bytes)`);
-    // The page agrees: bytes grow on N camera tiles and the screen only.
-    const now = await pages[name].evaluate(inboundVideo);
-    const growing = Object.keys(now).filter((k) => now[k] > (pageBefore[name][k] || 0) + 1000).sort();
-    const expected = [...others.slice(0, N), ...(name === SHARER ? [] : [`${SHARER}/screen`])].sort();
-    assert.deepEqual(growing, expected, `${name}'s page receives video from`);
-    t.diagnostic(`${name}: cameras of ${flowing.map((c) => c.owner).join(', ')} plus ${screens.length} screen; `
-      + `paused: ${paused.map((c) => `${c.owner} (${c.bytes} bytes in all)`).join(', ')}`);
+  // Up to three windows of 3 s: the last-N choice must hold in each, and
+  // in one of them every chosen video must flow. (The bandwidth estimator
+  // may pause a member's videos for a few seconds while six browsers
+  // starve two cores of CPU; that is not what this test is about, and it
+  // resumes them.)
+  let stalls = [];
+  for (let window = 1; window <= 3; window++) {
+    const before = await consumers(srv, 'six');
+    const pageBefore = {};
+    for (const name of NAMES) pageBefore[name] = await pages[name].evaluate(inboundVideo);
+    await sleep(3000);
+    const after = await consumers(srv, 'six');
+    stalls = [];
+    const lines = [];
+    for (const name of NAMES) {
+      const others = NAMES.filter((n) => n !== name);
+      const list = after[name];
+      const cams = list.filter((c) => !c.screen);
+      const screens = list.filter((c) => c.screen);
+      assert.equal(cams.length, others.length, `${name} has a camera consumer per other member`);
+      assert.equal(screens.length, name === SHARER ? 0 : 1, `${name}'s screen consumers`);
+      const sent = (c) => c.bytes - before[name].find((b) => b.id === c.id).bytes;
+      const flowing = cams.filter((c) => !c.paused);
+      const paused = cams.filter((c) => c.paused);
+      // Nobody spoke: the first N others in join order.
+      assert.deepEqual(flowing.map((c) => c.owner).sort(), others.slice(0, N), `${name} receives cameras of`);
+      for (const c of paused) assert.equal(sent(c), 0, `${name}'s paused consumer of ${c.owner} sent ${sent(c)} bytes`);
+      for (const c of flowing) if (!(sent(c) > 0)) stalls.push(`${name}'s consumer of ${c.owner} sent nothing`);
+      for (const c of screens) {
+        assert.ok(!c.paused, `${name}'s screen consumer is not paused`);
+        if (!(sent(c) > 0)) stalls.push(`${name}'s screen consumer sent nothing`);
+      }
+      // The page agrees: bytes grow on N camera tiles and the screen
+      // only; never on a paused one.
+      const now = await pages[name].evaluate(inboundVideo);
+      const growing = Object.keys(now).filter((k) => now[k] > (pageBefore[name][k] || 0) + 1000).sort();
+      const expected = [...others.slice(0, N), ...(name === SHARER ? [] : [`${SHARER}/screen`])].sort();
+      const extra = growing.filter((k) => !expected.includes(k));
+      assert.deepEqual(extra, [], `${name}'s page receives video it should not`);
+      const missing = expected.filter((k) => !growing.includes(k));
+      if (missing.length) stalls.push(`${name}'s page receives nothing from ${missing.join(', ')}`);
+      lines.push(`${name}: cameras of ${flowing.map((c) => c.owner).join(', ')} plus ${screens.length} screen; `
+        + `paused: ${paused.map((c) => `${c.owner} (${c.bytes} bytes in all)`).join(', ')}`);
+    }
+    if (stalls.length === 0) {
+      for (const l of lines) t.diagnostic(l);
+      break;
+    }
+    t.diagnostic(`window ${window}: ${stalls.join('; ')}`);
   }
+  assert.deepEqual(stalls, [], 'every chosen video flows in one window of three');
 });

@@ -49,7 +49,10 @@ async function startServer(extra = [], { host = '127.0.0.1', token = crypto.rand
   if (!fs.existsSync(SERVER)) {
     throw new Error(`${SERVER} is missing: run cargo build --release --example server`);
   }
-  const args = ['--http', `${host}:0`, '--udp', `${host}:0`, '--token', token, ...extra];
+  // SERVER_ARGS (split on spaces) is appended to every server's arguments,
+  // e.g. SERVER_ARGS='--send-path owned' runs a test on the owned path.
+  const more = (process.env.SERVER_ARGS || '').split(' ').filter(Boolean);
+  const args = ['--http', `${host}:0`, '--udp', `${host}:0`, '--token', token, ...extra, ...more];
   const proc = spawn(SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let log = '';

@@ -1,5 +1,5 @@
-// Issue #19: both send paths (--send-path stack, str0m's and the default,
-// which every other browser test runs on too; and --send-path owned) with
+// Issue #19: both send paths (--send-path owned, the default, which every
+// other browser test runs on too; and --send-path stack, str0m's) with
 // clients we did not write.
 //  - Chromium publishes with WHIP; a Chromium and a Firefox WHEP viewer
 //    decode video and receive audio (on the owned path protected with the

@@ -9,8 +9,12 @@
 //! at up to twice the estimate (`probe.rs`), and raises the estimate to
 //! what a cluster shows the link carried. Padding is a resend of the
 //! newest kept video packet on its RTX stream (a full-size packet the
-//! receiver drops as a duplicate), sent as media flows: no timer of its
-//! own. Losses count as congestion only while a queue shows.
+//! receiver drops as a duplicate), sent as media flows; once that packet
+//! is no longer kept (the subscriber's video paused), padding-only
+//! packets on the RTX stream, on the transport's timer
+//! ([`Estimation::padding_at`]): a subscriber whose video the allocator
+//! paused must still probe, or the estimate that paused it never grows
+//! back. Losses count as congestion only while a queue shows.
 
 use std::time::{Duration, Instant};
 
@@ -91,8 +95,10 @@ pub(crate) struct Estimation {
     /// carried (its queue draining).
     probe_floor: Option<(Instant, f64)>,
     pending: Feedback,
-    /// Padding target (bits per second) and credit (bytes).
+    /// Padding target (bits per second), since when it has been wanted,
+    /// and credit (bytes).
     pad_bps: u64,
+    pad_since: Option<Instant>,
     credit: f64,
     credit_at: Option<Instant>,
     /// (NTP middle 32 bits, when) of the sender reports sent.
@@ -125,6 +131,7 @@ impl Estimation {
             probe_floor: None,
             pending: Feedback::default(),
             pad_bps: 0,
+            pad_since: None,
             credit: 0.0,
             credit_at: None,
             reports: Vec::new(),
@@ -220,16 +227,21 @@ impl Estimation {
                     .max(floor)
                     .min(rate);
                 self.delay.reset(cut as u64);
+                tracing::trace!(fraction, queue_us = self.queue_us, cut, "loss cut");
             }
         }
         // A probe cluster the link carried whole: the estimate is at least
         // what it carried.
         let estimate = self.delay.estimate_bps() as f64;
+        let outcome = self.prober.outcome(now, estimate);
+        if outcome.is_some() {
+            tracing::trace!(?outcome, estimate, "probe result");
+        }
         if let Some(Outcome::Carried {
             bps,
             saturated,
             before,
-        }) = self.prober.outcome(now, estimate)
+        }) = outcome
         {
             // The cluster's own queue may have cut the estimate while its
             // result was on the way: a cluster that carried at least the
@@ -333,9 +345,9 @@ impl Estimation {
         self.delay.reset(bps);
     }
 
-    /// The allocator's rates: what it allocated and what it wants.
-    /// Padding probes above the estimate while it wants more.
-    pub(crate) fn set_rates(&mut self, allocated_bps: u64, desired_bps: u64) {
+    /// The allocator's rates at `now`: what it allocated and what it
+    /// wants. Padding probes above the estimate while it wants more.
+    pub(crate) fn set_rates(&mut self, now: Instant, allocated_bps: u64, desired_bps: u64) {
         let estimate = self.delay.estimate_bps();
         // The allocator keeps headroom under the estimate: a probe aims
         // above what it wants, so the estimate can clear it.
@@ -345,14 +357,35 @@ impl Estimation {
         } else {
             0
         };
+        self.pad_since = match (self.pad_bps, self.pad_since) {
+            (0, _) => None,
+            (_, since) => Some(since.unwrap_or(now)),
+        };
+    }
+
+    /// When padding is next due with no media to ride on (the subscriber's
+    /// video all paused: probing is how it comes back), if ever.
+    pub(crate) fn padding_at(&self) -> Option<Instant> {
+        let want = self.pad_since.map(|at| match self.lossy_at {
+            Some(lossy) => at.max(lossy + PADDING_HOLD),
+            None => at,
+        });
+        self.prober.deadline(want, self.credit_at)
     }
 
     /// How many padding packets of about `size` bytes to send now.
     pub(crate) fn padding_due(&mut self, now: Instant, size: usize) -> usize {
+        self.prober.expire(now);
         let dt = self
             .credit_at
             .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
         self.credit_at = Some(now);
+        if self.prober.wants_tail(now) {
+            // Nothing went out after the cluster: one packet whose
+            // feedback closes it.
+            self.credit = 0.0;
+            return 1;
+        }
         let want = self.pad_bps > 0 && !self.lossy(now);
         let estimate = self.delay.estimate_bps() as f64;
         if !self.prober.running(now, want, estimate) {

@@ -33,6 +33,9 @@ const SATURATED: f64 = 0.9;
 pub(crate) const SATURATED_SHARE: f64 = 0.95;
 /// Fewest packets a result needs.
 const MIN_PACKETS: u32 = 5;
+/// With no media to ride on, padding goes out on a timer this often while
+/// a cluster runs.
+pub(crate) const TICK: Duration = Duration::from_millis(5);
 
 #[derive(Debug, Clone, Copy)]
 struct Cluster {
@@ -52,6 +55,9 @@ struct Cluster {
     last_size: usize,
     /// Feedback covered a packet sent after the cluster.
     covered: bool,
+    /// A packet went out after the cluster (feedback on it reads the
+    /// cluster): without one, padding sends one.
+    after: bool,
 }
 
 /// What a finished probe found.
@@ -108,8 +114,41 @@ impl Prober {
             last_us: 0,
             last_size: 0,
             covered: false,
+            after: false,
         });
         true
+    }
+
+    /// When padding is next due with no media to ride on, the last
+    /// padding check being at `last`: every [`TICK`] while a cluster runs,
+    /// once after it (a packet whose feedback reads it), when its result
+    /// is given up, and when the next is due while `want`. `None`: only
+    /// media carries padding.
+    pub(crate) fn deadline(&self, want: Option<Instant>, last: Option<Instant>) -> Option<Instant> {
+        match &self.cluster {
+            Some(c) if !c.after => {
+                let tick = last.map_or(c.start, |t| t + TICK).max(c.start);
+                Some(tick.min(c.end))
+            }
+            Some(c) => Some(c.end + RESULT_TIMEOUT),
+            None => want.map(|at| self.next.map_or(at, |n| n.max(at))),
+        }
+    }
+
+    /// Whether a cluster ended at or before `now` with no packet after it
+    /// yet (padding sends one).
+    pub(crate) fn wants_tail(&self, now: Instant) -> bool {
+        self.cluster.is_some_and(|c| now >= c.end && !c.after)
+    }
+
+    /// Give up a cluster whose result never came (no feedback at all):
+    /// it failed, and the next probe waits longer.
+    pub(crate) fn expire(&mut self, now: Instant) {
+        if let Some(c) = self.cluster {
+            if !c.covered && now.saturating_duration_since(c.end) >= RESULT_TIMEOUT {
+                let _ = self.outcome(now, c.start_estimate);
+            }
+        }
     }
 
     /// A datagram of `size` bytes went out at `now`.
@@ -117,6 +156,8 @@ impl Prober {
         if let Some(c) = &mut self.cluster {
             if now >= c.start && now < c.end {
                 c.sent_bytes += size as u64;
+            } else if now >= c.end {
+                c.after = true;
             }
         }
     }

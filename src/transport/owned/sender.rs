@@ -58,6 +58,12 @@ const RR: u8 = 201;
 const PSFB: u8 = 206;
 /// The most transport-wide feedback entries read from one datagram.
 const MAX_ARRIVALS: usize = 4096;
+/// Padding bytes in a padding-only packet: the most RFC 3550's one-octet
+/// padding count allows.
+const PADDING_ONLY: usize = 255;
+/// A padding-only packet's size on the wire, about (header, MID and
+/// transport-wide sequence number, padding, SRTP tag).
+const PADDING_ONLY_SIZE: usize = 12 + 12 + PADDING_ONLY + 16;
 
 /// The header extension ids this subscriber negotiated (0: not).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -109,8 +115,10 @@ struct Stream {
     history: Option<History>,
     /// The RTX stream's extended sequence number.
     rtx_seq: u64,
-    /// The newest packet's sequence number and size (padding resends it).
+    /// The newest packet's sequence number and size (padding resends it),
+    /// and its timestamp (padding-only packets carry it).
     last: Option<(u16, usize)>,
+    last_ts: u32,
     /// What it sent (media and retransmissions) and the NACKed packets
     /// the subscriber asked for, for the consumer's stats.
     sent: StreamSent,
@@ -213,6 +221,11 @@ impl OwnedTx {
 
     /// Start sending on `ssrc`.
     pub(crate) fn add_stream(&mut self, ssrc: u32, info: StreamInfo) {
+        if info.nackable && info.rtx.is_some() && self.pad_stream.is_none() {
+            // Padding can go out before any video did (all of it paused
+            // from the start).
+            self.pad_stream = Some(ssrc);
+        }
         let history = info
             .nackable
             .then(|| History::new(HISTORY_PACKETS, HISTORY_AGE));
@@ -224,6 +237,7 @@ impl OwnedTx {
                 history,
                 rtx_seq: 0,
                 last: None,
+                last_ts: 0,
                 sent: StreamSent::default(),
             },
         );
@@ -232,6 +246,13 @@ impl OwnedTx {
     /// Forget a stream (its consumer closed).
     pub(crate) fn remove_stream(&mut self, ssrc: u32) {
         self.streams.remove(&ssrc);
+        if self.pad_stream == Some(ssrc) {
+            self.pad_stream = self
+                .streams
+                .iter()
+                .find(|(_, s)| s.history.is_some() && s.info.rtx.is_some())
+                .map(|(ssrc, _)| *ssrc);
+        }
     }
 
     /// The protected datagram of `p` on a known stream, at `now`, written
@@ -294,6 +315,7 @@ impl OwnedTx {
         let buf = bufs.finish();
         stream.counts.on_sent(p.ts, p.payload.len(), now);
         stream.last = Some((fields.seq, buf.len()));
+        stream.last_ts = p.ts;
         stream.sent.packets += 1;
         stream.sent.bytes += buf.len() as u64;
         if stream.history.is_some() && stream.info.rtx.is_some() {
@@ -428,16 +450,24 @@ impl OwnedTx {
         }
     }
 
-    /// The allocator's allocated and desired rates, for padding.
-    pub(crate) fn set_rates(&mut self, allocated_bps: u64, desired_bps: u64) {
+    /// The allocator's allocated and desired rates at `now`, for padding.
+    pub(crate) fn set_rates(&mut self, now: Instant, allocated_bps: u64, desired_bps: u64) {
         if let Some(e) = &mut self.estimation {
-            e.set_rates(allocated_bps, desired_bps);
+            e.set_rates(now, allocated_bps, desired_bps);
         }
     }
 
-    /// Padding due after a packet: resends of the newest packet of the
-    /// newest video stream on its RTX stream, each written into `bufs`
-    /// and handed to `send`.
+    /// When padding is next due with no media to ride on (see
+    /// [`OwnedTx::pad`]), if ever.
+    pub(crate) fn padding_at(&self) -> Option<Instant> {
+        self.pad_stream?;
+        self.estimation.as_ref()?.padding_at()
+    }
+
+    /// Padding due at `now` (after a packet, or on the transport's timer):
+    /// resends of the newest packet of the newest video stream on its RTX
+    /// stream while that packet is kept, else padding-only packets on
+    /// that RTX stream; each written into `bufs` and handed to `send`.
     pub(crate) fn pad(
         &mut self,
         now: Instant,
@@ -448,20 +478,77 @@ impl OwnedTx {
         let (Some(e), Some(ssrc)) = (&mut self.estimation, self.pad_stream) else {
             return;
         };
-        let Some((seq, size)) = self.streams.get(&ssrc).and_then(|s| s.last) else {
+        let Some(stream) = self.streams.get(&ssrc) else {
             return;
         };
-        let n = e.padding_due(now, size);
+        let last = stream.last;
+        let n = e.padding_due(now, last.map_or(PADDING_ONLY_SIZE, |(_, size)| size));
+        if n == 0 {
+            return;
+        }
+        let resend = last.filter(|(seq, _)| {
+            let h = stream.history.as_ref();
+            h.is_some_and(|h| h.get(*seq, now, kept).is_some())
+        });
+        let n = match resend {
+            Some(_) => n,
+            // Recounted at the padding-only size (the credit is as it was).
+            None => e.padding_due(now, PADDING_ONLY_SIZE).max(1),
+        };
         for _ in 0..n.min(MAX_PADDING_PER_PACKET) {
-            // Room for the RTX packet: the original's size, its sequence
-            // number and the RTX header's extensions.
-            let buf = bufs.start(size + 32);
-            if self.resend(ssrc, seq, now, kept, buf).is_none() {
+            let sent = match resend {
+                // Room for the RTX packet: the original's size, its
+                // sequence number and the RTX header's extensions.
+                Some((seq, size)) => self.resend(ssrc, seq, now, kept, bufs.start(size + 32)),
+                None => self.padding_only(ssrc, now, bufs.start(PADDING_ONLY_SIZE + 16)),
+            };
+            if sent.is_none() {
                 return;
             }
             self.counters.padding_sent += 1;
             send(bufs.finish());
         }
+    }
+
+    /// A padding-only packet (RFC 3550 section 5.1, as WebRTC senders pad
+    /// when they have nothing to resend) on the RTX stream of `ssrc`,
+    /// written into `buf`. The subscriber drops it, after counting it in
+    /// its transport-wide feedback; it is not the consumer's media, so not
+    /// in the stream's counts.
+    fn padding_only<B: PacketBuf>(&mut self, ssrc: u32, now: Instant, buf: &mut B) -> Option<()> {
+        let stream = self.streams.get_mut(&ssrc)?;
+        let ext = stream.info.ext;
+        let rtx_ssrc = stream.info.rtx?;
+        let rtx_pt = stream.info.rtx_pts.first()?.1;
+        let fields = RtpFields {
+            pt: rtx_pt,
+            marker: false,
+            seq: stream.rtx_seq as u16,
+            ts: stream.last_ts,
+            ssrc: rtx_ssrc,
+        };
+        let roc = (stream.rtx_seq >> 16) as u32;
+        let overhead = self.srtp.suite().rtp_overhead();
+        let twcc;
+        let mut exts: SmallVec<[(u8, &[u8]); 2]> = SmallVec::new();
+        if ext.mid != 0 && !stream.info.mid.is_empty() {
+            exts.push((ext.mid, &stream.info.mid));
+        }
+        if ext.transport_cc != 0 {
+            let size = 12 + 16 + PADDING_ONLY + overhead;
+            twcc = self.register.on_send(size, now).to_be_bytes();
+            exts.push((ext.transport_cc, &twcc));
+        }
+        let header = write_header(buf, &fields, &exts);
+        buf[0] |= 0x20;
+        buf.resize(header + PADDING_ONLY);
+        buf[header + PADDING_ONLY - 1] = PADDING_ONLY as u8;
+        stream.rtx_seq += 1;
+        self.srtp.protect_rtp(buf, header, roc).ok()?;
+        if let Some(e) = &mut self.estimation {
+            e.on_sent(now, buf.len());
+        }
+        Some(())
     }
 
     /// Whether a NACK for `seq` on `ssrc` is answered now: not if the
@@ -587,3 +674,7 @@ impl OwnedTx {
         Some(plain)
     }
 }
+
+#[cfg(test)]
+#[path = "sender_tests.rs"]
+mod tests;
