@@ -119,6 +119,7 @@ struct Stream {
     /// and its timestamp (padding-only packets carry it).
     last: Option<(u16, usize)>,
     last_ts: u32,
+    last_at: Option<Instant>,
     /// What it sent (media and retransmissions) and the NACKed packets
     /// the subscriber asked for, for the consumer's stats.
     sent: StreamSent,
@@ -238,6 +239,7 @@ impl OwnedTx {
                 rtx_seq: 0,
                 last: None,
                 last_ts: 0,
+                last_at: None,
                 sent: StreamSent::default(),
             },
         );
@@ -316,6 +318,7 @@ impl OwnedTx {
         stream.counts.on_sent(p.ts, p.payload.len(), now);
         stream.last = Some((fields.seq, buf.len()));
         stream.last_ts = p.ts;
+        stream.last_at = Some(now);
         stream.sent.packets += 1;
         stream.sent.bytes += buf.len() as u64;
         if stream.history.is_some() && stream.info.rtx.is_some() {
@@ -459,9 +462,15 @@ impl OwnedTx {
 
     /// When padding is next due with no media to ride on (see
     /// [`OwnedTx::pad`]), if ever.
+    /// While its video flows, padding rides on media only: the timer
+    /// waits until the newest video packet is no longer kept to resend.
     pub(crate) fn padding_at(&self) -> Option<Instant> {
-        self.pad_stream?;
-        self.estimation.as_ref()?.padding_at()
+        let stream = self.streams.get(&self.pad_stream?)?;
+        if stream.info.ext.transport_cc == 0 {
+            return None;
+        }
+        let at = self.estimation.as_ref()?.padding_at()?;
+        Some(stream.last_at.map_or(at, |t| at.max(t + HISTORY_AGE)))
     }
 
     /// Padding due at `now` (after a packet, or on the transport's timer):
@@ -481,6 +490,10 @@ impl OwnedTx {
         let Some(stream) = self.streams.get(&ssrc) else {
             return;
         };
+        if stream.info.ext.transport_cc == 0 {
+            // No feedback would say what a probe found.
+            return;
+        }
         let last = stream.last;
         let n = e.padding_due(now, last.map_or(PADDING_ONLY_SIZE, |(_, size)| size));
         if n == 0 {
