@@ -32,7 +32,7 @@ use super::bufs::SendBufs;
 use super::estimate::{Estimation, Feedback, MAX_PADDING_PER_PACKET};
 use super::feedback::{nacks, walk};
 use super::header::{write_header, PacketBuf, RtpFields};
-use super::history::{History, RtxStream};
+use super::history::{History, RtxStream, Sent};
 use super::kept::Kept;
 use super::report::{SendCounts, FIRST_SRTCP_INDEX};
 use super::twcc::{arrivals, SendRegister};
@@ -354,13 +354,22 @@ impl OwnedTx {
             if let Some(s) = self.streams.get_mut(&ssrc) {
                 s.sent.nacks += 1;
             }
-            if !self.may_resend(ssrc, seq, now, kept) {
+            // Looked up once: its size for the budget, its payload to send.
+            let Some(sent) = self
+                .streams
+                .get(&ssrc)
+                .and_then(|s| s.history.as_ref()?.get(seq, now, kept))
+            else {
+                self.counters.nacks_unanswered += 1;
+                continue;
+            };
+            if !self.may_resend(ssrc, seq, sent.payload.len(), now) {
                 self.counters.rtx_limited += 1;
                 continue;
             }
             // Its own buffer: NACKs are rare next to media.
             let mut buf = Vec::new();
-            match self.resend(ssrc, seq, now, kept, &mut buf) {
+            match self.resend(ssrc, &sent, now, &mut buf) {
                 Some(()) => {
                     self.counters.rtx_sent += 1;
                     send(buf.into());
@@ -499,20 +508,18 @@ impl OwnedTx {
         if n == 0 {
             return;
         }
-        let resend = last.filter(|(seq, _)| {
-            let h = stream.history.as_ref();
-            h.is_some_and(|h| h.get(*seq, now, kept).is_some())
-        });
+        let resend = last
+            .and_then(|(seq, size)| Some((stream.history.as_ref()?.get(seq, now, kept)?, size)));
         let n = match resend {
             Some(_) => n,
             // Recounted at the padding-only size (the credit is as it was).
             None => e.padding_due(now, PADDING_ONLY_SIZE).max(1),
         };
         for _ in 0..n.min(MAX_PADDING_PER_PACKET) {
-            let sent = match resend {
+            let sent = match &resend {
                 // Room for the RTX packet: the original's size, its
                 // sequence number and the RTX header's extensions.
-                Some((seq, size)) => self.resend(ssrc, seq, now, kept, bufs.start(size + 32)),
+                Some((sent, size)) => self.resend(ssrc, sent, now, bufs.start(size + 32)),
                 None => self.padding_only(ssrc, now, bufs.start(PADDING_ONLY_SIZE + 16)),
             };
             if sent.is_none() {
@@ -564,19 +571,13 @@ impl OwnedTx {
         Some(())
     }
 
-    /// Whether a NACK for `seq` on `ssrc` is answered now: not if the
-    /// packet went out again less than a round trip ago, nor once
-    /// retransmissions would take more than their share of the estimate
-    /// (under congestion, resending all that was lost feeds the queue that
-    /// lost it). A packet no longer kept passes, to be counted unanswered.
-    fn may_resend(&mut self, ssrc: u32, seq: u16, now: Instant, kept: &Kept) -> bool {
-        let Some(stream) = self.streams.get_mut(&ssrc) else {
-            return true;
-        };
-        let Some(history) = &mut stream.history else {
-            return true;
-        };
-        let Some(size) = history.get(seq, now, kept).map(|s| s.payload.len()) else {
+    /// Whether a NACK for `seq` on `ssrc` (`size` payload bytes) is
+    /// answered now: not if the packet went out again less than a round
+    /// trip ago, nor once retransmissions would take more than their share
+    /// of the estimate (under congestion, resending all that was lost
+    /// feeds the queue that lost it).
+    fn may_resend(&mut self, ssrc: u32, seq: u16, size: usize, now: Instant) -> bool {
+        let Some(history) = self.streams.get_mut(&ssrc).and_then(|s| s.history.as_mut()) else {
             return true;
         };
         let rtt = self.estimation.as_ref().and_then(|e| e.rtt());
@@ -589,20 +590,18 @@ impl OwnedTx {
         history.may_resend(seq, now, gap)
     }
 
-    /// The protected RTX packet of `seq` on `ssrc` written into `buf`, if
-    /// it is still kept and the stream has RTX.
+    /// The protected RTX packet of `sent` (from the history of `ssrc`)
+    /// written into `buf`, if the stream has RTX.
     fn resend<B: PacketBuf>(
         &mut self,
         ssrc: u32,
-        seq: u16,
+        sent: &Sent,
         now: Instant,
-        kept: &Kept,
         buf: &mut B,
     ) -> Option<()> {
         let stream = self.streams.get_mut(&ssrc)?;
         let ext = stream.info.ext;
         let rtx_ssrc = stream.info.rtx?;
-        let sent = stream.history.as_ref()?.get(seq, now, kept)?;
         let rtx_pt = stream
             .info
             .rtx_pts
@@ -626,7 +625,7 @@ impl OwnedTx {
             twcc = self.register.on_send(size, now).to_be_bytes();
             exts.push((ext.transport_cc, &twcc));
         }
-        let header = rtx.write(buf, &sent, &exts);
+        let header = rtx.write(buf, sent, &exts);
         stream.rtx_seq += 1;
         self.srtp.protect_rtp(buf, header, roc).ok()?;
         stream.sent.packets += 1;
