@@ -530,47 +530,6 @@ impl OwnedTx {
         }
     }
 
-    /// A padding-only packet (RFC 3550 section 5.1, as WebRTC senders pad
-    /// when they have nothing to resend) on the RTX stream of `ssrc`,
-    /// written into `buf`. The subscriber drops it, after counting it in
-    /// its transport-wide feedback; it is not the consumer's media, so not
-    /// in the stream's counts.
-    fn padding_only<B: PacketBuf>(&mut self, ssrc: u32, now: Instant, buf: &mut B) -> Option<()> {
-        let stream = self.streams.get_mut(&ssrc)?;
-        let ext = stream.info.ext;
-        let rtx_ssrc = stream.info.rtx?;
-        let rtx_pt = stream.info.rtx_pts.first()?.1;
-        let fields = RtpFields {
-            pt: rtx_pt,
-            marker: false,
-            seq: stream.rtx_seq as u16,
-            ts: stream.last_ts,
-            ssrc: rtx_ssrc,
-        };
-        let roc = (stream.rtx_seq >> 16) as u32;
-        let overhead = self.srtp.suite().rtp_overhead();
-        let twcc;
-        let mut exts: SmallVec<[(u8, &[u8]); 2]> = SmallVec::new();
-        if ext.mid != 0 && !stream.info.mid.is_empty() {
-            exts.push((ext.mid, &stream.info.mid));
-        }
-        if ext.transport_cc != 0 {
-            let size = 12 + 16 + PADDING_ONLY + overhead;
-            twcc = self.register.on_send(size, now).to_be_bytes();
-            exts.push((ext.transport_cc, &twcc));
-        }
-        let header = write_header(buf, &fields, &exts);
-        buf[0] |= 0x20;
-        buf.resize(header + PADDING_ONLY);
-        buf[header + PADDING_ONLY - 1] = PADDING_ONLY as u8;
-        stream.rtx_seq += 1;
-        self.srtp.protect_rtp(buf, header, roc).ok()?;
-        if let Some(e) = &mut self.estimation {
-            e.on_sent(now, buf.len());
-        }
-        Some(())
-    }
-
     /// Whether a NACK for `seq` on `ssrc` (`size` payload bytes) is
     /// answered now: not if the packet went out again less than a round
     /// trip ago, nor once retransmissions would take more than their share
@@ -599,19 +558,34 @@ impl OwnedTx {
         now: Instant,
         buf: &mut B,
     ) -> Option<()> {
+        self.rtx(ssrc, Some(sent), now, buf)
+    }
+
+    /// A padding-only packet (RFC 3550 section 5.1, as WebRTC senders pad
+    /// when they have nothing to resend) on the RTX stream of `ssrc`,
+    /// written into `buf`. The subscriber drops it, after counting it in
+    /// its transport-wide feedback; it is not the consumer's media, so not
+    /// in the stream's counts.
+    fn padding_only<B: PacketBuf>(&mut self, ssrc: u32, now: Instant, buf: &mut B) -> Option<()> {
+        self.rtx(ssrc, None, now, buf)
+    }
+
+    /// One packet on the RTX stream of `ssrc` written into `buf` and
+    /// protected: the resend of `sent`, or with `None` padding only.
+    fn rtx<B: PacketBuf>(
+        &mut self,
+        ssrc: u32,
+        sent: Option<&Sent>,
+        now: Instant,
+        buf: &mut B,
+    ) -> Option<()> {
         let stream = self.streams.get_mut(&ssrc)?;
         let ext = stream.info.ext;
         let rtx_ssrc = stream.info.rtx?;
-        let rtx_pt = stream
-            .info
-            .rtx_pts
-            .iter()
-            .find(|(pt, _)| *pt == sent.fields.pt)?
-            .1;
-        let mut rtx = RtxStream {
-            ssrc: rtx_ssrc,
-            pt: rtx_pt,
-            next_seq: stream.rtx_seq as u16,
+        let pts = &stream.info.rtx_pts;
+        let rtx_pt = match sent {
+            Some(sent) => pts.iter().find(|(pt, _)| *pt == sent.fields.pt)?.1,
+            None => pts.first()?.1,
         };
         let roc = (stream.rtx_seq >> 16) as u32;
         let overhead = self.srtp.suite().rtp_overhead();
@@ -621,15 +595,43 @@ impl OwnedTx {
             exts.push((ext.mid, &stream.info.mid));
         }
         if ext.transport_cc != 0 {
-            let size = 12 + 16 + 2 + sent.payload.len() + overhead;
-            twcc = self.register.on_send(size, now).to_be_bytes();
+            let body = sent.map_or(PADDING_ONLY, |s| 2 + s.payload.len());
+            twcc = self
+                .register
+                .on_send(12 + 16 + body + overhead, now)
+                .to_be_bytes();
             exts.push((ext.transport_cc, &twcc));
         }
-        let header = rtx.write(buf, sent, &exts);
+        let header = match sent {
+            Some(sent) => {
+                let mut rtx = RtxStream {
+                    ssrc: rtx_ssrc,
+                    pt: rtx_pt,
+                    next_seq: stream.rtx_seq as u16,
+                };
+                rtx.write(buf, sent, &exts)
+            }
+            None => {
+                let fields = RtpFields {
+                    pt: rtx_pt,
+                    marker: false,
+                    seq: stream.rtx_seq as u16,
+                    ts: stream.last_ts,
+                    ssrc: rtx_ssrc,
+                };
+                let header = write_header(buf, &fields, &exts);
+                buf[0] |= 0x20;
+                buf.resize(header + PADDING_ONLY);
+                buf[header + PADDING_ONLY - 1] = PADDING_ONLY as u8;
+                header
+            }
+        };
         stream.rtx_seq += 1;
         self.srtp.protect_rtp(buf, header, roc).ok()?;
-        stream.sent.packets += 1;
-        stream.sent.bytes += buf.len() as u64;
+        if sent.is_some() {
+            stream.sent.packets += 1;
+            stream.sent.bytes += buf.len() as u64;
+        }
         if let Some(e) = &mut self.estimation {
             e.on_sent(now, buf.len());
         }
