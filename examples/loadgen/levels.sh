@@ -11,6 +11,14 @@
 # LOADGEN_CPU (1), SERVER_ARGS (more server flags, e.g. "--workers 2") and
 # PRIO: a command prefix for both processes, e.g. PRIO="chrt -f 10" (root) so
 # that other work on a shared machine does not preempt them.
+#
+# PEER=janus runs Janus 1.1 (Debian: apt-get install janus) in the server's
+# place, with examples/loadgen/janus/ as its configuration (HTTP API on port
+# 8088, VideoRoom plugin), and the load generator with --janus: the same
+# peers, media and measures against a peer SFU. Janus offers only the
+# machine's interface addresses, so the peers bind to PEER_IP (default: the
+# first address `hostname -I` lists). JANUS_EVENT_LOOPS=N sets Janus's
+# event_loops (default 1: its handles share one media thread).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TARGET="${CARGO_TARGET_DIR:-target}"
@@ -38,22 +46,45 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# shellcheck disable=SC2086 # PRIO and SERVER_ARGS are meant to split into words.
-$PRIO taskset -c "$SERVER_CPU" "$SERVER" --http 127.0.0.1:0 --udp 127.0.0.1:0 \
-  --log warn $SERVER_ARGS >"$work/server.out" 2>"$work/server.err" &
-server_pid=$!
+PEER="${PEER:-manifold}"
+peer_args=()
 url=""
-for _ in $(seq 100); do
-  url="$(sed -n 's|.*conference rooms: \(http://[0-9.:]*\)/.*|\1|p' "$work/server.out")"
-  [ -n "$url" ] && break
-  sleep 0.1
-done
-[ -n "$url" ] || { cat "$work/server.err" >&2; exit 1; }
+if [ "$PEER" = janus ]; then
+  conf="$work/janus"
+  cp -r examples/loadgen/janus "$conf"
+  if [ -n "${JANUS_EVENT_LOOPS:-}" ]; then
+    sed -i "s|^\tevent_loops = .*|\tevent_loops = $JANUS_EVENT_LOOPS|" "$conf/janus.jcfg"
+  fi
+  # shellcheck disable=SC2086 # PRIO is meant to split into words.
+  (cd "$work" && exec $PRIO taskset -c "$SERVER_CPU" janus -F "$conf" -C "$conf/janus.jcfg" \
+    >"$work/server.out" 2>"$work/server.err") &
+  server_pid=$!
+  ip="${PEER_IP:-$(hostname -I | awk '{print $1}')}"
+  peer_args=(--janus --bind "$ip")
+  for _ in $(seq 100); do
+    if curl -sf -X POST -d '{"janus":"info","transaction":"x"}' http://127.0.0.1:8088/janus >/dev/null 2>&1; then
+      url=http://127.0.0.1:8088/janus
+      break
+    fi
+    sleep 0.1
+  done
+else
+  # shellcheck disable=SC2086 # PRIO and SERVER_ARGS are meant to split into words.
+  $PRIO taskset -c "$SERVER_CPU" "$SERVER" --http 127.0.0.1:0 --udp 127.0.0.1:0 \
+    --log warn $SERVER_ARGS >"$work/server.out" 2>"$work/server.err" &
+  server_pid=$!
+  for _ in $(seq 100); do
+    url="$(sed -n 's|.*conference rooms: \(http://[0-9.:]*\)/.*|\1|p' "$work/server.out")"
+    [ -n "$url" ] && break
+    sleep 0.1
+  done
+fi
+[ -n "$url" ] || { cat "$work/server.out" "$work/server.err" >&2; exit 1; }
 
 for s in "${LEVELS[@]}"; do
   # shellcheck disable=SC2206 # PRIO is meant to split into words.
   cmd=($PRIO taskset -c "$LOADGEN_CPU" "$LOADGEN" --server "$url" --publishers "$PUBLISHERS"
-       --subscribers "$s" --seconds "$SECS" --warmup "$WARMUP" --bitrate "$BITRATE")
+       --subscribers "$s" --seconds "$SECS" --warmup "$WARMUP" --bitrate "$BITRATE" "${peer_args[@]}")
   echo "--- ${cmd[*]}" >&2
   echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
   if ! "${cmd[@]}" --server-pid "$server_pid" 2>"$work/progress" | tee -a "$work/results"; then

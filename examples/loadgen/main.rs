@@ -41,6 +41,7 @@
 //! `soak.rs` (bursts of sessions joining and leaving),
 //! `signal.rs` (WHIP/WHEP HTTP), `procfs.rs` (CPU time, pid lookup).
 
+mod janus;
 mod measure;
 mod peer;
 mod procfs;
@@ -58,6 +59,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
+use janus::Janus;
 use peer::{Peer, Tally};
 use signal::Signal;
 use worker::{Report, Shared};
@@ -65,9 +67,18 @@ use worker::{Report, Shared};
 #[derive(Parser, Debug)]
 #[command(about = "Load generator for the Manifold reference server (WHIP/WHEP)")]
 struct Args {
-    /// The server's HTTP base URL.
+    /// The server's HTTP base URL (with --janus, Janus's HTTP API:
+    /// http://127.0.0.1:8088/janus).
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     server: String,
+    /// The server is Janus (1.1): publish and view through its VideoRoom
+    /// plugin instead of WHIP/WHEP, for a comparison on the same machine.
+    #[arg(long, conflicts_with = "soak")]
+    janus: bool,
+    /// The address our peers' sockets bind to (Janus offers the machine's
+    /// interface addresses, not loopback: e.g. --bind 192.0.2.2).
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
     /// Streams published (WHIP), one publisher each.
     #[arg(long, default_value_t = 1)]
     publishers: usize,
@@ -168,7 +179,10 @@ fn run(args: &Args) -> Result<String, String> {
         return Err("--publishers and --seconds must be at least 1".into());
     }
     let epoch = Instant::now();
-    let signal = Signal::new(&args.server, args.token.clone())?;
+    let mut signal = match args.janus {
+        true => Signaling::Janus(Janus::new(&args.server)?),
+        false => Signaling::Whep(Signal::new(&args.server, args.token.clone())?),
+    };
     let shared = Arc::new(Shared::default());
     let threads = args.threads.unwrap_or_else(|| {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -188,7 +202,7 @@ fn run(args: &Args) -> Result<String, String> {
         server_pid: args.server_pid,
         ..Found::default()
     };
-    let setup = setup(args, epoch, &signal, &shared, &mut workers, &mut found);
+    let setup = setup(args, epoch, &mut signal, &shared, &mut workers, &mut found);
     let measured = setup.map(|()| measure::measure(args, &shared, &found));
     shared.phase.store(worker::STOP, Ordering::Release);
     let mut tally = Tally::default();
@@ -204,7 +218,7 @@ fn run(args: &Args) -> Result<String, String> {
         }
     }
     for l in &found.locations {
-        let _ = signal.delete(l);
+        signal.leave(l);
     }
     let m = measured?;
     if panicked {
@@ -223,6 +237,59 @@ fn run(args: &Args) -> Result<String, String> {
     Ok(r)
 }
 
+/// How peers publish and view.
+enum Signaling {
+    /// The reference server: WHIP and WHEP.
+    Whep(Signal),
+    Janus(Janus),
+}
+
+impl Signaling {
+    /// Publish stream `i` with `offer`: the answer and the session to end.
+    fn publish(&mut self, i: usize, offer: &str) -> Result<(String, String), String> {
+        match self {
+            Signaling::Whep(s) => s.offer("whip", &stream_name(i), offer),
+            Signaling::Janus(j) => j.publish(i, offer),
+        }
+    }
+
+    /// A viewer of `stream` and the session to end: we offer to the
+    /// reference server; Janus offers to us.
+    fn view(
+        &mut self,
+        name: String,
+        stream: usize,
+        bind: std::net::IpAddr,
+        epoch: Instant,
+        found: &mut Found,
+    ) -> Result<(Peer, String), String> {
+        match self {
+            Signaling::Whep(s) => {
+                let (mut peer, offer) = Peer::subscriber(name, stream, bind, Instant::now(), epoch)
+                    .map_err(|e| format!("UDP socket: {e}"))?;
+                let (answer, location) = s.offer("whep", &stream_name(stream), &offer)?;
+                peer.accept_answer(&answer)?;
+                Ok((peer, location))
+            }
+            Signaling::Janus(j) => {
+                let (offer, pending) = j.view(stream)?;
+                found.server_port(&offer);
+                let (peer, answer) =
+                    Peer::subscriber_answering(name, stream, bind, Instant::now(), epoch, &offer)?;
+                Ok((peer, j.start(pending, &answer)?))
+            }
+        }
+    }
+
+    /// End a session (best effort: servers also time sessions out).
+    fn leave(&self, location: &str) {
+        match self {
+            Signaling::Whep(s) => drop(s.delete(location)),
+            Signaling::Janus(j) => j.destroy(location),
+        }
+    }
+}
+
 /// What setup learnt.
 #[derive(Default)]
 pub struct Found {
@@ -236,31 +303,44 @@ pub struct Found {
     pub ports: Vec<u16>,
 }
 
+impl Found {
+    /// Note the server's UDP port from an SDP's host candidate (and the
+    /// server's pid from the first); whether there was one.
+    fn server_port(&mut self, sdp: &str) -> bool {
+        let Some(port) = signal::candidate_port(sdp) else {
+            return false;
+        };
+        if !self.server_ports.contains(&port) {
+            self.server_ports.push(port);
+            if self.server_pid.is_none() {
+                match procfs::pid_of_udp_port(port) {
+                    Ok(pid) => self.server_pid = Some(pid),
+                    Err(e) => eprintln!("loadgen: no server CPU figures: {e}"),
+                }
+            }
+        }
+        true
+    }
+}
+
 /// Publish, then view; wait until all are connected and viewers get video.
 fn setup(
     args: &Args,
     epoch: Instant,
-    signal: &Signal,
+    signal: &mut Signaling,
     shared: &Shared,
     workers: &mut Workers,
     found: &mut Found,
 ) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(args.setup_timeout);
     for i in 0..args.publishers {
-        let (mut peer, offer) = Peer::publisher(i, Instant::now(), epoch, args.bitrate)
+        let (mut peer, offer) = Peer::publisher(i, args.bind, Instant::now(), epoch, args.bitrate)
             .map_err(|e| format!("UDP socket: {e}"))?;
-        let (answer, location) = signal.offer("whip", &stream_name(i), &offer)?;
+        let (answer, location) = signal.publish(i, &offer)?;
         found.locations.push(location);
         found.ports.push(peer.local_port());
-        let port = signal::candidate_port(&answer).ok_or("no UDP candidate in the answer")?;
-        if !found.server_ports.contains(&port) {
-            found.server_ports.push(port);
-            if found.server_pid.is_none() {
-                match procfs::pid_of_udp_port(port) {
-                    Ok(pid) => found.server_pid = Some(pid),
-                    Err(e) => eprintln!("loadgen: no server CPU figures: {e}"),
-                }
-            }
+        if !found.server_port(&answer) {
+            return Err("no UDP candidate in the answer".into());
         }
         peer.accept_answer(&answer)?;
         workers.add(peer)?;
@@ -272,12 +352,9 @@ fn setup(
     for j in 0..args.subscribers {
         let name = format!("sub-{j}");
         let stream = j % args.publishers;
-        let (mut peer, offer) = Peer::subscriber(name, stream, Instant::now(), epoch)
-            .map_err(|e| format!("UDP socket: {e}"))?;
-        let (answer, location) = signal.offer("whep", &stream_name(stream), &offer)?;
+        let (peer, location) = signal.view(name, stream, args.bind, epoch, found)?;
         found.locations.push(location);
         found.ports.push(peer.local_port());
-        peer.accept_answer(&answer)?;
         workers.add(peer)?;
         past(deadline, "adding viewers")?;
     }

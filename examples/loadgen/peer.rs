@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use manifold_testkit::media::{Source, VideoLayer};
@@ -126,6 +126,7 @@ impl Peer {
     /// A publisher of one audio and one video track, and its offer.
     pub fn publisher(
         stream: usize,
+        ip: IpAddr,
         now: Instant,
         epoch: Instant,
         bitrate: u64,
@@ -136,7 +137,7 @@ impl Peer {
             sent: 0,
             sent_video: 0,
         });
-        let mut peer = Peer::new(name, stream, role, now, epoch)?;
+        let mut peer = Peer::new(name, stream, ip, role, now, epoch)?;
         let offer = peer.client.offer_send(true, true);
         Ok((peer, offer))
     }
@@ -145,23 +146,42 @@ impl Peer {
     pub fn subscriber(
         name: String,
         stream: usize,
+        ip: IpAddr,
         now: Instant,
         epoch: Instant,
     ) -> std::io::Result<(Peer, String)> {
         let role = Role::Subscriber(HashMap::new());
-        let mut peer = Peer::new(name, stream, role, now, epoch)?;
+        let mut peer = Peer::new(name, stream, ip, role, now, epoch)?;
         let offer = peer.client.offer_recv(1, 1);
         Ok((peer, offer))
+    }
+
+    /// A viewer answering a server's offer (Janus offers to its viewers),
+    /// and its answer.
+    pub fn subscriber_answering(
+        name: String,
+        stream: usize,
+        ip: IpAddr,
+        now: Instant,
+        epoch: Instant,
+        offer: &str,
+    ) -> Result<(Peer, String), String> {
+        let role = Role::Subscriber(HashMap::new());
+        let mut peer = Peer::new(name, stream, ip, role, now, epoch)
+            .map_err(|e| format!("UDP socket: {e}"))?;
+        let answer = peer.client.try_accept_offer(offer)?;
+        Ok((peer, answer))
     }
 
     fn new(
         name: String,
         stream: usize,
+        ip: IpAddr,
         role: Role,
         now: Instant,
         epoch: Instant,
     ) -> std::io::Result<Peer> {
-        let std_socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        let std_socket = std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?;
         std_socket.set_nonblocking(true)?;
         let local = std_socket.local_addr()?;
         let client = Client::lightweight(&name, local, now);

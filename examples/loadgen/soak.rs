@@ -151,7 +151,7 @@ fn burst(
         ((k + 1) as f64 * f).floor() > (k as f64 * f).floor()
     };
     for i in 0..publishers {
-        let (peer, offer) = Peer::publisher(i, Instant::now(), epoch, args.bitrate)
+        let (peer, offer) = Peer::publisher(i, args.bind, Instant::now(), epoch, args.bitrate)
             .map_err(|e| format!("UDP socket: {e}"))?;
         let location = start(
             signal,
@@ -177,8 +177,9 @@ fn burst(
     });
     for j in 0..out.viewers {
         let s = j % publishers;
-        let (peer, offer) = Peer::subscriber(format!("sub-{b}-{j}"), s, Instant::now(), epoch)
-            .map_err(|e| format!("UDP socket: {e}"))?;
+        let (peer, offer) =
+            Peer::subscriber(format!("sub-{b}-{j}"), s, args.bind, Instant::now(), epoch)
+                .map_err(|e| format!("UDP socket: {e}"))?;
         let location = start(
             signal,
             "whep",

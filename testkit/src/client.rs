@@ -352,13 +352,23 @@ impl Client {
 
     /// Answer a server offer; returns the answer.
     pub fn accept_offer(&mut self, offer: &str) -> String {
-        let offer = SdpOffer::from_sdp_string(offer).expect("parse offer");
+        match self.try_accept_offer(offer) {
+            Ok(answer) => answer,
+            Err(e) => panic!("{}: {e}", self.name),
+        }
+    }
+
+    /// [`accept_offer`](Self::accept_offer), saying why it fails instead of
+    /// panicking.
+    pub fn try_accept_offer(&mut self, offer: &str) -> Result<String, String> {
+        self.remote_sdp = offer.to_string();
+        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| format!("bad offer: {e}"))?;
         let answer = self
             .rtc
             .sdp_api()
             .accept_offer(offer)
-            .expect("accept offer");
-        answer.to_sdp_string()
+            .map_err(|e| format!("offer refused: {e}"))?;
+        Ok(answer.to_sdp_string())
     }
 
     /// Offer to send audio and video as simulcast encodings `rids`, lowest first.
