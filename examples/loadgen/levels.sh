@@ -7,7 +7,7 @@
 #   examples/loadgen/levels.sh [SUBSCRIBERS...]        # default: 50 100 200
 #
 # Environment: PUBLISHERS (1), BITRATE (1500000), RUN_SECONDS (10),
-# WARMUP (2), SERVER_CPU (0; a taskset list such as 0,1 for several workers),
+# WARMUP (2), SETUP_TIMEOUT (30 s), SERVER_CPU (0; a taskset list such as 0,1 for several workers),
 # LOADGEN_CPU (1), SERVER_ARGS (more server flags, e.g. "--workers 2") and
 # PRIO: a command prefix for both processes, e.g. PRIO="chrt -f 10" (root) so
 # that other work on a shared machine does not preempt them.
@@ -84,7 +84,8 @@ fi
 for s in "${LEVELS[@]}"; do
   # shellcheck disable=SC2206 # PRIO is meant to split into words.
   cmd=($PRIO taskset -c "$LOADGEN_CPU" "$LOADGEN" --server "$url" --publishers "$PUBLISHERS"
-       --subscribers "$s" --seconds "$SECS" --warmup "$WARMUP" --bitrate "$BITRATE" "${peer_args[@]}")
+       --subscribers "$s" --seconds "$SECS" --warmup "$WARMUP" --bitrate "$BITRATE"
+       --setup-timeout "${SETUP_TIMEOUT:-30}" "${peer_args[@]}")
   echo "--- ${cmd[*]}" >&2
   echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
   if ! "${cmd[@]}" --server-pid "$server_pid" 2>"$work/progress" | tee -a "$work/results"; then

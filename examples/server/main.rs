@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example server -- [--http ADDR] [--udp ADDR]
-//!     [--tcp ADDR | --no-tcp] [--workers N] [--announce IP] [--token SECRET] [--no-bwe] [--no-gro]
+//!     [--tcp ADDR | --no-tcp] [--workers N] [--announce IP] [--token SECRET] [--no-bwe] [--no-gro] [--no-gso]
 //!     [--liveness-timeout SECS] [--log LEVEL]
 //!     [--turn-url URL]... [--turn-secret SECRET] [--turn-ttl SECS]
 //! ```
@@ -35,6 +35,7 @@
 
 mod cluster;
 mod cors;
+mod gso;
 mod layer;
 mod media;
 mod metrics;
@@ -111,6 +112,11 @@ struct Args {
     /// burst of one peer's datagrams is read as one message and split).
     #[arg(long)]
     no_gro: bool,
+    /// Send without UDP GSO (on by default where the kernel has it: while
+    /// a batch of input is handled, each viewer's run of same-size
+    /// datagrams leaves as one message).
+    #[arg(long)]
+    no_gso: bool,
     /// Seconds a transport may hear nothing from its peer (consent checks
     /// included) before it is closed; also bounds how long connecting may take.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -370,6 +376,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             metrics.clone(),
             usize::from(args.last_n),
             !args.no_gro,
+            !args.no_gso,
         )?;
         media.push(m);
         threads.push(thread);

@@ -341,6 +341,7 @@ pub fn start(
     metrics: Metrics,
     last_n: usize,
     gro: bool,
+    gso: bool,
 ) -> std::io::Result<(Media, JoinHandle<()>)> {
     let local = socket.local_addr()?;
     socket.set_nonblocking(true)?;
@@ -373,11 +374,12 @@ pub fn start(
     };
     let thread = std::thread::Builder::new().name(name).spawn(move || {
         rt.block_on(async move {
-            let io = match UdpIo::new(socket, gro) {
+            let io = match UdpIo::new(socket, gro, gso) {
                 Ok(io) => io,
                 Err(e) => return warn!("UDP socket: {e}"),
             };
-            debug!("udp {local}: GRO {}", if io.gro() { "on" } else { "off" });
+            let on = |b| if b { "on" } else { "off" };
+            debug!("udp {local}: GRO {}, GSO {}", on(io.gro()), on(io.gso()));
             let (tcp_tx, tcp_rx) = mpsc::channel(tcp::IN_QUEUE);
             let has_tcp = tcp_listener.is_some();
             if let Some(l) = tcp_listener {
@@ -503,12 +505,18 @@ fn receive(sfu: &mut Sfu, io: &mut UdpIo, local: SocketAddr) -> usize {
                 .handle_input(Input::receive(Instant::now(), source, local, data))
         });
         drain(sfu, io);
-        // Send now, not after the rest of the batch: str0m stamped these
-        // datagrams' send time (TWCC) already, and holding them while it
-        // handles more input would look like network queueing to the
-        // viewers' bandwidth estimators.
-        io.flush();
+        // Without GSO, send now, not after the rest of the batch. With it,
+        // hold up to a window (`drain` sends when it is full) so that each
+        // viewer's packets of this batch leave as one message. The send
+        // times were stamped (TWCC) when the router made the packets; the
+        // hold is at most the window's fan-out work, and the packets a
+        // viewer gets together are grouped as one burst by its estimator
+        // (and by ours, `bandwidth/delay_based.rs`).
+        if !io.gso() {
+            io.flush();
+        }
     }
+    io.flush();
     n
 }
 

@@ -1,8 +1,15 @@
 //! Batched UDP I/O for a router loop: `recvmmsg` reads up to
 //! [`RECV_BATCH`] messages per system call, `sendmmsg` sends up to
-//! [`SEND_BATCH`] per call, each to its own destination (an SFU's fan-out
-//! goes to a different viewer every datagram, so GSO, which batches
-//! segments to one destination, does not apply; see `docs/benchmarks.md`).
+//! [`SEND_BATCH`] messages per call.
+//!
+//! Send uses UDP GSO where the kernel offers it (`crate::gso`; `--no-gso`
+//! turns it off): an SFU's fan-out goes to a different viewer every
+//! datagram, so the queue is sorted by destination (stably) before it is
+//! sent, and each viewer's run of same-size datagrams (its share of a video
+//! frame) leaves as one message. The loop holds up to [`GSO_WINDOW`]
+//! datagrams for it while it reads a batch of input
+//! ([`batch_ready`](UdpIo::batch_ready)); a lone input's fan-out goes out
+//! as soon as it is handled.
 //!
 //! Receive uses UDP GRO where the kernel offers it (Linux 5.0+): datagrams
 //! of one flow that arrive back to back (a publisher's keyframe burst) come
@@ -30,6 +37,8 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 
 use manifold_sfu::Transmit;
+
+use crate::gso;
 use socket2::{SockAddr, SockAddrStorage, SockRef};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
@@ -38,6 +47,9 @@ use tokio::net::UdpSocket;
 pub const RECV_BATCH: usize = 32;
 /// Datagrams sent per `sendmmsg` (the kernel's limit is 1024).
 pub const SEND_BATCH: usize = 64;
+/// Datagrams held before sending while a batch of input is handled, with
+/// GSO (about one to two milliseconds of fan-out on one core).
+pub const GSO_WINDOW: usize = 512;
 /// Datagrams waiting for room in the socket; past this, new ones are dropped.
 const MAX_QUEUE: usize = 32 * 1024;
 /// Largest datagram we read; longer ones are truncated and dropped.
@@ -64,6 +76,8 @@ pub struct IoStats {
     pub send_calls: u64,
     /// Datagrams sent.
     pub sent: u64,
+    /// Of which sent in a UDP GSO message with others.
+    pub gso_sent: u64,
     /// Times the socket was found full (`EAGAIN`) and sending paused until
     /// it was writable again; nothing is lost.
     pub stalls: u64,
@@ -90,6 +104,13 @@ pub struct UdpIo {
     slot: usize,
     /// Whether the socket has UDP GRO on.
     gro: bool,
+    /// Whether datagrams go out with UDP GSO (off after the kernel refuses it).
+    gso: bool,
+    /// Whether the queue is sorted by destination (nothing pushed since).
+    sorted: bool,
+    /// The GSO messages of the batch being sent, and their iovecs.
+    runs: Vec<gso::Run>,
+    iovs: Vec<libc::iovec>,
     received: Vec<Received>,
     queue: VecDeque<Transmit>,
     /// Destinations of the batch being sent (kept to reuse the allocation).
@@ -126,8 +147,8 @@ fn enable_gro(socket: &std::net::UdpSocket) -> bool {
 
 impl UdpIo {
     /// Wrap a bound, non-blocking socket, with UDP GRO if `gro` and the
-    /// kernel has it; call inside a tokio runtime.
-    pub fn new(socket: std::net::UdpSocket, gro: bool) -> io::Result<Self> {
+    /// kernel has it, and UDP GSO if `gso`; call inside a tokio runtime.
+    pub fn new(socket: std::net::UdpSocket, gro: bool, gso: bool) -> io::Result<Self> {
         let gro = gro && enable_gro(&socket);
         let slot = if gro { GRO_SLOT } else { MAX_DATAGRAM };
         Ok(Self {
@@ -135,6 +156,10 @@ impl UdpIo {
             bufs: vec![0; RECV_BATCH * slot],
             slot,
             gro,
+            gso,
+            sorted: true,
+            runs: Vec::with_capacity(SEND_BATCH),
+            iovs: Vec::new(),
             received: Vec::with_capacity(RECV_BATCH),
             queue: VecDeque::new(),
             addrs: Vec::with_capacity(SEND_BATCH),
@@ -156,6 +181,11 @@ impl UdpIo {
     /// Whether the socket receives with UDP GRO.
     pub fn gro(&self) -> bool {
         self.gro
+    }
+
+    /// Whether the socket sends with UDP GSO (until the kernel refuses it).
+    pub fn gso(&self) -> bool {
+        self.gso
     }
 
     /// Read one batch without waiting; returns how many datagrams it
@@ -199,11 +229,14 @@ impl UdpIo {
             return;
         }
         self.queue.push_back(t);
+        self.sorted = false;
     }
 
-    /// Whether a whole batch ([`SEND_BATCH`]) is queued.
+    /// Whether enough is queued to send now: a whole batch
+    /// ([`SEND_BATCH`]), or with GSO the window ([`GSO_WINDOW`]).
     pub fn batch_ready(&self) -> bool {
-        self.queue.len() >= SEND_BATCH
+        let window = if self.gso { GSO_WINDOW } else { SEND_BATCH };
+        self.queue.len() >= window
     }
 
     /// Send queued datagrams, in order, until the queue is empty or the
@@ -211,17 +244,27 @@ impl UdpIo {
     /// [`writable`](Self::writable)). Until tokio has seen the socket
     /// writable once (its first poll), everything stays queued.
     pub fn flush(&mut self) -> bool {
+        if self.gso && !self.sorted {
+            // Stable: each destination's datagrams keep their order.
+            self.queue
+                .make_contiguous()
+                .sort_by(|a, b| a.destination.cmp(&b.destination));
+            self.sorted = true;
+        }
         while !self.queue.is_empty() {
-            let batch = self.queue.as_slices().0;
-            let batch = &batch[..batch.len().min(SEND_BATCH)];
-            self.addrs.clear();
-            self.addrs
-                .extend(batch.iter().map(|t| SockAddr::from(t.destination)));
-            let (socket, addrs) = (&self.socket, &self.addrs);
-            let r = socket.try_io(Interest::WRITABLE, || {
-                send_mmsg(socket.as_raw_fd(), batch, addrs)
-            });
+            let r = match self.gso {
+                true => self.send_runs(),
+                false => self.send_datagrams(),
+            };
             match r {
+                Err(e)
+                    if self.gso
+                        && self.runs.first().is_some_and(|r| r.count > 1)
+                        && gso_refused(&e) =>
+                {
+                    tracing::warn!("UDP GSO refused ({e}): sending datagrams one by one");
+                    self.gso = false;
+                }
                 Ok(n) => {
                     // Fewer than asked: the next call reports why.
                     self.stalled = false;
@@ -236,15 +279,65 @@ impl UdpIo {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    // The first datagram of the batch failed: drop it alone.
+                    // The first message of the batch failed: drop it alone.
                     tracing::debug!("UDP send: {e}");
-                    self.stats.send_errors += 1;
-                    self.queue.pop_front();
+                    let n = match self.gso {
+                        true => self.runs.first().map_or(1, |r| r.count),
+                        false => 1,
+                    };
+                    self.stats.send_errors += n as u64;
+                    self.queue.drain(..n);
                 }
             }
         }
         false
     }
+
+    /// One `sendmmsg` of the queue's front, a datagram per message; how
+    /// many datagrams the kernel took.
+    fn send_datagrams(&mut self) -> io::Result<usize> {
+        let batch = self.queue.as_slices().0;
+        let batch = &batch[..batch.len().min(SEND_BATCH)];
+        self.addrs.clear();
+        self.addrs
+            .extend(batch.iter().map(|t| SockAddr::from(t.destination)));
+        let (socket, addrs) = (&self.socket, &self.addrs);
+        socket.try_io(Interest::WRITABLE, || {
+            send_mmsg(socket.as_raw_fd(), batch, addrs)
+        })
+    }
+
+    /// One `sendmmsg` of the queue's front, a run to one destination per
+    /// message (`crate::gso`); how many datagrams the kernel took.
+    fn send_runs(&mut self) -> io::Result<usize> {
+        let batch = self.queue.as_slices().0;
+        gso::runs(batch, &mut self.runs);
+        self.addrs.clear();
+        self.addrs.extend(
+            self.runs
+                .iter()
+                .map(|r| SockAddr::from(batch[r.start].destination)),
+        );
+        let (socket, runs, addrs, iovs) = (&self.socket, &self.runs, &self.addrs, &mut self.iovs);
+        let messages = socket.try_io(Interest::WRITABLE, || {
+            gso::send(socket.as_raw_fd(), batch, runs, addrs, iovs)
+        })?;
+        let sent = &self.runs[..messages];
+        self.stats.gso_sent += sent
+            .iter()
+            .filter(|r| r.count > 1)
+            .map(|r| r.count as u64)
+            .sum::<u64>();
+        Ok(sent.iter().map(|r| r.count).sum())
+    }
+}
+
+/// Whether a send error says the kernel or the device cannot do GSO.
+fn gso_refused(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EIO | libc::EINVAL | libc::EOPNOTSUPP)
+    )
 }
 
 /// The receive buffer: [`RECV_BATCH`] slots of `size` bytes.
@@ -442,9 +535,9 @@ mod tests {
                 b.local_addr().unwrap(),
                 c.local_addr().unwrap(),
             );
-            let mut a = UdpIo::new(a, false).unwrap();
-            let mut b = UdpIo::new(b, true).unwrap();
-            let mut c = UdpIo::new(c, false).unwrap();
+            let mut a = UdpIo::new(a, false, false).unwrap();
+            let mut b = UdpIo::new(b, true, false).unwrap();
+            let mut c = UdpIo::new(c, false, false).unwrap();
             for i in 0..100u8 {
                 let to = if i % 2 == 0 { b_addr } else { c_addr };
                 a.push(transmit(a_addr, to, i));
@@ -468,6 +561,43 @@ mod tests {
                     }
                 }
                 assert_eq!(io.stats.received, 50);
+            }
+        });
+    }
+
+    /// With GSO, a fan-out (frames of four 1000-byte datagrams and a
+    /// 300-byte one, alternating two viewers) leaves as one message per
+    /// viewer and frame, and arrives as the datagrams it was, in order.
+    #[test]
+    fn gso_sends_each_viewers_frame_as_one_message() {
+        runtime().block_on(async {
+            let (a, b, a_addr, b_addr) = pair();
+            let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let c_addr = c.local_addr().unwrap();
+            a.set_nonblocking(true).unwrap();
+            let mut io = UdpIo::new(a, false, true).unwrap();
+            let len = |i: u8| if i % 5 == 4 { 300 } else { 1000 };
+            for i in 0..15u8 {
+                for to in [b_addr, c_addr] {
+                    io.push(Transmit::new(a_addr, to, vec![i; len(i)]));
+                }
+            }
+            io.writable().await.unwrap();
+            assert!(!io.flush());
+            assert!(io.gso(), "the kernel refused UDP GSO");
+            assert_eq!((io.stats.sent, io.stats.gso_sent), (30, 30));
+            assert_eq!(io.stats.send_calls, 1);
+            b.set_nonblocking(false).unwrap();
+            let mut buf = [0u8; 2048];
+            for viewer in [&b, &c] {
+                viewer
+                    .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+                    .unwrap();
+                for i in 0..15u8 {
+                    let (n, from) = viewer.recv_from(&mut buf).unwrap();
+                    assert_eq!(from, a_addr);
+                    assert_eq!(&buf[..n], vec![i; len(i)].as_slice());
+                }
             }
         });
     }
@@ -508,7 +638,7 @@ mod tests {
     fn gro_messages_are_split_into_their_datagrams() {
         runtime().block_on(async {
             let (a, b, a_addr, b_addr) = pair();
-            let mut b = UdpIo::new(b, true).unwrap();
+            let mut b = UdpIo::new(b, true, false).unwrap();
             assert!(b.gro(), "this kernel has UDP GRO (Linux 5.0+)");
             // Five 100-byte datagrams and a 40-byte one, each its own byte.
             let burst: Vec<u8> = (0..540).map(|i| (i / 100) as u8).collect();
@@ -540,7 +670,7 @@ mod tests {
         runtime().block_on(async {
             let (a, _b, a_addr, b_addr) = pair();
             a.set_nonblocking(true).unwrap();
-            let mut a = UdpIo::new(a, false).unwrap();
+            let mut a = UdpIo::new(a, false, false).unwrap();
             // An IPv6 destination on an IPv4 socket: EAFNOSUPPORT or EINVAL.
             a.push(transmit(a_addr, "[::1]:9".parse().unwrap(), 1));
             a.push(transmit(a_addr, b_addr, 2));
