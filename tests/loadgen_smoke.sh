@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke test of examples/loadgen against examples/server: one publisher, four
 # viewers for four seconds at 300 kbit/s on loopback must lose nothing; then
-# the same with two publishers on a server with two workers (--workers 2).
+# the same with two publishers on a server with two workers (--workers 2); then
+# one publisher and four viewers through Janus (--janus, examples/loadgen/janus/).
 # Needs both examples built in release:
 #   cargo build --release --example server --example loadgen
 set -euo pipefail
@@ -61,7 +62,13 @@ run_case() {
   result="$(cat "$work/result.json")"
   echo "$result"
 
-  RESULT="$result" SERVER_PID="$server_pid" PUBLISHERS="$publishers" node -e '
+  check "$result" "$publishers" "$server_pid"
+  stop_server
+}
+
+# check RESULT_JSON PUBLISHERS SERVER_PID: the run's figures are whole.
+check() {
+  RESULT="$1" PUBLISHERS="$2" SERVER_PID="$3" node -e '
     const r = JSON.parse(process.env.RESULT);
     const fail = [];
     if (r.publishers !== Number(process.env.PUBLISHERS)) fail.push("publishers");
@@ -76,6 +83,44 @@ run_case() {
       process.exit(1);
     }
   '
+}
+
+# The same peers against Janus (examples/loadgen/janus/, --janus): the
+# comparison in docs/benchmarks.md stays runnable.
+run_janus() {
+  local conf="$work/janus"
+  cp -r examples/loadgen/janus "$conf"
+  (cd "$work" && exec janus -F "$conf" -C "$conf/janus.jcfg") >"$work/server.out" 2>&1 &
+  server_pid=$!
+  local up=""
+  for _ in $(seq 100); do
+    if curl -sf -X POST -d '{"janus":"info","transaction":"x"}' http://127.0.0.1:8088/janus >/dev/null 2>&1; then
+      up=1
+      break
+    fi
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$up" ]; then
+    echo "Janus did not start:" >&2
+    cat "$work/server.out" >&2
+    exit 1
+  fi
+  # Janus offers the machine's interface addresses, not loopback.
+  local ip
+  ip="$(hostname -I | awk '{print $1}')"
+  if ! timeout 60 "$LOADGEN" --janus --server http://127.0.0.1:8088/janus --bind "$ip" \
+      --publishers 1 --subscribers 4 --seconds 4 --bitrate 300000 \
+      >"$work/result.json" 2>"$work/loadgen.err"; then
+    echo "loadgen --janus failed:" >&2
+    cat "$work/loadgen.err" "$work/server.out" >&2
+    exit 1
+  fi
+  cat "$work/loadgen.err" >&2
+  local result
+  result="$(cat "$work/result.json")"
+  echo "$result"
+  check "$result" 1 "$server_pid"
   stop_server
 }
 
@@ -83,4 +128,5 @@ run_case() {
 run_case 1
 # Two workers: streams load-0 and load-1 live on different routers and ports.
 run_case 2 --workers 2
-echo "loadgen: 2 passed, 0 failed"
+run_janus
+echo "loadgen: 3 passed, 0 failed"

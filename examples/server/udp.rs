@@ -246,9 +246,7 @@ impl UdpIo {
     pub fn flush(&mut self) -> bool {
         if self.gso && !self.sorted {
             // Stable: each destination's datagrams keep their order.
-            self.queue
-                .make_contiguous()
-                .sort_by(|a, b| a.destination.cmp(&b.destination));
+            self.queue.make_contiguous().sort_by_key(|t| t.destination);
             self.sorted = true;
         }
         while !self.queue.is_empty() {
