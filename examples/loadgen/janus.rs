@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::signal;
+
 /// How long one HTTP exchange may take (a long poll included).
 const HTTP_TIMEOUT: Duration = Duration::from_secs(35);
 /// Longest wait for Janus's asynchronous reply to one request.
@@ -36,19 +38,9 @@ pub struct Pending {
 
 impl Janus {
     pub fn new(base: &str) -> Result<Self, String> {
-        let base = base.trim_end_matches('/').to_string();
-        if !base.starts_with("http://") {
-            return Err(format!("--server {base}: expected http://HOST:PORT/janus"));
-        }
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(HTTP_TIMEOUT))
-            .proxy(None)
-            .build()
-            .new_agent();
         Ok(Janus {
-            agent,
-            base,
+            agent: signal::agent(HTTP_TIMEOUT),
+            base: signal::base_url(base, "http://HOST:PORT/janus")?,
             feeds: Vec::new(),
             transaction: Default::default(),
         })

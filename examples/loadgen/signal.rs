@@ -14,17 +14,8 @@ pub struct Signal {
 
 impl Signal {
     pub fn new(base: &str, token: Option<String>) -> Result<Self, String> {
-        let base = base.trim_end_matches('/').to_string();
-        if !base.starts_with("http://") {
-            return Err(format!("--server {base}: expected http://HOST:PORT"));
-        }
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(HTTP_TIMEOUT))
-            // The server is local: never go through a proxy from the environment.
-            .proxy(None)
-            .build()
-            .new_agent();
+        let base = base_url(base, "http://HOST:PORT")?;
+        let agent = agent(HTTP_TIMEOUT);
         Ok(Signal { agent, base, token })
     }
 
@@ -73,6 +64,27 @@ impl Signal {
             Err(e) => Err(format!("DELETE {url}: {e}")),
         }
     }
+}
+
+/// `--server` without a trailing slash, if it is a plain HTTP URL (`form`
+/// says what is expected).
+pub fn base_url(base: &str, form: &str) -> Result<String, String> {
+    let base = base.trim_end_matches('/').to_string();
+    match base.starts_with("http://") {
+        true => Ok(base),
+        false => Err(format!("--server {base}: expected {form}")),
+    }
+}
+
+/// An HTTP agent for a local server: statuses are answers, not errors, and
+/// never a proxy from the environment.
+pub fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .proxy(None)
+        .build()
+        .new_agent()
 }
 
 /// The UDP port of the first host candidate in an SDP answer.

@@ -121,11 +121,7 @@ pub fn send(
     // SAFETY: the first `n` headers point at live addresses in `addrs`, at
     // iovecs in `iovs` over the transmits' contents (which the kernel only
     // reads) and at control buffers on this stack frame.
-    let sent = unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), n as _, 0) };
-    match sent {
-        s if s < 0 => Err(io::Error::last_os_error()),
-        s => Ok(s as usize),
-    }
+    unsafe { crate::udp::sendmmsg(fd, &mut hdrs[..n]) }
 }
 
 #[cfg(test)]

@@ -481,7 +481,17 @@ fn send_mmsg(fd: RawFd, batch: &[Transmit], addrs: &[SockAddr]) -> io::Result<us
     }
     // SAFETY: the first `n` headers point at live addresses in `addrs` and
     // at iovecs over the transmits' contents, which the kernel only reads.
-    let sent = unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), n as _, 0) };
+    unsafe { sendmmsg(fd, &mut hdrs[..n]) }
+}
+
+/// `sendmmsg` of `hdrs`; how many messages the kernel took, from the front.
+///
+/// # Safety
+/// Every header must point at live addresses, iovecs, buffers and control
+/// messages for the duration of the call.
+pub unsafe fn sendmmsg(fd: RawFd, hdrs: &mut [libc::mmsghdr]) -> io::Result<usize> {
+    // SAFETY: the caller's promise; `hdrs.len()` headers are passed.
+    let sent = unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), hdrs.len() as _, 0) };
     match sent {
         s if s < 0 => Err(io::Error::last_os_error()),
         s => Ok(s as usize),
