@@ -155,12 +155,7 @@ impl Janus {
                 .get(&url)
                 .call()
                 .map_err(|e| format!("GET {url}: {e}"))?;
-            let events: Value = resp
-                .body_mut()
-                .read_to_string()
-                .map_err(|e| e.to_string())
-                .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-                .map_err(|e| format!("GET {url}: {e}"))?;
+            let events = json_body(&mut resp).map_err(|e| format!("GET {url}: {e}"))?;
             let events = match events {
                 Value::Array(v) => v,
                 one => vec![one],
@@ -215,12 +210,7 @@ impl Janus {
             .send(body.to_string())
             .map_err(|e| format!("POST {url}: {e}"))?;
         let status = resp.status().as_u16();
-        let reply: Value = resp
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-            .map_err(|e| format!("POST {url}: {status}: {e}"))?;
+        let reply = json_body(&mut resp).map_err(|e| format!("POST {url}: {status}: {e}"))?;
         match reply["janus"].as_str() {
             Some("error") => Err(format!("POST {url}: {}", reply["error"])),
             _ => Ok(reply),
@@ -236,6 +226,15 @@ impl Janus {
         self.transaction.set(t);
         format!("t{t}")
     }
+}
+
+/// A reply's body as JSON.
+fn json_body(resp: &mut ureq::http::Response<ureq::Body>) -> Result<Value, String> {
+    let text = resp
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
+    serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
 /// The VideoRoom room of a stream.
