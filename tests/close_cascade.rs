@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use manifold_sfu::{CloseReason, Event};
+use manifold_sfu::{CloseReason, Event, SendPath};
 use manifold_testkit::{LinkConfig, Sim};
 
 #[test]
@@ -26,6 +26,9 @@ fn producer_close_cascades_and_transport_close_frees_everything() {
     let c = sim.router.counts();
     assert_eq!((c.transports, c.producers, c.consumers), (4, 2, 6));
     assert!(c.routes >= 4);
+    let owned = sim.router.config().send_path == SendPath::Owned;
+    // The owned path keeps the forwarded video's payloads for RTX answers.
+    assert_eq!(c.kept_payloads > 0, owned, "{c:?}");
 
     // Close the video producer: its three consumers go first, with events.
     let video = producers[1];
@@ -45,6 +48,11 @@ fn producer_close_cascades_and_transport_close_frees_everything() {
     )));
     assert_eq!(sim.router.counts().consumers, 3);
     sim.run_for(Duration::from_secs(1));
+    // Within two seconds of the last forwarded video packet (one sweep
+    // period to age, one to sweep) the kept payloads are released, while
+    // the transports stay open and audio flows.
+    sim.run_for(Duration::from_secs(1));
+    assert_eq!(sim.router.counts().kept_payloads, 0);
 
     // Close the publisher's transport: the audio producer and its consumers go too.
     let mark = sim.events.len();

@@ -298,6 +298,9 @@ impl Sfu {
             Event::TransportClosed { reason, .. } => {
                 self.joining.remove(&tid);
                 self.note_load();
+                if self.router.counts().transports == 0 {
+                    release_freed_memory();
+                }
                 if *reason != CloseReason::Requested {
                     info!("transport {tid} closed: {reason:?}");
                 }
@@ -483,6 +486,27 @@ async fn run(
         }
     }
     info!("media loop on {local} stopped: {:?}", io.stats);
+}
+
+/// Hand the allocator's free pages back to the system, once a worker's
+/// last transport has closed.
+///
+/// glibc keeps memory freed in the middle of an arena resident, so without
+/// this a server's RSS only ever rises: each burst of sessions touches a
+/// few pages the last one did not (a different layout of the same amount
+/// of memory), and an idle server keeps the high-water mark of every
+/// burst before it (tests/soak.sh saw 75 MB after the first of five
+/// bursts of 200 sessions and 88 MB after the last, with every count back
+/// at zero). `malloc_trim(0)` walks every arena and releases each free
+/// page; it takes about a millisecond here, which is spent only when this
+/// worker forwards nothing.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only takes glibc's own arena locks; it is safe to
+    // call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Feed one batch of datagrams to the router, draining after each;

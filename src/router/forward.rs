@@ -21,6 +21,7 @@
 use str0m::media::Mid;
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Ssrc};
 
+use super::timers::Timer;
 use super::Router;
 use crate::io::Output;
 use crate::media::consumer::{Forward, Verdict};
@@ -180,7 +181,12 @@ impl Router {
             let now = self.now;
             let video = c.kind.is_video();
             if video && kept.is_none() {
+                let armed = self.hub.kept.poll_timeout().is_some();
                 *kept = Some(self.hub.kept.keep(&pkt.payload, now));
+                if !armed {
+                    let at = self.hub.kept.poll_timeout();
+                    self.hub.timers.set(Timer::Kept, at);
+                }
             }
             if owned_send(
                 st,

@@ -100,6 +100,11 @@ impl Router {
         }
         self.hub.work.retain(|(x, _)| *x != tid);
         self.hub.failed.retain(|x| *x != tid);
+        if self.transports.is_empty() {
+            // No subscriber is left to ask for a resend.
+            self.hub.kept.clear();
+            self.hub.timers.set(super::timers::Timer::Kept, None);
+        }
         self.emit(Event::TransportClosed {
             transport: tid,
             reason,

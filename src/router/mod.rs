@@ -178,6 +178,9 @@ pub struct RouterCounts {
     pub tcp_buffered_bytes: usize,
     /// Open pipe ends.
     pub pipes: usize,
+    /// Payloads of forwarded video held for RTX answers (released within
+    /// two seconds of the last forwarded packet).
+    pub kept_payloads: usize,
 }
 
 /// A sans-IO SFU router. See the [crate documentation](crate) for the run loop.
@@ -305,6 +308,7 @@ impl Router {
             tcp_connections: self.hub.tcp.len(),
             tcp_buffered_bytes: self.hub.tcp.buffered(),
             pipes: self.pipes.len(),
+            kept_payloads: self.hub.kept.len(),
         }
     }
 
@@ -545,6 +549,11 @@ impl Router {
                 Timer::Observer(oid) => self.observer_timeout(oid, now),
                 Timer::Tcp(conn) => self.tcp_timeout(conn, now),
                 Timer::Pipe(pipe) => self.pipe_timeout(pipe, now),
+                Timer::Kept => {
+                    self.hub.kept.handle_timeout(now);
+                    let at = self.hub.kept.poll_timeout();
+                    self.hub.timers.set(Timer::Kept, at);
+                }
             }
         }
     }

@@ -30,6 +30,8 @@ pub(crate) enum Timer {
     Tcp(TcpConnId),
     /// A remote pipe's control message is due to be sent again.
     Pipe(PipeId),
+    /// The owned path's kept payloads are due for a sweep.
+    Kept,
 }
 
 /// One word per timer for the id hasher (ids stay far below 2^48, a
@@ -45,6 +47,7 @@ impl std::hash::Hash for Timer {
             Timer::Observer(o) => o.0 << 3 | 4,
             Timer::Tcp(c) => c.0 << 3 | 5,
             Timer::Pipe(p) => p.0 << 3 | 6,
+            Timer::Kept => 7,
         };
         state.write_u64(word);
     }
