@@ -8,7 +8,8 @@
 #
 # Environment: PUBLISHERS (1), BITRATE (1500000), RUN_SECONDS (10),
 # WARMUP (2), SETUP_TIMEOUT (30 s), SERVER_CPU (0; a taskset list such as 0,1 for several workers),
-# LOADGEN_CPU (1), SERVER_ARGS (more server flags, e.g. "--workers 2") and
+# LOADGEN_CPU (1), SERVER_ARGS (more server flags, e.g. "--workers 2"),
+# LOADGEN_ARGS (more load-generator flags, e.g. "--pace 2.5") and
 # PRIO: a command prefix for both processes, e.g. PRIO="chrt -f 10" (root) so
 # that other work on a shared machine does not preempt them.
 #
@@ -32,6 +33,7 @@ LOADGEN_CPU="${LOADGEN_CPU:-1}"
 WARMUP="${WARMUP:-2}"
 PRIO="${PRIO:-}"
 SERVER_ARGS="${SERVER_ARGS:-}"
+LOADGEN_ARGS="${LOADGEN_ARGS:-}"
 LEVELS=("$@")
 [ ${#LEVELS[@]} -gt 0 ] || LEVELS=(50 100 200)
 
@@ -82,10 +84,10 @@ fi
 [ -n "$url" ] || { cat "$work/server.out" "$work/server.err" >&2; exit 1; }
 
 for s in "${LEVELS[@]}"; do
-  # shellcheck disable=SC2206 # PRIO is meant to split into words.
+  # shellcheck disable=SC2206 # PRIO and LOADGEN_ARGS are meant to split into words.
   cmd=($PRIO taskset -c "$LOADGEN_CPU" "$LOADGEN" --server "$url" --publishers "$PUBLISHERS"
        --subscribers "$s" --seconds "$SECS" --warmup "$WARMUP" --bitrate "$BITRATE"
-       --setup-timeout "${SETUP_TIMEOUT:-30}" "${peer_args[@]}")
+       --setup-timeout "${SETUP_TIMEOUT:-30}" "${peer_args[@]}" $LOADGEN_ARGS)
   echo "--- ${cmd[*]}" >&2
   echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
   if ! "${cmd[@]}" --server-pid "$server_pid" 2>"$work/progress" | tee -a "$work/results"; then

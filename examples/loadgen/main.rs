@@ -20,7 +20,9 @@
 //!   bandwidth allocator pauses video);
 //! * `loss_pct`: packets missing from the viewers' sequence numbers;
 //! * `latency_p50_ms`, `latency_p99_ms`: one-way, from the send time each
-//!   publisher stamps into its payloads;
+//!   publisher stamps into its payloads (with `--pace M`, its video leaves
+//!   at M times `--bitrate`, as a browser's pacer sends it, and is stamped
+//!   as it leaves);
 //! * `server_cpu_us_per_packet`: the server's CPU time (utime + stime from
 //!   `/proc/{pid}/stat`) per forwarded packet. The server's pid comes from
 //!   `--server-pid` or the process holding the UDP port of its candidates;
@@ -91,6 +93,12 @@ struct Args {
     /// Video bitrate of each publisher, bits per second.
     #[arg(long, default_value_t = 1_500_000)]
     bitrate: u64,
+    /// Pace each publisher's video at this multiple of --bitrate, as a
+    /// browser does (libwebrtc paces at 2.5), instead of sending each
+    /// frame's packets back to back. Latency is then measured from the
+    /// moment a packet leaves the publisher's pacer.
+    #[arg(long)]
+    pace: Option<f64>,
     /// Warm-up before measuring, seconds, within --seconds (at least 1 s is measured).
     #[arg(long, default_value_t = 2.0)]
     warmup: f64,
@@ -133,6 +141,15 @@ struct Args {
     /// --soak: stream names are {NAME}-{burst}-{i}.
     #[arg(long, default_value = "soak")]
     soak_name: String,
+}
+
+impl Args {
+    /// Each publisher's video pacing rate, bits per second (--pace).
+    fn pacing(&self) -> Option<u64> {
+        self.pace
+            .filter(|m| *m > 0.0)
+            .map(|m| (self.bitrate as f64 * m) as u64)
+    }
 }
 
 fn main() -> ExitCode {
@@ -334,8 +351,15 @@ fn setup(
 ) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(args.setup_timeout);
     for i in 0..args.publishers {
-        let (mut peer, offer) = Peer::publisher(i, args.bind, Instant::now(), epoch, args.bitrate)
-            .map_err(|e| format!("UDP socket: {e}"))?;
+        let (mut peer, offer) = Peer::publisher(
+            i,
+            args.bind,
+            Instant::now(),
+            epoch,
+            args.bitrate,
+            args.pacing(),
+        )
+        .map_err(|e| format!("UDP socket: {e}"))?;
         let (answer, location) = signal.publish(i, &offer)?;
         found.locations.push(location);
         found.ports.push(peer.local_port());

@@ -212,6 +212,7 @@ pub fn result(
         "seconds": args.seconds,
         "steady_seconds": round(secs, 3),
         "bitrate": args.bitrate,
+        "pace": args.pace,
         "forwarded_packets": forwarded,
         "forwarded_pps": round(forwarded as f64 / secs, 1),
         "forwarded_video_packets": tally.forwarded_video,

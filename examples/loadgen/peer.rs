@@ -69,6 +69,8 @@ pub enum State {
 
 struct Publisher {
     bitrate: u64,
+    /// Pacing rate of its video, bits per second (`None`: each frame at once).
+    pacing: Option<u64>,
     /// Packets written in the steady phase (all, video).
     sent: u64,
     sent_video: u64,
@@ -130,10 +132,12 @@ impl Peer {
         now: Instant,
         epoch: Instant,
         bitrate: u64,
+        pacing: Option<u64>,
     ) -> std::io::Result<(Peer, String)> {
         let name = format!("pub-{stream}");
         let role = Role::Publisher(Publisher {
             bitrate,
+            pacing,
             sent: 0,
             sent_video: 0,
         });
@@ -363,6 +367,7 @@ impl Peer {
                 source.keyframe_interval = KEYFRAME_INTERVAL;
                 source.audio_payload = AUDIO_PAYLOAD;
                 source.stamp_epoch = Some(self.epoch);
+                source.pacing = p.pacing;
                 self.client.source = Some(source);
             }
         }

@@ -151,8 +151,15 @@ fn burst(
         ((k + 1) as f64 * f).floor() > (k as f64 * f).floor()
     };
     for i in 0..publishers {
-        let (peer, offer) = Peer::publisher(i, args.bind, Instant::now(), epoch, args.bitrate)
-            .map_err(|e| format!("UDP socket: {e}"))?;
+        let (peer, offer) = Peer::publisher(
+            i,
+            args.bind,
+            Instant::now(),
+            epoch,
+            args.bitrate,
+            args.pacing(),
+        )
+        .map_err(|e| format!("UDP socket: {e}"))?;
         let location = start(
             signal,
             "whip",

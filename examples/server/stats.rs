@@ -30,7 +30,12 @@
 //! closed, slow_readers, queued; null with `--no-tcp`); `wires` the pipe
 //! messages handed to other workers (`wires.rs`: carried, dropped,
 //! delayed, stray). `total` sums
-//! `sessions` and `counts` over workers.
+//! `sessions` and `counts` over workers. `memory` is the allocator's view
+//! of the whole process (glibc's `mallinfo2`; null elsewhere):
+//! `heap_in_use_bytes` allocated and not freed, `heap_free_bytes` free
+//! inside the heaps, `heap_mapped_bytes` in large blocks of their own; a
+//! leak shows as `heap_in_use_bytes` rising from one quiet moment to the
+//! next, whatever the RSS does.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -69,7 +74,26 @@ async fn stats(State(app): State<App>, headers: HeaderMap) -> Result<Json<Value>
         one["worker"] = json!(i);
         workers.push(one);
     }
-    Ok(Json(json!({ "workers": workers, "total": total })))
+    Ok(Json(
+        json!({ "workers": workers, "total": total, "memory": memory() }),
+    ))
+}
+
+/// The allocator's figures for the whole process (see the module doc).
+fn memory() -> Value {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 only reads glibc's arena statistics under its
+        // own locks.
+        let m = unsafe { libc::mallinfo2() };
+        json!({
+            "heap_in_use_bytes": m.uordblks + m.hblkhd,
+            "heap_free_bytes": m.fordblks,
+            "heap_mapped_bytes": m.hblkhd,
+        })
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    Value::Null
 }
 
 /// One worker's figures, taken on its loop.

@@ -8,6 +8,7 @@
 //! stamp back on the receiving side, and [`Rx::stamp`](crate::Rx::stamp)
 //! holds it. The load generator (`examples/loadgen`) measures this way.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use manifold_sfu::packet::Vp8Descriptor;
@@ -98,6 +99,24 @@ pub fn stamp_of(video: bool, payload: &[u8]) -> Option<u64> {
         return None;
     }
     Some(u64::from_be_bytes(bytes[1..].try_into().ok()?))
+}
+
+/// Overwrite the send stamp of a payload that has one ([`stamp_of`]) with
+/// `stamp`: a paced packet is stamped when it leaves, not when its frame
+/// was made.
+pub fn restamp(video: bool, payload: &mut [u8], stamp: u64) {
+    let at = match video {
+        true => match Vp8Descriptor::parse(payload) {
+            Ok(d) => d.header_len + 6,
+            Err(_) => return,
+        },
+        false => 0,
+    };
+    if let Some(bytes) = payload.get_mut(at..at + 9) {
+        if bytes[0] == STAMP_TAG {
+            bytes[1..].copy_from_slice(&stamp.to_be_bytes());
+        }
+    }
 }
 
 /// Read back what [`vp8_payload`] wrote (with the router's rewrites).
@@ -253,6 +272,9 @@ pub fn vp9_payload(
     p
 }
 
+/// The most video packets a pacing [`Source`] holds.
+const MAX_PACED: usize = 1024;
+
 /// One RTP packet to write.
 #[derive(Debug, Clone)]
 pub struct Packet {
@@ -386,6 +408,14 @@ pub struct Source {
     /// audio-level header extension: the level of the segment it falls in,
     /// silence (-127 dBov) outside them. See [`Source::speak`].
     pub audio_levels: Vec<(Duration, Duration, i8)>,
+    /// Video leaves at this rate, bits per second, as a browser's pacer
+    /// sends it (libwebrtc: 2.5 times the target bitrate), instead of each
+    /// frame's packets at once. `None` (the default): at once.
+    pub pacing: Option<u64>,
+    /// Video packets made and not yet sent (with `pacing`).
+    paced: VecDeque<Packet>,
+    /// When the next paced packet may leave.
+    paced_next: Instant,
 }
 
 impl Source {
@@ -417,6 +447,9 @@ impl Source {
             frame: 0,
             keyframe_interval: Duration::from_secs(3),
             audio_levels: Vec::new(),
+            pacing: None,
+            paced: VecDeque::new(),
+            paced_next: now,
         }
     }
 
@@ -476,7 +509,12 @@ impl Source {
         } else {
             self.next_video
         };
-        a.min(v)
+        let paced = if self.paced.is_empty() {
+            far
+        } else {
+            self.paced_next
+        };
+        a.min(v).min(paced)
     }
 
     /// Packets due at `now`.
@@ -488,7 +526,47 @@ impl Source {
 
     /// Append the packets due at `now` to `out` (stamped `now`, with a
     /// [`stamp_epoch`](Self::stamp_epoch): they are sent right away).
+    /// With [`pacing`](Self::pacing), video waits in the pacer's queue and
+    /// leaves at the pacing rate.
     pub fn poll_into(&mut self, now: Instant, out: &mut Vec<Packet>) {
+        let Some(rate) = self.pacing.filter(|r| *r > 0) else {
+            return self.make(now, out);
+        };
+        let from = out.len();
+        self.make(now, out);
+        let was_empty = self.paced.is_empty();
+        let mut i = from;
+        while i < out.len() {
+            if out[i].video {
+                self.paced.push_back(out.remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        if was_empty {
+            // No credit saved up while idle.
+            self.paced_next = self.paced_next.max(now);
+        }
+        // A pacing rate below the source's own would queue without bound:
+        // past MAX_PACED packets the oldest leave at once.
+        while self.paced_next <= now || self.paced.len() > MAX_PACED {
+            let Some(mut p) = self.paced.pop_front() else {
+                break;
+            };
+            if let Some(epoch) = self.stamp_epoch {
+                let stamp = now.saturating_duration_since(epoch).as_nanos() as u64;
+                restamp(true, &mut p.payload, stamp);
+            }
+            // The packet's bytes on the wire, about: payload, RTP header
+            // with extensions, SRTP tag, UDP and IP.
+            let bits = (p.payload.len() as u64 + 60) * 8;
+            self.paced_next += Duration::from_nanos(bits * 1_000_000_000 / rate);
+            out.push(p);
+        }
+    }
+
+    /// The packets of the frames and audio due at `now`, stamped `now`.
+    fn make(&mut self, now: Instant, out: &mut Vec<Packet>) {
         let stamp = self
             .stamp_epoch
             .map(|e| now.saturating_duration_since(e).as_nanos() as u64);
@@ -701,5 +779,52 @@ mod tests {
         let mut plain = Source::new(t0, true, true);
         let out = plain.poll(t0);
         assert!(out.iter().all(|p| stamp_of(p.video, &p.payload).is_none()));
+    }
+
+    /// A pacing source spreads a keyframe's packets at its rate, in order,
+    /// each stamped when it leaves; audio is not held.
+    #[test]
+    fn pacing_spreads_a_frame_and_stamps_each_packet_as_it_leaves() {
+        let t0 = Instant::now();
+        let interval = Duration::from_secs(2);
+        let layer = VideoLayer::at_bitrate(1_500_000, interval, 1200);
+        let mut s = Source::with_layers(t0, true, vec![layer]);
+        s.keyframe_interval = interval;
+        s.stamp_epoch = Some(t0);
+        s.pacing = Some(3_750_000);
+        let mut sent = Vec::new();
+        let mut now = t0;
+        while now < t0 + Duration::from_millis(200) {
+            for p in s.poll(now) {
+                sent.push((now, p));
+            }
+            now = s.next_at();
+        }
+        let video: Vec<_> = sent.iter().filter(|(_, p)| p.video).collect();
+        let key = s.layers[0].keyframe_packets;
+        assert!(key >= 10, "{key}");
+        // The keyframe alone takes (bits / rate) to leave: about 30 ms of
+        // its 3 x 1.5 Mbit/s / 30 fps at 3.75 Mbit/s.
+        let (first, last) = (video[0].0, video[key - 1].0);
+        let spread = last - first;
+        assert!(
+            spread > Duration::from_millis(20) && spread < Duration::from_millis(40),
+            "{spread:?}"
+        );
+        // In order, and each stamped with the time it left.
+        for w in video.windows(2) {
+            assert_eq!(w[1].1.seq, w[0].1.seq + 1);
+        }
+        for (at, p) in &sent {
+            let stamp = (*at - t0).as_nanos() as u64;
+            assert_eq!(stamp_of(p.video, &p.payload), Some(stamp));
+        }
+        // Audio every 20 ms, never behind the keyframe.
+        let audio: Vec<_> = sent
+            .iter()
+            .filter(|(_, p)| !p.video)
+            .map(|(at, _)| *at)
+            .collect();
+        assert_eq!(audio[1] - audio[0], Duration::from_millis(20));
     }
 }
