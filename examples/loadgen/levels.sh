@@ -100,11 +100,12 @@ done
 node -e '
   const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
   const f = (x, d = 1) => (x === null || x === undefined ? "n/a" : Number(x).toFixed(d));
-  console.log("| P | S | forwarded pkt/s | delivered | loss | latency p50 / p99 | server CPU | server µs/packet | loadgen CPU |");
-  console.log("|---|---|---|---|---|---|---|---|---|");
+  console.log("| P | S | forwarded pkt/s | delivered | loss | latency p50 / p99 | server delay p50 / p99 | server CPU | server µs/packet | loadgen CPU |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|");
   for (const r of rows) {
     console.log(`| ${r.publishers} | ${r.subscribers} | ${f(r.forwarded_pps, 0)} | ${f(r.delivered_pct)} % | ` +
-      `${f(r.loss_pct, 2)} % | ${f(r.latency_p50_ms)} / ${f(r.latency_p99_ms)} ms | ${f(r.server_cpu_pct)} % | ` +
+      `${f(r.loss_pct, 2)} % | ${f(r.latency_p50_ms)} / ${f(r.latency_p99_ms)} ms | ` +
+      `${f(r.server_delay_p50_ms, 2)} / ${f(r.server_delay_p99_ms, 2)} ms | ${f(r.server_cpu_pct)} % | ` +
       `${f(r.server_cpu_us_per_packet)} | ${f(r.loadgen_cpu_pct)} % |`);
   }
 ' "$work/results"

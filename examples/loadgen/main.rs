@@ -26,6 +26,11 @@
 //! * `server_cpu_us_per_packet`: the server's CPU time (utime + stime from
 //!   `/proc/{pid}/stat`) per forwarded packet. The server's pid comes from
 //!   `--server-pid` or the process holding the UDP port of its candidates;
+//! * `server_delay_p50_ms`, `server_delay_p99_ms`: the time the server
+//!   itself held each datagram in the steady phase, from its socket to the
+//!   kernel's taking its output (its `GET /stats` `delay` histogram, read
+//!   before and after; null against Janus). Unlike the one-way latency it
+//!   holds none of the load generator's own delays;
 //! * `server_socket_drops`, `loadgen_socket_drops`: datagrams dropped by full
 //!   receive buffers (`/proc/net/udp`), to tell where a loss happened.
 //!
@@ -220,7 +225,11 @@ fn run(args: &Args) -> Result<String, String> {
         ..Found::default()
     };
     let setup = setup(args, epoch, &mut signal, &shared, &mut workers, &mut found);
-    let measured = setup.map(|()| measure::measure(args, &shared, &found));
+    let stats = match &signal {
+        Signaling::Whep(s) => Some(s),
+        Signaling::Janus(_) => None,
+    };
+    let measured = setup.map(|()| measure::measure(args, &shared, &found, stats));
     shared.phase.store(worker::STOP, Ordering::Release);
     let mut tally = Tally::default();
     let mut outcomes = Vec::new();

@@ -1,6 +1,7 @@
 //! The timed run (warm-up, steady phase, grace), CPU readings, the progress
 //! line and the JSON result.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::peer::{Outcome, Tally};
+use crate::signal::Signal;
 use crate::worker::{self, Shared};
 use crate::{load, procfs, Args, Found};
 
@@ -26,6 +28,38 @@ pub struct Measured {
     /// server's socket, ours.
     pub server_drops: Option<u64>,
     pub loadgen_drops: Option<u64>,
+    /// The server's own delay histogram over the steady phase (its
+    /// `GET /stats` `delay` buckets, after minus before, all workers):
+    /// bucket upper end in µs → datagrams.
+    pub server_delays: Option<BTreeMap<u64, u64>>,
+}
+
+/// The reference server's delay buckets summed over its workers (`delay.rs`
+/// in the server; none from Janus or a server without them).
+fn server_delays(stats: Option<&Signal>) -> Option<BTreeMap<u64, u64>> {
+    let json = stats?.stats()?;
+    let mut sum = BTreeMap::new();
+    for w in json["workers"].as_array()? {
+        for b in w["delay"]["buckets"].as_array()? {
+            let (upper, n) = (b[0].as_u64()?, b[1].as_u64()?);
+            *sum.entry(upper).or_insert(0) += n;
+        }
+    }
+    Some(sum)
+}
+
+/// Quantile `q` of a delay histogram, milliseconds (bucket upper ends).
+fn delay_quantile_ms(h: &BTreeMap<u64, u64>, q: f64) -> Option<f64> {
+    let count: u64 = h.values().sum();
+    if count == 0 {
+        return None;
+    }
+    let rank = ((count as f64 * q).ceil() as u64).clamp(1, count);
+    let mut seen = 0;
+    h.iter().find_map(|(upper, n)| {
+        seen += n;
+        (seen >= rank).then(|| round(*upper as f64 / 1000.0, 3))
+    })
 }
 
 /// CPU time readers: `stat` files summed per figure, ticks → seconds.
@@ -61,7 +95,7 @@ impl Cpu {
 }
 
 /// Warm up, measure the steady phase, let retransmissions in.
-pub fn measure(args: &Args, shared: &Shared, found: &Found) -> Measured {
+pub fn measure(args: &Args, shared: &Shared, found: &Found, stats: Option<&Signal>) -> Measured {
     let total = Duration::from_secs(args.seconds);
     let warmup = Duration::try_from_secs_f64(args.warmup)
         .unwrap_or_default()
@@ -76,6 +110,7 @@ pub fn measure(args: &Args, shared: &Shared, found: &Found) -> Measured {
     run_for(warmup, shared, &mut progress, "warm-up");
     let c0 = cpu.read();
     let d0 = drops();
+    let h0 = server_delays(stats);
     let t0 = Instant::now();
     shared.phase.store(worker::STEADY, Ordering::Release);
     run_for(total - warmup, shared, &mut progress, "steady");
@@ -83,6 +118,7 @@ pub fn measure(args: &Args, shared: &Shared, found: &Found) -> Measured {
     let t1 = Instant::now();
     let c1 = cpu.read();
     let d1 = drops();
+    let h1 = server_delays(stats);
     std::thread::sleep(GRACE);
     let delta = |i: usize| Some(c1[i]? - c0[i]?);
     Measured {
@@ -92,6 +128,14 @@ pub fn measure(args: &Args, shared: &Shared, found: &Found) -> Measured {
         loadgen_cpu: delta(2),
         server_drops: d1.0.zip(d0.0).map(|(b, a)| b.saturating_sub(a)),
         loadgen_drops: d1.1.zip(d0.1).map(|(b, a)| b.saturating_sub(a)),
+        server_delays: h1.zip(h0).map(|(mut after, before)| {
+            for (upper, n) in before {
+                if let Some(a) = after.get_mut(&upper) {
+                    *a = a.saturating_sub(n);
+                }
+            }
+            after
+        }),
     }
 }
 
@@ -225,6 +269,10 @@ pub fn result(
         "latency_p99_ms": round(tally.latency.quantile_ms(0.99), 3),
         "latency_max_ms": round(tally.latency.max_ms(), 3),
         "latency_samples": tally.latency.count(),
+        // The server's own time per datagram (its GET /stats `delay`).
+        "server_delay_p50_ms": m.server_delays.as_ref().and_then(|h| delay_quantile_ms(h, 0.5)),
+        "server_delay_p99_ms": m.server_delays.as_ref().and_then(|h| delay_quantile_ms(h, 0.99)),
+        "server_delay_samples": m.server_delays.as_ref().map(|h| h.values().sum::<u64>()),
         "server_pid": pid,
         "server_cpu_pct": pct(m.server_cpu),
         "server_media_thread_cpu_pct": pct(m.media_cpu),

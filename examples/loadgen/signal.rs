@@ -48,6 +48,21 @@ impl Signal {
         }
     }
 
+    /// The server's `GET /stats`, if it answers 200 with JSON.
+    pub fn stats(&self) -> Option<serde_json::Value> {
+        let url = format!("{}/stats", self.base);
+        let mut req = self.agent.get(&url);
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        let mut resp = req.call().ok()?;
+        if resp.status().as_u16() != 200 {
+            return None;
+        }
+        let body = resp.body_mut().read_to_string().ok()?;
+        serde_json::from_str(&body).ok()
+    }
+
     /// DELETE a session (best effort: the server also times sessions out);
     /// the answer's status.
     pub fn delete(&self, location: &str) -> Result<u16, String> {

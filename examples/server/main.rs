@@ -35,6 +35,7 @@
 
 mod cluster;
 mod cors;
+mod delay;
 mod gso;
 mod layer;
 mod media;

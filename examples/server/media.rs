@@ -231,6 +231,8 @@ pub struct Sfu {
     load: Load,
     /// The UDP socket's counters, as of the loop's last flush.
     pub udp: IoStats,
+    /// Time each datagram spent in the server (`delay.rs`).
+    pub delays: crate::delay::Delays,
     /// The TCP listener's counters (ICE over TCP), if it listens.
     pub tcp: Option<TcpStats>,
     /// Open ICE-over-TCP connections.
@@ -405,6 +407,7 @@ pub fn start(
                 cluster_id,
                 load: links.load,
                 udp: IoStats::default(),
+                delays: Default::default(),
                 tcp: has_tcp.then(TcpStats::default),
                 conns: TcpConns::default(),
                 metrics,
@@ -444,6 +447,7 @@ async fn run(
             deadline = drain(&mut sfu, &mut io);
         }
         let backlog = io.flush();
+        io.record_delays(&mut sfu.delays);
         sfu.udp = io.stats;
         if let Some(t) = &mut sfu.tcp {
             *t = sfu.conns.stats;

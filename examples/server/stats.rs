@@ -30,7 +30,9 @@
 //! closed, slow_readers, queued; null with `--no-tcp`); `wires` the pipe
 //! messages handed to other workers (`wires.rs`: carried, dropped,
 //! delayed, stray). `total` sums
-//! `sessions` and `counts` over workers. `memory` is the allocator's view
+//! `sessions` and `counts` over workers. Each worker's `delay` is the time
+//! its datagrams spent in the server, from the socket to the kernel's
+//! taking their output (`delay.rs`). `memory` is the allocator's view
 //! of the whole process (glibc's `mallinfo2`; null elsewhere):
 //! `heap_in_use_bytes` allocated and not freed, `heap_free_bytes` free
 //! inside the heaps, `heap_mapped_bytes` in large blocks of their own; a
@@ -109,6 +111,8 @@ fn snapshot(sfu: &mut Sfu) -> Value {
             "stray": sfu.wires.stats.stray,
         },
         "stats": to_json(&sfu.router.stats()),
+        // Time each datagram spent in the server (delay.rs).
+        "delay": sfu.delays.json(),
         // The TCP listener's own counters (ICE over TCP), null with --no-tcp.
         "tcp": to_json(&sfu.tcp),
         "transports": transports_json(sfu),

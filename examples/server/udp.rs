@@ -94,7 +94,14 @@ struct Received {
     start: usize,
     len: usize,
     source: SocketAddr,
+    /// When it reached the socket (`SO_TIMESTAMPNS`, ns since the Unix
+    /// epoch), if the kernel said.
+    arrived: Option<u64>,
 }
+
+/// Arrival stamps held for [`UdpIo::record_delays`]; past this (a socket
+/// that stays full) the rest go unmeasured.
+const MAX_ARRIVALS: usize = 4096;
 
 /// A non-blocking UDP socket with batched receive and send.
 pub struct UdpIo {
@@ -117,6 +124,9 @@ pub struct UdpIo {
     addrs: Vec<SockAddr>,
     /// The last flush found the socket full (to count stalls, not retries).
     stalled: bool,
+    /// Arrival stamps of the datagrams read since the queue was last
+    /// empty (see `delay.rs`).
+    arrivals: Vec<u64>,
     pub stats: IoStats,
 }
 
@@ -129,15 +139,15 @@ pub fn grow_buffers(socket: &std::net::UdpSocket) -> io::Result<(usize, usize)> 
     Ok((s.recv_buffer_size()?, s.send_buffer_size()?))
 }
 
-/// Turn UDP GRO on for `socket`; false if the kernel does not have it.
-fn enable_gro(socket: &std::net::UdpSocket) -> bool {
+/// Turn a boolean socket option on; false if the kernel does not have it.
+fn enable(socket: &std::net::UdpSocket, level: libc::c_int, option: libc::c_int) -> bool {
     let on: libc::c_int = 1;
     // SAFETY: a valid socket and a c_int option value of its size.
     let rc = unsafe {
         libc::setsockopt(
             socket.as_raw_fd(),
-            libc::SOL_UDP,
-            libc::UDP_GRO,
+            level,
+            option,
             (&on as *const libc::c_int).cast(),
             size_of::<libc::c_int>() as libc::socklen_t,
         )
@@ -149,7 +159,9 @@ impl UdpIo {
     /// Wrap a bound, non-blocking socket, with UDP GRO if `gro` and the
     /// kernel has it, and UDP GSO if `gso`; call inside a tokio runtime.
     pub fn new(socket: std::net::UdpSocket, gro: bool, gso: bool) -> io::Result<Self> {
-        let gro = gro && enable_gro(&socket);
+        let gro = gro && enable(&socket, libc::SOL_UDP, libc::UDP_GRO);
+        // Receive timestamps for the delay histogram (`delay.rs`).
+        enable(&socket, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS);
         let slot = if gro { GRO_SLOT } else { MAX_DATAGRAM };
         Ok(Self {
             socket: UdpSocket::from_std(socket)?,
@@ -164,6 +176,7 @@ impl UdpIo {
             queue: VecDeque::new(),
             addrs: Vec::with_capacity(SEND_BATCH),
             stalled: false,
+            arrivals: Vec::with_capacity(MAX_ARRIVALS),
             stats: IoStats::default(),
         })
     }
@@ -207,6 +220,9 @@ impl UdpIo {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Read::default(),
             Err(e) => return Err(e),
         };
+        let room = MAX_ARRIVALS - self.arrivals.len();
+        let stamps = self.received.iter().filter_map(|r| r.arrived);
+        self.arrivals.extend(stamps.take(room));
         if read.messages > 0 {
             self.stats.recv_calls += 1;
             self.stats.received += (self.received.len() + read.unreadable) as u64;
@@ -220,6 +236,21 @@ impl UdpIo {
     pub fn datagram(&self, i: usize) -> (SocketAddr, &[u8]) {
         let r = self.received[i];
         (r.source, &self.bufs[r.start..r.start + r.len])
+    }
+
+    /// Once everything read so far has been handled and its output handed
+    /// to the kernel (the queue is empty), count each datagram's time in
+    /// the server into `delays`.
+    pub fn record_delays(&mut self, delays: &mut crate::delay::Delays) {
+        if !self.queue.is_empty() || self.arrivals.is_empty() {
+            return;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        for a in self.arrivals.drain(..) {
+            delays.record(now.saturating_sub(a) / 1000);
+        }
     }
 
     /// Queue a datagram; sends happen in [`flush`](Self::flush).
@@ -356,25 +387,36 @@ struct Read {
     coalesced: usize,
 }
 
-/// Room for one control message carrying an `int` (the GRO segment size):
-/// `CMSG_SPACE(sizeof(int))` is 24 bytes on 64-bit Linux; 8-byte aligned.
-type Control = [u64; 4];
+/// Room for two control messages: the GRO segment size (an `int`,
+/// `CMSG_SPACE` 24 bytes on 64-bit Linux) and the receive timestamp (a
+/// `timespec`, 32 bytes); 8-byte aligned.
+type Control = [u64; 8];
 
-/// The segment size of a GRO message, from its control messages.
-fn gro_segment(h: &libc::msghdr) -> Option<usize> {
+/// The segment size of a GRO message and its receive timestamp (ns since
+/// the Unix epoch), from its control messages.
+fn read_controls(h: &libc::msghdr) -> (Option<usize>, Option<u64>) {
+    let (mut seg, mut stamp) = (None, None);
     // SAFETY: walking the control messages the kernel wrote within
     // `msg_control` / `msg_controllen` of this header.
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(h);
         while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == libc::UDP_GRO {
-                let seg = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
-                return usize::try_from(seg).ok().filter(|s| *s > 0);
+            let data = libc::CMSG_DATA(c);
+            match ((*c).cmsg_level, (*c).cmsg_type) {
+                (libc::SOL_UDP, libc::UDP_GRO) => {
+                    let s = std::ptr::read_unaligned(data.cast::<libc::c_int>());
+                    seg = usize::try_from(s).ok().filter(|s| *s > 0);
+                }
+                (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) => {
+                    let t = std::ptr::read_unaligned(data.cast::<libc::timespec>());
+                    stamp = Some(t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64);
+                }
+                _ => {}
             }
             c = libc::CMSG_NXTHDR(h, c);
         }
     }
-    None
+    (seg, stamp)
 }
 
 /// One `recvmmsg` into `slots`; appends a [`Received`] to `out` for every
@@ -384,7 +426,7 @@ fn recv_mmsg(fd: RawFd, slots: &mut Slots<'_>, out: &mut Vec<Received>) -> io::R
     let size = slots.size;
     let mut addrs: [SockAddrStorage; RECV_BATCH] =
         std::array::from_fn(|_| SockAddrStorage::zeroed());
-    let mut controls: [Control; RECV_BATCH] = [[0; 4]; RECV_BATCH];
+    let mut controls: [Control; RECV_BATCH] = [[0; 8]; RECV_BATCH];
     let mut iovs: [libc::iovec; RECV_BATCH] = std::array::from_fn(|i| libc::iovec {
         iov_base: slots.bufs[i * size..].as_mut_ptr().cast(),
         iov_len: size,
@@ -396,10 +438,8 @@ fn recv_mmsg(fd: RawFd, slots: &mut Slots<'_>, out: &mut Vec<Received>) -> io::R
         h.msg_hdr.msg_namelen = addrs[i].size_of();
         h.msg_hdr.msg_iov = &mut iovs[i];
         h.msg_hdr.msg_iovlen = 1;
-        if slots.gro {
-            h.msg_hdr.msg_control = controls[i].as_mut_ptr().cast();
-            h.msg_hdr.msg_controllen = size_of::<Control>() as _;
-        }
+        h.msg_hdr.msg_control = controls[i].as_mut_ptr().cast();
+        h.msg_hdr.msg_controllen = size_of::<Control>() as _;
     }
     // SAFETY: every header points at one address storage, one control
     // buffer and one iovec of this frame, and each iovec at a distinct
@@ -430,7 +470,8 @@ fn recv_mmsg(fd: RawFd, slots: &mut Slots<'_>, out: &mut Vec<Received>) -> io::R
             continue;
         };
         let (start, len) = (slot * size, (h.msg_len as usize).min(size));
-        let seg = match slots.gro.then(|| gro_segment(&h.msg_hdr)).flatten() {
+        let (seg, arrived) = read_controls(&h.msg_hdr);
+        let seg = match seg.filter(|_| slots.gro) {
             Some(seg) if seg < len => seg,
             _ => len,
         };
@@ -447,6 +488,7 @@ fn recv_mmsg(fd: RawFd, slots: &mut Slots<'_>, out: &mut Vec<Received>) -> io::R
                 start: start + at,
                 len: part,
                 source,
+                arrived,
             });
             at += part;
         }
@@ -525,6 +567,35 @@ mod tests {
         b.set_nonblocking(true).unwrap();
         let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
         (a, b, a_addr, b_addr)
+    }
+
+    /// Each datagram read carries the kernel's arrival stamp; once the
+    /// queue is empty its time in the server is counted, and not before.
+    #[test]
+    fn delays_count_from_the_kernel_stamp_once_the_output_is_sent() {
+        runtime().block_on(async {
+            let (a, b, a_addr, b_addr) = pair();
+            let mut b = UdpIo::new(b, true, false).unwrap();
+            for _ in 0..3 {
+                a.send_to(b"x", b_addr).unwrap();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            b.readable().await.unwrap();
+            assert_eq!(b.recv_batch().unwrap(), 3);
+            assert_eq!(b.arrivals.len(), 3, "every datagram is stamped");
+            let mut delays = crate::delay::Delays::default();
+            b.push(transmit(b_addr, a_addr, 1));
+            b.record_delays(&mut delays);
+            assert_eq!(delays.quantile_us(0.5), None, "output still queued");
+            b.writable().await.unwrap();
+            assert!(!b.flush());
+            b.record_delays(&mut delays);
+            // They waited 20 ms in the socket: that is time in the server.
+            let p50 = delays.quantile_us(0.5).unwrap();
+            assert!((20_000..2_000_000).contains(&p50), "{p50}");
+            assert_eq!(delays.json()["count"], 3);
+            assert!(b.arrivals.is_empty());
+        });
     }
 
     /// Datagrams to several destinations leave in one call, in order, and
@@ -618,7 +689,7 @@ mod tests {
             iov_base: data.as_ptr().cast_mut().cast(),
             iov_len: data.len(),
         };
-        let mut control: Control = [0; 4];
+        let mut control: Control = [0; 8];
         // SAFETY: a zeroed msghdr pointing at live locals; the control
         // message is written within `control`, which CMSG_SPACE(2) fits.
         let sent = unsafe {
