@@ -63,6 +63,18 @@ run_case() {
   echo "$result"
 
   check "$result" "$publishers" "$server_pid"
+  # The server's own delay histogram (GET /stats `delay`) covered the
+  # steady phase: every datagram it read then, at least the forwarded ones'
+  # inputs, within a second each on an idle loopback.
+  RESULT="$result" node -e '
+    const r = JSON.parse(process.env.RESULT);
+    if (!(r.server_delay_samples > 0 && r.server_delay_p99_ms > 0 && r.server_delay_p99_ms < 1000 &&
+          r.server_delay_p50_ms <= r.server_delay_p99_ms)) {
+      console.error("loadgen smoke: failed: server_delay figures: " + JSON.stringify(
+        [r.server_delay_samples, r.server_delay_p50_ms, r.server_delay_p99_ms]));
+      process.exit(1);
+    }
+  '
   stop_server
 }
 
