@@ -149,6 +149,13 @@ struct Args {
 }
 
 impl Args {
+    /// Publisher `i` as these flags make it, and its offer.
+    fn publisher(&self, i: usize, epoch: Instant) -> Result<(Peer, String), String> {
+        let (bitrate, pacing) = (self.bitrate, self.pacing());
+        Peer::publisher(i, self.bind, Instant::now(), epoch, bitrate, pacing)
+            .map_err(|e| format!("UDP socket: {e}"))
+    }
+
     /// Each publisher's video pacing rate, bits per second (--pace).
     fn pacing(&self) -> Option<u64> {
         self.pace
@@ -360,15 +367,7 @@ fn setup(
 ) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(args.setup_timeout);
     for i in 0..args.publishers {
-        let (mut peer, offer) = Peer::publisher(
-            i,
-            args.bind,
-            Instant::now(),
-            epoch,
-            args.bitrate,
-            args.pacing(),
-        )
-        .map_err(|e| format!("UDP socket: {e}"))?;
+        let (mut peer, offer) = args.publisher(i, epoch)?;
         let (answer, location) = signal.publish(i, &offer)?;
         found.locations.push(location);
         found.ports.push(peer.local_port());

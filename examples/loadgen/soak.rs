@@ -151,15 +151,7 @@ fn burst(
         ((k + 1) as f64 * f).floor() > (k as f64 * f).floor()
     };
     for i in 0..publishers {
-        let (peer, offer) = Peer::publisher(
-            i,
-            args.bind,
-            Instant::now(),
-            epoch,
-            args.bitrate,
-            args.pacing(),
-        )
-        .map_err(|e| format!("UDP socket: {e}"))?;
+        let (peer, offer) = args.publisher(i, epoch)?;
         let location = start(
             signal,
             "whip",
