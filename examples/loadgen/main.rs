@@ -48,6 +48,10 @@
 //! `soak.rs` (bursts of sessions joining and leaving),
 //! `signal.rs` (WHIP/WHEP HTTP), `procfs.rs` (CPU time, pid lookup).
 
+// Shared by the examples; each uses part of it.
+#[allow(dead_code)]
+#[path = "../common/histogram.rs"]
+mod histogram;
 mod janus;
 mod measure;
 mod peer;

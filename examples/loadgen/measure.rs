@@ -1,13 +1,13 @@
 //! The timed run (warm-up, steady phase, grace), CPU readings, the progress
 //! line and the JSON result.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::histogram::Histogram;
 use crate::peer::{Outcome, Tally};
 use crate::signal::Signal;
 use crate::worker::{self, Shared};
@@ -29,37 +29,21 @@ pub struct Measured {
     pub server_drops: Option<u64>,
     pub loadgen_drops: Option<u64>,
     /// The server's own delay histogram over the steady phase (its
-    /// `GET /stats` `delay` buckets, after minus before, all workers):
-    /// bucket upper end in µs → datagrams.
-    pub server_delays: Option<BTreeMap<u64, u64>>,
+    /// `GET /stats` `delay` buckets, after minus before, all workers).
+    pub server_delays: Option<Histogram>,
 }
 
 /// The reference server's delay buckets summed over its workers (`delay.rs`
 /// in the server; none from Janus or a server without them).
-fn server_delays(stats: Option<&Signal>) -> Option<BTreeMap<u64, u64>> {
+fn server_delays(stats: Option<&Signal>) -> Option<Histogram> {
     let json = stats?.stats()?;
-    let mut sum = BTreeMap::new();
+    let mut sum = Histogram::default();
     for w in json["workers"].as_array()? {
         for b in w["delay"]["buckets"].as_array()? {
-            let (upper, n) = (b[0].as_u64()?, b[1].as_u64()?);
-            *sum.entry(upper).or_insert(0) += n;
+            sum.add(b[0].as_u64()?, b[1].as_u64()?);
         }
     }
     Some(sum)
-}
-
-/// Quantile `q` of a delay histogram, milliseconds (bucket upper ends).
-fn delay_quantile_ms(h: &BTreeMap<u64, u64>, q: f64) -> Option<f64> {
-    let count: u64 = h.values().sum();
-    if count == 0 {
-        return None;
-    }
-    let rank = ((count as f64 * q).ceil() as u64).clamp(1, count);
-    let mut seen = 0;
-    h.iter().find_map(|(upper, n)| {
-        seen += n;
-        (seen >= rank).then(|| round(*upper as f64 / 1000.0, 3))
-    })
 }
 
 /// CPU time readers: `stat` files summed per figure, ticks → seconds.
@@ -129,11 +113,7 @@ pub fn measure(args: &Args, shared: &Shared, found: &Found, stats: Option<&Signa
         server_drops: d1.0.zip(d0.0).map(|(b, a)| b.saturating_sub(a)),
         loadgen_drops: d1.1.zip(d0.1).map(|(b, a)| b.saturating_sub(a)),
         server_delays: h1.zip(h0).map(|(mut after, before)| {
-            for (upper, n) in before {
-                if let Some(a) = after.get_mut(&upper) {
-                    *a = a.saturating_sub(n);
-                }
-            }
+            after.subtract(&before);
             after
         }),
     }
@@ -249,6 +229,11 @@ pub fn result(
         .server_cpu
         .filter(|_| forwarded > 0)
         .map(|c| round(c * 1e6 / forwarded as f64, 3));
+    // The server's delay quantiles; none without samples.
+    let delay = |q| {
+        let h = m.server_delays.as_ref().filter(|h| h.count() > 0)?;
+        Some(round(h.quantile_ms(q), 3))
+    };
     let line = json!({
         "publishers": args.publishers,
         "subscribers": args.subscribers,
@@ -270,9 +255,9 @@ pub fn result(
         "latency_max_ms": round(tally.latency.max_ms(), 3),
         "latency_samples": tally.latency.count(),
         // The server's own time per datagram (its GET /stats `delay`).
-        "server_delay_p50_ms": m.server_delays.as_ref().and_then(|h| delay_quantile_ms(h, 0.5)),
-        "server_delay_p99_ms": m.server_delays.as_ref().and_then(|h| delay_quantile_ms(h, 0.99)),
-        "server_delay_samples": m.server_delays.as_ref().map(|h| h.values().sum::<u64>()),
+        "server_delay_p50_ms": delay(0.5),
+        "server_delay_p99_ms": delay(0.99),
+        "server_delay_samples": m.server_delays.as_ref().map(Histogram::count),
         "server_pid": pid,
         "server_cpu_pct": pct(m.server_cpu),
         "server_media_thread_cpu_pct": pct(m.media_cpu),

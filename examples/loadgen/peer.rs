@@ -14,7 +14,8 @@ use manifold_testkit::Client;
 use mio::net::UdpSocket;
 use str0m::media::{MediaKind, Mid};
 
-use crate::stats::{Histogram, SeqStats};
+use crate::histogram::Histogram;
+use crate::stats::SeqStats;
 
 /// Largest RTP payload written.
 const MAX_PAYLOAD: usize = 1200;

@@ -37,6 +37,10 @@ mod cluster;
 mod cors;
 mod delay;
 mod gso;
+// Shared by the examples; each uses part of it.
+#[allow(dead_code)]
+#[path = "../common/histogram.rs"]
+mod histogram;
 mod layer;
 mod media;
 mod metrics;

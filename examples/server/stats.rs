@@ -112,7 +112,7 @@ fn snapshot(sfu: &mut Sfu) -> Value {
         },
         "stats": to_json(&sfu.router.stats()),
         // Time each datagram spent in the server (delay.rs).
-        "delay": sfu.delays.json(),
+        "delay": crate::delay::json(&sfu.delays),
         // The TCP listener's own counters (ICE over TCP), null with --no-tcp.
         "tcp": to_json(&sfu.tcp),
         "transports": transports_json(sfu),
